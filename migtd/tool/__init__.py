@@ -1,0 +1,1 @@
+"""``migtd-tool``: offline helpers (quotes, policies, mock PKI)."""

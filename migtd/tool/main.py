@@ -1,0 +1,58 @@
+"""Entry point of ``migtd-tool``.
+
+Each command group lives in a module named ``migtd/tool/<group>_cmd.py`` that
+exposes ``register(subparsers)``; the groups are discovered here so adding one
+touches no shared file. Handlers import their heavy dependencies lazily, and
+every :class:`~migtd.errors.MigtdError` becomes one line on stderr and the
+matching exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import migtd
+import migtd.tool
+from migtd.errors import MigtdError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="migtd-tool",
+        description="Inspect and verify TD quotes, check and sign migration policies, "
+                    "and generate the mock PKI used by --attestation mock-report.",
+    )
+    parser.add_argument("--version", action="version", version=f"migtd-tool {migtd.__version__}")
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(migtd.tool.__path__), key=lambda m: m.name):
+        if info.name.endswith("_cmd"):
+            module = importlib.import_module(f"migtd.tool.{info.name}")
+            module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 1
+    try:
+        return int(func(args) or 0)
+    except MigtdError as exc:
+        print(f"migtd-tool: error: {exc.message}", file=sys.stderr)
+        return int(exc.result)
+    except OSError as exc:
+        name = f" {exc.filename}" if exc.filename else ""
+        print(f"migtd-tool: error:{name}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
