@@ -48,3 +48,8 @@ def bin_path(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed (pip install -e .)")
     return found
+
+
+# Each area keeps its tests (and any conftest.py of its own) in tests/<area>/.
+# Modules are imported with --import-mode=importlib, so file names only need
+# to be unique within their folder.
