@@ -1,0 +1,488 @@
+#!/usr/bin/env bash
+# migtdemu.sh - run MigTD-Py in AzCVMEmu mode: one side, or both on this host.
+#
+# Option names, defaults, validation messages and log-file names follow the
+# upstream MigTD runner so existing muscle memory and CI scripts keep working.
+# Differences: nothing is built (--debug/--release only pick the default log
+# level), cargo features map to runtime switches of `migtd`, and with --both
+# the exit status is non-zero when either side fails.
+
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# ---------------------------------------------------------------- defaults --
+DEFAULT_POLICY_FILE="./config/policy.json"
+DEFAULT_ROOT_CA_FILE="./config/Intel_SGX_Provisioning_Certification_RootCA.cer"
+MOCK_ROOT_CA_FILE="./config/mock/root_ca.der"
+MOCK_COLLATERAL_FILE="./config/mock/collateral.json"
+
+role="source"
+request_id="1"
+operation="migration"
+dest_ip="127.0.0.1"
+dest_port="8001"
+policy_file="$DEFAULT_POLICY_FILE"
+policy_file_explicit=false
+root_ca_file=""
+issuer_chain_file=""
+src_policy_file=""
+src_issuer_chain_file=""
+dst_policy_file=""
+dst_issuer_chain_file=""
+build_mode="release"
+policy_v2=false
+skip_ra=false
+mock_report=false
+mock_quote_file=""
+mock_quote_retry=false
+skip_policy_generation=false
+run_both=false
+use_sudo=true
+features=""
+log_level=""
+num_cpus="1"
+
+if [[ -t 1 ]]; then
+    RED=$'\033[0;31m'; GREEN=$'\033[0;32m'; YELLOW=$'\033[1;33m'; BLUE=$'\033[0;34m'; NC=$'\033[0m'
+else
+    RED=""; GREEN=""; YELLOW=""; BLUE=""; NC=""
+fi
+
+say()  { printf '%s\n' "$*"; }
+info() { printf '%s%s%s\n' "$BLUE" "$*" "$NC"; }
+good() { printf '%s%s%s\n' "$GREEN" "$*" "$NC"; }
+note() { printf '%s%s%s\n' "$YELLOW" "$*" "$NC"; }
+die()  { printf '%sError: %s%s\n' "$RED" "$1" "$NC" >&2; shift; for l in "$@"; do printf '%s\n' "$l" >&2; done; exit 1; }
+
+usage() {
+    cat <<EOF
+MigTD-Py AzCVMEmu runner
+
+Usage: $0 [OPTIONS]
+
+Options:
+  -r, --role ROLE              'source' or 'destination' (default: source)
+  -i, --request-id ID          migration request ID (default: 1)
+  -o, --operation OP           'migration' (default), 'rebind-prepare' or 'rebind-finalize'
+  -d, --dest-ip IP             destination IP address (default: 127.0.0.1)
+  -p, --dest-port PORT         destination port (default: 8001)
+  --policy-file FILE           policy file (default: config/policy.json)
+  --root-ca-file FILE          root CA (default: config/mock/root_ca.der with --mock-report
+                               or --skip-ra, else config/Intel_SGX_Provisioning_Certification_RootCA.cer)
+  --policy-issuer-chain-file FILE
+                               policy issuer chain (required with --policy-v2)
+  --src-policy-file FILE       source-only policy file (overrides --policy-file)
+  --src-policy-issuer-chain-file FILE
+                               source-only policy issuer chain
+  --dst-policy-file FILE       destination-only policy file (overrides --policy-file)
+  --dst-policy-issuer-chain-file FILE
+                               destination-only policy issuer chain
+  --debug                      default log level debug (nothing is built)
+  --release                    default log level info (default)
+  --policy-v2                  use migration policy v2 (needs --policy-file and
+                               --policy-issuer-chain-file unless generated, see below)
+  --skip-ra                    no remote attestation: accept any peer (testing only)
+  --mock-report                full attestation with the project's mock QE and mock PKI
+  --mock-quote-file FILE       use a captured quote (e.g. a real Azure quote) on both sides;
+                               implies --mock-report
+  --mock-quote-retry           make the first 5 quote requests fail to exercise the retry path
+  --skip-policy-generation     with --policy-v2 --mock-report: do not generate a policy
+  --both                       start the destination in the background, then the source
+  --no-sudo                    never use sudo
+  --features LIST              upstream cargo feature names, mapped to runtime switches
+                               (AzCVMEmu, policy_v2, test_disable_ra_and_accept_all,
+                               test_mock_report, mock_quote_retry)
+  --log-level LEVEL            trace, debug, info, warn or error (sets RUST_LOG)
+  --num-cpus NUM               pin to CPUs 0..NUM-1 with taskset (default: 1)
+  -h, --help                   show this help
+
+Notes:
+  - Azure mode (the default) reads TD reports from the vTPM (/dev/tpmrm0, TSS2_TCTI
+    is set automatically when it exists) and quotes from IMDS; if the TPM device is
+    not accessible the script uses sudo, unless you are root.
+  - --both writes dest_<operation>_out.log (destination output) and
+    migtd_<operation>_{destination,source}.log (MIGTD_LOG_FILE of each side).
+  - Rebinding operations always use policy v2.
+
+Examples:
+  $0 --skip-ra --both
+  $0 --mock-report --both
+  $0 --mock-report --mock-quote-file ../shared/vectors/attestation/az_migtd_quote.blob \\
+     --root-ca-file Intel_SGX_Provisioning_Certification_RootCA.cer --both
+  $0 --policy-v2 --mock-report --both
+  $0 --operation rebind-prepare --skip-ra --both
+  $0 --role destination --mock-report -p 9001
+EOF
+}
+
+# ------------------------------------------------------------------ parse --
+need_value() { [[ $# -ge 2 ]] || die "option $1 needs a value" "Use --help for usage information."; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -r|--role)                      need_value "$@"; role="$2"; shift 2 ;;
+        -i|--request-id)                need_value "$@"; request_id="$2"; shift 2 ;;
+        -o|--operation)                 need_value "$@"; operation="$2"; shift 2 ;;
+        -d|--dest-ip)                   need_value "$@"; dest_ip="$2"; shift 2 ;;
+        -p|--dest-port)                 need_value "$@"; dest_port="$2"; shift 2 ;;
+        --policy-file)                  need_value "$@"; policy_file="$2"; policy_file_explicit=true; shift 2 ;;
+        --root-ca-file)                 need_value "$@"; root_ca_file="$2"; shift 2 ;;
+        --policy-issuer-chain-file)     need_value "$@"; issuer_chain_file="$2"; shift 2 ;;
+        --src-policy-file)              need_value "$@"; src_policy_file="$2"; shift 2 ;;
+        --src-policy-issuer-chain-file) need_value "$@"; src_issuer_chain_file="$2"; shift 2 ;;
+        --dst-policy-file)              need_value "$@"; dst_policy_file="$2"; shift 2 ;;
+        --dst-policy-issuer-chain-file) need_value "$@"; dst_issuer_chain_file="$2"; shift 2 ;;
+        --debug)                        build_mode="debug"; shift ;;
+        --release)                      build_mode="release"; shift ;;
+        --policy-v2)                    policy_v2=true; shift ;;
+        --skip-ra)                      skip_ra=true; shift ;;
+        --mock-report)                  mock_report=true; shift ;;
+        --mock-quote-file)              need_value "$@"; mock_quote_file="$2"; shift 2 ;;
+        --mock-quote-retry)             mock_quote_retry=true; shift ;;
+        --skip-policy-generation)       skip_policy_generation=true; shift ;;
+        --both)                         run_both=true; shift ;;
+        --no-sudo)                      use_sudo=false; shift ;;
+        --features)                     need_value "$@"; features="$2"; shift 2 ;;
+        --log-level)                    need_value "$@"; log_level="$2"; shift 2 ;;
+        --num-cpus)                     need_value "$@"; num_cpus="$2"; shift 2 ;;
+        --build)                        shift ;;  # accepted for compatibility; nothing to build
+        -h|--help)                      usage; exit 0 ;;
+        *)                              die "Unknown option $1" "Use --help for usage information." ;;
+    esac
+done
+
+# Cargo features become the runtime switches they stand for.
+if [[ -n "$features" ]]; then
+    IFS=',' read -r -a feature_list <<<"$features"
+    for f in "${feature_list[@]}"; do
+        f="${f// /}"
+        case "$f" in
+            ""|AzCVMEmu|main|vmcall-raw) ;;
+            policy_v2)                       policy_v2=true ;;
+            test_disable_ra_and_accept_all)  skip_ra=true ;;
+            test_mock_report)                mock_report=true ;;
+            mock_quote_retry)                mock_quote_retry=true ;;
+            spdm_attestation|igvm-attest)
+                die "feature '$f' is not supported by MigTD-Py (RA-TLS over TCP only)" ;;
+            *)
+                die "unknown feature '$f'" "Known features: AzCVMEmu, policy_v2, test_disable_ra_and_accept_all, test_mock_report, mock_quote_retry" ;;
+        esac
+    done
+fi
+
+# ------------------------------------------------------------- validate ---
+case "$operation" in
+    migration|rebind-prepare|rebind-finalize) ;;
+    *) die "Operation must be 'migration', 'rebind-prepare', or 'rebind-finalize', got: $operation" ;;
+esac
+if [[ "$operation" != migration ]]; then
+    policy_v2=true
+fi
+
+if [[ -n "$mock_quote_file" && "$mock_report" != true ]]; then
+    note "Note: --mock-quote-file specified, automatically enabling --mock-report"
+    mock_report=true
+fi
+if [[ -n "$mock_quote_file" && "$mock_quote_file" != /* ]]; then
+    mock_quote_file="$(pwd)/$mock_quote_file"
+    note "Note: Converted relative path to absolute: $mock_quote_file"
+fi
+
+if [[ "$skip_ra" == true && "$mock_report" == true ]]; then
+    die "--skip-ra and --mock-report options are mutually exclusive" \
+        "Use --skip-ra to bypass attestation entirely, or --mock-report to test with mock data but full attestation flow"
+fi
+if [[ "$mock_report" == true ]]; then
+    use_sudo=false  # no TPM involved
+fi
+
+available_cpus=$(nproc)
+[[ "$num_cpus" =~ ^[0-9]+$ ]] || die "--num-cpus must be a positive integer, got: $num_cpus"
+(( num_cpus >= 1 )) || die "--num-cpus must be at least 1, got: $num_cpus"
+(( num_cpus <= available_cpus )) || die "Requested $num_cpus CPUs but only $available_cpus available"
+
+if [[ "$run_both" != true && "$role" != source && "$role" != destination ]]; then
+    die "Role must be 'source' or 'destination', got: $role"
+fi
+if [[ -n "$log_level" ]]; then
+    case "$log_level" in
+        trace|debug|info|warn|error) ;;
+        *) die "--log-level must be one of trace, debug, info, warn, error, got: $log_level" ;;
+    esac
+fi
+
+if [[ "$skip_ra" == true ]]; then
+    attestation="skip-ra"
+elif [[ "$mock_report" == true ]]; then
+    attestation="mock-report"
+else
+    attestation="azure"
+fi
+
+cd "$here"
+
+# ------------------------------------------------------------ find migtd --
+if [[ -x "$here/.venv/bin/migtd" ]]; then
+    migtd_bin="$here/.venv/bin/migtd"
+    migtd_tool="$here/.venv/bin/migtd-tool"
+    found_where="the project's virtual environment"
+elif command -v migtd >/dev/null 2>&1; then
+    migtd_bin="$(command -v migtd)"
+    migtd_tool="$(command -v migtd-tool || true)"
+    found_where="PATH"
+else
+    die "migtd not found in $here/.venv or on PATH" "Install it first: ./scripts/setup.sh"
+fi
+info "Using migtd from $found_where: $migtd_bin"
+
+# ----------------------------------------------- policy v2 from mock data --
+if [[ "$policy_v2" == true && "$mock_report" == true && "$policy_file_explicit" != true \
+      && -z "$src_policy_file" && -z "$dst_policy_file" && "$skip_policy_generation" != true ]]; then
+    gen_dir="$here/config/generated"
+    mkdir -p "$gen_dir"
+    info "=== Generating policy v2 from mock report data ==="
+    gen_args=(policy generate-v2 --out "$gen_dir/policy_v2_signed.json"
+              --chain-out "$gen_dir/policy_issuer_chain.pem")
+    [[ -n "$mock_quote_file" ]] && gen_args+=(--quote "$mock_quote_file")
+    if ! "$migtd_tool" "${gen_args[@]}"; then
+        die "Failed to generate policy from mock report data"
+    fi
+    good "Policy generated successfully from mock report data"
+    policy_file="$gen_dir/policy_v2_signed.json"
+    issuer_chain_file="$gen_dir/policy_issuer_chain.pem"
+fi
+
+if [[ "$policy_v2" == true ]]; then
+    if [[ "$policy_file" == "$DEFAULT_POLICY_FILE" && -z "$src_policy_file" && -z "$dst_policy_file" ]]; then
+        die "When using --policy-v2, you must explicitly specify a policy file with --policy-file" \
+            "Example: $0 --policy-v2 --policy-file policy_v2_signed.json --policy-issuer-chain-file policy_issuer_chain.pem --both"
+    fi
+    if [[ -z "$issuer_chain_file" && -z "$src_issuer_chain_file" && -z "$dst_issuer_chain_file" ]]; then
+        die "When using --policy-v2, you must specify a policy issuer chain file with --policy-issuer-chain-file" \
+            "Example: $0 --policy-v2 --policy-file policy_v2_signed.json --policy-issuer-chain-file policy_issuer_chain.pem --both"
+    fi
+fi
+
+src_policy="${src_policy_file:-$policy_file}"
+src_chain="${src_issuer_chain_file:-$issuer_chain_file}"
+dst_policy="${dst_policy_file:-$policy_file}"
+dst_chain="${dst_issuer_chain_file:-$issuer_chain_file}"
+
+if [[ -z "$root_ca_file" ]]; then
+    if [[ "$attestation" == azure || -n "$mock_quote_file" ]]; then
+        root_ca_file="$DEFAULT_ROOT_CA_FILE"
+    else
+        root_ca_file="$MOCK_ROOT_CA_FILE"
+    fi
+fi
+
+check_file() {
+    [[ -f "$1" ]] || die "$2 file not found: $1" "Please ensure the file exists or specify a different path."
+}
+check_file "$src_policy" "Source Policy"
+check_file "$dst_policy" "Destination Policy"
+if [[ "$policy_v2" == true ]]; then
+    check_file "$src_chain" "Source Policy Issuer Chain"
+    check_file "$dst_chain" "Destination Policy Issuer Chain"
+else
+    check_file "$root_ca_file" "Root CA"
+fi
+
+# ------------------------------------------------------------- sudo/TPM ---
+tss2_tcti=""
+if [[ "$attestation" == azure ]]; then
+    [[ -e /dev/tpmrm0 ]] && tss2_tcti="device:/dev/tpmrm0"
+    if [[ "$use_sudo" == false ]]; then
+        for dev in /dev/tpmrm0 /dev/tpm0; do
+            if [[ -e "$dev" && ( ! -r "$dev" || ! -w "$dev" ) ]]; then
+                note "TPM2TSS detected and current user lacks sufficient permissions. Enabling sudo automatically."
+                use_sudo=true
+                break
+            fi
+        done
+    fi
+else
+    use_sudo=false  # mock and skip-RA runs never touch a TPM
+fi
+if [[ "$(id -u)" == 0 ]]; then
+    use_sudo=false
+fi
+if [[ "$use_sudo" == true ]] && ! command -v sudo >/dev/null 2>&1; then
+    die "sudo is needed for TPM access but is not installed" "Run as root or use --no-sudo with a readable TPM device."
+fi
+
+if (( num_cpus == 1 )); then cpu_list="0"; else cpu_list="0-$((num_cpus - 1))"; fi
+launcher=()
+if command -v taskset >/dev/null 2>&1; then
+    launcher=(taskset -c "$cpu_list")
+    taskset_desc="taskset -c $cpu_list"
+else
+    taskset_desc="none (taskset not installed)"
+fi
+
+rust_log="${RUST_LOG:-}"
+if [[ -z "$rust_log" ]]; then
+    if [[ -n "$log_level" ]]; then rust_log="$log_level"
+    elif [[ "$build_mode" == debug ]]; then rust_log="debug"
+    else rust_log="info"; fi
+fi
+
+# ---------------------------------------------------------- show config ---
+good "Configuration:"
+say "  Build mode: $build_mode (no build step; selects the default log level)"
+say "  Operation: $operation"
+if [[ "$policy_v2" == true ]]; then say "  Policy version: v2"; else say "  Policy version: v1 (default)"; fi
+case "$attestation" in
+    skip-ra)     say "  Skip RA mode: enabled (mock attestation, no TDX/Azure CVM/TPM required)" ;;
+    mock-report) say "  Mock report mode: enabled (full attestation with mock TD reports/quotes)" ;;
+    azure)       say "  Attestation mode: normal (requires TDX/Azure CVM/TPM for real attestation)" ;;
+esac
+if [[ "$run_both" == true ]]; then say "  Mode: both (destination then source)"; else say "  Role: $role"; fi
+say "  Destination: ${dest_ip}:${dest_port}"
+say "  Request ID: $request_id"
+say "  CPU affinity: $num_cpus (using: $taskset_desc)"
+say "  Policy file: $policy_file"
+if [[ "$policy_v2" != true ]]; then
+    say "  Root CA file: $root_ca_file"
+elif [[ -n "$src_policy_file" || -n "$dst_policy_file" ]]; then
+    say "  Source policy file: $src_policy"
+    say "  Source issuer chain: $src_chain"
+    say "  Dest policy file: $dst_policy"
+    say "  Dest issuer chain: $dst_chain"
+else
+    say "  Policy issuer chain file: $issuer_chain_file"
+fi
+[[ -n "$mock_quote_file" ]] && say "  Mock Quote file: $mock_quote_file"
+[[ "$mock_quote_retry" == true ]] && say "  Mock quote retry: first 5 quote requests fail"
+say "  Use sudo: $use_sudo"
+say
+
+# Environment and arguments of one side: side_env/side_args arrays.
+side_setup() {
+    local side="$1" log_file="$2"
+    local pol chain
+    if [[ "$side" == source ]]; then pol="$src_policy"; chain="$src_chain"; else pol="$dst_policy"; chain="$dst_chain"; fi
+    side_env=("MIGTD_POLICY_FILE=$pol" "RUST_LOG=$rust_log" "MIGTD_ATTESTATION=$attestation")
+    [[ -n "$chain" ]] && side_env+=("MIGTD_POLICY_ISSUER_CHAIN_FILE=$chain")
+    [[ -n "$log_file" ]] && side_env+=("MIGTD_LOG_FILE=$log_file")
+    if [[ "$policy_v2" != true || "$attestation" != skip-ra ]]; then
+        side_env+=("MIGTD_ROOT_CA_FILE=$root_ca_file")
+    fi
+    if [[ "$attestation" == mock-report && -z "$mock_quote_file" && -z "${MIGTD_COLLATERAL_FILE:-}" ]]; then
+        side_env+=("MIGTD_COLLATERAL_FILE=$MOCK_COLLATERAL_FILE")
+    fi
+    [[ -n "${MIGTD_COLLATERAL_FILE:-}" ]] && side_env+=("MIGTD_COLLATERAL_FILE=$MIGTD_COLLATERAL_FILE")
+    [[ -n "$tss2_tcti" && -z "${TSS2_TCTI:-}" ]] && side_env+=("TSS2_TCTI=$tss2_tcti")
+    [[ -n "$mock_quote_file" ]] && side_env+=("MOCK_QUOTE_FILE=$mock_quote_file")
+    [[ "$mock_quote_retry" == true ]] && side_env+=("MIGTD_QUOTE_FAILURES=5")
+    side_args=(--role "$side" --request-id "$request_id" --operation "$operation" --attestation "$attestation")
+    [[ "$policy_v2" == true ]] && side_args+=(--policy-version 2)
+    # Upstream passes the address to the source only; the destination then
+    # always listens on the default. Passing it to both makes -d/-p mean the
+    # same thing for either role.
+    side_args+=(--dest-ip "$dest_ip" --dest-port "$dest_port")
+    return 0
+}
+
+run_side() {
+    if [[ "$use_sudo" == true ]]; then
+        sudo env "${side_env[@]}" "${launcher[@]}" "$migtd_bin" "${side_args[@]}"
+    else
+        env "${side_env[@]}" "${launcher[@]}" "$migtd_bin" "${side_args[@]}"
+    fi
+}
+
+show_command() {
+    local prefix=""
+    [[ "$use_sudo" == true ]] && prefix="sudo "
+    note "Command: ${prefix}${side_env[*]} ${launcher[*]} $migtd_bin ${side_args[*]}"
+}
+
+port_listening() {
+    if command -v ss >/dev/null 2>&1; then
+        ss -Hlnt "sport = :$dest_port" 2>/dev/null | grep -q .
+    else
+        (exec 3<>"/dev/tcp/$dest_ip/$dest_port") 2>/dev/null
+    fi
+}
+
+if [[ "$run_both" == true ]]; then
+    dest_out="dest_${operation}_out.log"
+    info "=== Running ($operation) with both sides ==="
+    if port_listening; then
+        die "port ${dest_port} is already in use on this host" "Pick another port with --dest-port."
+    fi
+    info "Starting destination in background..."
+    side_setup destination "migtd_${operation}_destination.log"
+    show_command
+    run_side >"$dest_out" 2>&1 &
+    dest_pid=$!
+    good "Destination started with PID ${dest_pid}. Logs: ${dest_out}"
+
+    cleanup() {
+        if kill -0 "$dest_pid" 2>/dev/null; then
+            note "Stopping destination process (PID ${dest_pid})..."
+            kill "$dest_pid" 2>/dev/null || true
+            wait "$dest_pid" 2>/dev/null || true
+        fi
+    }
+    trap cleanup EXIT INT TERM
+
+    info "Waiting for ${dest_ip}:${dest_port} to listen (timeout 20s)..."
+    deadline=$((SECONDS + 20))
+    until port_listening; do
+        if ! kill -0 "$dest_pid" 2>/dev/null || (( SECONDS >= deadline )); then
+            printf '%sDestination did not start listening on %s:%s.%s\n' "$RED" "$dest_ip" "$dest_port" "$NC" >&2
+            note "Last 50 lines of ${dest_out}:"
+            tail -n 50 "$dest_out" || true
+            exit 1
+        fi
+        sleep 0.05
+    done
+    good "Port ${dest_port} is now listening."
+
+    info "Starting source (foreground)..."
+    side_setup source "migtd_${operation}_source.log"
+    show_command
+    say
+    run_side
+    src_rc=$?
+    info "Source migtd exit code: $src_rc"
+
+    # Give the destination a moment to finish its side, then reap it.
+    for _ in $(seq 1 100); do
+        kill -0 "$dest_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$dest_pid" 2>/dev/null; then
+        info "Destination is still running, stopping it..."
+        kill "$dest_pid" 2>/dev/null || true
+    fi
+    wait "$dest_pid"
+    dst_rc=$?
+    trap - EXIT INT TERM
+    info "Destination migtd exit code: $dst_rc"
+
+    if (( src_rc != 0 || dst_rc != 0 )); then
+        say
+        printf '%s✗✗✗ FAILURE: (%s) failed (source exit code: %s, destination exit code: %s) ✗✗✗%s\n' \
+            "$RED" "$operation" "$src_rc" "$dst_rc" "$NC"
+        printf '%sLast 100 lines of destination output (%s):%s\n' "$RED" "$dest_out" "$NC"
+        tail -n 100 "$dest_out" || true
+        if (( src_rc != 0 )); then exit "$src_rc"; fi
+        exit "$dst_rc"
+    fi
+    say
+    good "✓✓✓ SUCCESS: ($operation) completed! ✓✓✓"
+    exit 0
+fi
+
+info "Starting MigTD ($operation) in $role mode..."
+side_setup "$role" ""
+show_command
+say
+run_side
+rc=$?
+info "MigTD exit code: $rc"
+exit "$rc"
