@@ -12,10 +12,12 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # ---------------------------------------------------------------- defaults --
-DEFAULT_POLICY_FILE="./config/policy.json"
-DEFAULT_ROOT_CA_FILE="./config/Intel_SGX_Provisioning_Certification_RootCA.cer"
-MOCK_ROOT_CA_FILE="./config/mock/root_ca.der"
-MOCK_COLLATERAL_FILE="./config/mock/collateral.json"
+# Defaults live in the project; paths you pass are taken relative to where you
+# run the script, and the log files are written there too.
+DEFAULT_POLICY_FILE="$here/config/policy.json"
+DEFAULT_ROOT_CA_FILE="$here/config/Intel_SGX_Provisioning_Certification_RootCA.cer"
+MOCK_ROOT_CA_FILE="$here/config/mock/root_ca.der"
+MOCK_COLLATERAL_FILE="$here/config/mock/collateral.json"
 
 role="source"
 request_id="1"
@@ -219,8 +221,6 @@ elif [[ "$mock_report" == true ]]; then
 else
     attestation="azure"
 fi
-
-cd "$here"
 
 # ------------------------------------------------------------ find migtd --
 if [[ -x "$here/.venv/bin/migtd" ]]; then
