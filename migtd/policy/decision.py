@@ -1,0 +1,121 @@
+"""Policy verdicts as data: one record per rule checked, plus the overall outcome.
+
+The engine, the console and ``migtd-tool policy check`` all need to show *why*
+a peer was accepted or refused, so evaluation never answers with a bare
+boolean. Each rule checked becomes a :class:`RuleResult` and the whole run a
+:class:`PolicyDecision`; the ``policy_rule`` / ``policy_decision`` events of
+docs/events.md are rendered straight from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from migtd.policy.errors import PolicyError
+from migtd.result import MigrationResult
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """The verdict of one policy rule.
+
+    ``reference`` is the rule's reference as written in the policy (JSON text
+    for non-strings); ``local`` and ``actual`` are the checking MigTD's own
+    value and the peer's value, as upper-case hex for bytes or as text.
+    ``path`` is the JSON path of the rule inside the policy document.
+    """
+
+    section: str
+    field: str
+    operation: str
+    reference: str
+    local: str
+    actual: str
+    ok: bool
+    reason: str = ""
+    path: str = ""
+
+    @property
+    def name(self) -> str:
+        """``"section.field"``, the form used in ``failed_rules``."""
+        return f"{self.section}.{self.field}"
+
+    def as_event(self) -> dict[str, Any]:
+        """Exactly the fields of a ``policy_rule`` event (docs/events.md)."""
+        return {
+            "section": self.section,
+            "field": self.field,
+            "operation": self.operation,
+            "reference": self.reference,
+            "local": self.local,
+            "actual": self.actual,
+            "ok": self.ok,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class PolicyDecision:
+    """Overall verdict: ``ok`` iff no error; the rules checked, in order.
+
+    ``error`` is the first failure (evaluation stops there, like upstream);
+    ``notes`` carries things an operator should know although they did not
+    fail the decision, such as a tolerated RTMR replay mismatch.
+    """
+
+    ok: bool
+    rules: list[RuleResult] = field(default_factory=list)
+    error: PolicyError | None = None
+    notes: list[str] = field(default_factory=list)
+    policy_version: str = ""
+
+    @property
+    def result(self) -> MigrationResult:
+        """Success, or the MigrationResult of the error (§1.3)."""
+        if self.error is None:
+            return MigrationResult.Success
+        return self.error.result
+
+    @property
+    def kind(self) -> str:
+        """Upstream variant name of the error, ``"OK"`` on success."""
+        return "OK" if self.error is None else self.error.kind.value
+
+    def failed_rules(self) -> list[str]:
+        """``"section.field"`` of every failing rule, in evaluation order."""
+        return [r.name for r in self.rules if not r.ok]
+
+    def decision_event(self, *, skipped: bool = False) -> dict[str, Any]:
+        """The fields of the ``policy_decision`` event."""
+        return {"ok": self.ok, "failed_rules": self.failed_rules(), "skipped": skipped,
+                "policy_version": self.policy_version}
+
+    @classmethod
+    def passed(cls, rules: list[RuleResult], *, version: str = "", notes: list[str] | None = None
+               ) -> PolicyDecision:
+        return cls(ok=True, rules=rules, notes=list(notes or []), policy_version=version)
+
+    @classmethod
+    def failed(cls, error: PolicyError, rules: list[RuleResult] | None = None, *,
+               version: str = "", notes: list[str] | None = None) -> PolicyDecision:
+        return cls(ok=False, rules=list(rules or []), error=error, notes=list(notes or []),
+                   policy_version=version)
+
+
+def emit_decision(log: Any, decision: PolicyDecision, *, skipped: bool = False) -> None:
+    """Write one ``policy_rule`` event per rule and a closing ``policy_decision``.
+
+    ``log`` is a :class:`migtd.events.EventLog` (typed loosely so this module
+    stays free of I/O imports). Failing rules are logged at ``warn``.
+    """
+    for rule in decision.rules:
+        verdict = "pass" if rule.ok else f"FAIL: {rule.reason}"
+        log.emit("policy_rule", f"policy {rule.name} {rule.operation} {rule.reference}: {verdict}",
+                 "info" if rule.ok else "warn", **rule.as_event())
+    if decision.ok:
+        msg = "migration policy satisfied"
+    else:
+        msg = f"migration policy not satisfied: {decision.error.message if decision.error else ''}"
+    log.emit("policy_decision", msg, "info" if decision.ok else "error",
+             **decision.decision_event(skipped=skipped))
