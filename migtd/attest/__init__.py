@@ -1,0 +1,11 @@
+"""TD attestation: report and quote codecs, the DCAP verifier, the mock PKI/QE.
+
+Everything in this package is pure (bytes in, values out) except the quote
+providers, which read files. The engine calls four things:
+
+* :func:`migtd.attest.providers.provider_for` style objects to produce a TD
+  report and a quote for the local RA-TLS certificate;
+* :func:`migtd.attest.verify.verify_quote` to judge a peer's quote;
+* :class:`migtd.attest.verify.VerifiedQuote` ``.report`` (822 bytes) for the
+  policy engine and ``.event_fields()`` for the ``peer_attested`` event.
+"""

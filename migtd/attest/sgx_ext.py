@@ -1,0 +1,207 @@
+"""The Intel SGX extension of a PCK certificate (OID 1.2.840.113741.1.13.1).
+
+``cryptography`` hands this extension over as raw DER
+(``UnrecognizedExtension``), so this module carries a small DER reader for
+the few types it uses (SEQUENCE, OID, OCTET STRING, INTEGER, ENUMERATED,
+BOOLEAN) and the matching encoder used by the mock PKI to issue PCK leaves.
+Layout per attestation.md §2.6. Errors are :class:`FormatError` with the
+offset inside the extension value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from migtd.errors import FormatError
+
+SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
+_S = "PCK SGX extension"
+
+_SEQ, _OID, _OCTETS, _INT, _ENUM, _BOOL = 0x30, 0x06, 0x04, 0x02, 0x0A, 0x01
+
+
+def _read_tlv(data: bytes, off: int, end: int, what: str) -> tuple[int, int, int]:
+    """Return (tag, value_start, value_end) of the TLV at ``off``."""
+    if off + 2 > end:
+        raise FormatError(_S, what, off, "truncated DER header")
+    tag, first = data[off], data[off + 1]
+    pos = off + 2
+    if first < 0x80:
+        length = first
+    else:
+        n = first & 0x7F
+        if n == 0 or n > 4 or pos + n > end:
+            raise FormatError(_S, what, off, "bad DER length")
+        length = int.from_bytes(data[pos:pos + n], "big")
+        pos += n
+    if pos + length > end:
+        raise FormatError(_S, what, off, f"value of {length} bytes runs past its container")
+    return tag, pos, pos + length
+
+
+def _children(data: bytes, start: int, end: int, what: str) -> list[tuple[int, int, int]]:
+    out = []
+    off = start
+    while off < end:
+        tag, vs, ve = _read_tlv(data, off, end, what)
+        out.append((tag, vs, ve))
+        off = ve
+    return out
+
+
+def _decode_oid(raw: bytes) -> str:
+    if not raw:
+        return ""
+    parts = [raw[0] // 40, raw[0] % 40]
+    value = 0
+    for b in raw[1:]:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            parts.append(value)
+            value = 0
+    return ".".join(str(p) for p in parts)
+
+
+def _encode_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return bytes([tag]) + _encode_len(len(value)) + value
+
+
+def _encode_oid(oid: str) -> bytes:
+    nums = [int(x) for x in oid.split(".")]
+    out = bytearray([nums[0] * 40 + nums[1]])
+    for n in nums[2:]:
+        chunk = [n & 0x7F]
+        n >>= 7
+        while n:
+            chunk.append(0x80 | (n & 0x7F))
+            n >>= 7
+        out += bytes(reversed(chunk))
+    return _tlv(_OID, bytes(out))
+
+
+def _encode_int(tag: int, n: int) -> bytes:
+    body = n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big")
+    return _tlv(tag, body)
+
+
+@dataclass(frozen=True)
+class SgxExtension:
+    """Decoded PCK SGX extension: platform identity and TCB the certificate attests."""
+
+    ppid: bytes
+    tcb_components: tuple[int, ...]  # 16 SGX TCB component SVNs
+    pcesvn: int
+    cpusvn: bytes
+    pce_id: bytes
+    fmspc: bytes
+    sgx_type: int
+    platform_instance_id: bytes | None = None
+    configuration: dict[str, bool] = field(default_factory=dict)
+
+    def to_der(self) -> bytes:
+        """Encode as the extension value (used by the mock PKI)."""
+        base = SGX_EXTENSION_OID
+        tcb_items = [
+            _tlv(_SEQ, _encode_oid(f"{base}.2.{i + 1}") + _encode_int(_INT, svn))
+            for i, svn in enumerate(self.tcb_components)
+        ]
+        tcb_items.append(_tlv(_SEQ, _encode_oid(f"{base}.2.17") + _encode_int(_INT, self.pcesvn)))
+        tcb_items.append(_tlv(_SEQ, _encode_oid(f"{base}.2.18") + _tlv(_OCTETS, self.cpusvn)))
+        items = [
+            _tlv(_SEQ, _encode_oid(f"{base}.1") + _tlv(_OCTETS, self.ppid)),
+            _tlv(_SEQ, _encode_oid(f"{base}.2") + _tlv(_SEQ, b"".join(tcb_items))),
+            _tlv(_SEQ, _encode_oid(f"{base}.3") + _tlv(_OCTETS, self.pce_id)),
+            _tlv(_SEQ, _encode_oid(f"{base}.4") + _tlv(_OCTETS, self.fmspc)),
+            _tlv(_SEQ, _encode_oid(f"{base}.5") + _encode_int(_ENUM, self.sgx_type)),
+        ]
+        if self.platform_instance_id is not None:
+            items.append(_tlv(_SEQ, _encode_oid(f"{base}.6") + _tlv(_OCTETS, self.platform_instance_id)))
+        if self.configuration:
+            names = {"dynamicPlatform": 1, "cachedKeys": 2, "SMTEnabled": 3}
+            cfg = b"".join(
+                _tlv(_SEQ, _encode_oid(f"{base}.7.{names[k]}") + _tlv(_BOOL, b"\xff" if v else b"\x00"))
+                for k, v in self.configuration.items())
+            items.append(_tlv(_SEQ, _encode_oid(f"{base}.7") + _tlv(_SEQ, cfg)))
+        return _tlv(_SEQ, b"".join(items))
+
+
+_CONFIG_NAMES = {"1": "dynamicPlatform", "2": "cachedKeys", "3": "SMTEnabled"}
+
+
+def parse_sgx_extension(der: bytes) -> SgxExtension:
+    """Decode the extension value; every required element must be present once."""
+    der = bytes(der)
+    tag, vs, ve = _read_tlv(der, 0, len(der), "extension")
+    if tag != _SEQ:
+        raise FormatError(_S, "extension", 0, f"expected SEQUENCE, got tag {tag:#04x}")
+    values: dict[str, tuple[int, int, int]] = {}
+    for _, es, ee in _children(der, vs, ve, "entry"):
+        kids = _children(der, es, ee, "entry")
+        if len(kids) != 2 or kids[0][0] != _OID:
+            raise FormatError(_S, "entry", es, "expected SEQUENCE { OID, value }")
+        oid = _decode_oid(der[kids[0][1]:kids[0][2]])
+        if not oid.startswith(SGX_EXTENSION_OID + "."):
+            raise FormatError(_S, "entry", es, f"unexpected OID {oid}")
+        values[oid[len(SGX_EXTENSION_OID) + 1:]] = kids[1]
+
+    def want(key: str, tag_: int, name: str, size: int | None = None) -> tuple[int, int, int]:
+        if key not in values:
+            raise FormatError(_S, name, vs, "missing")
+        t, s, e = values[key]
+        if t != tag_:
+            raise FormatError(_S, name, s, f"wrong ASN.1 tag {t:#04x}")
+        if size is not None and e - s != size:
+            raise FormatError(_S, name, s, f"must be {size} bytes, got {e - s}")
+        return t, s, e
+
+    def octets(key: str, name: str, size: int) -> bytes:
+        _, s, e = want(key, _OCTETS, name, size)
+        return der[s:e]
+
+    def integer(tag_: int, s: int, e: int, name: str) -> int:
+        if e - s < 1 or e - s > 4 or der[s] & 0x80:
+            raise FormatError(_S, name, s, "not a small non-negative integer")
+        return int.from_bytes(der[s:e], "big")
+
+    _, ts, te = want("2", _SEQ, "TCB")
+    tcb: dict[str, tuple[int, int, int]] = {}
+    for _, es, ee in _children(der, ts, te, "TCB"):
+        kids = _children(der, es, ee, "TCB entry")
+        if len(kids) != 2 or kids[0][0] != _OID:
+            raise FormatError(_S, "TCB entry", es, "expected SEQUENCE { OID, value }")
+        tcb[_decode_oid(der[kids[0][1]:kids[0][2]]).rsplit(".", 1)[-1]] = kids[1]
+    comps = []
+    for i in range(1, 17):
+        if str(i) not in tcb or tcb[str(i)][0] != _INT:
+            raise FormatError(_S, f"TCB.comp{i:02d}", ts, "missing or not an INTEGER")
+        comps.append(integer(*tcb[str(i)], f"TCB.comp{i:02d}"))
+    if "17" not in tcb or tcb["17"][0] != _INT:
+        raise FormatError(_S, "TCB.pcesvn", ts, "missing or not an INTEGER")
+    pcesvn = integer(*tcb["17"], "TCB.pcesvn")
+    if "18" not in tcb or tcb["18"][0] != _OCTETS or tcb["18"][2] - tcb["18"][1] != 16:
+        raise FormatError(_S, "TCB.cpusvn", ts, "missing or not a 16-byte OCTET STRING")
+    cpusvn = der[tcb["18"][1]:tcb["18"][2]]
+    _, ss, se = want("5", _ENUM, "sgxType")
+    instance = None
+    if "6" in values:
+        instance = octets("6", "platformInstanceId", 16)
+    config: dict[str, bool] = {}
+    if "7" in values and values["7"][0] == _SEQ:
+        for _, es, ee in _children(der, values["7"][1], values["7"][2], "configuration"):
+            kids = _children(der, es, ee, "configuration entry")
+            if len(kids) == 2 and kids[0][0] == _OID and kids[1][0] == _BOOL:
+                key = _decode_oid(der[kids[0][1]:kids[0][2]]).rsplit(".", 1)[-1]
+                config[_CONFIG_NAMES.get(key, key)] = any(der[kids[1][1]:kids[1][2]])
+    return SgxExtension(
+        ppid=octets("1", "PPID", 16), tcb_components=tuple(comps), pcesvn=pcesvn, cpusvn=cpusvn,
+        pce_id=octets("3", "PCE-ID", 2), fmspc=octets("4", "FMSPC", 6),
+        sgx_type=integer(_ENUM, ss, se, "sgxType"), platform_instance_id=instance,
+        configuration=config,
+    )
