@@ -1,0 +1,152 @@
+"""Parameters, launchers and the run controller, with real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from migtd import paths
+from tui.launchers import LaunchError, LocalLauncher, SshLauncher, make_launcher, ssh_argv
+from tui.launchers.base import pump
+from tui.model import RunModel
+from tui.params import RunParams, build_parser, params_from_args
+from tui.runner import RunController
+
+from .conftest import free_port
+
+
+def parse(*args: str) -> RunParams:
+    return params_from_args(build_parser().parse_args(list(args)), "/opt/bin/migtd")
+
+
+def test_defaults_mirror_the_runner_script() -> None:
+    p = parse()
+    assert p.roles == ["source"] and p.attestation == "azure"
+    assert (p.request_id, p.dest_ip, p.dest_port) == (1, "127.0.0.1", 8001)
+    assert p.env("source")["MIGTD_POLICY_FILE"] == str(paths.default_policy())
+    assert p.argv("source") == ["--role", "source", "--request-id", "1", "--dest-ip", "127.0.0.1",
+                                "--dest-port", "8001", "--attestation", "azure", "--log-format",
+                                "json", "--timeout", "30"]
+
+
+def test_both_mock_report_env_and_per_side_policy() -> None:
+    p = parse("--both", "--mock-report", "--dest-port", "9100", "--src-policy-file", "/a.json",
+              "--request-id", "7")
+    assert p.roles == ["destination", "source"]
+    src, dst = p.env("source"), p.env("destination")
+    assert src["MIGTD_POLICY_FILE"] == "/a.json"
+    assert dst["MIGTD_POLICY_FILE"] == str(paths.default_policy())
+    assert src["MIGTD_ROOT_CA_FILE"] == str(paths.mock_root_ca())
+    assert src["MIGTD_COLLATERAL_FILE"] == str(paths.mock_collateral())
+    assert "--attestation" in p.argv("source") and "mock-report" in p.argv("source")
+    assert p.argv("destination")[:2] == ["--role", "destination"]
+
+
+def test_mock_quote_file_implies_mock_report_and_modes_exclusive() -> None:
+    assert parse("--mock-quote-file", "/q.bin").attestation == "mock-report"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--skip-ra", "--mock-report"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--dest-port", "70000"])
+
+
+def test_remote_command_line_is_quoted() -> None:
+    p = parse("--dst-host", "root@h", "--policy-file", "/p a/policy.json", "--remote-migtd", "/r/migtd")
+    cmd = p.command_line("destination")
+    words = shlex.split(cmd)
+    assert words[0] == "env" and "MIGTD_POLICY_FILE=/p a/policy.json" in words
+    assert "/r/migtd" in words and words[words.index("--role") + 1] == "destination"
+    launcher = make_launcher("destination", p)
+    assert isinstance(launcher, SshLauncher) and launcher.where == "ssh root@h"
+    assert isinstance(make_launcher("source", p), LocalLauncher)
+    argv = ssh_argv("h", "true", ssh_config="/c", options=["Port=2222"])
+    assert argv[:4] == ["ssh", "-tt", "-o", "BatchMode=yes"]
+    assert argv[argv.index("-F") + 1] == "/c" and "Port=2222" in argv and argv[-2:] == ["--", "true"]
+
+
+async def test_pump_splits_lines_crlf_and_bad_utf8() -> None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(b"one\r\ntw")
+    reader.feed_data(b"o\n\xff bad\nlast")
+    reader.feed_eof()
+    got: list[str] = []
+    await pump(reader, got.append)
+    assert got == ["one", "two", "\ufffd bad", "last"]
+
+
+async def test_local_launcher_streams_both_pipes_and_exit_code() -> None:
+    launcher = LocalLauncher("source", ["sh", "-c", "echo out; echo err >&2; exit 3"], {"X": "1"})
+    got: list[str] = []
+    await launcher.start(got.append)
+    assert await launcher.wait() == 3
+    assert sorted(got) == ["err", "out"]
+
+
+async def test_missing_program_is_a_launch_error() -> None:
+    launcher = LocalLauncher("source", ["/nonexistent/migtd"], {})
+    with pytest.raises(LaunchError, match="program not found"):
+        await launcher.start(lambda _: None)
+
+
+async def test_controller_starts_destination_first_then_source(fake_migtd: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "replay:mock_success")
+    params = RunParams(roles=["destination", "source"], attestation="mock-report", migtd=fake_migtd)
+    model = RunModel(params.to_dict())
+    controller = RunController(params, model)
+    await asyncio.wait_for(controller.run(), 20)
+    dst, src = model.sides["destination"], model.sides["source"]
+    assert dst.result.code == 0 and src.result.code == 0  # type: ignore[union-attr]
+    assert model.msk_match is True and model.succeeded
+    assert controller.exits["source"]["code"] == 0
+
+
+async def test_destination_exiting_early_keeps_source_unstarted(tmp_path: Path) -> None:
+    script = tmp_path / "early"
+    script.write_text("#!/bin/sh\necho 'Policy file not found: /nope' >&2\nexit 1\n")
+    script.chmod(0o755)
+    params = RunParams(roles=["destination", "source"], migtd=str(script))
+    model = RunModel(params.to_dict())
+    await asyncio.wait_for(RunController(params, model).run(), 20)
+    dst, src = model.sides["destination"], model.sides["source"]
+    assert dst.result.code == 1 and dst.result.reason == "Policy file not found: /nope"  # type: ignore[union-attr]
+    assert src.result.name == "NotStarted"  # type: ignore[union-attr]
+    assert "exited before listening" in src.result.reason  # type: ignore[union-attr]
+
+
+async def test_stop_ends_a_hung_side(fake_migtd: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "hang")
+    params = RunParams(roles=["destination"], migtd=fake_migtd)
+    model = RunModel(params.to_dict())
+    controller = RunController(params, model)
+    task = asyncio.create_task(controller.run())
+    for _ in range(200):
+        if model.sides["destination"].listening:
+            break
+        await asyncio.sleep(0.02)
+    t0 = time.monotonic()
+    await controller.stop()
+    await asyncio.wait_for(task, 10)
+    assert time.monotonic() - t0 < 5
+    dst = model.sides["destination"]
+    assert dst.result.code == 10 and "signal 15" in dst.result.reason  # type: ignore[union-attr]
+    assert "stopped by the operator" in dst.problems
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="ssh client not installed")
+async def test_ssh_unreachable_host_is_reported() -> None:
+    port = free_port()  # nothing listens there
+    params = RunParams(roles=["destination"], dst_host="127.0.0.1",
+                       ssh_options=[f"Port={port}", "StrictHostKeyChecking=no",
+                                    "UserKnownHostsFile=/dev/null"])
+    model = RunModel(params.to_dict())
+    await asyncio.wait_for(RunController(params, model).run(), 30)
+    dst = model.sides["destination"]
+    assert dst.result is not None and dst.result.name == "SSHError" and dst.result.code == 255
+    assert "Connection refused" in dst.result.reason
+    assert json.dumps(model.summary())  # serialisable for reports

@@ -1,0 +1,151 @@
+"""The pure run model, fed with recorded streams that follow docs/events.md."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tui.model import (HISTORY_EVENTS, HISTORY_TAIL, LOG_CAPACITY, MAX_LINE, RunModel, RunRecord,
+                       SideState)
+
+from .conftest import recorded_run, stream
+
+
+def feed(name: str, roles: tuple[str, ...] = ("source", "destination"), mode: str = "skip-ra") -> RunModel:
+    model = RunModel({"attestation": mode, "roles": list(roles)})
+    for role in roles:
+        model.feed_many(role, stream(name, role))
+    return model
+
+
+def states(side: SideState) -> dict[str, str]:
+    return {name: step.state for name, step in side.steps.items()}
+
+
+def test_skip_ra_success_timeline_result_and_msk() -> None:
+    model = feed("skipra_success")
+    src, dst = model.sides["source"], model.sides["destination"]
+    assert states(src) == {"connected": "done", "TLS": "done", "quote": "done",
+                           "peer attested": "skipped", "policy": "skipped", "MSK": "done", "done": "done"}
+    assert src.steps["connected"].elapsed == pytest.approx(0.05)
+    assert src.steps["TLS"].elapsed == pytest.approx(0.11)
+    assert src.result is not None and src.result.code == 0 and src.result.name == "Success"
+    assert src.result.meaning.startswith("the migration session key was exchanged")
+    assert dst.listening == ("127.0.0.1", 8001)
+    assert model.msk_match is True
+    assert model.succeeded and model.finished
+    assert model.attestation_of("source").status == "NOT VERIFIED"
+    assert src.malformed == 0
+
+
+def test_mock_report_attestation_and_policy() -> None:
+    model = feed("mock_success", mode="mock-report")
+    att = model.attestation_of("source")  # the source's quote, judged by the destination
+    rows = dict(att.rows())
+    assert att.status == "verified"
+    assert rows["TCB status"] == "UpToDate"
+    assert rows["FMSPC"] == "90C06F000000"
+    assert rows["quote source"] == "mock-qe"
+    assert rows["RTMR3"] == "3F" * 48
+    assert rows["bypassed"] == "reportdata_binding"
+    dst = model.sides["destination"]
+    assert len(dst.policy_rows) == 8 and all(row.ok for row in dst.policy_rows)
+    assert dst.steps["policy"].state == "done" and dst.steps["peer attested"].state == "done"
+    assert model.succeeded
+
+
+def test_policy_rejection_shows_failure_first_and_exit_8() -> None:
+    model = feed("policy_reject", mode="mock-report")
+    dst, src = model.sides["destination"], model.sides["source"]
+    rows = dst.sorted_policy()
+    assert not rows[0].ok and (rows[0].section, rows[0].field) == ("tdx_module", "tee_tcb_svn")
+    assert all(row.ok for row in rows[1:])
+    assert rows[0].actual == "0B01060000000000" and "below the reference" in rows[0].reason
+    assert dst.result is not None and dst.result.code == 8
+    assert dst.result.name == "PolicyUnsatisfiedError"
+    assert "do not satisfy the migration policy" in dst.result.meaning
+    assert dst.steps["policy"].state == "failed"
+    assert dst.steps["MSK"].state == "pending"  # the first open step after the failure is policy
+    assert src.result is not None and src.result.code == 6
+    assert src.steps["MSK"].state == "failed"
+    assert model.msk_match is None and not model.succeeded
+
+
+def test_ssh_failure_without_exit_event() -> None:
+    model = RunModel({"roles": ["destination", "source"]})
+    model.launched("destination", "ssh 10.9.9.9")
+    model.feed_many("destination", stream("ssh_failure", "destination"))
+    model.ended("destination", 255, "ssh")
+    model.failed_to_start("source", "not started: the destination exited before listening")
+    dst, src = model.sides["destination"], model.sides["source"]
+    assert dst.result is not None and dst.result.name == "SSHError"
+    assert dst.result.reason == "ssh: connect to host 10.9.9.9 port 22: Connection timed out"
+    assert dst.steps["connected"].state == "failed"
+    assert src.result is not None and src.result.name == "NotStarted"
+    assert "exited before listening" in src.result.reason
+    assert model.finished and not model.succeeded
+
+
+def test_exit_event_wins_over_ssh_status() -> None:
+    """ssh exits 255 when the remote process is killed; the exit event is the truth."""
+    model = feed("skipra_success")
+    model.ended("destination", 255, "ssh")
+    assert model.sides["destination"].result.code == 0  # type: ignore[union-attr]
+
+
+def test_malformed_lines_are_kept_and_never_crash() -> None:
+    model = RunModel()
+    model.feed_many("source", stream("malformed", "source"))
+    src = model.sides["source"]
+    texts = [line.text for line in src.logs]
+    assert "Traceback (most recent call last):" in texts
+    assert "[1, 2, 3]" in texts
+    assert any(t.startswith('{"ts": 1764130000.01') for t in texts)  # truncated JSON shown raw
+    assert src.malformed == 6  # traceback x2, truncated, array, object w/o event, garbage
+    assert "an event this console does not know" in texts
+    # ts of the wrong type: no elapsed, level normalised, step still recorded
+    assert src.steps["connected"].state == "done" and src.steps["connected"].elapsed is None
+    assert src.result is not None and src.result.code == -1 and src.result.name == "NetworkError"
+
+
+def test_command_not_found_and_signal_exit() -> None:
+    model = RunModel()
+    model.feed("source", "bash: line 1: migtd: command not found")
+    model.ended("source", 127, "ssh")
+    assert model.sides["source"].result.name == "CommandNotFound"  # type: ignore[union-attr]
+    model.ended("destination", 143)
+    assert model.sides["destination"].result.name == "Signal15"  # type: ignore[union-attr]
+
+
+def test_msk_mismatch_detected() -> None:
+    model = feed("skipra_success")
+    model.sides["destination"].msk = {"key_sha256_8": "0000000000000000"}
+    assert model.msk_match is False and not model.succeeded
+
+
+def test_ring_buffer_and_history_are_bounded() -> None:
+    model = RunModel(log_capacity=1000)
+    model.feed_many("source", stream("skipra_success", "source")[:3])
+    flood = [json.dumps({"ts": 1764130001.0 + i * 1e-4, "level": "debug", "role": "source",
+                         "request_id": 1, "event": "log", "msg": f"line {i}"}) for i in range(20000)]
+    model.feed_many("source", flood)
+    model.feed("source", "x" * (MAX_LINE * 3))
+    src = model.sides["source"]
+    assert len(src.logs) == 1000 and src.total_lines == 20004
+    assert len(src.logs[-1].text) <= MAX_LINE + 1
+    kept = src.history_lines()
+    assert len(kept) <= HISTORY_TAIL + HISTORY_EVENTS
+    assert json.loads(kept[0])["event"] == "start"  # structured events survive the flood
+    assert kept[-1].startswith("xxx")
+    assert LOG_CAPACITY >= 1000
+
+
+def test_record_roundtrip_replays_identically() -> None:
+    record = recorded_run("policy_reject", "mock-report", exits={"source": 6, "destination": 8})
+    model = record.replay()
+    again = RunRecord.from_json(json.loads(json.dumps(record.to_json()))).replay()
+    assert model.summary() == again.summary()
+    assert model.sides["destination"].result.code == 8  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        RunRecord.from_json({"format": "something-else"})

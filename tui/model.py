@@ -1,0 +1,542 @@
+"""The run model: everything the console shows, derived from event lines.
+
+The model is pure (no I/O, no Textual): launchers hand it each output line of
+a side as it arrives, and tell it when the process ended. From those it derives
+the step timeline, the attestation of each direction, the policy rows, the
+result of each side and whether the MSK fingerprints match. Replaying a saved
+run is just feeding the same lines again, so live runs, replays and the unit
+tests all exercise one code path.
+
+Memory stays bounded however much a side writes: log lines live in a ring
+buffer, and the lines kept for history are the structured events plus the most
+recent log lines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from migtd.result import MigrationResult
+
+ROLES: tuple[str, str] = ("source", "destination")
+
+#: Timeline steps in display order, with the event that completes each one.
+STEPS: tuple[tuple[str, str], ...] = (
+    ("connected", "connected"),
+    ("TLS", "tls_established"),
+    ("quote", "quote_generated"),
+    ("peer attested", "peer_attested"),
+    ("policy", "policy_decision"),
+    ("MSK", "msk_exchanged"),
+    ("done", "exit"),
+)
+
+#: Levels in increasing verbosity; ``raw`` marks lines that were not JSON events.
+LEVELS: tuple[str, ...] = ("error", "warn", "info", "debug", "trace")
+_LEVEL_ALIASES = {"warning": "warn", "err": "error", "information": "info"}
+
+#: Default ring-buffer size of a log pane (lines per side).
+LOG_CAPACITY = 5000
+#: Log lines kept per side for the history record, beyond the structured events.
+HISTORY_TAIL = 5000
+#: Structured (non-``log``) events kept per side for the history record.
+HISTORY_EVENTS = 5000
+#: Longest line kept; a longer one is cut so one bad line cannot exhaust memory.
+MAX_LINE = 4000
+
+#: Exit codes with a launcher-level meaning when no ``exit`` event was seen.
+SSH_FAILURE = 255
+COMMAND_NOT_FOUND = 127
+
+
+@dataclass(slots=True)
+class LogLine:
+    """One line of a side's log pane."""
+
+    elapsed: float | None
+    level: str  # one of LEVELS, or "raw" for non-JSON output
+    event: str
+    text: str
+
+    def render(self) -> str:
+        """The plain text shown in the log pane (and matched by the filter)."""
+        when = f"{self.elapsed:9.3f}s" if self.elapsed is not None else " " * 10
+        return f"{when} {self.level.upper():5} {self.event:15} {self.text}"
+
+
+@dataclass(slots=True)
+class Step:
+    """State of one timeline step: ``pending``, ``done``, ``skipped`` or ``failed``."""
+
+    name: str
+    state: str = "pending"
+    elapsed: float | None = None
+    note: str = ""
+
+
+@dataclass(slots=True)
+class PolicyRow:
+    """One ``policy_rule`` event, ready to display."""
+
+    section: str
+    field: str
+    operation: str
+    reference: str
+    local: str
+    actual: str
+    ok: bool
+    reason: str
+
+
+@dataclass(slots=True)
+class SideResult:
+    """How a side ended: exit code, MigrationResult name and meaning, reason."""
+
+    code: int
+    name: str
+    meaning: str
+    reason: str
+    source: str  # "event" (the exit record), "process" or "launcher"
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+def _text(value: Any, limit: int = 200) -> str:
+    """Short display form of an event field (lists and dicts as compact JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        out = value
+    elif isinstance(value, bool):
+        out = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        out = str(value)
+    else:
+        out = json.dumps(value, separators=(",", ":"), default=str)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _level(value: Any) -> str:
+    word = str(value).lower() if value is not None else "info"
+    word = _LEVEL_ALIASES.get(word, word)
+    return word if word in LEVELS else "info"
+
+
+class SideState:
+    """What one side (source or destination) has reported so far."""
+
+    def __init__(self, role: str, log_capacity: int = LOG_CAPACITY) -> None:
+        self.role = role
+        self.where = "local"
+        self.started = False  # a process was launched (or lines arrived)
+        self.running = False
+        self.t0: float | None = None
+        self.last_ts: float | None = None
+        self.steps: dict[str, Step] = {name: Step(name) for name, _ in STEPS}
+        self.logs: deque[LogLine] = deque(maxlen=log_capacity)
+        self.total_lines = 0
+        self.malformed = 0
+        self.level_counts: dict[str, int] = {}
+        self.events: dict[str, dict[str, Any]] = {}  # last record of each event name
+        self.config: dict[str, Any] = {}
+        self.listening: tuple[str, int] | None = None
+        self.quote: dict[str, Any] | None = None
+        self.peer: dict[str, Any] | None = None
+        self.policy_rows: list[PolicyRow] = []
+        self.policy: dict[str, Any] | None = None
+        self.msk: dict[str, Any] | None = None
+        self.exit_event: dict[str, Any] | None = None
+        self.result: SideResult | None = None
+        self.problems: list[str] = []  # launcher-level failures, shown in the panes
+        self.last_raw: str = ""
+        # History: structured events always, log lines as a bounded tail.
+        self._seq = 0
+        self._key_lines: list[tuple[int, str]] = []
+        self._tail_lines: deque[tuple[int, str]] = deque(maxlen=HISTORY_TAIL)
+
+    # -- ingest -----------------------------------------------------------------
+    def feed(self, line: str | dict[str, Any]) -> None:
+        """Take one output line (or an already-parsed record)."""
+        self.started = True
+        self.total_lines += 1
+        if isinstance(line, dict):
+            record: dict[str, Any] | None = line
+            raw = json.dumps(line, separators=(",", ":"), default=str)
+        else:
+            raw = line.rstrip("\r\n")
+            if len(raw) > MAX_LINE:
+                raw = raw[:MAX_LINE] + "…"
+            record = _parse(raw)
+        if record is None:
+            self._keep(raw, structured=False)
+            if raw.strip():
+                self.malformed += 1
+                self.last_raw = raw.strip()
+            self._log(LogLine(None, "raw", "-", raw))
+            return
+        event = str(record.get("event", "log"))
+        self._keep(raw, structured=event != "log")
+        self._record(event, record)
+
+    def _keep(self, raw: str, *, structured: bool) -> None:
+        self._seq += 1
+        if structured and len(self._key_lines) < HISTORY_EVENTS:
+            self._key_lines.append((self._seq, raw))
+        else:
+            self._tail_lines.append((self._seq, raw))
+
+    def history_lines(self) -> list[str]:
+        """The lines to store for this side, in arrival order (bounded)."""
+        merged = sorted([*self._key_lines, *self._tail_lines])
+        return [raw for _, raw in merged]
+
+    def _log(self, entry: LogLine) -> None:
+        self.logs.append(entry)
+        self.level_counts[entry.level] = self.level_counts.get(entry.level, 0) + 1
+
+    def _elapsed(self, record: dict[str, Any]) -> float | None:
+        ts = record.get("ts")
+        if not isinstance(ts, (int, float)) or isinstance(ts, bool):
+            return None
+        if self.t0 is None:
+            self.t0 = float(ts)
+        self.last_ts = float(ts)
+        return max(0.0, float(ts) - self.t0)
+
+    def _mark(self, step: str, state: str, elapsed: float | None, note: str = "") -> None:
+        target = self.steps[step]
+        if target.state == "pending" or state == "failed":
+            target.state, target.elapsed, target.note = state, elapsed, note
+
+    def _record(self, event: str, rec: dict[str, Any]) -> None:
+        elapsed = self._elapsed(rec)
+        level = _level(rec.get("level"))
+        self.events[event] = rec
+        self._log(LogLine(elapsed, level, event, _text(rec.get("msg", ""), MAX_LINE)))
+        if event == "config":
+            self.config = rec
+        elif event == "listening":
+            self.listening = (_text(rec.get("ip")), int(rec.get("port") or 0))
+        elif event == "connected":
+            self._mark("connected", "done", elapsed, _text(rec.get("peer")))
+        elif event == "tls_established":
+            self._mark("TLS", "done", elapsed, _text(rec.get("cipher")))
+        elif event == "quote_generated":
+            self.quote = rec
+            self._mark("quote", "done", elapsed, f"{_text(rec.get('source'))}")
+        elif event == "peer_attested":
+            self.peer = rec
+            verified = rec.get("verified") is True
+            self._mark("peer attested", "done" if verified else "skipped", elapsed,
+                       "verified" if verified else "not verified")
+        elif event == "policy_rule":
+            self.policy_rows.append(PolicyRow(
+                section=_text(rec.get("section")), field=_text(rec.get("field")),
+                operation=_text(rec.get("operation")), reference=_text(rec.get("reference")),
+                local=_text(rec.get("local")), actual=_text(rec.get("actual")),
+                ok=rec.get("ok") is True, reason=_text(rec.get("reason"))))
+        elif event == "policy_decision":
+            self.policy = rec
+            if rec.get("skipped") is True:
+                self._mark("policy", "skipped", elapsed, "skipped")
+            elif rec.get("ok") is True:
+                self._mark("policy", "done", elapsed, "satisfied")
+            else:
+                failed = rec.get("failed_rules") or []
+                self._mark("policy", "failed", elapsed, f"{len(failed)} rule(s) failed")
+        elif event == "msk_exchanged":
+            self.msk = rec
+            self._mark("MSK", "done", elapsed, _text(rec.get("key_sha256_8")))
+        elif event == "exit":
+            self.exit_event = rec
+            code = _int(rec.get("code"), default=-1)
+            name, meaning = MigrationResult.describe(code)
+            name = _text(rec.get("result")) or name
+            self.result = SideResult(code, name, meaning, _text(rec.get("reason"), 500), "event")
+            self._finish(elapsed)
+
+    def _finish(self, elapsed: float | None) -> None:
+        """Close the timeline: ``done`` on success, else fail the first open step."""
+        assert self.result is not None
+        if self.result.ok:
+            self._mark("done", "done", elapsed, self.result.name)
+            return
+        if any(step.state == "failed" for step in self.steps.values()):
+            return  # the failing step is already marked (e.g. the policy decision)
+        reason = self.result.reason or self.result.name
+        for name, _ in STEPS:
+            if self.steps[name].state == "pending":
+                self._mark(name, "failed", elapsed, reason)
+                break
+
+    # -- process lifecycle ------------------------------------------------------
+    def launched(self, where: str) -> None:
+        self.started = True
+        self.running = True
+        self.where = where
+
+    def ended(self, code: int, transport: str = "local") -> None:
+        """The process ended with ``code``; used when no ``exit`` event arrived."""
+        self.running = False
+        if self.result is not None:
+            return
+        if transport == "ssh" and code == SSH_FAILURE:
+            detail = self.last_raw or "no output"
+            self.result = SideResult(code, "SSHError",
+                                     "ssh could not connect or authenticate, or the remote process was killed.",
+                                     detail, "launcher")
+        elif code == COMMAND_NOT_FOUND:
+            self.result = SideResult(code, "CommandNotFound", "the migtd command was not found.",
+                                     self.last_raw or "exit status 127", "launcher")
+        else:
+            name, meaning = MigrationResult.describe(code)
+            reason = self.last_raw or "exited without an exit event"
+            self.result = SideResult(code, name, meaning, reason, "process")
+        self._finish(None)
+
+    def failed_to_start(self, reason: str) -> None:
+        """The launcher could not start the process at all (e.g. binary missing)."""
+        self.started = True
+        self.running = False
+        self.problems.append(reason)
+        self._log(LogLine(None, "error", "launcher", reason))
+        if self.result is None:
+            self.result = SideResult(-1, "NotStarted", "the process could not be started.",
+                                     reason, "launcher")
+            self._finish(None)
+
+    def problem(self, reason: str) -> None:
+        """A launcher-level note (timeout waiting, stop requested) shown with the logs."""
+        self.problems.append(reason)
+        self._log(LogLine(None, "warn", "console", reason))
+
+    # -- derived views ----------------------------------------------------------
+    def sorted_policy(self) -> list[PolicyRow]:
+        """Policy rows with failures first, otherwise in the order checked."""
+        return sorted(self.policy_rows, key=lambda row: row.ok)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _parse(raw: str) -> dict[str, Any] | None:
+    """A JSON object with an ``event`` or ``msg`` key, else ``None`` (plain line)."""
+    text = raw.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not ("event" in value or "msg" in value):
+        return None
+    return value
+
+
+@dataclass
+class Attestation:
+    """One direction: the quote ``subject`` produced, as judged by ``verifier``."""
+
+    subject: str
+    verifier: str
+    quote: dict[str, Any] | None
+    judgment: dict[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        """``verified``, ``NOT VERIFIED``, ``failed`` or ``pending``."""
+        if self.judgment is None:
+            return "pending"
+        return "verified" if self.judgment.get("verified") is True else "NOT VERIFIED"
+
+    def rows(self) -> list[tuple[str, str]]:
+        """Label/value pairs for the Attestation pane."""
+        j = self.judgment or {}
+        q = self.quote or {}
+        rtmrs = j.get("rtmrs") or []
+        rows = [
+            ("status", self.status),
+            ("TCB status", _text(j.get("tcb_status"))),
+            ("advisories", ", ".join(map(str, j.get("advisories") or [])) or ("none" if j else "")),
+            ("FMSPC", _text(j.get("fmspc"))),
+            ("MRTD", _text(j.get("mrtd"))),
+        ]
+        for i in range(4):
+            rows.append((f"RTMR{i}", _text(rtmrs[i]) if i < len(rtmrs) else ""))
+        rows += [
+            ("TEE TCB SVN", _text(j.get("tee_tcb_svn"))),
+            ("quote source", _text(q.get("source"))),
+            ("quote bytes", _text(j.get("quote_bytes", q.get("bytes")))),
+            ("bypassed", ", ".join(map(str, j.get("bypassed") or []))),
+        ]
+        return rows
+
+
+class RunModel:
+    """Both sides of one run plus its parameters."""
+
+    def __init__(self, params: dict[str, Any] | None = None,
+                 log_capacity: int = LOG_CAPACITY) -> None:
+        self.params: dict[str, Any] = dict(params or {})
+        self.sides: dict[str, SideState] = {r: SideState(r, log_capacity) for r in ROLES}
+        self.version = 0  # bumped on every change; the UI redraws when it moves
+
+    def feed(self, role: str, line: str | dict[str, Any]) -> None:
+        self.sides[role].feed(line)
+        self.version += 1
+
+    def feed_many(self, role: str, lines: Iterable[str | dict[str, Any]]) -> None:
+        side = self.sides[role]
+        for line in lines:
+            side.feed(line)
+        self.version += 1
+
+    def launched(self, role: str, where: str) -> None:
+        self.sides[role].launched(where)
+        self.version += 1
+
+    def ended(self, role: str, code: int, transport: str = "local") -> None:
+        self.sides[role].ended(code, transport)
+        self.version += 1
+
+    def failed_to_start(self, role: str, reason: str) -> None:
+        self.sides[role].failed_to_start(reason)
+        self.version += 1
+
+    def problem(self, role: str, reason: str) -> None:
+        self.sides[role].problem(reason)
+        self.version += 1
+
+    @property
+    def mode(self) -> str:
+        """Attestation mode from the parameters, else from the events."""
+        if self.params.get("attestation"):
+            return str(self.params["attestation"])
+        for side in self.sides.values():
+            if side.config.get("attestation"):
+                return str(side.config["attestation"])
+        return "unknown"
+
+    @property
+    def active_roles(self) -> list[str]:
+        return [r for r in ROLES if self.sides[r].started]
+
+    def attestation_of(self, subject: str) -> Attestation:
+        """How ``subject``'s quote fared with its peer (one direction)."""
+        verifier = "destination" if subject == "source" else "source"
+        return Attestation(subject, verifier, self.sides[subject].quote, self.sides[verifier].peer)
+
+    @property
+    def msk_match(self) -> bool | None:
+        """True/False when both sides logged a fingerprint, else None."""
+        a, b = (self.sides[r].msk for r in ROLES)
+        if not a or not b:
+            return None
+        return str(a.get("key_sha256_8", "")).upper() == str(b.get("key_sha256_8", "")).upper()
+
+    @property
+    def finished(self) -> bool:
+        started = self.active_roles
+        return bool(started) and all(self.sides[r].result is not None for r in started)
+
+    @property
+    def succeeded(self) -> bool:
+        started = self.active_roles
+        return (self.finished and all(self.sides[r].result.ok for r in started)  # type: ignore[union-attr]
+                and self.msk_match is not False)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able digest: results, steps, attestation, policy, MSK match."""
+        out: dict[str, Any] = {"params": self.params, "mode": self.mode,
+                               "msk_match": self.msk_match, "sides": {}}
+        for role in self.active_roles:
+            side = self.sides[role]
+            res = side.result
+            out["sides"][role] = {
+                "where": side.where,
+                "result": None if res is None else {
+                    "code": res.code, "name": res.name, "meaning": res.meaning, "reason": res.reason},
+                "steps": [{"name": s.name, "state": s.state, "elapsed": s.elapsed, "note": s.note}
+                          for s in side.steps.values()],
+                "attestation_of_peer": self.attestation_of(
+                    "destination" if role == "source" else "source").rows(),
+                "policy": [asdict(row) for row in side.sorted_policy()],
+                "policy_decision": side.policy,
+                "msk_key_sha256_8": (side.msk or {}).get("key_sha256_8"),
+                "lines": side.total_lines,
+                "malformed_lines": side.malformed,
+                "problems": list(side.problems),
+            }
+        return out
+
+
+@dataclass
+class RunRecord:
+    """What history stores for a run: parameters, each side's lines and exit."""
+
+    run_id: str
+    started_at: float
+    params: dict[str, Any]
+    lines: dict[str, list[str]] = field(default_factory=dict)
+    exits: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> {code, transport}
+    launch_errors: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_model(cls, run_id: str, started_at: float, model: RunModel,
+                   exits: dict[str, dict[str, Any]]) -> "RunRecord":
+        rec = cls(run_id, started_at, dict(model.params))
+        for role in model.active_roles:
+            side = model.sides[role]
+            rec.lines[role] = side.history_lines()
+            if side.problems:
+                rec.problems[role] = list(side.problems)
+            if side.result is not None and side.result.source == "launcher" and side.result.code == -1:
+                rec.launch_errors[role] = side.result.reason
+        rec.exits = dict(exits)
+        return rec
+
+    def replay(self, log_capacity: int = LOG_CAPACITY) -> RunModel:
+        """Rebuild the model exactly as the live run left it."""
+        model = RunModel(self.params, log_capacity)
+        for role in ROLES:
+            side = model.sides[role]
+            info = self.exits.get(role, {})
+            if role in self.lines or role in self.launch_errors or info:
+                side.where = str(info.get("where", "local"))
+            for raw in self.lines.get(role, []):
+                side.feed(raw)
+            for reason in self.problems.get(role, []):
+                if reason not in self.launch_errors.values():
+                    side.problem(reason)
+            if role in self.launch_errors:
+                side.failed_to_start(self.launch_errors[role])
+            elif info:
+                side.ended(_int(info.get("code"), -1), str(info.get("transport", "local")))
+        model.version += 1
+        return model
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": "migtd-console-run/1", "run_id": self.run_id,
+                "started_at": self.started_at, "params": self.params, "lines": self.lines,
+                "exits": self.exits, "launch_errors": self.launch_errors,
+                "problems": self.problems}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
+        if not isinstance(data, dict) or data.get("format") != "migtd-console-run/1":
+            raise ValueError("not a migtd-console run record")
+        return cls(str(data.get("run_id", "")), float(data.get("started_at", 0.0)),
+                   dict(data.get("params") or {}),
+                   {k: list(v) for k, v in (data.get("lines") or {}).items()},
+                   dict(data.get("exits") or {}), dict(data.get("launch_errors") or {}),
+                   {k: list(v) for k, v in (data.get("problems") or {}).items()})

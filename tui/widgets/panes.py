@@ -1,0 +1,173 @@
+"""Header, timeline, attestation, policy and result panes of the Run screen.
+
+Each is a ``Static`` that re-renders a Rich renderable from the model when the
+model's version moves; they hold no state of their own, which keeps replay and
+snapshots deterministic (elapsed times come from the events' ``ts``).
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.model import ROLES, STEPS, RunModel, SideState
+
+_STATE_GLYPH = {"pending": ("○", "dim"), "done": ("✔", "green"), "skipped": ("◌", "yellow"),
+                "failed": ("✘", "bold red")}
+
+
+def short(value: str, limit: int = 28) -> str:
+    """Long hex values abbreviated for the panes (the report keeps them whole)."""
+    if len(value) <= limit:
+        return value
+    keep = limit - 1
+    return value[: keep - 8] + "…" + value[-8:]
+
+
+def peer_of(role: str) -> str:
+    return "destination" if role == "source" else "source"
+
+
+class RunHeader(Static):
+    """Parameters of the run and its mode; skip-RA shows a red NOT ATTESTED badge."""
+
+    def show(self, model: RunModel, status: str) -> None:
+        p = model.params
+        text = Text()
+        text.append(" MigTD migration ", "bold reverse")
+        text.append(f"  request {p.get('request_id', '?')}  ·  {p.get('dest_ip', '?')}:{p.get('dest_port', '?')}")
+        where = []
+        for role in p.get("roles") or model.active_roles:
+            host = p.get("src_host") if role == "source" else p.get("dst_host")
+            where.append(f"{role}: {'ssh ' + host if host else 'local'}")
+        text.append("  ·  " + ", ".join(where))
+        text.append(f"  ·  policy v{p.get('policy_version', 1)}  ·  mode ")
+        mode = model.mode
+        if mode == "skip-ra":
+            text.append(" skip-ra ", "bold")
+            text.append(" NOT ATTESTED ", "bold white on red")
+        else:
+            text.append(f" {mode} ", "bold black on green" if mode == "mock-report" else "bold")
+        text.append(f"\n {status}", "italic")
+        self.update(text)
+
+
+class Timeline(Static):
+    """connected → TLS → quote → peer attested → policy → MSK → done, with times."""
+
+    def show(self, side: SideState) -> None:
+        grid = Table.grid(padding=(0, 2))
+        for _ in STEPS:
+            grid.add_column(no_wrap=True, overflow="ellipsis")
+        names, notes = [], []
+        for name, _ in STEPS:
+            step = side.steps[name]
+            glyph, style = _STATE_GLYPH[step.state]
+            names.append(Text(f"{glyph} {name}", style=style))
+            when = f"+{step.elapsed:.3f}s" if step.elapsed is not None else ""
+            note = step.note if step.state in ("failed", "skipped") else when
+            notes.append(Text(note or ("…" if side.running and step.state == "pending" else ""),
+                              style="red" if step.state == "failed" else "dim"))
+        grid.add_row(*names)
+        grid.add_row(*notes)
+        self.update(grid)
+        self.border_title = f"{side.role} · {side.where}" + (" · running" if side.running else "")
+
+
+class AttestationPane(Static):
+    """The peer's attestation as judged by this side (one direction)."""
+
+    def show(self, model: RunModel, role: str) -> None:
+        att = model.attestation_of(peer_of(role))
+        self.border_title = f"Attestation: {att.subject} → judged by {att.verifier}"
+        grid = Table.grid(expand=True, padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        rows = att.rows()
+        status = att.status
+        styled: list[tuple[str, Text]] = []
+        for label, value in rows:
+            style = ""
+            if label == "status":
+                style = {"verified": "bold green", "NOT VERIFIED": "bold white on red"}.get(status, "dim")
+            elif label == "TCB status" and value:
+                style = "green" if value == "UpToDate" else "yellow"
+            styled.append((label, Text(short(value) if value else "—", style=style or "")))
+        half = (len(styled) + 1) // 2
+        for i in range(half):
+            left = styled[i]
+            right = styled[i + half] if i + half < len(styled) else ("", Text(""))
+            grid.add_row(left[0], left[1], right[0], right[1])
+        self.update(grid)
+
+
+class PolicyPane(Static):
+    """One row per rule this side checked against its peer, failures first."""
+
+    def show(self, side: SideState) -> None:
+        decision = side.policy
+        verdict = ""
+        if decision is not None:
+            if decision.get("skipped") is True:
+                verdict = " · skipped (skip-RA)"
+            else:
+                verdict = " · satisfied" if decision.get("ok") is True else " · REJECTED"
+        title = f"Policy checked by {side.role}{verdict}"
+        self.border_title = title
+        if self.parent is not None:
+            self.parent.border_title = title  # the scrolling box draws the border
+        if not side.policy_rows:
+            msg = "no policy rules reported"
+            if decision is not None and decision.get("skipped") is True:
+                msg = "policy not evaluated: skip-RA accepts every peer"
+            elif decision is not None and decision.get("failed_rules"):
+                msg = "failed: " + ", ".join(map(str, decision.get("failed_rules") or []))
+            self.update(Text(msg, style="dim"))
+            return
+        table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+        for col in ("", "section", "field", "op", "reference", "local", "peer"):
+            table.add_column(col, no_wrap=True, overflow="ellipsis",
+                             ratio=None if col in ("", "op") else 1)
+        for row in side.sorted_policy():
+            mark = Text("✔", style="green") if row.ok else Text("✘", style="bold red")
+            style = "" if row.ok else "red"
+            table.add_row(mark, row.section, row.field, row.operation, short(row.reference, 20),
+                          short(row.local, 20), short(row.actual, 20), style=style)
+        self.update(table)
+
+
+class ResultBar(Static):
+    """Each side's exit code, MigrationResult name and meaning; the MSK check."""
+
+    def show(self, model: RunModel) -> None:
+        lines: list[RenderableType] = []
+        wanted = model.params.get("roles") or model.active_roles
+        for role in [r for r in ROLES if r in wanted or model.sides[r].started]:
+            side = model.sides[role]
+            text = Text(f"{role:>11}: ", style="bold")
+            res = side.result
+            if res is None:
+                text.append("running…" if side.running else "not started", style="dim")
+            else:
+                text.append(f"{res.code} {res.name}", style="bold green" if res.ok else "bold red")
+                text.append(f" — {res.meaning}")
+                if res.reason and not res.ok:
+                    text.append(f"  ({res.reason})", style="red")
+            lines.append(text)
+        match = model.msk_match
+        msk = Text("        MSK: ", style="bold")
+        if match is None:
+            msk.append("fingerprints not available from both sides", style="dim")
+        elif match:
+            fp = (model.sides["source"].msk or {}).get("key_sha256_8", "")
+            msk.append(f"fingerprints match ({fp})", style="bold green")
+        else:
+            a = (model.sides["source"].msk or {}).get("key_sha256_8", "")
+            b = (model.sides["destination"].msk or {}).get("key_sha256_8", "")
+            msk.append(f"fingerprints DIFFER (source {a}, destination {b})", style="bold red")
+        lines.append(msk)
+        self.update(Group(*lines))
