@@ -1,0 +1,7 @@
+"""``python -m migtd``: the same as the ``migtd`` command."""
+
+import sys
+
+from migtd.cli import main
+
+sys.exit(main())

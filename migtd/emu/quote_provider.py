@@ -1,0 +1,84 @@
+"""Where a MigTD's TD report and quote come from, per attestation mode.
+
+A :class:`QuoteProvider` turns REPORTDATA (SHA-384 of the certificate key,
+zero-padded) into a 1024-byte TDREPORT and a TDREPORT into a quote. The
+session does not care which provider it has; :func:`make_provider` picks one
+from ``--attestation``:
+
+* ``skip-ra``: upstream's null attestation — mock TD report, quote = 822
+  zero bytes (what ``test_disable_ra_and_accept_all`` reports);
+* ``mock-report``: the mock QE in ``migtd.attest.mock_provider``
+  (``MockReportProvider``), also serving ``MOCK_QUOTE_FILE``;
+* ``azure``: the vTPM + IMDS provider ``migtd.emu.azure.AzureQuoteProvider``.
+
+The latter two are written elsewhere; the factory imports them only when
+chosen, and reports a mode whose module is missing as not available.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, Protocol
+
+from migtd.emu.report import mock_td_report
+from migtd.errors import ConfigError
+
+#: Size of the quote upstream's null attestation library reports (HEAD; 774 at 144af3a).
+SKIP_RA_QUOTE_SIZE = 822
+
+
+class QuoteProvider(Protocol):
+    """Source of TD reports and quotes for the local RA-TLS certificate."""
+
+    name: str  # value of the quote_generated event's `source` field
+
+    def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        """1024-byte TDREPORT whose REPORTDATA is ``report_data`` (where the mode allows)."""
+        ...
+
+    def quote(self, td_report: bytes) -> bytes:
+        """Quote for ``td_report``; raise AttestationError (or any MigtdError) on failure."""
+        ...
+
+
+class SkipRaProvider:
+    """Null attestation: a mock report and an all-zero quote. Attests nothing."""
+
+    name = "skip-ra"
+
+    def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        return mock_td_report(report_data)
+
+    def quote(self, td_report: bytes) -> bytes:
+        return bytes(SKIP_RA_QUOTE_SIZE)
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def make_provider(mode: str, **options: Any) -> QuoteProvider:
+    """The provider for ``mode``; ``options`` are passed to the mode's constructor.
+
+    Known options: ``mock_quote_file`` (path or None), ``env`` (mapping).
+    Raises :class:`ConfigError` for an unknown mode or one whose
+    implementation is not installed, so the CLI prints one line, exit 1.
+    """
+    if mode == "skip-ra":
+        return SkipRaProvider()
+    if mode == "mock-report":
+        if not _available("migtd.attest.mock_provider"):
+            raise ConfigError("attestation mode mock-report is not available yet (no mock QE provider)")
+        from migtd.attest.mock_provider import MockReportProvider  # type: ignore[import-not-found]
+
+        return MockReportProvider(**options)  # type: ignore[no-any-return]
+    if mode == "azure":
+        if not _available("migtd.emu.azure"):
+            raise ConfigError("attestation mode azure is not available yet (no vTPM/IMDS provider)")
+        from migtd.emu.azure import AzureQuoteProvider  # type: ignore[import-not-found]
+
+        return AzureQuoteProvider(**options)  # type: ignore[no-any-return]
+    raise ConfigError(f"Invalid attestation mode: {mode}. Use 'azure', 'mock-report' or 'skip-ra'")

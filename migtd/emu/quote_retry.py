@@ -1,0 +1,71 @@
+"""Quote generation with upstream AzCVMEmu's retry policy and a failure-injection hook.
+
+Upstream retries a failed quote request up to 5 more times with exponential
+back-off starting at 20 ms (§5.8). ``MIGTD_QUOTE_FAILURES=N`` makes the first
+N quote requests of the process fail on purpose, each logged at warn as
+"Simulating quote failure", so tests can exercise both the recovery (N ≤ 5)
+and the give-up path (N ≥ 6 → MutualAttestationError, exit 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from migtd.emu.quote_provider import QuoteProvider
+from migtd.errors import AttestationError, ConfigError, MigtdError
+from migtd.events import EventLog
+
+RETRIES = 5
+FIRST_DELAY = 0.020
+
+
+def backoff_delays(retries: int = RETRIES, first: float = FIRST_DELAY) -> list[float]:
+    """Sleep before each retry: 20, 40, 80, 160, 320 ms."""
+    return [first * (2 ** i) for i in range(retries)]
+
+
+class FailureInjector:
+    """Counts quote requests in this process and fails the first ``count``."""
+
+    def __init__(self, count: int = 0) -> None:
+        self.count = count
+        self.requests = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FailureInjector:
+        raw = env.get("MIGTD_QUOTE_FAILURES", "").strip()
+        if not raw:
+            return cls(0)
+        if not raw.isdigit():
+            raise ConfigError(f"Invalid MIGTD_QUOTE_FAILURES value: {raw}. Use a non-negative integer")
+        return cls(int(raw))
+
+    def next_fails(self) -> bool:
+        self.requests += 1
+        return self.requests <= self.count
+
+
+async def quote_with_retry(provider: QuoteProvider, td_report: bytes, log: EventLog,
+                           injector: FailureInjector | None = None,
+                           sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> bytes:
+    """``provider.quote(td_report)``, retried; AttestationError (7) once retries run out."""
+    injector = injector or FailureInjector(0)
+    delays = backoff_delays()
+    last = ""
+    for attempt in range(1, RETRIES + 2):
+        if injector.next_fails():
+            last = "simulated failure"
+            log.warn(f"Simulating quote failure (attempt {attempt} of {RETRIES + 1})")
+        else:
+            try:
+                quote = provider.quote(td_report)
+                if not quote:
+                    raise AttestationError("the provider returned an empty quote")
+                return quote
+            except Exception as exc:  # any provider failure is retried, as upstream does
+                last = exc.message if isinstance(exc, MigtdError) else f"{type(exc).__name__}: {exc}"
+                log.warn(f"Quote generation failed (attempt {attempt} of {RETRIES + 1}): {last}")
+        if attempt <= RETRIES:
+            await sleep(delays[attempt - 1])
+    raise AttestationError(f"quote generation failed after {RETRIES + 1} attempts: {last}")

@@ -1,0 +1,101 @@
+"""Emulated TDCS / global-system fields: where the MSK and versions live.
+
+MigTD reads its own key from ``MIG_ENC_KEY`` (4 words), writes the peer's
+into ``MIG_DEC_KEY`` and the agreed version into ``MIG_VERSION``; it reads the
+GSM export/import version range with ``sys_rd``. Upstream's emulator returns
+zeros for all of those (§4.6). We differ on purpose in one way: the local
+key is 32 random bytes per run (``MIGTD_EMU_MSK=zero`` restores upstream's
+all-zero key). The version range defaults to 0–0 so a Rust peer
+interoperates; ``MIGTD_EMU_MIG_VERSION=MIN-MAX`` overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Mapping
+
+from migtd.errors import ConfigError
+
+MIG_DEC_KEY = 0x9810000300000010
+MIG_ENC_KEY = 0x9810000300000018
+MIG_VERSION = 0x9810000100000020
+MIN_EXPORT_VERSION = 0x2000000100000001
+MAX_EXPORT_VERSION = 0x2000000100000002
+MIN_IMPORT_VERSION = 0x2000000100000003
+MAX_IMPORT_VERSION = 0x2000000100000004
+SERVTD_ATTR = 0x1910000300000202
+
+Uuid = tuple[int, int, int, int]
+
+
+class FieldStore:
+    """The TDCS words of every (binding handle, target UUID) plus the GSM fields."""
+
+    def __init__(self, *, msk: bytes, version_range: tuple[int, int]) -> None:
+        if len(msk) != 32:
+            raise ValueError("the MSK is 32 bytes")
+        self._tdcs: dict[tuple[int, Uuid, int], int] = {}
+        self._sys: dict[int, int] = {}
+        self._msk = msk
+        lo, hi = version_range
+        for field in (MIN_EXPORT_VERSION, MIN_IMPORT_VERSION):
+            self._sys[field] = lo
+        for field in (MAX_EXPORT_VERSION, MAX_IMPORT_VERSION):
+            self._sys[field] = hi
+
+    def servtd_rd(self, binding: int, uuid: Uuid, field: int) -> int:
+        """Value of a TDCS word; MIG_ENC_KEY words come from this run's MSK."""
+        key = (binding, uuid, field)
+        if key in self._tdcs:
+            return self._tdcs[key]
+        if MIG_ENC_KEY <= field < MIG_ENC_KEY + 4:
+            i = field - MIG_ENC_KEY
+            return int.from_bytes(self._msk[8 * i:8 * i + 8], "little")
+        return 0
+
+    def servtd_wr(self, binding: int, uuid: Uuid, field: int, value: int) -> None:
+        if not 0 <= value < 1 << 64:
+            raise ValueError("TDCS words are 64-bit")
+        self._tdcs[(binding, uuid, field)] = value
+
+    def sys_rd(self, field: int) -> int:
+        return self._sys.get(field, 0)
+
+    def read_key(self, binding: int, uuid: Uuid, base: int) -> bytes:
+        """Four consecutive words as the 32-byte key they hold."""
+        return b"".join(struct.pack("<Q", self.servtd_rd(binding, uuid, base + i)) for i in range(4))
+
+    def write_key(self, binding: int, uuid: Uuid, base: int, key: bytes) -> None:
+        for i in range(4):
+            self.servtd_wr(binding, uuid, base + i, int.from_bytes(key[8 * i:8 * i + 8], "little"))
+
+
+def parse_version_range(text: str) -> tuple[int, int]:
+    """``MIN-MAX`` (or a single number) as two integers; values are checked later as u16."""
+    parts = text.strip().split("-")
+    try:
+        if len(parts) == 1:
+            lo = hi = int(parts[0], 10)
+        elif len(parts) == 2:
+            lo, hi = int(parts[0], 10), int(parts[1], 10)
+        else:
+            raise ValueError(text)
+    except ValueError:
+        raise ConfigError(f"Invalid MIGTD_EMU_MIG_VERSION value: {text}. Use MIN-MAX, e.g. 0-0") from None
+    if not (0 <= lo < 1 << 64 and 0 <= hi < 1 << 64):
+        raise ConfigError(f"Invalid MIGTD_EMU_MIG_VERSION value: {text}. Versions are unsigned")
+    return lo, hi
+
+
+def store_from_env(env: Mapping[str, str]) -> FieldStore:
+    """Field store for this run, honouring ``MIGTD_EMU_MSK`` and ``MIGTD_EMU_MIG_VERSION``."""
+    msk_mode = env.get("MIGTD_EMU_MSK", "random").strip().lower()
+    if msk_mode == "zero":
+        msk = bytes(32)
+    elif msk_mode in ("", "random"):
+        msk = os.urandom(32)
+    else:
+        raise ConfigError(f"Invalid MIGTD_EMU_MSK value: {msk_mode}. Use 'random' or 'zero'")
+    versions = parse_version_range(env["MIGTD_EMU_MIG_VERSION"]) if env.get("MIGTD_EMU_MIG_VERSION") else (0, 0)
+    return FieldStore(msk=msk, version_range=versions)

@@ -1,0 +1,133 @@
+"""Peer-certificate verification, pluggable per attestation mode.
+
+A :class:`PeerVerifier` looks at the peer's parsed certificate and returns a
+:class:`PeerVerdict`: the evidence to log (``peer_attested``, each
+``policy_rule``, ``policy_decision``) and, if the peer is rejected, the
+failure. Returning the failure instead of raising it lets the session log the
+evidence first, so an operator sees *why* a peer was refused. Structural
+problems that leave nothing to report may simply raise :class:`MigtdError`.
+
+Verifiers are pure (certificate in, verdict out); the session decides when
+to run them: after the TLS handshake and before any application data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from migtd.errors import ConfigError, MigtdError, SecureSessionError
+from migtd.ratls.certificate import (
+    OID_EVENT_LOG,
+    OID_MIGTD_EKU,
+    OID_QUOTE,
+    ParsedCertificate,
+)
+
+
+@dataclass
+class VerifierContext:
+    """Local material a verifier may compare the peer against.
+
+    Skip-RA needs none of it; the DCAP/policy verifiers use the policy,
+    root CA or issuer chain, the local quote and event log, and (policy v2)
+    the peer's pre-session blob.
+    """
+
+    mode: str
+    policy_version: int = 1
+    policy: bytes = b""
+    root_ca: bytes = b""
+    issuer_chain: bytes = b""
+    local_quote: bytes = b""
+    local_event_log: bytes = b""
+    peer_blob: bytes | None = None
+
+
+@dataclass
+class PeerVerdict:
+    """Outcome of verifying one peer certificate.
+
+    ``attested`` holds the ``peer_attested`` event fields, ``policy_rules``
+    one dict of ``policy_rule`` fields per rule in evaluation order,
+    ``policy`` the ``policy_decision`` fields. ``failure`` is set when the
+    peer must be rejected; ``warnings`` are logged at warn level.
+    """
+
+    attested: dict[str, Any]
+    policy: dict[str, Any]
+    policy_rules: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failure: MigtdError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+class PeerVerifier(Protocol):
+    """Judges a peer certificate; ``is_client`` is True when we are the TLS client."""
+
+    def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict: ...
+
+
+def check_structure(peer: ParsedCertificate) -> None:
+    """The checks every mode performs (§5.6): MigTD EKU, quote and event-log extensions.
+
+    A peer failing them is not a MigTD peer; that is a session error (6).
+    """
+    if peer.extension("2.5.29.37") is None:
+        raise SecureSessionError("peer certificate has no extKeyUsage extension")
+    if OID_MIGTD_EKU not in peer.extended_key_usages():
+        raise SecureSessionError(f"peer certificate's extKeyUsage lacks the MigTD OID {OID_MIGTD_EKU}")
+    if peer.extension(OID_QUOTE) is None:
+        raise SecureSessionError(f"peer certificate has no quote extension ({OID_QUOTE})")
+    if peer.extension(OID_EVENT_LOG) is None:
+        raise SecureSessionError(f"peer certificate has no event-log extension ({OID_EVENT_LOG})")
+
+
+SKIP_RA_WARNING = ("SKIP-RA: the peer was NOT attested - its quote, event log, certificate "
+                   "signature and the migration policy were not checked; never use this mode "
+                   "with real secrets")
+
+
+class SkipRaVerifier:
+    """Accept-all verification of upstream's ``test_disable_ra_and_accept_all`` build.
+
+    Only the structural checks of protocol.md §9.2 are made; everything else
+    is reported as bypassed, loudly.
+    """
+
+    name = "skip-ra"
+
+    def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+        check_structure(peer)
+        quote = peer.quote or b""
+        attested = {
+            "verified": False, "tcb_status": None, "advisories": [], "fmspc": None,
+            "mrtd": None, "rtmrs": [], "tee_tcb_svn": None, "quote_bytes": len(quote),
+            "bypassed": ["quote_verification", "reportdata_binding", "event_log_replay",
+                         "certificate_signature", "policy"],
+        }
+        policy = {"ok": True, "failed_rules": [], "skipped": True, "policy_version": None}
+        return PeerVerdict(attested=attested, policy=policy, warnings=[SKIP_RA_WARNING])
+
+
+def make_verifier(ctx: VerifierContext) -> PeerVerifier:
+    """The verifier for ``ctx.mode``.
+
+    ``mock-report`` and ``azure`` use the DCAP + policy verifier that lives
+    in ``migtd.attest.peer`` (class ``DcapPeerVerifier(ctx)``); until that
+    module exists those modes are reported as not available.
+    """
+    if ctx.mode == "skip-ra":
+        return SkipRaVerifier()
+    if ctx.mode in ("mock-report", "azure"):
+        import importlib.util
+
+        if importlib.util.find_spec("migtd.attest.peer") is None:
+            raise ConfigError(f"attestation mode {ctx.mode} is not available yet (no DCAP peer verifier)")
+        from migtd.attest.peer import DcapPeerVerifier  # type: ignore[import-not-found]
+
+        return DcapPeerVerifier(ctx)  # type: ignore[no-any-return]
+    raise ConfigError(f"unknown attestation mode {ctx.mode!r}")

@@ -1,0 +1,371 @@
+"""The migration flow of one MigTD: request loop, RA-TLS session, MSK exchange.
+
+Order of work (protocol.md §2, §4, §5): take EnableLogArea, GetTDReport and
+StartMigration from the emulated VMM; for StartMigration run the optional
+policy-v2 pre-session exchange, build a fresh RA-TLS certificate, do the TLS
+1.3 handshake (source = client, destination = server), verify the peer's
+certificate *before* any application data, swap 40-byte ExchangeInformation
+records, negotiate the version and store the peer's key.
+
+Everything here awaits the network only through :class:`FramedStream`,
+whose waits are bounded by ``--timeout``. Decisions are made by the pure
+modules (codecs, verifier, version negotiation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from migtd import eventlog
+from migtd.emu.quote_provider import QuoteProvider
+from migtd.emu.quote_retry import FailureInjector, quote_with_retry
+from migtd.emu.requests import HOST_REPORT_DATA, Operation, Request, RequestError, parse_request
+from migtd.emu.tdcs import (
+    MAX_EXPORT_VERSION, MAX_IMPORT_VERSION, MIG_DEC_KEY, MIG_ENC_KEY, MIG_VERSION,
+    MIN_EXPORT_VERSION, MIN_IMPORT_VERSION, SERVTD_ATTR, FieldStore,
+)
+from migtd.emu.vmm import EmulatedVmm, enable_log_area
+from migtd.errors import MigtdError, NetworkError, SecureSessionError
+from migtd.events import EventLog
+from migtd.ratls.msk import EXCHANGE_INFO_SIZE, ExchangeInformation, key_fingerprint, negotiate_version
+from migtd.ratls.verifier import PeerVerifier, VerifierContext
+from migtd.result import MigrationResult
+from migtd.transport import FramedStream, TransportTimeout
+
+
+@dataclass
+class SessionConfig:
+    """Everything the flow needs, already validated by the CLI."""
+
+    is_source: bool
+    request_id: int
+    uuid: tuple[int, int, int, int]
+    binding: int
+    attestation: str
+    policy_version: int = 1
+    policy: bytes = b""
+    root_ca: bytes = b""
+    issuer_chain: bytes = b""
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def local_event_log(cfg: SessionConfig) -> bytes:
+    """The CCEL log this MigTD measures at start-up (§5.3), per mode and policy version."""
+    if cfg.attestation == "skip-ra":
+        return eventlog.skip_ra_event_log()
+    if cfg.policy_version == 2:
+        return eventlog.v2_event_log(cfg.issuer_chain, cfg.policy)
+    return eventlog.v1_event_log(cfg.policy, cfg.root_ca)
+
+
+def peer_data_blob(policy: bytes, issuer_chain: bytes) -> bytes:
+    """Policy-v2 pre-session blob: ``len ‖ policy ‖ len ‖ issuer chain`` (§4.2)."""
+    return struct.pack("<I", len(policy)) + policy + struct.pack("<I", len(issuer_chain)) + issuer_chain
+
+
+class PayloadReader:
+    """Reads the frame payloads as one byte stream (frame boundaries carry no meaning)."""
+
+    def __init__(self, stream: FramedStream) -> None:
+        self.stream = stream
+        self._buf = bytearray()
+
+    async def read_exact(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            self._buf += await self.stream.recv()
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    async def read_some(self) -> bytes:
+        """Whatever is buffered, else the next frame's payload."""
+        if self._buf:
+            out = bytes(self._buf)
+            self._buf.clear()
+            return out
+        return await self.stream.recv()
+
+
+class Migration:
+    """One run of the request loop against an emulated VMM."""
+
+    def __init__(self, cfg: SessionConfig, log: EventLog, stream: FramedStream, vmm: EmulatedVmm,
+                 store: FieldStore, provider: QuoteProvider, verifier: PeerVerifier,
+                 injector: FailureInjector | None = None,
+                 verifier_context: VerifierContext | None = None) -> None:
+        self.cfg = cfg
+        # Shared with the verifier: filled with the local quote and the peer's
+        # pre-session blob as they become known, before the peer is judged.
+        self.verifier_context = verifier_context
+        self.log = log
+        self.stream = stream
+        self.reader = PayloadReader(stream)
+        self.vmm = vmm
+        self.store = store
+        self.provider = provider
+        self.verifier = verifier
+        self.injector = injector or FailureInjector(0)
+
+    # ------------------------------------------------------------ request loop
+    async def run(self) -> MigrationResult:
+        """Serve requests until the migration request is done; its result is the exit code."""
+        policy_v2 = self.cfg.policy_version == 2
+        while True:
+            buf = self.vmm.wait_for_request()
+            if buf is None:
+                raise MigtdError("the VMM request queue ran empty before a migration request",
+                                 MigrationResult.InvalidParameter)
+            try:
+                req = parse_request(buf, policy_v2=policy_v2)
+            except RequestError as exc:
+                self.log.error(f"Malformed request: {exc.message}")
+                self._report(exc.request_id, "Unknown", exc.result, b"")
+                self.log.error(f"wait_for_request failed with code: {int(exc.result)}")
+                return exc.result
+            if req is None:
+                continue
+            self.log.emit("request", f"Processing {req.operation.name} request", kind=req.operation.name,
+                          id=f"{req.request_id:016X}")
+            if req.operation == Operation.EnableLogArea:
+                result, data = enable_log_area(req.log_level)
+                if result == MigrationResult.Success:
+                    self.log.info(f"enable_logarea: Logging has been enabled with MaxLevel: {req.log_level}")
+                self._report(req.request_id, req.operation.name, result, data)
+            elif req.operation in (Operation.GetTDReport, Operation.GetMigtdData):
+                self._handle_report(req)
+            elif req.operation == Operation.StartMigration:
+                return await self._handle_migration(req)
+            else:  # StartRebinding
+                self.log.error("Rebinding is not implemented by MigTD-Py")
+                self._report(req.request_id, req.operation.name, MigrationResult.UnsupportedOperationError, b"")
+                return MigrationResult.UnsupportedOperationError
+
+    def _report(self, request_id: int, kind: str, result: MigrationResult, data: bytes) -> None:
+        self.vmm.report_status(request_id, result, data)
+        self.log.emit("report_status", f"ReportStatus for {kind}: {result.name}", kind=kind,
+                      code=int(result), result=result.name, data_len=len(data))
+
+    def _handle_report(self, req: Request) -> None:
+        report_data = HOST_REPORT_DATA if req.operation == Operation.GetTDReport else req.report_data
+        try:
+            report = self.provider.td_report(report_data, local_event_log(self.cfg))
+        except Exception as exc:  # a failed report never ends the loop (§2.4)
+            self.log.error(f"TD report generation failed: {_describe(exc)}")
+            failed = (MigrationResult.TdxModuleError if req.operation == Operation.GetTDReport
+                      else MigrationResult.InvalidParameter)
+            self._report(req.request_id, req.operation.name, failed, b"")
+            return
+        data = report if req.operation == Operation.GetTDReport else report[512:1024]
+        self._report(req.request_id, req.operation.name, MigrationResult.Success, data)
+
+    async def _handle_migration(self, req: Request) -> MigrationResult:
+        assert req.migration is not None
+        try:
+            await self.exchange_msk(req)
+            result = MigrationResult.Success
+            self.log.info("exchange_msk() returned Ok")
+        except MigtdError as exc:
+            result = exc.result
+            self.log.error(f"{exc.message}")
+            self.log.error(f"exchange_msk() returned error code {int(result)}")
+        except Exception as exc:  # a bug must still end in a code, not a traceback
+            result = MigrationResult.SecureSessionError
+            self.log.error(f"unexpected failure during the key exchange: {_describe(exc)}")
+        self._report(req.request_id, req.operation.name, result, b"")
+        if result == MigrationResult.Success:
+            self.log.info("Migration key exchange successful!")
+        else:
+            self.log.error(f"Migration key exchange failed with code: {int(result)}")
+        return result
+
+    # ------------------------------------------------------------ exchange_msk
+    async def exchange_msk(self, req: Request) -> None:
+        info = req.migration
+        assert info is not None
+        is_source = self.cfg.is_source
+        blob = None
+        if self.cfg.policy_version == 2:
+            blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
+            await self.pre_session(blob)
+        bh, uuid = info.binding_handle, info.uuid
+        lo_field, hi_field = ((MIN_EXPORT_VERSION, MAX_EXPORT_VERSION) if is_source
+                              else (MIN_IMPORT_VERSION, MAX_IMPORT_VERSION))
+        local = ExchangeInformation(self.store.read_key(bh, uuid, MIG_ENC_KEY),
+                                    self.store.sys_rd(lo_field), self.store.sys_rd(hi_field))
+        record = local.encode()
+        engine = await self._tls(blob)
+        peer_bytes = await self._exchange_records(engine, record)
+        peer = ExchangeInformation.decode(peer_bytes)
+        version = negotiate_version((local.min_ver, local.max_ver), (peer.min_ver, peer.max_ver),
+                                    is_source=is_source)
+        if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
+            raise MigtdError("SERVTD_ATTR is not zero", MigrationResult.InvalidParameter)
+        self.store.servtd_wr(bh, uuid, MIG_VERSION, version)
+        self.store.write_key(bh, uuid, MIG_DEC_KEY, peer.key)
+        self.log.info("Set MSK and report status")
+        source_key = local.key if is_source else peer.key
+        self.log.emit("msk_exchanged", f"Migration session key exchanged, version {version}",
+                      mig_version=version, key_sha256_8=key_fingerprint(source_key))
+
+    async def pre_session(self, blob: bytes) -> None:
+        """Policy-v2 HELLO / PRE_SESSION_DATA / START_SESSION exchange (§4.2)."""
+        s = self.stream
+        await s.send(bytes.fromhex("FF00000008000000"))
+        await s.send(b"MGTD" + struct.pack("<HH", 0x0100, 0x0100))
+        head = await self.reader.read_exact(8)
+        if head[0] != 0xFF or struct.unpack_from("<I", head, 4)[0] != 8:
+            raise MigtdError("pre-session: expected a HELLO header", MigrationResult.InvalidParameter)
+        hello = await self.reader.read_exact(8)
+        peer_lo, peer_hi = struct.unpack_from("<HH", hello, 4)
+        if hello[:4] != b"MGTD" or max(0x0100, peer_lo) > min(0x0100, peer_hi):
+            raise MigtdError("pre-session: bad HELLO magic or no common version", MigrationResult.InvalidParameter)
+        self.log.info("Pre-Session-Message Version: 0x0100")
+        await s.send(struct.pack("<BxxxI", 1, len(blob)))
+        await s.send(blob)
+        head = await self.reader.read_exact(8)
+        if head[0] != 0x01:
+            raise MigtdError("pre-session: expected PRE_SESSION_DATA", MigrationResult.InvalidParameter)
+        peer_blob = await self.reader.read_exact(struct.unpack_from("<I", head, 4)[0])
+        _check_blob(peer_blob)
+        if self.verifier_context is not None:
+            self.verifier_context.peer_blob = peer_blob
+        await s.send(bytes.fromhex("0200000000000000"))
+        head = await self.reader.read_exact(8)
+        if head[0] != 0x02 or struct.unpack_from("<I", head, 4)[0] != 0:
+            raise MigtdError("pre-session: expected START_SESSION", MigrationResult.InvalidParameter)
+
+    # ------------------------------------------------------------ RA-TLS
+    async def _local_certificate(self, blob: bytes | None) -> tuple[object, bytes]:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from migtd.ratls.certificate import build_certificate, public_point
+
+        key = ec.generate_private_key(ec.SECP384R1())
+        report_data = hashlib.sha384(public_point(key)).digest() + bytes(16)
+        log_bytes = local_event_log(self.cfg)
+        try:
+            report = self.provider.td_report(report_data, log_bytes)
+        except MigtdError:
+            raise
+        except Exception as exc:
+            raise MigtdError(f"TD report generation failed: {_describe(exc)}",
+                             MigrationResult.TdxModuleError) from None
+        quote = await quote_with_retry(self.provider, report, self.log, self.injector)
+        self.log.emit("quote_generated", "Quote generated successfully", bytes=len(quote),
+                      source=self.provider.name)
+        if self.verifier_context is not None:
+            self.verifier_context.local_quote = quote
+            self.verifier_context.local_event_log = log_bytes
+        policy_hash = hashlib.sha384(blob).digest() if blob is not None else None
+        try:
+            cert = build_certificate(key, quote, log_bytes, policy_hash=policy_hash)
+        except ValueError as exc:
+            raise SecureSessionError(f"building the RA-TLS certificate failed: {exc}") from None
+        return key, cert
+
+    async def _recv_tls(self) -> bytes:
+        """Next bytes for TLS; transport failures inside TLS are session errors (§3.5)."""
+        try:
+            return await self.reader.read_some()
+        except TransportTimeout:
+            raise
+        except NetworkError as exc:
+            raise SecureSessionError(f"TLS transport failed: {exc.message}") from None
+
+    async def _tls(self, blob: bytes | None):  # -> TlsEngine
+        from migtd.ratls.tls import TlsEngine
+
+        key, cert = await self._local_certificate(blob)
+        engine = TlsEngine(is_client=self.cfg.is_source, certificate_der=cert, private_key=key)  # type: ignore[arg-type]
+        while True:
+            try:
+                done = engine.step_handshake()
+            except SecureSessionError:
+                alert = engine.take_outgoing()
+                if alert:
+                    try:
+                        await self.stream.send(alert)
+                    except NetworkError:
+                        pass  # the peer is gone anyway; the handshake error is what we report
+                raise
+            if done:
+                break
+            out = engine.take_outgoing()
+            if out:
+                await self.stream.send(out)
+            engine.feed(await self._recv_tls())
+        self.log.emit("tls_established", f"TLS established: {engine.version} {engine.cipher}",
+                      version=engine.version, cipher=engine.cipher)
+        self._verify_peer(engine)
+        return engine
+
+    def _verify_peer(self, engine) -> None:  # engine: TlsEngine
+        from migtd.ratls.certificate import parse_certificate
+
+        der = engine.peer_certificate_der()
+        if der is None:
+            raise SecureSessionError("peer presented no certificate")
+        peer = parse_certificate(der)
+        verdict = self.verifier.verify(peer, self.cfg.is_source)
+        for warning in verdict.warnings:
+            self.log.warn(warning)
+        attested = "verified" if verdict.attested.get("verified") else "NOT verified"
+        self.log.emit("peer_attested", f"Peer quote {attested}", **verdict.attested)
+        for rule in verdict.policy_rules:
+            self.log.emit("policy_rule", f"Policy {rule.get('section')}.{rule.get('field')}: "
+                          f"{'ok' if rule.get('ok') else 'FAILED'}", **rule)
+        decision = "skipped" if verdict.policy.get("skipped") else ("ok" if verdict.policy.get("ok") else "rejected")
+        self.log.emit("policy_decision", f"Policy decision: {decision}", **verdict.policy)
+        if verdict.failure is not None:
+            raise verdict.failure
+
+    async def _exchange_records(self, engine, record: bytes) -> bytes:
+        """Write our 40 bytes, then read exactly 40 (fewer before EOF → NetworkError)."""
+        from migtd.ratls.tls import PeerClosed, WantMore
+
+        engine.write(record)
+        await self.stream.send(engine.take_outgoing())
+        buf = b""
+        while len(buf) < EXCHANGE_INFO_SIZE:
+            try:
+                buf += engine.read(EXCHANGE_INFO_SIZE - len(buf))
+                continue
+            except WantMore:
+                pass
+            except PeerClosed:
+                raise NetworkError(f"peer closed the session after {len(buf)} of 40 bytes") from None
+            out = engine.take_outgoing()
+            if out:
+                await self.stream.send(out)
+            try:
+                data = await self._recv_tls()
+            except SecureSessionError:
+                if buf:
+                    raise NetworkError(f"short ExchangeInformation: {len(buf)} of 40 bytes") from None
+                raise
+            engine.feed(data)
+        return buf
+
+
+def _check_blob(blob: bytes) -> None:
+    """A peer-data blob must be two non-empty length-prefixed parts, nothing more."""
+    def bad(problem: str) -> MigtdError:
+        return MigtdError(f"pre-session: peer data blob {problem}", MigrationResult.InvalidParameter)
+
+    if len(blob) < 4:
+        raise bad("is truncated")
+    n = struct.unpack_from("<I", blob, 0)[0]
+    if n == 0 or 4 + n + 4 > len(blob):
+        raise bad("has a bad policy length")
+    m = struct.unpack_from("<I", blob, 4 + n)[0]
+    if m == 0 or 8 + n + m != len(blob):
+        raise bad("has a bad issuer-chain length")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MigtdError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
