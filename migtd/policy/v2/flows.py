@@ -1,0 +1,372 @@
+"""Policy v2 end to end: peer authentication and the direction-specific rules (§3.6, §3.9).
+
+Pure functions over bytes already obtained by the caller: the peer's verified
+report (822 bytes from quote verification), its event log and its "peer
+data" (signed policy + issuer chain), plus our own verified policy and
+verified report. Quote verification itself is not done here — the engine
+passes its result in — so this module does not depend on the DCAP verifier.
+
+Each ``authenticate_*`` function returns a :class:`PolicyDecision` and never
+raises for anything the peer sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from migtd import eventlog
+from migtd.errors import FormatError
+from migtd.policy import report as rpt
+from migtd.policy.decision import PolicyDecision, RuleResult
+from migtd.policy.errors import PolicyError, PolicyErrorKind
+from migtd.policy.v1_events import EventParseError, NamedEvent, name_events
+from migtd.policy.v2 import chain as chainmod
+from migtd.policy.v2.collaterals import Collaterals
+from migtd.policy.v2.evaluate import EvaluationInfo, evaluate_block
+from migtd.policy.v2.servtd import Measurements
+from migtd.policy.v2.verify import VerifiedPolicy, verify_signed_policy
+
+K = PolicyErrorKind
+TDINFO_SIZE = 512
+TDREPORT_SIZE = 1024
+
+
+# --------------------------------------------------------------------------- inputs
+
+def parse_peer_data(blob: bytes) -> tuple[bytes, bytes]:
+    """``u32 LE len ‖ policy ‖ u32 LE len ‖ chain``, exact length; InvalidParameter otherwise."""
+    blob = bytes(blob)
+    parts: list[bytes] = []
+    off = 0
+    for what in ("policy", "issuer chain"):
+        if len(blob) < off + 4:
+            raise PolicyError(K.InvalidParameter, f"peer data: no length for the {what}")
+        (size,) = struct.unpack_from("<I", blob, off)
+        off += 4
+        if len(blob) < off + size:
+            raise PolicyError(K.InvalidParameter, f"peer data: {what} of {size} bytes runs past the end")
+        parts.append(blob[off:off + size])
+        off += size
+    if off != len(blob):
+        raise PolicyError(K.InvalidParameter, f"peer data: {len(blob) - off} trailing bytes")
+    return parts[0], parts[1]
+
+
+def build_peer_data(policy: bytes, chain: bytes) -> bytes:
+    """The inverse of :func:`parse_peer_data` (what a MigTD sends in the pre-session exchange)."""
+    return struct.pack("<I", len(policy)) + policy + struct.pack("<I", len(chain)) + chain
+
+
+def _svn_facts(peer_policy: VerifiedPolicy, target: Measurements) -> dict[str, object]:
+    svn = peer_policy.tcb_mapping.engine_svn(target)
+    if svn is None:
+        return {}
+    level = peer_policy.td_identity.tcb_level(svn)
+    facts: dict[str, object] = {"migtd_isvsvn": svn}
+    if level is not None:
+        facts.update(migtd_tcb_date=level.tcb_date, migtd_tcb_status=level.tcb_status)
+    return facts
+
+
+def evaluation_info(report: bytes, *, identity_of: VerifiedPolicy, collaterals: Collaterals,
+                    fmspc: bytes | None = None) -> EvaluationInfo:
+    """``setup_evaluation_data`` (§3.6) from a verified report.
+
+    ``identity_of`` is the policy whose TCB mapping and TD identity classify
+    the MigTD engine (the peer's own for a peer, ours for ourselves);
+    ``collaterals`` are always the *evaluating* MigTD's. ``fmspc`` defaults
+    to the report's FMSPC field (the same value the PCK certificate holds).
+    """
+    report = bytes(report)
+    if len(report) < rpt.REPORT_SIZE or len(report) % 2:
+        raise PolicyError(K.InvalidParameter, f"verified report has {len(report)} bytes, need {rpt.REPORT_SIZE}")
+    fm = fmspc if fmspc is not None else rpt.field(report, "FMSPC")
+    try:
+        status = rpt.tcb_status(report)
+    except UnicodeDecodeError:
+        raise PolicyError(K.InvalidParameter, "TCB_STATUS of the verified report is not UTF-8") from None
+    try:
+        date = rpt.iso8601(rpt.tcb_date_seconds(report))
+    except ValueError as exc:
+        raise PolicyError(K.InvalidParameter, str(exc)) from None
+    target = Measurements.from_bytes(*(rpt.field(report, n) for n in ("MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3")))
+    return EvaluationInfo(
+        tcb_date=date, tcb_status=status, fmspc=fm,
+        tcb_evaluation_number=collaterals.tcb_evaluation_number(fm),
+        pck_crl_num=collaterals.pck_crl_num, root_ca_crl_num=collaterals.root_ca_crl_num,
+        **_svn_facts(identity_of, target),  # type: ignore[arg-type]
+    )
+
+
+def evaluation_info_from_tdreport(tdreport: bytes, *, identity_of: VerifiedPolicy) -> EvaluationInfo:
+    """Facts of a rebinding peer known only by its TDREPORT (MRTD/RTMR0/RTMR1)."""
+    tdreport = bytes(tdreport)
+    if len(tdreport) < TDREPORT_SIZE:
+        raise PolicyError(K.InvalidTdReport, f"TDREPORT has {len(tdreport)} bytes, need {TDREPORT_SIZE}")
+    info = tdreport[512:1024]
+    target = Measurements.from_bytes(info[16:64], info[208:256], info[256:304])
+    return EvaluationInfo(tee_tcb_svn=tdreport[256:272], **_svn_facts(identity_of, target))  # type: ignore[arg-type]
+
+
+def check_policy_integrity(peer_events: dict[str, NamedEvent], peer_policy_file: bytes) -> None:
+    """The peer's MigTdPolicy event must be SHA-384 of the signed policy it sent."""
+    event = peer_events.get("MigTdPolicy")
+    if event is None:
+        raise PolicyError(K.PolicyHashMismatch, "the peer's event log has no policy event")
+    if event.digest != hashlib.sha384(peer_policy_file).digest():
+        raise PolicyError(K.PolicyHashMismatch, "the peer's policy is not the one its event log measured")
+
+
+@dataclass(frozen=True)
+class AuthenticatedPeer:
+    """What §3.9.2 establishes about a peer before the direction-specific rules."""
+
+    policy: VerifiedPolicy
+    info: EvaluationInfo
+    notes: tuple[str, ...] = ()
+
+
+def _chain_rule(rules: list[RuleResult], name: str, local: bytes, peer: bytes) -> None:
+    try:
+        chainmod.validate_peer_chain(local, peer)
+    except chainmod.ChainError as exc:
+        rules.append(RuleResult("chains", name, "same-root", "local chain", "", "", False, str(exc), name))
+        raise PolicyError(K.PeerCertChainValidation, f"{name}: {exc}") from None
+    rules.append(RuleResult("chains", name, "same-root", "local chain", "", "", True, "", name))
+
+
+def authenticate_remote_common(local: VerifiedPolicy, *, peer_report: bytes, peer_event_log: bytes,
+                               peer_policy: bytes, peer_chain: bytes, tolerate_rtmr_mismatch: bool,
+                               rules: list[RuleResult], peer_fmspc: bytes | None = None
+                               ) -> AuthenticatedPeer:
+    """§3.9.2 step 2–3 for a peer whose quote already verified; raises PolicyError."""
+    from migtd.policy.v2.container import parse_container
+    notes: list[str] = []
+    parse_container(peer_policy, "policyData", path="peer policy")
+    try:
+        ccel = eventlog.parse_event_log(peer_event_log)
+        replayed = eventlog.replay_rtmrs(ccel)
+    except FormatError as exc:
+        raise PolicyError(K.InvalidEventLog, f"peer event log: {exc.message}") from None
+    if len(peer_report) >= rpt.REPORT_SIZE and replayed != rpt.rtmrs(peer_report):
+        if not tolerate_rtmr_mismatch:
+            raise PolicyError(K.InvalidEventLog, "the peer's event log does not replay to its RTMRs")
+        notes.append("peer event log does not replay to its RTMRs; tolerated (AzCVMEmu)")
+    peer = verify_signed_policy(peer_policy, peer_chain)
+    _chain_rule(rules, "policy_issuer_chain", local.policy_chain, peer.policy_chain)
+    _chain_rule(rules, "servtd_identity_issuer_chain", local.identity_chain, peer.identity_chain)
+    _chain_rule(rules, "servtd_tcb_mapping_issuer_chain", local.mapping_chain, peer.mapping_chain)
+    try:
+        events = name_events(ccel)
+    except EventParseError as exc:
+        raise PolicyError(K.InvalidEventLog, f"peer event log: {exc}") from None
+    try:
+        check_policy_integrity(events, peer_policy)
+    except PolicyError as exc:
+        rules.append(RuleResult("integrity", "MigTdPolicy", "equal", "SHA-384(peer policy)", "", "", False,
+                                exc.detail, "integrity"))
+        raise
+    rules.append(RuleResult("integrity", "MigTdPolicy", "equal", "SHA-384(peer policy)",
+                            "", hashlib.sha384(peer_policy).hexdigest().upper(), True, "", "integrity"))
+    info = evaluation_info(peer_report, identity_of=peer, collaterals=local.collaterals, fmspc=peer_fmspc)
+    return AuthenticatedPeer(peer, info, tuple(notes))
+
+
+def relative_reference(local: VerifiedPolicy, local_report: bytes) -> EvaluationInfo:
+    """Our own facts, used for "self"/"init" references (classified with our own documents)."""
+    return evaluation_info(local_report, identity_of=local, collaterals=local.collaterals)
+
+
+# --------------------------------------------------------------------------- direction rules
+
+def _svn_rule(rules: list[RuleResult], newer: str, new_svn: int, old_svn: int, local: int, actual: int) -> None:
+    ok = new_svn >= old_svn
+    reason = "" if ok else f"the {newer}'s policySvn {new_svn} is below {old_svn}"
+    rules.append(RuleResult("policySvn", "policySvn", "greater-or-equal", str(old_svn), str(local), str(actual),
+                            ok, reason, "policyData.policySvn"))
+    if not ok:
+        raise PolicyError(K.SvnMismatch, reason, path="policyData.policySvn")
+
+
+def check_policy_svn(checked: int, local: int) -> None:
+    """Policy-SVN rule as a bare check: the checked (newer) side must not be older (V2-57)."""
+    _svn_rule([], "peer", checked, local, local, checked)
+
+
+def _decide(run: Callable[[list[RuleResult], list[str]], None], version: str = "2.0") -> PolicyDecision:
+    rules: list[RuleResult] = []
+    notes: list[str] = []
+    try:
+        run(rules, notes)
+    except PolicyError as exc:
+        return PolicyDecision.failed(exc, rules, version=version, notes=notes)
+    return PolicyDecision.passed(rules, version=version, notes=notes)
+
+
+def authenticate_migration_dest(local: VerifiedPolicy, *, local_report: bytes, peer_report: bytes,
+                                peer_event_log: bytes, peer_policy: bytes, peer_chain: bytes,
+                                tolerate_rtmr_mismatch: bool = False) -> PolicyDecision:
+    """Source checks destination: ``policy`` then ``forwardPolicy``; dst policySvn ≥ src's."""
+    def run(rules: list[RuleResult], notes: list[str]) -> None:
+        peer = authenticate_remote_common(local, peer_report=peer_report, peer_event_log=peer_event_log,
+                                          peer_policy=peer_policy, peer_chain=peer_chain,
+                                          tolerate_rtmr_mismatch=tolerate_rtmr_mismatch, rules=rules)
+        notes.extend(peer.notes)
+        rel = relative_reference(local, local_report)
+        evaluate_block(local.data.policy, peer.info, rel, False, rules)
+        evaluate_block(local.data.forward_policy, peer.info, rel, False, rules)
+        _svn_rule(rules, "destination", peer.policy.policy_svn, local.policy_svn, local.policy_svn,
+                  peer.policy.policy_svn)
+    return _decide(run)
+
+
+def authenticate_migration_source(local: VerifiedPolicy, *, local_report: bytes, peer_report: bytes,
+                                  peer_event_log: bytes, peer_policy: bytes, peer_chain: bytes,
+                                  tolerate_rtmr_mismatch: bool = False,
+                                  init_tdinfo: bytes | None = None) -> PolicyDecision:
+    """Destination checks source: ``policy`` then ``backwardPolicy``.
+
+    With ``init_tdinfo`` (the SPDM variant on real hardware) the engine of the
+    source must not be older than the init MigTD's; emulation leaves it None.
+    """
+    def run(rules: list[RuleResult], notes: list[str]) -> None:
+        peer = authenticate_remote_common(local, peer_report=peer_report, peer_event_log=peer_event_log,
+                                          peer_policy=peer_policy, peer_chain=peer_chain,
+                                          tolerate_rtmr_mismatch=tolerate_rtmr_mismatch, rules=rules)
+        notes.extend(peer.notes)
+        rel = relative_reference(local, local_report)
+        evaluate_block(local.data.policy, peer.info, rel, False, rules)
+        evaluate_block(local.data.backward_policy, peer.info, rel, False, rules)
+        if init_tdinfo is not None:
+            peer_meas = Measurements.from_bytes(*(rpt.field(peer_report, n) for n in ("MRTD", "RTMR0", "RTMR1")))
+            verify_peer_init_tdinfo_against_suppl_data(init_tdinfo, peer_report)
+            check_engine_not_older(local, peer_meas, tdinfo_measurements(init_tdinfo))
+    return _decide(run)
+
+
+def authenticate_rebinding_new(local: VerifiedPolicy, *, peer_policy: VerifiedPolicy, peer_tdreport: bytes,
+                               rel: EvaluationInfo | None = None) -> PolicyDecision:
+    """Old MigTD checks the new one: ``policy`` then ``forwardPolicy`` without Global rules."""
+    def run(rules: list[RuleResult], notes: list[str]) -> None:
+        info = evaluation_info_from_tdreport(peer_tdreport, identity_of=peer_policy)
+        relative = rel or EvaluationInfo()
+        evaluate_block(local.data.policy, info, relative, True, rules)
+        evaluate_block(local.data.forward_policy, info, relative, True, rules)
+        _svn_rule(rules, "new MigTD", peer_policy.policy_svn, local.policy_svn, local.policy_svn,
+                  peer_policy.policy_svn)
+    return _decide(run)
+
+
+def authenticate_rebinding_old(local: VerifiedPolicy, *, peer_policy: VerifiedPolicy, peer_tdreport: bytes,
+                               init_tdinfo: bytes | None = None, init_attr: int = 0,
+                               init_servtd_info_hash: bytes | None = None,
+                               rel: EvaluationInfo | None = None) -> PolicyDecision:
+    """New MigTD checks the old one: ``backwardPolicy`` only, plus the init-TDINFO checks when given."""
+    def run(rules: list[RuleResult], notes: list[str]) -> None:
+        info = evaluation_info_from_tdreport(peer_tdreport, identity_of=peer_policy)
+        evaluate_block(local.data.backward_policy, info, rel or EvaluationInfo(), True, rules)
+        if init_tdinfo is not None:
+            tdinfo = bytes(peer_tdreport)[512:1024]
+            verify_peer_init_tdinfo_against_owner(init_tdinfo, tdinfo[112:160], tdinfo[160:208])
+            if init_servtd_info_hash is not None:
+                check_servtd_ext_hash(init_tdinfo, init_attr, init_servtd_info_hash)
+            check_engine_not_older(local, Measurements.from_bytes(tdinfo[16:64], tdinfo[208:256], tdinfo[256:304]),
+                                   tdinfo_measurements(init_tdinfo))
+    return _decide(run)
+
+
+# --------------------------------------------------------------------------- init-TDINFO checks
+
+def tdinfo_measurements(tdinfo: bytes) -> Measurements:
+    """MRTD/RTMR0/RTMR1 of a 512-byte TDINFO_STRUCT."""
+    if len(tdinfo) < TDINFO_SIZE:
+        raise PolicyError(K.InvalidParameter, f"TDINFO has {len(tdinfo)} bytes, need {TDINFO_SIZE}")
+    return Measurements.from_bytes(tdinfo[16:64], tdinfo[208:256], tdinfo[256:304])
+
+
+def _svn_of(config: bytes) -> int:
+    return int.from_bytes(config[:4], "little")
+
+
+def verify_peer_init_tdinfo_against_owner(init_tdinfo: bytes, peer_mrowner: bytes, peer_mrownerconfig: bytes
+                                          ) -> None:
+    """Init MigTD and peer have the same policy owner and the peer's policy SVN is not older."""
+    if len(init_tdinfo) != TDINFO_SIZE or len(peer_mrowner) != 48 or len(peer_mrownerconfig) != 48:
+        raise PolicyError(K.InvalidParameter, "init TDINFO must be 512 bytes, MROWNER/MROWNERCONFIG 48 bytes")
+    init_owner, init_config = init_tdinfo[112:160], init_tdinfo[160:208]
+    if init_owner != peer_mrowner:
+        raise PolicyError(K.PolicyHashMismatch, "the peer's MROWNER (policy signer) differs from the init MigTD's")
+    if any(init_config[4:]):
+        raise PolicyError(K.InvalidParameter, "init MROWNERCONFIG has non-zero bytes after the policy SVN")
+    if any(peer_mrownerconfig[4:]):
+        raise PolicyError(K.InvalidParameter, "peer MROWNERCONFIG has non-zero bytes after the policy SVN")
+    if _svn_of(init_config) > _svn_of(peer_mrownerconfig):
+        raise PolicyError(K.SvnMismatch, f"the peer's policy SVN {_svn_of(peer_mrownerconfig)} is below "
+                                         f"the init MigTD's {_svn_of(init_config)}")
+
+
+def verify_peer_init_tdinfo_against_suppl_data(init_tdinfo: bytes, suppl: bytes) -> None:
+    """As above with MROWNER/MROWNERCONFIG taken from an 822-byte verified report."""
+    if len(suppl) < rpt.REPORT_SIZE:
+        raise PolicyError(K.InvalidParameter, f"verified report has {len(suppl)} bytes, need {rpt.REPORT_SIZE}")
+    verify_peer_init_tdinfo_against_owner(init_tdinfo, rpt.field(suppl, "MROWNER"), rpt.field(suppl, "MROWNERCONFIG"))
+
+
+#: init_attr bit -> (offset, size) of the TDINFO field it excludes from the ServtdExt hash.
+_SERVTD_EXT_FIELDS = {32: (0, 8), 33: (8, 8), 34: (16, 48), 35: (64, 48), 36: (112, 48), 37: (160, 48),
+                      38: (208, 48), 39: (256, 48), 40: (304, 48), 41: (352, 48)}
+
+
+def servtd_ext_hash(tdinfo: bytes, init_attr: int) -> bytes:
+    """SHA-384 of the TDINFO with the fields selected by ``init_attr`` zeroed."""
+    if len(tdinfo) < TDINFO_SIZE:
+        raise PolicyError(K.InvalidParameter, f"TDINFO has {len(tdinfo)} bytes, need {TDINFO_SIZE}")
+    buf = bytearray(tdinfo[:TDINFO_SIZE])
+    for bit, (off, size) in _SERVTD_EXT_FIELDS.items():
+        if init_attr >> bit & 1:
+            buf[off:off + size] = bytes(size)
+    return hashlib.sha384(bytes(buf)).digest()
+
+
+def check_servtd_ext_hash(tdinfo: bytes, init_attr: int, expected: bytes) -> None:
+    if servtd_ext_hash(tdinfo, init_attr) != bytes(expected):
+        raise PolicyError(K.InvalidTdReport, "the init TDINFO does not match the ServtdExt hash")
+
+
+def check_engine_not_older(local: VerifiedPolicy, peer: Measurements, init: Measurements) -> None:
+    """Both engines must be in *our* TCB mapping, and the peer's SVN ≥ the init MigTD's."""
+    mapping = local.tcb_mapping
+    peer_svn, init_svn = mapping.engine_svn(peer), mapping.engine_svn(init)
+    if peer_svn is None or init_svn is None:
+        raise PolicyError(K.SvnMismatch, "an engine is not in the local TCB mapping")
+    if peer_svn < init_svn:
+        raise PolicyError(K.SvnMismatch, f"the peer's engine SVN {peer_svn} is below the init MigTD's {init_svn}")
+
+
+def verify_init_migtd_data_policy_binding(local: VerifiedPolicy, init_tdinfo: bytes) -> None:
+    """Before MSK exchange: the init MigTD ran a policy signed by our signer, not newer than ours."""
+    if len(init_tdinfo) < TDINFO_SIZE:
+        raise PolicyError(K.InvalidParameter, f"TDINFO has {len(init_tdinfo)} bytes, need {TDINFO_SIZE}")
+    if init_tdinfo[112:160] != chainmod.signer_key_hash(local.policy_chain):
+        raise PolicyError(K.PolicyHashMismatch, "the init MigTD's MROWNER is not our policy signer's key hash")
+    config = init_tdinfo[160:208]
+    if any(config[4:]):
+        raise PolicyError(K.InvalidParameter, "init MROWNERCONFIG has non-zero bytes after the policy SVN")
+    if _svn_of(config) > local.policy_svn:
+        raise PolicyError(K.SvnMismatch, f"the init MigTD's policy SVN {_svn_of(config)} is above ours "
+                                         f"({local.policy_svn})")
+
+
+def verify_own_tdinfo(local: VerifiedPolicy, mrowner: bytes, mrownerconfig: bytes) -> None:
+    """Start-up binding (not under AzCVMEmu): MROWNERCONFIG = policySvn ‖ 0⁴⁴, MROWNER = signer hash."""
+    if bytes(mrownerconfig) != struct.pack("<I", local.policy_svn) + bytes(44):
+        raise PolicyError(K.SvnMismatch, "MROWNERCONFIG does not carry this policy's SVN")
+    try:
+        signer = chainmod.signer_key_hash(local.policy_chain)
+    except chainmod.ChainError as exc:
+        raise PolicyError(K.InvalidCollateral, str(exc)) from None
+    if bytes(mrowner) != signer:
+        raise PolicyError(K.PolicyHashMismatch, "MROWNER is not the policy signer's key hash")

@@ -1,0 +1,172 @@
+"""ServTD collateral: the MigTD identity and TCB-mapping documents (§3.4.2).
+
+A v2 policy classifies a MigTD *engine* by its measurements: the TCB mapping
+turns (MRTD, RTMR0..3) into an engine SVN, and the TD identity turns that SVN
+into a TCB level (date and status). Both documents are signed containers
+embedded in the policy with their own issuer chains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from migtd.policy.errors import PolicyError, PolicyErrorKind
+from migtd.policy.v2 import chain as chainmod
+from migtd.policy.v2.container import SignedContainer, decode_signature, parse_container
+from migtd.policy.v2.document import obj, string, u_int, U16_MAX
+
+K = PolicyErrorKind
+
+
+@dataclass(frozen=True)
+class TcbLevel:
+    isvsvn: int
+    tcb_date: str
+    tcb_status: str
+
+
+@dataclass(frozen=True)
+class TdIdentity:
+    id: str
+    version: int
+    issue_date: str
+    next_update: str
+    tcb_evaluation_number: int
+    xfam: str
+    attributes: str
+    mr_config_id: str
+    mr_owner: str
+    mr_owner_config: str
+    mrsigner: str
+    isv_prod_id: int
+    tcb_levels: tuple[TcbLevel, ...]
+
+    def tcb_level(self, svn: int) -> TcbLevel | None:
+        """The highest level with ``isvsvn <= svn`` (the last one on ties)."""
+        best: TcbLevel | None = None
+        for level in self.tcb_levels:
+            if level.isvsvn <= svn and (best is None or level.isvsvn >= best.isvsvn):
+                best = level
+        return best
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Hex measurement strings of a MigTD; rtmr2/rtmr3 None when not known."""
+
+    mrtd: str
+    rtmr0: str
+    rtmr1: str
+    rtmr2: str | None = None
+    rtmr3: str | None = None
+
+    @classmethod
+    def from_bytes(cls, mrtd: bytes, rtmr0: bytes, rtmr1: bytes, rtmr2: bytes | None = None,
+                   rtmr3: bytes | None = None) -> Measurements:
+        def h(b: bytes | None) -> str | None:
+            return None if b is None else b.hex().upper()
+        return cls(mrtd.hex().upper(), rtmr0.hex().upper(), rtmr1.hex().upper(), h(rtmr2), h(rtmr3))
+
+
+@dataclass(frozen=True)
+class SvnMapping:
+    measurements: Measurements
+    isvsvn: int
+
+
+@dataclass(frozen=True)
+class TdTcbMapping:
+    id: str
+    version: int
+    issue_date: str
+    next_update: str
+    mr_signer: str
+    isv_prod_id: int
+    svn_mappings: tuple[SvnMapping, ...]
+
+    def engine_svn(self, target: Measurements) -> int | None:
+        """SVN of the first mapping matching ``target`` (case-insensitive; absent rtmr2/3 = any)."""
+        for m in self.svn_mappings:
+            want = m.measurements
+            if (want.mrtd.upper() != target.mrtd.upper() or want.rtmr0.upper() != target.rtmr0.upper()
+                    or want.rtmr1.upper() != target.rtmr1.upper()):
+                continue
+            if any(w is not None and (t is None or w.upper() != t.upper())
+                   for w, t in ((want.rtmr2, target.rtmr2), (want.rtmr3, target.rtmr3))):
+                continue
+            return m.isvsvn
+        return None
+
+
+def _inner(kind: PolicyErrorKind, fn: Any) -> Any:
+    try:
+        return fn()
+    except PolicyError as exc:
+        raise PolicyError(kind, exc.detail, path=exc.path) from None
+
+
+def parse_td_identity(value: Any, path: str = "tdIdentity") -> TdIdentity:
+    """Parse a ``tdIdentity`` object; InvalidServtdIdentity on any problem."""
+    def parse() -> TdIdentity:
+        req = ("id", "version", "issueDate", "nextUpdate", "tcbEvaluationNumber", "xfam", "attributes",
+               "mrConfigId", "mrOwner", "mrOwnerConfig", "mrsigner", "isvProdId", "tcbLevels")
+        o = obj(value, path, req)
+        levels_raw = o["tcbLevels"]
+        if not isinstance(levels_raw, list):
+            raise PolicyError(K.InvalidPolicy, "must be an array", path=f"{path}.tcbLevels")
+        levels = []
+        for i, lv in enumerate(levels_raw):
+            w = f"{path}.tcbLevels[{i}]"
+            lo = obj(lv, w, ("tcb", "tcbDate", "tcbStatus"))
+            tcb = obj(lo["tcb"], f"{w}.tcb", ("isvsvn",))
+            levels.append(TcbLevel(u_int(tcb["isvsvn"], f"{w}.tcb.isvsvn", U16_MAX),
+                                   string(lo["tcbDate"], f"{w}.tcbDate"), string(lo["tcbStatus"], f"{w}.tcbStatus")))
+        return TdIdentity(
+            string(o["id"], f"{path}.id"), u_int(o["version"], f"{path}.version"),
+            string(o["issueDate"], f"{path}.issueDate"), string(o["nextUpdate"], f"{path}.nextUpdate"),
+            u_int(o["tcbEvaluationNumber"], f"{path}.tcbEvaluationNumber"),
+            *(string(o[k], f"{path}.{k}") for k in ("xfam", "attributes", "mrConfigId", "mrOwner",
+                                                      "mrOwnerConfig", "mrsigner")),
+            u_int(o["isvProdId"], f"{path}.isvProdId", U16_MAX), tuple(levels))
+    return _inner(K.InvalidServtdIdentity, parse)
+
+
+def parse_tcb_mapping(value: Any, path: str = "tdTcbMapping") -> TdTcbMapping:
+    """Parse a ``tdTcbMapping`` object; InvalidServtdTcbMapping on any problem."""
+    def parse() -> TdTcbMapping:
+        o = obj(value, path, ("id", "version", "issueDate", "nextUpdate", "mrSigner", "isvProdId", "svnMappings"))
+        raw = o["svnMappings"]
+        if not isinstance(raw, list):
+            raise PolicyError(K.InvalidPolicy, "must be an array", path=f"{path}.svnMappings")
+        maps = []
+        for i, m in enumerate(raw):
+            w = f"{path}.svnMappings[{i}]"
+            mo = obj(m, w, ("tdMeasurements", "isvsvn"))
+            tm = obj(mo["tdMeasurements"], f"{w}.tdMeasurements", ("mrtd", "rtmr0", "rtmr1"))
+            opt = {k: (string(tm[k], f"{w}.tdMeasurements.{k}") if tm.get(k) is not None else None)
+                   for k in ("rtmr2", "rtmr3")}
+            meas = Measurements(*(string(tm[k], f"{w}.tdMeasurements.{k}") for k in ("mrtd", "rtmr0", "rtmr1")),
+                                opt["rtmr2"], opt["rtmr3"])
+            maps.append(SvnMapping(meas, u_int(mo["isvsvn"], f"{w}.isvsvn", U16_MAX)))
+        return TdTcbMapping(
+            string(o["id"], f"{path}.id"), u_int(o["version"], f"{path}.version"),
+            string(o["issueDate"], f"{path}.issueDate"), string(o["nextUpdate"], f"{path}.nextUpdate"),
+            string(o["mrSigner"], f"{path}.mrSigner"), u_int(o["isvProdId"], f"{path}.isvProdId", U16_MAX),
+            tuple(maps))
+    return _inner(K.InvalidServtdTcbMapping, parse)
+
+
+def verify_signed_document(container: Any, chain_pem: str, name: str, path: str) -> SignedContainer:
+    """Verify an embedded ``{name: {...}, "signature": hex}`` against its chain.
+
+    The container's raw bytes are re-read from the policy text by the caller
+    (``container`` here is the raw JSON text of the container object).
+    """
+    signed = parse_container(container, name, path=path)
+    sig = decode_signature(signed.signature_hex, path=f"{path}.signature")
+    try:
+        chainmod.verify_chain_and_signature(chain_pem.encode("utf-8"), signed.raw, sig)
+    except chainmod.ChainError as exc:
+        raise PolicyError(K.SignatureVerificationFailed, str(exc), path=path) from None
+    return signed

@@ -1,0 +1,99 @@
+"""Verifying a signed v2 policy (spec/policy.md §3.5) into a :class:`VerifiedPolicy`.
+
+The order of the steps decides which error a broken file reports, so it is
+upstream's: container, chain text, signature hex, chain + signature,
+``policyData`` schema, the two embedded ServTD documents, then id/version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from migtd.policy import jsontext
+from migtd.policy.errors import PolicyError, PolicyErrorKind
+from migtd.policy.v2 import chain as chainmod
+from migtd.policy.v2.collaterals import Collaterals, parse_collaterals
+from migtd.policy.v2.container import decode_signature, parse_container
+from migtd.policy.v2.document import PolicyData, obj, parse_policy_data, string
+from migtd.policy.v2.servtd import (
+    TdIdentity,
+    TdTcbMapping,
+    parse_tcb_mapping,
+    parse_td_identity,
+    verify_signed_document,
+)
+
+K = PolicyErrorKind
+SUPPORTED_VERSION = "2.0"
+
+
+@dataclass(frozen=True)
+class VerifiedPolicy:
+    """A v2 policy whose signatures checked out, with everything evaluation needs."""
+
+    file_bytes: bytes
+    raw_policy_data: bytes
+    data: PolicyData
+    collaterals: Collaterals
+    td_identity: TdIdentity
+    tcb_mapping: TdTcbMapping
+    policy_chain: bytes
+    identity_chain: bytes
+    mapping_chain: bytes
+
+    @property
+    def policy_svn(self) -> int:
+        return self.data.policy_svn
+
+    @property
+    def file_sha384(self) -> bytes:
+        """SHA-384 of the complete signed file: what its MigTD measures (tag 1)."""
+        return hashlib.sha384(self.file_bytes).digest()
+
+
+def _sub_text(text: str, key: str, path: str) -> str:
+    try:
+        spans = jsontext.top_level_spans(text)
+    except ValueError as exc:
+        raise PolicyError(K.InvalidPolicy, str(exc), path=path) from None
+    if key not in spans:
+        raise PolicyError(K.InvalidPolicy, f'missing "{key}"', path=path)
+    a, b = spans[key]
+    return text[a:b]
+
+
+def verify_signed_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPolicy:
+    """Run §3.5 steps 1–7; raise PolicyError naming the step's JSON path."""
+    container = parse_container(bytes(policy_file), "policyData")
+    try:
+        bytes(issuer_chain).decode("utf-8")
+    except UnicodeDecodeError:
+        raise PolicyError(K.InvalidPolicy, "the issuer chain is not UTF-8 text", path="issuer chain") from None
+    signature = decode_signature(container.signature_hex)
+    try:
+        chainmod.verify_chain_and_signature(bytes(issuer_chain), container.raw, signature)
+    except chainmod.ChainError as exc:
+        raise PolicyError(K.SignatureVerificationFailed, str(exc), path="policyData") from None
+    data = parse_policy_data(container.value)
+    collaterals = parse_collaterals(data.collaterals, "policyData.collaterals")
+    sc_path = "policyData.servtdCollateral"
+    sc = obj(data.servtd_collateral, sc_path, ("majorVersion", "minorVersion", "servtdIdentityIssuerChain",
+                                               "servtdIdentity", "servtdTcbMappingIssuerChain",
+                                               "servtdTcbMapping"))
+    identity_chain = string(sc["servtdIdentityIssuerChain"], f"{sc_path}.servtdIdentityIssuerChain")
+    mapping_chain = string(sc["servtdTcbMappingIssuerChain"], f"{sc_path}.servtdTcbMappingIssuerChain")
+    sc_text = _sub_text(container.raw.decode("utf-8"), "servtdCollateral", "policyData")
+    ident_text = _sub_text(sc_text, "servtdIdentity", sc_path)
+    map_text = _sub_text(sc_text, "servtdTcbMapping", sc_path)
+    signed_ident = verify_signed_document(ident_text, identity_chain, "tdIdentity", f"{sc_path}.servtdIdentity")
+    identity = parse_td_identity(signed_ident.value, f"{sc_path}.servtdIdentity.tdIdentity")
+    signed_map = verify_signed_document(map_text, mapping_chain, "tdTcbMapping", f"{sc_path}.servtdTcbMapping")
+    mapping = parse_tcb_mapping(signed_map.value, f"{sc_path}.servtdTcbMapping.tdTcbMapping")
+    if not data.id:
+        raise PolicyError(K.InvalidParameter, "id must not be empty", path="policyData.id")
+    if data.version != SUPPORTED_VERSION:
+        raise PolicyError(K.InvalidParameter, f'version "{data.version}" is not "{SUPPORTED_VERSION}"',
+                          path="policyData.version")
+    return VerifiedPolicy(bytes(policy_file), container.raw, data, collaterals, identity, mapping,
+                          bytes(issuer_chain), identity_chain.encode(), mapping_chain.encode())
