@@ -1,0 +1,97 @@
+"""The mock TD Quoting Enclave: turns any TD report into a valid v4 quote.
+
+It does what Intel's TD QE does, with the mock PKI's keys: copy the TD report
+into a TD10 quote body, sign header ‖ body with the attestation key, and
+certify that key with a QE report (REPORTDATA = SHA-256(attestation key ‖
+QE auth data)) signed by the PCK leaf key, followed by the PCK chain. The
+result verifies with :func:`migtd.attest.verify.verify_quote` against the mock
+root CA and mock collateral — the same code path as a real Azure quote.
+
+Signatures are deterministic (RFC 6979), so one report always gives one quote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from migtd import paths
+from migtd.attest import mock_pki
+from migtd.attest.mock_pki import raw_signature
+from migtd.attest.quote import (
+    ATT_KEY_TYPE_ECDSA_P256,
+    CERT_TYPE_PCK_CHAIN,
+    INTEL_QE_VENDOR_ID,
+    TEE_TYPE_TDX,
+    QeCertData,
+    QeReport,
+    QuoteHeader,
+    TdQuoteBody,
+    encode_quote,
+)
+from migtd.attest.tdreport import TdReport
+from migtd.errors import ConfigError
+
+QE_AUTH_DATA = bytes(range(32))
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as exc:
+        raise ConfigError(f"mock QE: cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"mock QE: {path} is not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ConfigError(f"mock QE: {path} is not a P-256 key")
+    return key
+
+
+class MockQE:
+    """Quotes TD reports with the mock PKI's PCK and attestation keys."""
+
+    def __init__(self, pck_chain_pem: bytes, pck_key: ec.EllipticCurvePrivateKey,
+                 attestation_key: ec.EllipticCurvePrivateKey) -> None:
+        self.pck_chain = pck_chain_pem.rstrip(b"\0") + b"\0"
+        self._pck_key = pck_key
+        self._att_key = attestation_key
+        point = attestation_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        self.attestation_public_key = point[1:]
+        report = QeReport(
+            cpusvn=bytes(mock_pki.PCK_TCB_COMPONENTS), miscselect=bytes(4), isvextprodid=bytes(16),
+            attributes=mock_pki.QE_ATTRIBUTES, mrenclave=mock_pki.QE_MRENCLAVE,
+            mrsigner=mock_pki.QE_MRSIGNER, configid=bytes(64), isvprodid=mock_pki.QE_ISVPRODID,
+            isvsvn=mock_pki.QE_ISVSVN, configsvn=0, isvfamilyid=bytes(16),
+            report_data=hashlib.sha256(self.attestation_public_key + QE_AUTH_DATA).digest() + bytes(32))
+        raw = report.to_bytes()
+        # The QE report certifies the attestation key once; only the quote signature varies.
+        self._cert_data = QeCertData(report, raw, raw_signature(pck_key, raw), QE_AUTH_DATA,
+                                     CERT_TYPE_PCK_CHAIN, self.pck_chain)
+        self._header = QuoteHeader(4, ATT_KEY_TYPE_ECDSA_P256, TEE_TYPE_TDX, bytes(4), INTEL_QE_VENDOR_ID,
+                                   hashlib.sha256(self.pck_chain).digest()[:16] + bytes(4))
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> MockQE:
+        """Load ``pck_chain.pem``, ``pck_key.pem``, ``attestation_key.pem`` (default ``config/mock``)."""
+        d = Path(directory) if directory is not None else paths.mock_dir()
+        try:
+            chain = (d / "pck_chain.pem").read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"mock QE: cannot read {d / 'pck_chain.pem'}: {exc.strerror or exc}") from None
+        return cls(chain, _load_key(d / "pck_key.pem"), _load_key(d / "attestation_key.pem"))
+
+    @classmethod
+    def from_pki(cls, pki: mock_pki.MockPki) -> MockQE:
+        """A QE over an in-memory :class:`~migtd.attest.mock_pki.MockPki` (tests)."""
+        return cls(pki.pck_chain_pem.encode(), pki.pck_key, pki.attestation_key)
+
+    def quote(self, td_report: bytes) -> bytes:
+        """A v4 quote of a 1024-byte TD report (raises FormatError on a bad report)."""
+        body = TdQuoteBody.from_td_report(TdReport.parse(td_report))
+        signed = self._header.to_bytes() + body.to_bytes()
+        signature = raw_signature(self._att_key, signed)
+        return encode_quote(self._header, body, signature, self.attestation_public_key, self._cert_data)

@@ -1,0 +1,125 @@
+"""Quote providers for ``--attestation mock-report``.
+
+The engine asks a provider for a TD report (with the REPORTDATA binding its TLS
+key and the CCEL event log it will present) and then for a quote of that
+report. Two providers exist:
+
+* :class:`MockQeProvider` (``mock-qe``, the default): the TD report carries the
+  requested REPORTDATA and RTMRs replayed from the given event log, and the
+  mock QE signs it through the mock PKI. A peer can therefore check the
+  REPORTDATA binding and the event-log replay (protocol.md §5.5) for real.
+* :class:`QuoteFileProvider` (``mock-quote-file``, when ``MOCK_QUOTE_FILE`` is
+  set): upstream's behaviour — the quote is the file's bytes on every call and
+  the TD report is derived from it (attestation.md §5.1), whatever was asked.
+  Peers must then bypass the binding and replay checks, as AzCVMEmu does.
+
+TDINFO/TEE_TCB_INFO of the mock-qe report are fixed, and equal to those of the
+captured Azure quote (MRTD, MRSEAM, TEE_TCB_SVN, XFAM), so one policy can
+accept both providers' quotes; only REPORTDATA and the RTMRs differ.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from migtd.attest.mock_qe import MockQE
+from migtd.attest.quote import td_report_from_quote
+from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
+from migtd.errors import AttestationError, FormatError
+from migtd.eventlog import parse_event_log, replay_rtmrs
+from migtd.result import MigrationResult
+
+#: Values of the captured Azure quote (attestation.md §8.1) used for the mock TD.
+MOCK_TEE_TCB_SVN = bytes.fromhex("07010300000000000000000000000000")
+MOCK_MRSEAM = bytes.fromhex("49b66faa451d19ebbdbe89371b8daf2b65aa3984ec90110343e9e2eec116af08"
+                            "850fa20e3b1aa9a874d77a65380ee7e6")
+MOCK_MRTD = bytes.fromhex("556fd5fcbf8a8c5a5490a1333fdcd5f261b7345f1735feb3e36dda3f70a1d18e"
+                          "0561284da5771db75a787571a0241507")
+MOCK_XFAM = bytes.fromhex("e718060000000000")
+MOCK_TD_ATTRIBUTES = bytes(8)
+
+
+class QuoteProvider(Protocol):
+    """What the engine needs from a quote source."""
+
+    name: str
+
+    def td_report(self, report_data: bytes, event_log: bytes) -> bytes: ...
+
+    def quote(self, td_report: bytes) -> bytes: ...
+
+
+class MockQeProvider:
+    """TD reports built in software, quoted by the mock QE (``mock-qe``)."""
+
+    name = "mock-qe"
+
+    def __init__(self, qe: MockQE | None = None, *, mock_dir: Path | None = None,
+                 mrtd: bytes = MOCK_MRTD) -> None:
+        self._qe = qe
+        self._mock_dir = mock_dir
+        self.mrtd = mrtd
+
+    @property
+    def qe(self) -> MockQE:
+        if self._qe is None:
+            self._qe = MockQE.load(self._mock_dir)
+        return self._qe
+
+    def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        """A TD report with ``report_data`` (64 bytes) and RTMRs replayed from ``event_log``."""
+        if len(report_data) != 64:
+            raise AttestationError(f"TD report: REPORTDATA must be 64 bytes, got {len(report_data)}",
+                                   MigrationResult.TdxModuleError)
+        try:
+            rtmrs = replay_rtmrs(parse_event_log(event_log))
+        except FormatError as exc:
+            raise AttestationError(f"TD report: event log: {exc.message}", MigrationResult.TdxModuleError) from None
+        tee = TeeTcbInfo(valid=(1).to_bytes(8, "little"), tee_tcb_svn=MOCK_TEE_TCB_SVN, mrseam=MOCK_MRSEAM)
+        info = TdInfo(attributes=MOCK_TD_ATTRIBUTES, xfam=MOCK_XFAM, mrtd=self.mrtd,
+                      rtmrs=tuple(rtmrs))  # type: ignore[arg-type]
+        return TdReport.build(report_data=bytes(report_data), tee_tcb_info=tee, td_info=info,
+                              cpusvn=MOCK_TEE_TCB_SVN).to_bytes()
+
+    def quote(self, td_report: bytes) -> bytes:
+        return self.qe.quote(td_report)
+
+
+class QuoteFileProvider:
+    """Upstream mock-report with ``MOCK_QUOTE_FILE``: the same quote every time."""
+
+    name = "mock-quote-file"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _read(self, result: MigrationResult) -> bytes:
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise AttestationError(f"MOCK_QUOTE_FILE {self.path}: {exc.strerror or exc}", result) from None
+        if not data:
+            raise AttestationError(f"MOCK_QUOTE_FILE {self.path} is empty", result)
+        return data
+
+    def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        """The report upstream derives from the quote file; the arguments are ignored."""
+        data = self._read(MigrationResult.TdxModuleError)
+        try:
+            return td_report_from_quote(data)
+        except FormatError as exc:
+            raise AttestationError(f"MOCK_QUOTE_FILE {self.path}: {exc.message}",
+                                   MigrationResult.TdxModuleError) from None
+
+    def quote(self, td_report: bytes) -> bytes:
+        return self._read(MigrationResult.MutualAttestationError)
+
+
+def mock_report_provider(env: Mapping[str, str] | None = None) -> MockQeProvider | QuoteFileProvider:
+    """The provider ``--attestation mock-report`` uses: ``MOCK_QUOTE_FILE`` wins if set."""
+    env = os.environ if env is None else env
+    path = env.get("MOCK_QUOTE_FILE")
+    return QuoteFileProvider(path) if path else MockQeProvider()

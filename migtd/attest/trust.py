@@ -1,0 +1,53 @@
+"""Which root CA and collateral a mock-report MigTD verifies peers against.
+
+* With ``MOCK_QUOTE_FILE`` (upstream mock-report, typically a real Azure quote)
+  the peer's quote is Intel-signed, so ``MIGTD_ROOT_CA_FILE`` and
+  ``MIGTD_COLLATERAL_FILE`` must name the Intel root and matching collateral.
+* Otherwise the peer's quote comes from the mock QE, and the committed mock PKI
+  (``config/mock``) is the default; either variable still overrides it.
+
+Missing or unreadable files are configuration errors (exit 1), reported before
+any connection is made.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from migtd import paths
+from migtd.attest.collateral import Collateral, load_collateral
+from migtd.errors import ConfigError, FormatError
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    root_ca_der: bytes
+    collateral: Collateral
+    root_ca_path: Path
+    collateral_path: Path
+
+
+def load_trust(env: Mapping[str, str] | None = None) -> TrustAnchors:
+    """Read the root CA and collateral chosen by the environment (see module doc)."""
+    env = os.environ if env is None else env
+    upstream = bool(env.get("MOCK_QUOTE_FILE"))
+    root = env.get("MIGTD_ROOT_CA_FILE")
+    coll = env.get("MIGTD_COLLATERAL_FILE")
+    if upstream and not root:
+        raise ConfigError("MOCK_QUOTE_FILE is set: MIGTD_ROOT_CA_FILE must name the root CA of that quote")
+    if upstream and not coll:
+        raise ConfigError("MOCK_QUOTE_FILE is set: MIGTD_COLLATERAL_FILE must name its collateral")
+    root_path = Path(root) if root else paths.mock_root_ca()
+    coll_path = Path(coll) if coll else paths.mock_collateral()
+    try:
+        root_der = root_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read root CA file {root_path}: {exc.strerror or exc}") from None
+    try:
+        collateral = load_collateral(coll_path)
+    except FormatError as exc:  # a malformed file is a configuration problem here
+        raise ConfigError(f"collateral file {coll_path}: {exc}") from None
+    return TrustAnchors(root_der, collateral, root_path, coll_path)
