@@ -63,7 +63,7 @@ class ConsoleApp(App[int]):
 
     def on_mount(self) -> None:
         if self.autostart:
-            self.action_rerun()
+            self.call_after_refresh(self.action_rerun)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

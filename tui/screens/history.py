@@ -57,7 +57,8 @@ class HistoryScreen(Screen[None]):
                           info.results.get("source", "—"), info.results.get("destination", "—"),
                           _msk(info.msk_match), "ok" if info.ok else "FAILED", key=info.run_id)
         title = self.query_one("#history-title", Static)
-        title.update(f" Run history · {len(self.runs)} saved run(s) · {self.store.runs}")
+        title.update(f" Run history · {len(self.runs)} saved run(s) · newest first")
+        title.tooltip = str(self.store.runs)
 
     def _selected(self) -> RunInfo | None:
         table = self.query_one(DataTable)

@@ -41,6 +41,7 @@ class RunScreen(Screen[None]):
         self.model = model
         self.status = ""
         self._drawn = -1
+        self._mounted = False
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -60,6 +61,7 @@ class RunScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._mounted = True
         self.redraw(force=True)
         self.set_interval(TICK, self.redraw)
 
@@ -67,13 +69,16 @@ class RunScreen(Screen[None]):
         """Show another run (a re-run or a replay) in this screen."""
         self.model = model
         self.status = status
+        if not self._mounted:
+            return  # compose() will build the panes from self.model
         for role in ROLES:
             self.query_one(f"#log-{role}", LogView).set_side(model.sides[role])
         self.redraw(force=True)
 
     def set_status(self, status: str) -> None:
         self.status = status
-        self.redraw(force=True)
+        if self._mounted:
+            self.redraw(force=True)
 
     def redraw(self, force: bool = False) -> None:
         """Refresh every pane if the model changed since the last tick."""

@@ -111,7 +111,8 @@ class LogView(ScrollView, can_focus=True):
         flt = ""
         if self.needle or self.min_level:
             flt = f" · filter {self.needle!r}" + (f" ≤{self.min_level}" if self.min_level else "")
-        self.border_subtitle = f"{len(self._view)}/{self.side.total_lines} lines · {mode}{flt}"
+        total = self.side.total_lines + len(self.side.problems)
+        self.border_subtitle = f"{len(self._view)}/{total} lines · {mode}{flt}"
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

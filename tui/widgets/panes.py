@@ -55,24 +55,38 @@ class RunHeader(Static):
 
 
 class Timeline(Static):
-    """connected → TLS → quote → peer attested → policy → MSK → done, with times."""
+    """connected → TLS → quote → peer attested → policy → MSK → done, with times.
+
+    Row one names the steps, row two gives each one's elapsed time since the
+    side's first event; a third line explains a failed or skipped step.
+    """
 
     def show(self, side: SideState) -> None:
         grid = Table.grid(padding=(0, 2))
         for _ in STEPS:
-            grid.add_column(no_wrap=True, overflow="ellipsis")
-        names, notes = [], []
+            grid.add_column(no_wrap=True)
+        names, times, notes = [], [], []
         for name, _ in STEPS:
             step = side.steps[name]
             glyph, style = _STATE_GLYPH[step.state]
             names.append(Text(f"{glyph} {name}", style=style))
-            when = f"+{step.elapsed:.3f}s" if step.elapsed is not None else ""
-            note = step.note if step.state in ("failed", "skipped") else when
-            notes.append(Text(note or ("…" if side.running and step.state == "pending" else ""),
-                              style="red" if step.state == "failed" else "dim"))
+            if step.elapsed is not None:
+                when = f"+{step.elapsed:.3f}s"
+            elif step.state == "pending" and side.running:
+                when = "…"
+            else:
+                when = step.state if step.state != "pending" else ""
+            times.append(Text(when, style="red" if step.state == "failed" else "dim"))
+            if step.state == "failed":
+                notes.append(Text(f"✘ {name}: {step.note}", style="bold red"))
+            elif step.state == "skipped":
+                notes.append(Text(f"◌ {name}: {step.note}", style="yellow"))
         grid.add_row(*names)
-        grid.add_row(*notes)
-        self.update(grid)
+        grid.add_row(*times)
+        line = Text("  ·  ").join(notes) if notes else Text("")
+        line.no_wrap = True
+        line.overflow = "ellipsis"
+        self.update(Group(grid, line))
         self.border_title = f"{side.role} · {side.where}" + (" · running" if side.running else "")
 
 
@@ -129,14 +143,14 @@ class PolicyPane(Static):
             self.update(Text(msg, style="dim"))
             return
         table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
-        for col in ("", "section", "field", "op", "reference", "local", "peer"):
-            table.add_column(col, no_wrap=True, overflow="ellipsis",
-                             ratio=None if col in ("", "op") else 1)
+        for col, ratio in (("rule", 3), ("op", 2), ("reference", 2), ("local", 2), ("peer", 2)):
+            table.add_column(col, no_wrap=True, overflow="ellipsis", ratio=ratio)
         for row in side.sorted_policy():
-            mark = Text("✔", style="green") if row.ok else Text("✘", style="bold red")
+            rule = Text("✔ ", style="green") if row.ok else Text("✘ ", style="bold red")
+            rule.append(f"{row.section}.{row.field}")
             style = "" if row.ok else "red"
-            table.add_row(mark, row.section, row.field, row.operation, short(row.reference, 20),
-                          short(row.local, 20), short(row.actual, 20), style=style)
+            table.add_row(rule, row.operation, short(row.reference, 20), short(row.local, 20),
+                          short(row.actual, 20), style=style)
         self.update(table)
 
 
@@ -153,7 +167,8 @@ class ResultBar(Static):
             if res is None:
                 text.append("running…" if side.running else "not started", style="dim")
             else:
-                text.append(f"{res.code} {res.name}", style="bold green" if res.ok else "bold red")
+                label = f"{res.code} {res.name}" if res.code >= 0 else res.name
+                text.append(label, style="bold green" if res.ok else "bold red")
                 text.append(f" — {res.meaning}")
                 if res.reason and not res.ok:
                     text.append(f"  ({res.reason})", style="red")

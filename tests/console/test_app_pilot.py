@@ -1,0 +1,182 @@
+"""Pilot tests of the key flows: run, re-run, stop, filter, save, history, replay."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Callable
+
+import pytest
+from rich.console import Console
+from textual.widgets import DataTable, Input, Static
+
+from tui.app import ConsoleApp, main
+from tui.history import HistoryStore
+from tui.params import RunParams
+from tui.screens.history import HistoryScreen
+from tui.screens.run import RunScreen
+from tui.widgets.logview import LogView
+from tui.widgets.panes import ResultBar, RunHeader
+
+from .conftest import recorded_run
+
+SIZE = (160, 48)
+
+
+def plain(widget: Static) -> str:
+    """The text a Static currently shows."""
+    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def until(pilot, cond: Callable[[], bool], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+def live_app(fake: str, store: HistoryStore, mode: str = "mock-report") -> ConsoleApp:
+    params = RunParams(roles=["destination", "source"], attestation=mode, migtd=fake, timeout=10)
+    return ConsoleApp(params, history=store)
+
+
+async def test_run_to_success_then_rerun(fake_migtd: str, store: HistoryStore,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "replay:mock_success")
+    app = live_app(fake_migtd, store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.2)
+        bar = plain(app.screen.query_one(ResultBar))
+        assert "source: 0 Success" in bar and "destination: 0 Success" in bar
+        assert "fingerprints match (3FA9C2D4E51B7A06)" in bar
+        assert "succeeded" in plain(app.screen.query_one(RunHeader))
+        assert len(store.list()) == 1
+        first = app.run_id
+        await pilot.press("r")
+        await until(pilot, lambda: app.run_id != first and app.model.finished and not app.running)
+        await pilot.pause(0.1)
+        runs = store.list()
+        assert len(runs) == 2 and all(r.ok for r in runs)
+        assert {r.run_id for r in runs} == {first, app.run_id}
+
+
+async def test_stop_a_hung_run(fake_migtd: str, store: HistoryStore,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "hang")
+    app = live_app(fake_migtd, store, "skip-ra")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.sides["source"].running)
+        await pilot.press("x")
+        await until(pilot, lambda: app.model.finished and not app.running, timeout=10)
+        await pilot.pause(0.2)
+        for role in ("source", "destination"):
+            assert app.model.sides[role].result.code == 10  # type: ignore[union-attr]
+        header = plain(app.screen.query_one(RunHeader))
+        assert "stopped" in header and "NOT ATTESTED" in header
+
+
+async def test_missing_migtd_is_shown_not_fatal(store: HistoryStore) -> None:
+    params = RunParams(roles=["destination", "source"], attestation="skip-ra",
+                       migtd="/nonexistent/bin/migtd")
+    app = ConsoleApp(params, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.2)
+        bar = plain(app.screen.query_one(ResultBar))
+        assert "NotStarted" in bar and "/nonexistent/bin/migtd: program not found" in bar
+        log = app.screen.query_one("#log-destination", LogView)
+        assert any("program not found" in line.text for line in log.side.logs)
+
+
+async def test_filter_logs_by_text_and_level(store: HistoryStore) -> None:
+    record = recorded_run("policy_reject", "mock-report", exits={"source": 6, "destination": 8})
+    app = ConsoleApp(RunParams(), replay=record, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        log = app.screen.query_one("#log-destination", LogView)
+        total = log.shown
+        assert total == len(record.lines["destination"])
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"policy_rule")
+        await pilot.pause(0.1)
+        assert log.shown == 8
+        app.focused.value = "level:error"  # type: ignore[union-attr]
+        await pilot.pause(0.1)
+        assert log.shown == 4  # the failed rule, the decision, the report status, the exit
+        assert all(line.level == "error" for line in log._view)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert log.shown == total
+        await pilot.press("f")
+        assert not log.follow
+        await pilot.press("f")
+        assert log.follow
+
+
+async def test_save_report_writes_json_and_markdown(store: HistoryStore) -> None:
+    record = recorded_run("policy_reject", "mock-report", exits={"source": 6, "destination": 8})
+    app = ConsoleApp(RunParams(), replay=record, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause(0.1)
+    files = sorted(p.name for p in store.reports.iterdir())
+    assert files == [f"migtd-run-{record.run_id}.json", f"migtd-run-{record.run_id}.md"]
+    data = json.loads((store.reports / files[0]).read_text())
+    dst = data["sides"]["destination"]
+    assert dst["result"]["name"] == "PolicyUnsatisfiedError" and dst["result"]["code"] == 8
+    assert dst["policy"][0]["ok"] is False and dst["policy"][0]["field"] == "tee_tcb_svn"
+    md = (store.reports / files[1]).read_text()
+    assert "| destination | local | 8 | PolicyUnsatisfiedError |" in md
+    assert "| tdx_module | tee_tcb_svn | array-greater-or-equal |" in md and "FAIL" in md
+
+
+async def test_history_open_replay_export_delete(store: HistoryStore) -> None:
+    old = recorded_run("skipra_success", "skip-ra", exits={"source": 0, "destination": 0},
+                       run_id="20251126-040000-aaaa")
+    new = recorded_run("policy_reject", "mock-report", exits={"source": 6, "destination": 8},
+                       run_id="20251126-050000-bbbb")
+    new.started_at += 3600
+    for rec in (old, new):
+        store.save(rec, rec.replay())
+    app = ConsoleApp(RunParams(), history=store, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HistoryScreen)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 2
+        assert table.get_row_at(0)[1] == new.run_id  # newest first
+        await pilot.press("m")
+        await pilot.pause(0.1)
+        assert (store.reports / f"migtd-run-{new.run_id}.md").exists()
+        await pilot.press("down", "enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, RunScreen)
+        assert app.run_id == old.run_id and app.model.succeeded
+        assert "replay of run 20251126-040000-aaaa" in plain(app.screen.query_one(RunHeader))
+        await pilot.press("h")
+        await pilot.pause(0.1)
+        await pilot.press("d")
+        await pilot.pause(0.1)
+        assert [r.run_id for r in store.list()] == [old.run_id]
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunScreen)
+
+
+async def test_command_palette_lists_the_actions(store: HistoryStore) -> None:
+    app = ConsoleApp(RunParams(), history=store, autostart=False)
+    async with app.run_test(size=SIZE):
+        titles = {cmd.title for cmd in app.get_system_commands(app.screen)}
+    assert {"Re-run", "Stop run", "Save report", "History", "Filter logs", "Quit"} <= titles
+
+
+def test_main_rejects_unknown_replay(xdg, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--replay", "no-such-run"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("migtd-console: no saved run 'no-such-run'") and err.count("\n") == 1
