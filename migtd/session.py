@@ -312,8 +312,9 @@ class Migration:
         verdict = self.verifier.verify(peer, self.cfg.is_source)
         for warning in verdict.warnings:
             self.log.warn(warning)
-        attested = "verified" if verdict.attested.get("verified") else "NOT verified"
-        self.log.emit("peer_attested", f"Peer quote {attested}", **verdict.attested)
+        verified = bool(verdict.attested.get("verified"))
+        self.log.emit("peer_attested", f"Peer quote {'verified' if verified else 'NOT verified'}",
+                      "info" if verified else "warn", **verdict.attested)
         for rule in verdict.policy_rules:
             self.log.emit("policy_rule", f"Policy {rule.get('section')}.{rule.get('field')}: "
                           f"{'ok' if rule.get('ok') else 'FAILED'}", **rule)

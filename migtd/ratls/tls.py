@@ -15,6 +15,7 @@ self-signed by design; the application's :class:`PeerVerifier` decides.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from migtd.errors import SecureSessionError
@@ -59,8 +60,12 @@ class TlsEngine:
         if send_certificate:
             # crypto.load_certificate goes through OpenSSL, which accepts the
             # explicit `critical FALSE` that python-cryptography rejects.
-            ctx.use_certificate(crypto.load_certificate(crypto.FILETYPE_ASN1, certificate_der))
-            ctx.use_privatekey(crypto.PKey.from_cryptography_key(private_key))
+            # (pyOpenSSL's X509 form is deprecated, but the cryptography form is
+            # exactly what cannot hold this certificate.)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.use_certificate(crypto.load_certificate(crypto.FILETYPE_ASN1, certificate_der))
+            ctx.use_privatekey(private_key)
         mode = SSL.VERIFY_PEER
         if not is_client:
             mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT

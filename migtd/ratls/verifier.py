@@ -100,16 +100,20 @@ class SkipRaVerifier:
 
     name = "skip-ra"
 
+    def __init__(self, ctx: VerifierContext | None = None) -> None:
+        self.policy_version = ctx.policy_version if ctx is not None else 1
+
     def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
         check_structure(peer)
         quote = peer.quote or b""
         attested = {
-            "verified": False, "tcb_status": None, "advisories": [], "fmspc": None,
-            "mrtd": None, "rtmrs": [], "tee_tcb_svn": None, "quote_bytes": len(quote),
+            "verified": False, "tcb_status": "", "advisories": [], "fmspc": "",
+            "mrtd": "", "rtmrs": [], "tee_tcb_svn": "", "quote_bytes": len(quote),
             "bypassed": ["quote_verification", "reportdata_binding", "event_log_replay",
                          "certificate_signature", "policy"],
         }
-        policy = {"ok": True, "failed_rules": [], "skipped": True, "policy_version": None}
+        policy = {"ok": True, "failed_rules": [], "skipped": True,
+                  "policy_version": self.policy_version}
         return PeerVerdict(attested=attested, policy=policy, warnings=[SKIP_RA_WARNING])
 
 
@@ -121,7 +125,7 @@ def make_verifier(ctx: VerifierContext) -> PeerVerifier:
     module exists those modes are reported as not available.
     """
     if ctx.mode == "skip-ra":
-        return SkipRaVerifier()
+        return SkipRaVerifier(ctx)
     if ctx.mode in ("mock-report", "azure"):
         import importlib.util
 

@@ -1,0 +1,204 @@
+"""Fixtures for the core-engine tests: config files, real migtd processes, a fake peer.
+
+Helpers are exposed as fixtures because tests are imported with
+``--import-mode=importlib`` (no sibling-module imports).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+MIGTD = [sys.executable, "-m", "migtd"]
+
+
+@pytest.fixture
+def cfg_env(tmp_path: Path) -> dict[str, str]:
+    """A clean environment with our own non-empty policy and root CA files (skip-RA)."""
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"id": "test-policy"}')
+    root = tmp_path / "root_ca.der"
+    root.write_bytes(b"\x30\x03\x02\x01\x01")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MIGTD_", "MOCK_QUOTE", "RUST_LOG"))}
+    env.update(MIGTD_POLICY_FILE=str(policy), MIGTD_ROOT_CA_FILE=str(root),
+               MIGTD_ATTESTATION="skip-ra", MIGTD_LOG_FORMAT="json")
+    return env
+
+
+@dataclass
+class Finished:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def events(self) -> list[dict]:
+        out = []
+        for line in self.stderr.splitlines():
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
+    def event(self, name: str) -> dict:
+        found = [e for e in self.events if e["event"] == name]
+        assert found, f"no {name!r} event in:\n{self.stderr}"
+        return found[-1]
+
+
+class Procs:
+    """Starts migtd processes and guarantees they are gone at the end of the test."""
+
+    def __init__(self) -> None:
+        self.running: list[subprocess.Popen[str]] = []
+
+    def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(MIGTD + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        self.running.append(proc)
+        return proc
+
+    def finish(self, proc: subprocess.Popen[str], timeout: float = 30) -> Finished:
+        out, err = proc.communicate(timeout=timeout)
+        return Finished(proc.returncode, out, err)
+
+    def wait_listening(self, proc: subprocess.Popen[str], port: int, timeout: float = 10) -> None:
+        """Poll until the destination's port accepts connections... without taking its one slot."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"migtd exited early with {proc.returncode}: {proc.stderr.read()}")
+            with socket.socket() as s:
+                # a listening socket shows up in /proc/net/tcp; cheaper: try bind and fail
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    return
+            time.sleep(0.02)
+        raise AssertionError("destination never listened")
+
+    def cleanup(self) -> None:
+        for proc in self.running:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate(timeout=5)
+
+
+@pytest.fixture
+def procs() -> Iterator[Procs]:
+    p = Procs()
+    try:
+        yield p
+    finally:
+        p.cleanup()
+
+
+class FakePeer:
+    """A hand-driven peer on a plain socket: raw frames, or a TLS engine we control."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sock.settimeout(10)
+        self._buf = b""
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send_frame(self, payload: bytes) -> None:
+        self.sock.sendall(struct.pack("<I", len(payload)) + payload)
+
+    def recv_frame(self) -> bytes | None:
+        """Next frame payload, or None at EOF."""
+        while len(self._buf) < 4 or len(self._buf) < 4 + struct.unpack_from("<I", self._buf)[0]:
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionError, TimeoutError):
+                return None
+            if not chunk:
+                return None
+            self._buf += chunk
+        n = struct.unpack_from("<I", self._buf)[0]
+        payload, self._buf = self._buf[4:4 + n], self._buf[4 + n:]
+        return payload
+
+    def drive_handshake(self, engine, max_rounds: int = 20) -> bool:
+        """Run ``engine`` until its handshake completes; False if the peer went away."""
+        for _ in range(max_rounds):
+            try:
+                done = engine.step_handshake()
+            except Exception:
+                out = engine.take_outgoing()
+                if out:
+                    self.send_frame(out)
+                raise
+            out = engine.take_outgoing()
+            if out and not done:
+                self.send_frame(out)
+            if done:
+                self.pending = out
+                return True
+            data = self.recv_frame()
+            if data is None:
+                return False
+            engine.feed(data)
+        return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def fake_peer() -> Iterator[type[FakePeer]]:
+    yield FakePeer
+
+
+@pytest.fixture
+def connect_to():
+    """Connect to a migtd destination, retrying until it listens."""
+    opened: list[socket.socket] = []
+
+    def _connect(port: int, timeout: float = 10) -> socket.socket:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=2)
+                opened.append(s)
+                return s
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    yield _connect
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def listener():
+    """A listening socket standing in for a destination; closed at the end."""
+    socks: list[socket.socket] = []
+
+    def _listen() -> tuple[socket.socket, int]:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        s.settimeout(15)
+        socks.append(s)
+        return s, s.getsockname()[1]
+
+    yield _listen
+    for s in socks:
+        s.close()

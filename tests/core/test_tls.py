@@ -1,0 +1,174 @@
+"""TLS 1.3 over memory BIOs, the skip-RA verifier and the quote retry (§5.1, §5.5–5.6, §5.8, §9.2).
+
+Pins: TLS 1.3 only with TLS_AES_256_GCM_SHA384; the server demands a client
+certificate; the peer certificate comes back byte-exact (Rust quirks
+included); skip-RA checks only the MigTD EKU and the presence of the quote
+and event-log extensions; quote retry = 5 more attempts, back-off from 20 ms.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from migtd import eventlog
+from migtd.emu.quote_provider import SkipRaProvider, make_provider
+from migtd.emu.quote_retry import FailureInjector, backoff_delays, quote_with_retry
+from migtd.errors import AttestationError, ConfigError, SecureSessionError
+from migtd.events import EventLog
+from migtd.ratls import certificate as c
+from migtd.ratls.tls import TlsEngine
+from migtd.ratls.verifier import SkipRaVerifier, VerifierContext, make_verifier
+
+
+def _ratls_cert() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    key = ec.generate_private_key(ec.SECP384R1())
+    return key, c.build_certificate(key, bytes(822), eventlog.skip_ra_event_log())
+
+
+def _plain_cert(eku: list[str] | None) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    key = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "not-migtd")])
+    t = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    b = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+         .serial_number(2).not_valid_before(t).not_valid_after(t + datetime.timedelta(days=9)))
+    if eku is not None:
+        b = b.add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(o) for o in eku]), False)
+    return key, b.sign(key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+
+
+def _pump(client: TlsEngine, server: TlsEngine) -> None:
+    for _ in range(10):
+        c_done = client.step_handshake()
+        server.feed(client.take_outgoing())
+        s_done = server.step_handshake()
+        client.feed(server.take_outgoing())
+        if c_done and s_done:
+            return
+    raise AssertionError("handshake did not finish")
+
+
+def test_handshake_parameters_and_peer_certificates_byte_exact() -> None:
+    ck, ccert = _ratls_cert()
+    sk, scert = _ratls_cert()
+    client = TlsEngine(is_client=True, certificate_der=ccert, private_key=ck)
+    server = TlsEngine(is_client=False, certificate_der=scert, private_key=sk)
+    _pump(client, server)
+    assert (client.version, client.cipher) == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")
+    assert client.peer_certificate_der() == scert
+    assert server.peer_certificate_der() == ccert
+    client.write(b"A" * 40)
+    server.feed(client.take_outgoing())
+    assert server.read(40) == b"A" * 40
+    assert server.take_outgoing() == b""  # no session tickets after the handshake
+
+
+def test_server_requires_a_client_certificate() -> None:
+    sk, scert = _ratls_cert()
+    client = TlsEngine(is_client=True, certificate_der=b"", private_key=sk, send_certificate=False)
+    server = TlsEngine(is_client=False, certificate_der=scert, private_key=sk)
+    with pytest.raises(SecureSessionError, match="certificate"):
+        _pump(client, server)
+
+
+def test_skip_ra_verifier_accepts_migtd_cert_and_says_so() -> None:
+    _, cert = _ratls_cert()
+    verdict = SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
+    assert verdict.ok and verdict.attested["verified"] is False and verdict.policy["skipped"] is True
+    assert verdict.attested["quote_bytes"] == 822
+    assert any("NOT attested" in w for w in verdict.warnings)
+
+
+def test_skip_ra_ignores_signature_and_contents() -> None:
+    """§9.2: contents, policy hash and certificate signature are not checked."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    tbs = c.build_tbs(c.public_point(key), b"junk quote", b"junk log")
+    forged = c.assemble(tbs, b"\x30\x06\x02\x01\x01\x02\x01\x01")
+    assert SkipRaVerifier().verify(c.parse_certificate(forged), is_client=False).ok
+
+
+@pytest.mark.parametrize(("eku", "missing"), [
+    (None, "extKeyUsage"),
+    (["1.3.6.1.5.5.7.3.2"], "MigTD OID"),
+    ([c.OID_MIGTD_EKU], "quote"),
+])
+def test_skip_ra_rejects_non_migtd_certificates(eku, missing) -> None:
+    _, cert = _plain_cert(eku)
+    with pytest.raises(SecureSessionError, match=missing):
+        SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
+
+
+def test_missing_event_log_is_rejected() -> None:
+    key = ec.generate_private_key(ec.SECP384R1())
+    tbs = c.build_tbs(c.public_point(key), b"q", b"l")
+    without_log = tbs.replace(c.der.oid(c.OID_EVENT_LOG), c.der.oid("1.2.840.113741.1.5.5.1.9"))
+    cert = c.assemble(without_log, b"")
+    with pytest.raises(SecureSessionError, match="event-log"):
+        SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
+
+
+def test_unavailable_modes_are_config_errors() -> None:
+    assert make_provider("skip-ra").name == "skip-ra"
+    assert isinstance(make_verifier(VerifierContext(mode="skip-ra")), SkipRaVerifier)
+    with pytest.raises(ConfigError, match="attestation mode"):
+        make_provider("tpm")
+
+
+class _Flaky(SkipRaProvider):
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def quote(self, td_report: bytes) -> bytes:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise AttestationError("busy")
+        return super().quote(td_report)
+
+
+def _quiet() -> EventLog:
+    import io
+
+    return EventLog("source", 1, stream=io.StringIO(), level="warn")
+
+
+async def test_retry_recovers_within_five_retries_with_doubling_backoff() -> None:
+    slept: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        slept.append(s)
+
+    provider = _Flaky(5)
+    assert await quote_with_retry(provider, bytes(1024), _quiet(), sleep=fake_sleep) == bytes(822)
+    assert provider.calls == 6
+    assert slept == pytest.approx([0.02, 0.04, 0.08, 0.16, 0.32]) == backoff_delays()
+
+
+async def test_retry_gives_up_after_six_attempts_with_code_7() -> None:
+    async def fake_sleep(s: float) -> None:
+        return None
+
+    with pytest.raises(AttestationError) as err:
+        await quote_with_retry(_Flaky(6), bytes(1024), _quiet(), sleep=fake_sleep)
+    assert int(err.value.result) == 7
+
+
+async def test_failure_injection_logs_each_simulated_failure() -> None:
+    import io
+
+    stream = io.StringIO()
+    log = EventLog("source", 1, stream=stream, level="warn")
+
+    async def fake_sleep(s: float) -> None:
+        return None
+
+    inj = FailureInjector.from_env({"MIGTD_QUOTE_FAILURES": "2"})
+    await quote_with_retry(SkipRaProvider(), bytes(1024), log, inj, sleep=fake_sleep)
+    lines = [ln for ln in stream.getvalue().splitlines() if "Simulating quote failure" in ln]
+    assert len(lines) == 2 and "attempt 1" in lines[0] and "attempt 2" in lines[1]
+    with pytest.raises(ConfigError):
+        FailureInjector.from_env({"MIGTD_QUOTE_FAILURES": "two"})
