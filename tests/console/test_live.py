@@ -1,0 +1,106 @@
+"""Live tests: the console drives real ``migtd`` processes, locally and over SSH."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tui.app import ConsoleApp
+from tui.history import HistoryStore
+from tui.params import RunParams
+from tui.widgets.panes import ResultBar, RunHeader
+
+from .conftest import Sshd, free_port
+from .test_app_pilot import plain
+
+SIZE = (160, 48)
+
+
+def migtd_bin() -> str:
+    path = Path(sys.executable).with_name("migtd")
+    if not path.exists():
+        pytest.fail(f"{path} missing: pip install -e .")
+    return str(path)
+
+
+async def until(pilot, cond: Callable[[], bool], timeout: float = 40.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("run did not finish in time")
+        await pilot.pause(0.1)
+
+
+def skip_ra_params(**kw: object) -> RunParams:
+    return RunParams(roles=["destination", "source"], attestation="skip-ra", migtd=migtd_bin(),
+                     dest_port=free_port(), timeout=10, **kw)  # type: ignore[arg-type]
+
+
+async def test_live_local_skip_ra_success(store: HistoryStore) -> None:
+    app = ConsoleApp(skip_ra_params(), history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.2)
+        model = app.model
+        for role in ("source", "destination"):
+            side = model.sides[role]
+            assert side.result is not None and side.result.code == 0, side.result
+            assert side.steps["MSK"].state == "done" and side.steps["done"].state == "done"
+            assert side.steps["peer attested"].state == "skipped"  # skip-RA: not verified
+        assert model.sides["destination"].listening is not None
+        assert model.msk_match is True
+        bar = plain(app.screen.query_one(ResultBar))
+        assert "source: 0 Success" in bar and "fingerprints match" in bar
+        assert "NOT ATTESTED" in plain(app.screen.query_one(RunHeader))
+    assert [r.ok for r in store.list()] == [True]
+
+
+async def test_live_ssh_destination_remote_source_local(sshd: Sshd, store: HistoryStore) -> None:
+    params = skip_ra_params(dst_host=sshd.host, ssh_config=str(sshd.ssh_config),
+                            remote_migtd=migtd_bin())
+    app = ConsoleApp(params, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.2)
+        dst, src = app.model.sides["destination"], app.model.sides["source"]
+        assert dst.where == "ssh migtd-test" and src.where == "local"
+        assert dst.result is not None and dst.result.code == 0, (dst.result, list(dst.logs)[-5:])
+        assert dst.result.source == "event"  # read from the remote exit record, not ssh's status
+        assert src.result is not None and src.result.code == 0
+        assert app.model.msk_match is True
+        assert "destination: ssh migtd-test" in plain(app.screen.query_one(RunHeader))
+
+
+async def test_ssh_remote_migtd_missing(sshd: Sshd, store: HistoryStore) -> None:
+    params = RunParams(roles=["destination", "source"], attestation="skip-ra", migtd=migtd_bin(),
+                       dest_port=free_port(), timeout=10, dst_host=sshd.host,
+                       ssh_config=str(sshd.ssh_config), remote_migtd="/nonexistent/migtd")
+    app = ConsoleApp(params, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        dst, src = app.model.sides["destination"], app.model.sides["source"]
+        assert dst.result is not None and dst.result.name == "CommandNotFound"
+        assert "/nonexistent/migtd" in dst.result.reason
+        assert src.result is not None and src.result.name == "NotStarted"
+
+
+async def test_ssh_auth_refused(sshd: Sshd, store: HistoryStore, tmp_path: Path) -> None:
+    """A key the server does not know: BatchMode makes it fail at once, not prompt."""
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True,
+                   stdout=subprocess.DEVNULL, timeout=30)
+    alt = tmp_path / "ssh_config"
+    alt.write_text(sshd.ssh_config.read_text().replace(str(sshd.root / "user_key"), str(other)))
+    params = RunParams(roles=["destination"], attestation="skip-ra", dest_port=free_port(),
+                       dst_host=sshd.host, ssh_config=str(alt), remote_migtd=migtd_bin())
+    app = ConsoleApp(params, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        dst = app.model.sides["destination"]
+        assert dst.result is not None and dst.result.name == "SSHError"
+        assert "Permission denied" in dst.result.reason
