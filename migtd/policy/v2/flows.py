@@ -26,7 +26,7 @@ from migtd.policy.v1_events import EventParseError, NamedEvent, name_events
 from migtd.policy.v2 import chain as chainmod
 from migtd.policy.v2.collaterals import Collaterals
 from migtd.policy.v2.evaluate import EvaluationInfo, evaluate_block
-from migtd.policy.v2.servtd import Measurements
+from migtd.policy.v2.servtd import Measurements, TdTcbMapping
 from migtd.policy.v2.verify import VerifiedPolicy, verify_signed_policy
 
 K = PolicyErrorKind
@@ -243,7 +243,7 @@ def authenticate_migration_source(local: VerifiedPolicy, *, local_report: bytes,
         if init_tdinfo is not None:
             peer_meas = Measurements.from_bytes(*(rpt.field(peer_report, n) for n in ("MRTD", "RTMR0", "RTMR1")))
             verify_peer_init_tdinfo_against_suppl_data(init_tdinfo, peer_report)
-            check_engine_not_older(local, peer_meas, tdinfo_measurements(init_tdinfo))
+            check_engine_not_older(local.tcb_mapping, peer_meas, tdinfo_measurements(init_tdinfo))
     return _decide(run)
 
 
@@ -273,7 +273,7 @@ def authenticate_rebinding_old(local: VerifiedPolicy, *, peer_policy: VerifiedPo
             verify_peer_init_tdinfo_against_owner(init_tdinfo, tdinfo[112:160], tdinfo[160:208])
             if init_servtd_info_hash is not None:
                 check_servtd_ext_hash(init_tdinfo, init_attr, init_servtd_info_hash)
-            check_engine_not_older(local, Measurements.from_bytes(tdinfo[16:64], tdinfo[208:256], tdinfo[256:304]),
+            check_engine_not_older(local.tcb_mapping, Measurements.from_bytes(tdinfo[16:64], tdinfo[208:256], tdinfo[256:304]),
                                    tdinfo_measurements(init_tdinfo))
     return _decide(run)
 
@@ -336,9 +336,8 @@ def check_servtd_ext_hash(tdinfo: bytes, init_attr: int, expected: bytes) -> Non
         raise PolicyError(K.InvalidTdReport, "the init TDINFO does not match the ServtdExt hash")
 
 
-def check_engine_not_older(local: VerifiedPolicy, peer: Measurements, init: Measurements) -> None:
+def check_engine_not_older(mapping: TdTcbMapping, peer: Measurements, init: Measurements) -> None:
     """Both engines must be in *our* TCB mapping, and the peer's SVN ≥ the init MigTD's."""
-    mapping = local.tcb_mapping
     peer_svn, init_svn = mapping.engine_svn(peer), mapping.engine_svn(init)
     if peer_svn is None or init_svn is None:
         raise PolicyError(K.SvnMismatch, "an engine is not in the local TCB mapping")

@@ -1,0 +1,244 @@
+"""``migtd-tool policy check|verify|sign|generate``: migration policies offline.
+
+``check`` evaluates a v1 or v2 policy for a local/peer pair of verified
+reports (or quotes, verified with ``--collateral``/``--root-ca``), prints
+one line per rule and exits 0 when the policy is satisfied, else with the
+MigrationResult code (8 unsatisfied, 9 invalid policy). ``verify`` checks a
+signed v2 policy against its issuer chain. ``sign`` wraps canonical JSON in
+a signed container (json-signer). ``generate`` writes a v1 policy pinning
+the values of a verified report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from migtd.errors import ConfigError
+
+REPORT_SIZE = 822
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("policy", help="check, verify, sign or generate migration policies",
+                       description=__doc__.split("\n\n")[1])
+    ps = p.add_subparsers(dest="policy_cmd", metavar="ACTION", required=True)
+
+    c = ps.add_parser("check", help="evaluate a policy for a local/peer pair (exit 0 = satisfied)")
+    c.add_argument("--policy", required=True, type=Path, help="v1 policy JSON or signed v2 policy")
+    c.add_argument("--issuer-chain", type=Path, help="v2: PEM issuer chain of the policy (selects v2)")
+    c.add_argument("--local", required=True, type=Path, help="local 822-byte verified report, or a quote")
+    c.add_argument("--peer", required=True, type=Path, help="peer 822-byte verified report, or a quote")
+    c.add_argument("--local-events", type=Path, help="local CC event log (CCEL bytes)")
+    c.add_argument("--peer-events", type=Path, help="peer CC event log (CCEL bytes)")
+    c.add_argument("--peer-policy", type=Path, help="v2: the peer's signed policy (default: --policy)")
+    c.add_argument("--peer-issuer-chain", type=Path, help="v2: the peer's issuer chain (default: --issuer-chain)")
+    c.add_argument("--role", required=True, choices=("source", "destination"), help="the local MigTD's role")
+    c.add_argument("--collateral", type=Path, help="collateral JSON, to verify quote inputs")
+    c.add_argument("--root-ca", type=Path, help="root CA (DER or PEM), to verify quote inputs")
+    c.add_argument("--strict-rtmr", action="store_true",
+                   help="fail when the peer event log does not replay to its RTMRs (AzCVMEmu tolerates it)")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    c.set_defaults(func=check)
+
+    v = ps.add_parser("verify", help="verify a signed v2 policy against its issuer chain")
+    v.add_argument("--policy", required=True, type=Path)
+    v.add_argument("--issuer-chain", required=True, type=Path)
+    v.set_defaults(func=verify)
+
+    s = ps.add_parser("sign", help="sign canonical JSON into a {name, signature} container")
+    s.add_argument("--key", required=True, type=Path, help="P-384 private key (PEM)")
+    s.add_argument("--chain", required=True, type=Path, help="issuer chain whose leaf holds the key (PEM)")
+    s.add_argument("--name", default="policyData", help="container member name (default policyData)")
+    s.add_argument("input", type=Path)
+    s.add_argument("output", type=Path)
+    s.set_defaults(func=sign)
+
+    g = ps.add_parser("generate", help="write a v1 policy from a verified report")
+    g.add_argument("--from", dest="source", required=True, type=Path, help="822-byte verified report")
+    g.add_argument("--template", type=Path, help="v1 policy whose literal references are filled in")
+    g.add_argument("output", type=Path)
+    g.set_defaults(func=generate)
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def _report(path: Path, args: argparse.Namespace, who: str) -> bytes:
+    data = _read(path, f"{who} report")
+    if len(data) == REPORT_SIZE:
+        return data
+    if args.collateral is None or args.root_ca is None:
+        raise ConfigError(f"{path} is {len(data)} bytes, not an {REPORT_SIZE}-byte verified report; "
+                          "to use a quote, pass --collateral and --root-ca")
+    try:
+        from migtd.attest.collateral import load_collateral
+        from migtd.attest.verify import verify_quote
+    except ImportError as exc:
+        raise ConfigError(f"quote inputs need the DCAP verifier (migtd.attest.verify): {exc}") from None
+    root = _read(args.root_ca, "root CA")
+    if root.lstrip().startswith(b"-----BEGIN"):
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+        root = x509.load_pem_x509_certificate(root).public_bytes(Encoding.DER)
+    return verify_quote(data, load_collateral(args.collateral), root).report
+
+
+def _short(value: str, width: int = 24) -> str:
+    return value if len(value) <= width else value[:width - 3] + "..."
+
+
+def _print_decision(decision: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({
+            "ok": decision.ok, "result": decision.result.name, "code": int(decision.result),
+            "kind": decision.kind, "error": decision.error.message if decision.error else "",
+            "policy_version": decision.policy_version, "failed_rules": decision.failed_rules(),
+            "notes": decision.notes,
+            "rules": [dict(r.as_event(), path=r.path) for r in decision.rules],
+        }, indent=2))
+        return
+    for r in decision.rules:
+        mark = "pass" if r.ok else "FAIL"
+        line = (f"{mark}  {r.name:<44} {r.operation:<22} ref={_short(r.reference)}  "
+                f"local={_short(r.local)}  peer={_short(r.actual)}")
+        print(line + (f"\n      {r.reason}" if not r.ok else ""))
+    for note in decision.notes:
+        print(f"note: {note}")
+    if decision.ok:
+        print(f"policy v{decision.policy_version}: satisfied ({len(decision.rules)} rules checked)")
+    else:
+        err = decision.error
+        print(f"policy v{decision.policy_version}: NOT satisfied: {err.variant if err else ''}: "
+              f"{err.message if err else ''} -> exit {int(decision.result)} ({decision.result.name})")
+
+
+def _is_v2(policy: bytes, args: argparse.Namespace) -> bool:
+    if args.issuer_chain is not None:
+        return True
+    try:
+        doc = json.loads(policy.decode("utf-8").strip("\0"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and "policyData" in doc
+
+
+def check(args: argparse.Namespace) -> int:
+    from migtd.policy import authenticate_v1, evaluate_v1
+
+    policy = _read(args.policy, "policy")
+    local = _report(args.local, args, "local")
+    peer = _report(args.peer, args, "peer")
+    local_log = _read(args.local_events, "local event log") if args.local_events else None
+    peer_log = _read(args.peer_events, "peer event log") if args.peer_events else None
+    is_source = args.role == "source"
+    if _is_v2(policy, args):
+        decision = _check_v2(args, policy, local, peer, peer_log)
+    elif local_log is not None or peer_log is not None:
+        if local_log is None or peer_log is None:
+            raise ConfigError("pass both --local-events and --peer-events, or neither")
+        decision = authenticate_v1(policy, is_source=is_source, local_report=local, local_event_log=local_log,
+                                   peer_report=peer, peer_event_log=peer_log,
+                                   tolerate_rtmr_mismatch=not args.strict_rtmr)
+    else:
+        decision = evaluate_v1(policy, is_source=is_source, local_report=local, peer_report=peer)
+        decision.notes.append("no event logs given: EventLog rules see no events")
+    _print_decision(decision, args.json)
+    return int(decision.result)
+
+
+def _check_v2(args: argparse.Namespace, policy: bytes, local: bytes, peer: bytes, peer_log: bytes | None) -> Any:
+    from migtd.eventlog import v2_event_log
+    from migtd.policy import PolicyDecision
+    from migtd.policy.errors import PolicyError
+    from migtd.policy.v2 import authenticate_migration_dest, authenticate_migration_source, verify_signed_policy
+
+    if args.issuer_chain is None:
+        raise ConfigError("a v2 policy needs --issuer-chain")
+    chain = _read(args.issuer_chain, "issuer chain")
+    peer_policy = _read(args.peer_policy, "peer policy") if args.peer_policy else policy
+    peer_chain = _read(args.peer_issuer_chain, "peer issuer chain") if args.peer_issuer_chain else chain
+    try:
+        verified = verify_signed_policy(policy, chain)
+    except PolicyError as exc:
+        return PolicyDecision.failed(exc, version="2.0")
+    notes = []
+    if peer_log is None:
+        peer_log = v2_event_log(peer_chain, peer_policy)
+        notes.append("no --peer-events: assumed the peer measured exactly its policy and chain")
+    flow = authenticate_migration_dest if args.role == "source" else authenticate_migration_source
+    decision = flow(verified, local_report=local, peer_report=peer, peer_event_log=peer_log,
+                    peer_policy=peer_policy, peer_chain=peer_chain, tolerate_rtmr_mismatch=not args.strict_rtmr)
+    decision.notes[:0] = notes
+    return decision
+
+
+def verify(args: argparse.Namespace) -> int:
+    from migtd.policy.v2 import verify_signed_policy
+
+    v = verify_signed_policy(_read(args.policy, "policy"), _read(args.issuer_chain, "issuer chain"))
+    d = v.data
+    print(f"verified: id {d.id}, version {d.version}, policySvn {d.policy_svn}, "
+          f"{len(v.collaterals.platforms)} collateral platforms, "
+          f"{len(v.tcb_mapping.svn_mappings)} engine mappings, {len(v.td_identity.tcb_levels)} identity levels")
+    print(f"policy sha384: {v.file_sha384.hex().upper()}")
+    return 0
+
+
+def sign(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    from migtd.policy.errors import PolicyError, PolicyErrorKind
+    from migtd.policy.sign import load_private_key, sign_document
+    from migtd.policy.v2.chain import ChainError, load_chain, verify_chain_links, verify_chain_and_signature
+    from migtd.policy.v2.container import decode_signature, parse_container
+
+    data = _read(args.input, "input")
+    key_pem = _read(args.key, "key")
+    chain = _read(args.chain, "chain")
+    try:
+        certs = load_chain(chain)
+        verify_chain_links(certs)
+    except ChainError as exc:
+        raise ConfigError(f"{args.chain}: {exc}") from None
+    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+    leaf_pub = certs[0].public_key().public_bytes(serialization.Encoding.DER, fmt)
+    key_pub = load_private_key(key_pem).public_key().public_bytes(serialization.Encoding.DER, fmt)
+    if leaf_pub != key_pub:
+        raise ConfigError(f"{args.key} is not the key of the leaf certificate in {args.chain}")
+    signed = sign_document(data, key_pem, args.name)
+    container = parse_container(signed, args.name)
+    try:
+        verify_chain_and_signature(chain, container.raw, decode_signature(container.signature_hex))
+    except ChainError as exc:
+        raise PolicyError(PolicyErrorKind.SignatureVerificationFailed, f"the signed output does not verify: {exc}"
+                          ) from None
+    try:
+        args.output.write_bytes(signed)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"signed {args.input} -> {args.output} ({len(signed)} bytes)")
+    return 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    from migtd.policy.generate import dump, policy_from_report, policy_from_template
+
+    rep = _read(args.source, "report")
+    if args.template is not None:
+        doc = policy_from_template(_read(args.template, "template"), rep)
+    else:
+        doc = policy_from_report(rep)
+    try:
+        args.output.write_bytes(dump(doc))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"wrote {args.output} (policy id {doc['id']})")
+    return 0
