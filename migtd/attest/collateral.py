@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,23 @@ class Collateral:
     platforms: tuple[PlatformCollateral, ...]
     qe_identity_issuer_chain: str
     qe_identity: str
-    digest: bytes  # SHA-256 of the JSON bytes: the cache key
+
+    @cached_property
+    def digest(self) -> bytes:
+        """SHA-256 over every field: the verifier's cache key.
+
+        Computed from the content (not taken from the file bytes) so a copy made
+        with :func:`dataclasses.replace` can never be mistaken for its original.
+        """
+        h = hashlib.sha256(f"{self.major_version}.{self.minor_version}.{self.tee_type}".encode())
+        parts = [self.root_ca, self.pck_crl_issuer_chain, self.root_ca_crl, self.pck_crl,
+                 self.qe_identity_issuer_chain, self.qe_identity]
+        for p in self.platforms:
+            parts += [p.fmspc, p.tcb_info_issuer_chain, p.tcb_info]
+        for part in parts:
+            raw = part.encode()
+            h.update(len(raw).to_bytes(8, "little") + raw)
+        return h.digest()
 
     @classmethod
     def from_json(cls, data: bytes) -> Collateral:
@@ -77,7 +94,7 @@ class Collateral:
             root_ca_crl=get(doc, "rootCaCrl", str), pck_crl=get(doc, "pckCrl", str),
             platforms=tuple(platforms),
             qe_identity_issuer_chain=get(doc, "qeIdentityIssuerChain", str),
-            qe_identity=get(doc, "qeIdentity", str), digest=hashlib.sha256(data).digest(),
+            qe_identity=get(doc, "qeIdentity", str),
         )
 
     def platform(self, fmspc: bytes) -> PlatformCollateral | None:

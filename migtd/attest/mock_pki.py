@@ -236,7 +236,6 @@ class MockPki:
                                           pcs_body(tcb_key, "tcbInfo", tcb_info_document(fmspc))),),
             qe_identity_issuer_chain=signing_chain,
             qe_identity=pcs_body(tcb_key, "enclaveIdentity", qe_identity_document()),
-            digest=b"",
         ).to_json()
         return cls(root_key, root, pck_ca_key, pck_ca, pck_key, pck, tcb_key, tcb_signer, att_key,
                    [pol_leaf, pol_int, pol_root], pol_leaf_key, Collateral.from_json(collateral_json))
