@@ -495,7 +495,9 @@ async def _serve(plan: Plan) -> tuple[int, str]:
     finally:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.remove_signal_handler(sig)
-    return int(result), "" if result == MigrationResult.Success else result.meaning
+    if result == MigrationResult.Success:
+        return 0, ""
+    return int(result), run.failure or result.meaning
 
 
 if __name__ == "__main__":

@@ -108,6 +108,8 @@ class Migration:
         self.provider = provider
         self.verifier = verifier
         self.injector = injector or FailureInjector(0)
+        #: One line saying why the run failed (empty on success), for the exit event.
+        self.failure = ""
 
     # ------------------------------------------------------------ request loop
     async def run(self) -> MigrationResult:
@@ -124,6 +126,7 @@ class Migration:
                 self.log.error(f"Malformed request: {exc.message}")
                 self._report(exc.request_id, "Unknown", exc.result, b"")
                 self.log.error(f"wait_for_request failed with code: {int(exc.result)}")
+                self.failure = exc.message
                 return exc.result
             if req is None:
                 continue
@@ -139,6 +142,7 @@ class Migration:
             elif req.operation == Operation.StartMigration:
                 return await self._handle_migration(req)
             else:  # StartRebinding
+                self.failure = "rebinding is not implemented by MigTD-Py"
                 self.log.error("Rebinding is not implemented by MigTD-Py")
                 self._report(req.request_id, req.operation.name, MigrationResult.UnsupportedOperationError, b"")
                 return MigrationResult.UnsupportedOperationError
@@ -169,10 +173,12 @@ class Migration:
             self.log.info("exchange_msk() returned Ok")
         except MigtdError as exc:
             result = exc.result
+            self.failure = exc.message
             self.log.error(f"{exc.message}")
             self.log.error(f"exchange_msk() returned error code {int(result)}")
         except Exception as exc:  # a bug must still end in a code, not a traceback
             result = MigrationResult.SecureSessionError
+            self.failure = f"unexpected failure: {_describe(exc)}"
             self.log.error(f"unexpected failure during the key exchange: {_describe(exc)}")
         self._report(req.request_id, req.operation.name, result, b"")
         if result == MigrationResult.Success:

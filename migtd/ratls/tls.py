@@ -56,6 +56,9 @@ class TlsEngine:
         ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
         ctx.set_tls13_ciphersuites(CIPHER.encode())
         ctx.set_tmp_ecdh(ec.SECP384R1())  # sets the supported groups to P-384 only
+        # No stateless tickets. OpenSSL still sends two stateful TLS 1.3
+        # NewSessionTickets after the handshake (pyOpenSSL has no
+        # SSL_CTX_set_num_tickets); peers, rustls included, just ignore them.
         ctx.set_options(SSL.OP_NO_TICKET)
         if send_certificate:
             # crypto.load_certificate goes through OpenSSL, which accepts the

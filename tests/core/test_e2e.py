@@ -1,0 +1,146 @@
+"""Real ``migtd`` processes on loopback, skip-RA (protocol.md §2.1, §4.1, §4.5, §4.9, §6).
+
+Pins: both sides exit 0 after EnableLogArea → GetTDReport → StartMigration;
+``msk_exchanged.key_sha256_8`` matches across sides (source logs the key it
+sent, destination the key it received); default version range 0–0 gives
+version 0 as with a Rust peer; incompatible ranges make both exit 1;
+quote retry hook; SIGTERM/SIGHUP give a logged clean exit; the key itself
+never reaches a log.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from migtd.ratls.msk import key_fingerprint
+
+
+def pair(procs, env, port, src_env=None, dst_env=None, extra=()):
+    dst = procs.start(["-m", "dst", "-t", str(port), *extra], dict(env, **(dst_env or {})))
+    src = procs.start(["-m", "src", "-t", str(port), *extra], dict(env, **(src_env or {})))
+    s = procs.finish(src)
+    d = procs.finish(dst)
+    return s, d
+
+
+def test_skip_ra_migration_succeeds_with_matching_key_fingerprints(procs, cfg_env, port) -> None:
+    s, d = pair(procs, cfg_env, port, extra=("-r", "77"))
+    assert (s.code, d.code) == (0, 0), s.stderr + d.stderr
+    for side, role in ((s, "source"), (d, "destination")):
+        names = [e["event"] for e in side.events]
+        assert names[0] == "start" and names[-1] == "exit"
+        for required in ("config", "connected", "quote_generated", "tls_established", "peer_attested",
+                         "policy_decision", "msk_exchanged"):
+            assert required in names, (role, names)
+        assert [e["kind"] for e in side.events if e["event"] == "request"] == [
+            "EnableLogArea", "GetTDReport", "StartMigration"]
+        assert [e["id"] for e in side.events if e["event"] == "request"] == [
+            "800000000000004D", "400000000000004D", "000000000000004D"]
+        assert [(e["kind"], e["code"]) for e in side.events if e["event"] == "report_status"] == [
+            ("EnableLogArea", 0), ("GetTDReport", 0), ("StartMigration", 0)]
+        assert all(e["role"] == role and e["request_id"] == 77 for e in side.events)
+        assert side.event("tls_established")["cipher"] == "TLS_AES_256_GCM_SHA384"
+        assert side.event("tls_established")["version"] == "TLSv1.3"
+        assert side.event("quote_generated") | {"ts": 0} == side.event("quote_generated") | {
+            "ts": 0, "bytes": 822, "source": "skip-ra"}
+        assert side.event("peer_attested")["verified"] is False
+        assert side.event("policy_decision")["skipped"] is True
+        assert side.event("exit")["code"] == 0 and side.event("exit")["result"] == "Success"
+        assert "Traceback" not in side.stderr
+    assert "listening" in [e["event"] for e in d.events]
+    assert s.event("msk_exchanged")["key_sha256_8"] == d.event("msk_exchanged")["key_sha256_8"]
+    assert s.event("msk_exchanged")["mig_version"] == d.event("msk_exchanged")["mig_version"] == 0
+    assert any("NOT attested" in e["msg"] for e in s.events if e["level"] == "warn")
+
+
+def test_zero_key_fingerprint_and_no_key_in_logs(procs, cfg_env, port, tmp_path) -> None:
+    """With upstream's all-zero MSK the fingerprint is known; the key bytes never appear."""
+    log = tmp_path / "dst.log"
+    s, d = pair(procs, dict(cfg_env, MIGTD_EMU_MSK="zero", RUST_LOG="trace"), port,
+                dst_env={"MIGTD_LOG_FILE": str(log)})
+    assert (s.code, d.code) == (0, 0)
+    assert s.event("msk_exchanged")["key_sha256_8"] == key_fingerprint(bytes(32))
+    assert log.read_text() == d.stderr
+    for text in (s.stderr, d.stderr):
+        assert "0" * 64 not in text and "msk\"" not in text.lower()
+
+
+def test_text_format_logs(procs, cfg_env, port) -> None:
+    s, d = pair(procs, dict(cfg_env, MIGTD_LOG_FORMAT="text"), port)
+    assert (s.code, d.code) == (0, 0)
+    assert "INFO  - [req_id: 1] Migration key exchange successful!" in s.stderr
+    assert "{" not in d.stderr.splitlines()[0]
+
+
+def test_negotiated_version_from_overlapping_ranges(procs, cfg_env, port) -> None:
+    s, d = pair(procs, cfg_env, port, src_env={"MIGTD_EMU_MIG_VERSION": "1-3"},
+                dst_env={"MIGTD_EMU_MIG_VERSION": "2-5"})
+    assert (s.code, d.code) == (0, 0)
+    assert s.event("msk_exchanged")["mig_version"] == d.event("msk_exchanged")["mig_version"] == 3
+
+
+def test_version_mismatch_fails_both_sides_with_1(procs, cfg_env, port) -> None:
+    s, d = pair(procs, cfg_env, port, src_env={"MIGTD_EMU_MIG_VERSION": "1-1"},
+                dst_env={"MIGTD_EMU_MIG_VERSION": "2-2"})
+    assert (s.code, d.code) == (1, 1)
+    for side in (s, d):
+        assert side.event("exit")["result"] == "InvalidParameter"
+        assert "incompatible migration versions" in side.stderr
+        assert [e["event"] for e in side.events].count("msk_exchanged") == 0
+        assert side.event("report_status")["code"] == 1
+
+
+def test_quote_failures_within_retries_recover(procs, cfg_env, port) -> None:
+    s, d = pair(procs, cfg_env, port, src_env={"MIGTD_QUOTE_FAILURES": "2"})
+    assert (s.code, d.code) == (0, 0)
+    warns = [e["msg"] for e in s.events if "Simulating quote failure" in e["msg"]]
+    assert len(warns) == 2 and all(e["level"] == "warn" for e in s.events if e["msg"] in warns)
+
+
+def test_quote_failure_after_retries_is_7(procs, cfg_env, port) -> None:
+    s, d = pair(procs, dict(cfg_env, MIGTD_TIMEOUT="5"), port, src_env={"MIGTD_QUOTE_FAILURES": "6"})
+    assert s.code == 7 and s.event("exit")["result"] == "MutualAttestationError"
+    assert d.code == 6  # the source hung up before the TLS handshake
+    assert len([e for e in s.events if "Simulating quote failure" in e["msg"]]) == 6
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_signal_gives_logged_clean_exit(procs, cfg_env, port, sig) -> None:
+    dst = procs.start(["-m", "dst", "-t", str(port)], cfg_env)
+    deadline = time.monotonic() + 10
+    line = ""
+    while '"listening"' not in line and time.monotonic() < deadline:
+        line = dst.stderr.readline()
+    assert '"listening"' in line
+    dst.send_signal(sig)
+    d = procs.finish(dst, timeout=10)
+    assert d.code == 5 and "Traceback" not in d.stderr
+    assert d.event("exit")["reason"] == f"terminated by {sig.name}"
+
+
+def test_silent_source_times_out(procs, cfg_env, port, connect_to) -> None:
+    dst = procs.start(["-m", "dst", "-t", str(port), "--timeout", "1"], cfg_env)
+    sock = connect_to(port)
+    start = time.monotonic()
+    d = procs.finish(dst, timeout=15)
+    sock.close()
+    assert d.code == 5 and time.monotonic() - start < 5
+    assert "no data from the peer within 1 s" in d.event("exit")["reason"]
+
+
+def test_silent_destination_times_out(procs, cfg_env, listener) -> None:
+    server, port = listener()
+    src = procs.start(["-m", "src", "-t", str(port), "--timeout", "1"], cfg_env)
+    conn, _ = server.accept()
+    start = time.monotonic()
+    s = procs.finish(src, timeout=15)
+    conn.close()
+    assert s.code == 5 and time.monotonic() - start < 5
+
+
+def test_no_source_connects_within_timeout(procs, cfg_env, port) -> None:
+    d = procs.finish(procs.start(["-m", "dst", "-t", str(port), "--timeout", "0.5"], cfg_env), timeout=15)
+    assert d.code == 5 and "no source connected" in d.event("exit")["reason"]
