@@ -132,26 +132,35 @@ class SgxExtension:
         return _tlv(_SEQ, b"".join(items))
 
 
-_CONFIG_NAMES = {"1": "dynamicPlatform", "2": "cachedKeys", "3": "SMTEnabled"}
+_CONFIG_NAMES = {b"\x01": "dynamicPlatform", b"\x02": "cachedKeys", b"\x03": "SMTEnabled"}
+# Content bytes of the extension's base OID; every element OID is this plus small arcs,
+# so elements are keyed by the raw suffix bytes (no string decoding on the hot path).
+_PREFIX = _encode_oid(SGX_EXTENSION_OID)[2:]
+
+
+def _entries(der: bytes, start: int, end: int, what: str, prefix: bytes) -> dict[bytes, tuple[int, int, int]]:
+    """Map OID suffix → value TLV for a SEQUENCE OF SEQUENCE { OID, value }."""
+    out: dict[bytes, tuple[int, int, int]] = {}
+    for _, es, ee in _children(der, start, end, what):
+        kids = _children(der, es, ee, what)
+        if len(kids) != 2 or kids[0][0] != _OID:
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        raw = der[kids[0][1]:kids[0][2]]
+        if not raw.startswith(prefix):
+            raise FormatError(_S, what, es, f"unexpected OID {_decode_oid(raw)}")
+        out[raw[len(prefix):]] = kids[1]
+    return out
 
 
 def parse_sgx_extension(der: bytes) -> SgxExtension:
-    """Decode the extension value; every required element must be present once."""
+    """Decode the extension value; every required element must be present."""
     der = bytes(der)
     tag, vs, ve = _read_tlv(der, 0, len(der), "extension")
     if tag != _SEQ:
         raise FormatError(_S, "extension", 0, f"expected SEQUENCE, got tag {tag:#04x}")
-    values: dict[str, tuple[int, int, int]] = {}
-    for _, es, ee in _children(der, vs, ve, "entry"):
-        kids = _children(der, es, ee, "entry")
-        if len(kids) != 2 or kids[0][0] != _OID:
-            raise FormatError(_S, "entry", es, "expected SEQUENCE { OID, value }")
-        oid = _decode_oid(der[kids[0][1]:kids[0][2]])
-        if not oid.startswith(SGX_EXTENSION_OID + "."):
-            raise FormatError(_S, "entry", es, f"unexpected OID {oid}")
-        values[oid[len(SGX_EXTENSION_OID) + 1:]] = kids[1]
+    values = _entries(der, vs, ve, "entry", _PREFIX)
 
-    def want(key: str, tag_: int, name: str, size: int | None = None) -> tuple[int, int, int]:
+    def want(key: bytes, tag_: int, name: str, size: int | None = None) -> tuple[int, int, int]:
         if key not in values:
             raise FormatError(_S, name, vs, "missing")
         t, s, e = values[key]
@@ -161,7 +170,7 @@ def parse_sgx_extension(der: bytes) -> SgxExtension:
             raise FormatError(_S, name, s, f"must be {size} bytes, got {e - s}")
         return t, s, e
 
-    def octets(key: str, name: str, size: int) -> bytes:
+    def octets(key: bytes, name: str, size: int) -> bytes:
         _, s, e = want(key, _OCTETS, name, size)
         return der[s:e]
 
@@ -170,38 +179,33 @@ def parse_sgx_extension(der: bytes) -> SgxExtension:
             raise FormatError(_S, name, s, "not a small non-negative integer")
         return int.from_bytes(der[s:e], "big")
 
-    _, ts, te = want("2", _SEQ, "TCB")
-    tcb: dict[str, tuple[int, int, int]] = {}
-    for _, es, ee in _children(der, ts, te, "TCB"):
-        kids = _children(der, es, ee, "TCB entry")
-        if len(kids) != 2 or kids[0][0] != _OID:
-            raise FormatError(_S, "TCB entry", es, "expected SEQUENCE { OID, value }")
-        tcb[_decode_oid(der[kids[0][1]:kids[0][2]]).rsplit(".", 1)[-1]] = kids[1]
+    _, ts, te = want(b"\x02", _SEQ, "TCB")
+    tcb = _entries(der, ts, te, "TCB entry", _PREFIX + b"\x02")
     comps = []
     for i in range(1, 17):
-        if str(i) not in tcb or tcb[str(i)][0] != _INT:
+        item = tcb.get(bytes([i]))
+        if item is None or item[0] != _INT:
             raise FormatError(_S, f"TCB.comp{i:02d}", ts, "missing or not an INTEGER")
-        comps.append(integer(*tcb[str(i)], f"TCB.comp{i:02d}"))
-    if "17" not in tcb or tcb["17"][0] != _INT:
+        comps.append(integer(*item, f"TCB.comp{i:02d}"))
+    item = tcb.get(b"\x11")
+    if item is None or item[0] != _INT:
         raise FormatError(_S, "TCB.pcesvn", ts, "missing or not an INTEGER")
-    pcesvn = integer(*tcb["17"], "TCB.pcesvn")
-    if "18" not in tcb or tcb["18"][0] != _OCTETS or tcb["18"][2] - tcb["18"][1] != 16:
+    pcesvn = integer(*item, "TCB.pcesvn")
+    item = tcb.get(b"\x12")
+    if item is None or item[0] != _OCTETS or item[2] - item[1] != 16:
         raise FormatError(_S, "TCB.cpusvn", ts, "missing or not a 16-byte OCTET STRING")
-    cpusvn = der[tcb["18"][1]:tcb["18"][2]]
-    _, ss, se = want("5", _ENUM, "sgxType")
-    instance = None
-    if "6" in values:
-        instance = octets("6", "platformInstanceId", 16)
+    cpusvn = der[item[1]:item[2]]
+    _, ss, se = want(b"\x05", _ENUM, "sgxType")
+    instance = octets(b"\x06", "platformInstanceId", 16) if b"\x06" in values else None
     config: dict[str, bool] = {}
-    if "7" in values and values["7"][0] == _SEQ:
-        for _, es, ee in _children(der, values["7"][1], values["7"][2], "configuration"):
-            kids = _children(der, es, ee, "configuration entry")
-            if len(kids) == 2 and kids[0][0] == _OID and kids[1][0] == _BOOL:
-                key = _decode_oid(der[kids[0][1]:kids[0][2]]).rsplit(".", 1)[-1]
-                config[_CONFIG_NAMES.get(key, key)] = any(der[kids[1][1]:kids[1][2]])
+    if b"\x07" in values and values[b"\x07"][0] == _SEQ:
+        _, cs, ce = values[b"\x07"]
+        for key, (t, s, e) in _entries(der, cs, ce, "configuration entry", _PREFIX + b"\x07").items():
+            if t == _BOOL:
+                config[_CONFIG_NAMES.get(key, key.hex())] = any(der[s:e])
     return SgxExtension(
-        ppid=octets("1", "PPID", 16), tcb_components=tuple(comps), pcesvn=pcesvn, cpusvn=cpusvn,
-        pce_id=octets("3", "PCE-ID", 2), fmspc=octets("4", "FMSPC", 6),
+        ppid=octets(b"\x01", "PPID", 16), tcb_components=tuple(comps), pcesvn=pcesvn, cpusvn=cpusvn,
+        pce_id=octets(b"\x03", "PCE-ID", 2), fmspc=octets(b"\x04", "FMSPC", 6),
         sgx_type=integer(_ENUM, ss, se, "sgxType"), platform_instance_id=instance,
         configuration=config,
     )

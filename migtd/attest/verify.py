@@ -216,6 +216,7 @@ class _Prepared:
     pck_revoked: frozenset[int]
     pck_crl_number: int | None
     pck_crl_issuers_ok: set[bytes]           # PCK CA DERs whose signature on the PCK CRL checked out
+    root_signed: set[bytes]                  # DERs of certificates already verified as issued by the root
     qe_identity: QeIdentity
     window: _Window                          # root CRL, PCK CRL, PCK CRL chain, QE identity (+chain)
     collateral: Collateral
@@ -277,12 +278,14 @@ def _prepare(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
     pck_crl = _crl(collateral.pck_crl, "PCK CRL")
     window.crl("PCK CRL", pck_crl)
     issuers_ok: set[bytes] = set()
+    root_signed: set[bytes] = set()
     crl_chain = _load_chain(collateral.pck_crl_issuer_chain, "crl", 2)
     for i, cert in enumerate(crl_chain):
         window.cert(f"PCK CRL issuer chain[{i}]", cert)
     if _point(crl_chain[1]) == root_point:
         try:
             crl_chain[0].verify_directly_issued_by(root)
+            root_signed.add(crl_chain[0].public_bytes(Encoding.DER))
             if pck_crl.is_signature_valid(crl_chain[0].public_key()):  # type: ignore[arg-type]
                 issuers_ok.add(crl_chain[0].public_bytes(Encoding.DER))
         except _VERIFY_ERRORS:
@@ -306,7 +309,7 @@ def _prepare(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
     window.items.append(("QE identity", qe.issue_date, qe.next_update))
     return _Prepared(root, root.public_bytes(Encoding.DER), root_point, root_revoked,
                      _crl_number(root_crl), pck_crl, frozenset(r.serial_number for r in pck_crl),
-                     _crl_number(pck_crl), issuers_ok, qe, window, collateral)
+                     _crl_number(pck_crl), issuers_ok, root_signed, qe, window, collateral)
 
 
 def _prepared(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
@@ -447,7 +450,9 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *,
         raise QuoteVerificationError("root_ca", "the quote's PCK chain does not end at the trusted root CA")
     if chain_root.public_bytes(Encoding.DER) != p.root_der:
         _issued_by(chain_root, chain_root, "pck_chain", "root CA in the quote")
-    _issued_by(pck_ca, p.root, "pck_chain", "PCK CA")
+    pck_ca_der = pck_ca.public_bytes(Encoding.DER)
+    if pck_ca_der not in p.root_signed:  # the collateral's PCK CA was checked when preparing
+        _issued_by(pck_ca, p.root, "pck_chain", "PCK CA")
     _issued_by(leaf, pck_ca, "pck_chain", "PCK certificate")
     if "SGX PCK Certificate" not in _cn(leaf):
         raise QuoteVerificationError("pck_chain", f"leaf {_cn(leaf)!r} is not an SGX PCK Certificate")
@@ -455,7 +460,6 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *,
         raise QuoteVerificationError("pck_chain", f"intermediate {_cn(pck_ca)!r} is not a PCK CA")
 
     # 4. CRLs (signatures were checked when the collateral was prepared)
-    pck_ca_der = pck_ca.public_bytes(Encoding.DER)
     if pck_ca_der not in p.pck_crl_issuers_ok:
         if p.pck_crl.issuer != pck_ca.subject or \
                 not p.pck_crl.is_signature_valid(pck_ca.public_key()):  # type: ignore[arg-type]
