@@ -205,7 +205,8 @@ def parse_args(argv: Sequence[str]) -> Options:
             opts.timeout = _timeout(argv[i + 1], "timeout")
             i += 2
         elif arg in ("-h", "--help"):
-            raise CliExit(0, usage=True)
+            help_requested = True  # like upstream: keep scanning, a bad value still exits 1
+            i += 1
         elif arg == "--version":
             raise CliExit(0, f"migtd {migtd.__version__} (MigTD-Py; upstream MigTD {migtd.UPSTREAM_VERSION} "
                              "AzCVMEmu compatible)")

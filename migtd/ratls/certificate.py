@@ -160,11 +160,16 @@ class ParsedCertificate:
         if ext is None:
             return []
         item = der.read_one(ext.value, "extKeyUsage")
+        if item.tag != der.SEQUENCE:
+            raise _bad("extKeyUsage", 0, "value is not a SEQUENCE")
         out = []
         for child in item.children("extKeyUsage"):
             if child.tag != der.OID:
                 raise _bad("extKeyUsage", child.offset, "member is not an OID")
-            out.append(der.decode_oid(child.content))
+            try:
+                out.append(der.decode_oid(child.content))
+            except ValueError as exc:
+                raise _bad("extKeyUsage", child.offset, str(exc)) from None
         return out
 
     @property

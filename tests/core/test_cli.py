@@ -106,6 +106,13 @@ def test_help_exits_0_before_env_checks(capsys, flag: str) -> None:
     assert text + "\n" == USAGE
 
 
+def test_help_keeps_scanning_like_upstream(capsys) -> None:
+    code, out, _ = run(capsys, ["-h", "-m", "sideways"], {})
+    assert code == 1 and out[0].startswith("Invalid role value: sideways")
+    code, out, _ = run(capsys, ["--help", "-r", "5", "--bogus"], {})
+    assert code == 0 and out[0] == "Unknown argument: --bogus"
+
+
 def test_version(capsys) -> None:
     code, out, _ = run(capsys, ["--version"], {})
     assert code == 0 and out[0].startswith("migtd 0.1.0")

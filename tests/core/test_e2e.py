@@ -11,6 +11,7 @@ never reaches a log.
 from __future__ import annotations
 
 import signal
+import struct
 import time
 
 import pytest
@@ -144,3 +145,61 @@ def test_silent_destination_times_out(procs, cfg_env, listener) -> None:
 def test_no_source_connects_within_timeout(procs, cfg_env, port) -> None:
     d = procs.finish(procs.start(["-m", "dst", "-t", str(port), "--timeout", "0.5"], cfg_env), timeout=15)
     assert d.code == 5 and "no source connected" in d.event("exit")["reason"]
+
+
+@pytest.fixture
+def v2_env(cfg_env, tmp_path):
+    chain = tmp_path / "issuer_chain.pem"
+    chain.write_text("-----BEGIN CERTIFICATE-----\nnot checked in skip-RA\n-----END CERTIFICATE-----\n")
+    env = dict(cfg_env, MIGTD_POLICY_VERSION="2", MIGTD_POLICY_ISSUER_CHAIN_FILE=str(chain))
+    env.pop("MIGTD_ROOT_CA_FILE")
+    return env
+
+
+def test_policy_v2_pre_session_then_migration(procs, v2_env, port) -> None:
+    s, d = pair(procs, v2_env, port)
+    assert (s.code, d.code) == (0, 0), s.stderr + d.stderr
+    assert "Pre-Session-Message Version: 0x0100" in s.stderr
+    assert s.event("policy_decision")["policy_version"] == 2
+
+
+def test_policy_v2_pre_session_bytes_match_the_transcript(procs, v2_env, listener, fake_peer) -> None:
+    """§4.9: HELLO header, HELLO payload, PRE_SESSION_DATA header, blob, START_SESSION."""
+    server, port = listener()
+    src = procs.start(["-m", "src", "-t", str(port), "--timeout", "3"], v2_env)
+    conn, _ = server.accept()
+    peer = fake_peer(conn)
+    policy = open(v2_env["MIGTD_POLICY_FILE"], "rb").read()
+    chain = open(v2_env["MIGTD_POLICY_ISSUER_CHAIN_FILE"], "rb").read()
+    blob = struct.pack("<I", len(policy)) + policy + struct.pack("<I", len(chain)) + chain
+    assert [peer.recv_frame(), peer.recv_frame()] == [bytes.fromhex("FF00000008000000"),
+                                                      bytes.fromhex("4D47544400010001")]
+    peer.send_frame(bytes.fromhex("FF00000008000000") + b"MGTD\x00\x01\x00\x02")  # coalesced: allowed
+    assert [peer.recv_frame(), peer.recv_frame()] == [b"\x01\x00\x00\x00" + struct.pack("<I", len(blob)), blob]
+    peer.send_frame(b"\x01\x00\x00\x00" + struct.pack("<I", len(blob)))
+    peer.send_frame(blob)
+    assert peer.recv_frame() == bytes.fromhex("0200000000000000")
+    peer.send_frame(bytes.fromhex("0200000004000000"))  # START_SESSION must have length 0
+    s = procs.finish(src)
+    peer.close()
+    assert s.code == 1 and "expected START_SESSION" in s.event("exit")["reason"]
+    assert "Pre-Session-Message Version: 0x0100" in s.stderr
+
+
+def test_policy_v2_hello_without_common_version_is_1(procs, v2_env, listener, fake_peer) -> None:
+    server, port = listener()
+    src = procs.start(["-m", "src", "-t", str(port), "--timeout", "3"], v2_env)
+    peer = fake_peer(server.accept()[0])
+    peer.send_frame(bytes.fromhex("FF00000008000000"))
+    peer.send_frame(b"MGTD\x00\x02\x00\x02")  # the peer only speaks 0x0200
+    s = procs.finish(src)
+    peer.close()
+    assert s.code == 1 and "no common version" in s.event("exit")["reason"]
+
+
+def test_rebind_without_policy_v2_is_unsupported_operation(procs, cfg_env, port) -> None:
+    s, d = pair(procs, cfg_env, port, extra=("-o", "rebind-prepare"))
+    for side in (s, d):
+        assert side.code == 12
+        assert side.event("report_status")["code"] == 12
+        assert [e["kind"] for e in side.events if e["event"] == "request"] == ["EnableLogArea"]
