@@ -31,7 +31,7 @@ from tui.screens.run import RunScreen
 class ConsoleApp(App[int]):
     """The operator console. Returns 0 when the last run succeeded, else 1."""
 
-    CSS_PATH = "console.tcss"
+    CSS_PATH = Path(__file__).with_name("console.tcss")  # absolute: subclasses live elsewhere
     TITLE = "migtd-console"
     BINDINGS = [Binding("q", "quit", "Quit")]
 

@@ -59,6 +59,10 @@ def main() -> int:
     if kind == "flood":
         n = int(arg)
         t0 = time.time()
+        if role == "destination":
+            out.write(json.dumps({"ts": t0, "level": "info", "role": role, "request_id": 1,
+                                  "event": "listening", "msg": "listening", "ip": "127.0.0.1",
+                                  "port": 1}) + "\n")
         chunk = []
         for i in range(n):
             chunk.append(json.dumps({"ts": t0, "level": "debug", "role": role, "request_id": 1,

@@ -42,6 +42,9 @@ async def pump(stream: asyncio.StreamReader, sink: LineSink) -> None:
         if len(pending) > 4 * CHUNK:  # an endless line: show it in pieces
             sink(pending.decode("utf-8", "replace"))
             pending = b""
+        # read() does not suspend while data is buffered; yield so key presses
+        # and repaints interleave with a flood instead of waiting for its end.
+        await asyncio.sleep(0)
     if pending.strip():
         sink(pending.rstrip(b"\r").decode("utf-8", "replace"))
 

@@ -1,0 +1,184 @@
+"""Console speed: lines/s the Run screen ingests and renders, and time to first paint.
+
+Run: ``.venv/bin/python benchmarks/console_ingest.py [--lines N] [--runs K]``.
+
+Ingest: both sides each stream N JSON-lines events through the real line pump
+(an in-memory stream in place of the process pipe, so only console work is
+timed) into a headless Run screen; a run ends when both sides' results are in
+and the screen has drawn the model's final version. Reported: median lines/s
+per side over K runs, plus how the ring buffer and process memory stayed.
+
+First paint: wall time from constructing the app to Textual's ``Ready`` event
+(first frame displayed) in a headless run, plus the time to import ``tui.app``
+in a fresh interpreter (what a user waits for before that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from tui.app import ConsoleApp
+from tui.history import HistoryStore
+from tui.launchers.base import CHUNK, Launcher, LineSink, pump
+from tui.model import LOG_CAPACITY
+from tui.params import RunParams
+
+
+def make_stream(role: str, n: int) -> bytes:
+    """N realistic records: mostly debug logs, a few structured events, an exit."""
+    t0 = 1764130000.0
+    lines = []
+    if role == "destination":
+        lines.append({"event": "listening", "msg": "listening", "ip": "127.0.0.1", "port": 8001})
+    for i in range(n - len(lines) - 1):
+        if i % 100 == 0:
+            lines.append({"event": "request", "msg": "Processing StartMigration request",
+                          "kind": "StartMigration", "id": f"{i:016X}"})
+        else:
+            lines.append({"event": "log", "level": "debug",
+                          "msg": f"vmcall_raw: transferred {i * 7 % 4096} bytes over the emulated channel (seq {i})"})
+    lines.append({"event": "exit", "msg": "done", "code": 0, "result": "Success", "reason": ""})
+    out = []
+    for i, rec in enumerate(lines):
+        full = {"ts": t0 + i * 1e-5, "level": rec.pop("level", "info"), "role": role,
+                "request_id": 1, **rec}
+        out.append(json.dumps(full, separators=(",", ":")))
+    return ("\n".join(out) + "\n").encode()
+
+
+class MemoryLauncher(Launcher):
+    """Feeds a prepared byte stream through the real :func:`pump`."""
+
+    def __init__(self, role: str, data: bytes) -> None:
+        super().__init__(role, ["memory"], where="memory")
+        self.data = data
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, sink: LineSink) -> None:
+        reader = asyncio.StreamReader(limit=2 * CHUNK)
+
+        async def writer() -> None:
+            for i in range(0, len(self.data), CHUNK):
+                # like a pipe: the writer waits while the reader is behind
+                while len(reader._buffer) > 2 * CHUNK:  # noqa: SLF001 - benchmark only
+                    await asyncio.sleep(0)
+                reader.feed_data(self.data[i:i + CHUNK])
+                await asyncio.sleep(0)
+            reader.feed_eof()
+
+        asyncio.get_running_loop().create_task(writer())
+        self._task = asyncio.create_task(pump(reader, sink))
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def wait(self) -> int:
+        assert self._task is not None
+        await self._task
+        return 0
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+async def one_ingest(n: int, store: HistoryStore,
+                     streams: dict[str, bytes] | None = None) -> tuple[float, int]:
+    if streams is None:
+        streams = {role: make_stream(role, n) for role in ("source", "destination")}
+    params = RunParams(roles=["destination", "source"], attestation="skip-ra")
+    app = ConsoleApp(params, history=store, autostart=False,
+                     factory=lambda role, _p: MemoryLauncher(role, streams[role]))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.1)
+        t0 = time.perf_counter()
+        app.action_rerun()
+        while True:
+            await asyncio.sleep(0.001)
+            model = app.model
+            if model.finished and not app.running and app.run_screen._drawn == model.version:
+                break
+        elapsed = time.perf_counter() - t0
+        kept = max(len(side.logs) for side in app.model.sides.values())
+    return n / elapsed, kept
+
+
+async def first_paint(store: HistoryStore) -> float:
+    ready = asyncio.Event()
+
+    class Timed(ConsoleApp):
+        def on_ready(self) -> None:
+            ready.set()
+
+    t0 = time.perf_counter()
+    app = Timed(RunParams(roles=["destination", "source"], attestation="mock-report"),
+                history=store, autostart=False)
+    async with app.run_test(size=(160, 48)):
+        await asyncio.wait_for(ready.wait(), 10)
+        return time.perf_counter() - t0
+
+
+def import_time() -> float:
+    code = "import time; t=time.perf_counter(); import tui.app; print(time.perf_counter()-t)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=50_000, help="lines per side per run")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = HistoryStore(Path(tmp))
+        rss0 = rss_mib()
+        rates, kept, rss_runs = [], 0, []
+        for _ in range(args.runs):
+            rate, kept = await one_ingest(args.lines, store)
+            rates.append(rate)
+            rss_runs.append(rss_mib())
+        rss1 = rss_mib()
+        paints = [await first_paint(store) for _ in range(args.runs)]
+        # Memory: trace allocations during one more ingest (slower, so not timed);
+        # the input streams are built before tracing starts and are not counted.
+        streams = {role: make_stream(role, args.lines) for role in ("source", "destination")}
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        await one_ingest(args.lines, store, streams)
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    imports = [import_time() for _ in range(3)]
+    print(f"ingest: {args.lines} lines/side x {args.runs} runs: median {statistics.median(rates):,.0f} "
+          f"lines/s per side (min {min(rates):,.0f}, max {max(rates):,.0f})")
+    size = len(make_stream("source", args.lines)) * 2 / 2**20
+    print(f"input held in memory by the benchmark itself: {size:.0f} MiB per run")
+    print(f"traced Python memory during one ingest: peak {(peak - base) / 2**20:.1f} MiB above start, "
+          f"{(current - base) / 2**20:.1f} MiB still held after it")
+    print(f"memory: ring buffer {kept} lines/side (capacity {LOG_CAPACITY}); "
+          f"RSS {rss0:.0f} MiB before, after each run: "
+          + ", ".join(f"{r:.0f}" for r in rss_runs) + " MiB")
+    print(f"first paint (construct -> Ready, headless): median {statistics.median(paints) * 1000:.0f} ms")
+    print(f"import tui.app in a fresh interpreter: median {statistics.median(imports) * 1000:.0f} ms; "
+          f"launch to first paint ~ {(statistics.median(imports) + statistics.median(paints)) * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
