@@ -18,6 +18,7 @@ import hashlib
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from migtd import eventlog
 from migtd.emu.quote_provider import QuoteProvider
@@ -34,6 +35,11 @@ from migtd.ratls.msk import EXCHANGE_INFO_SIZE, ExchangeInformation, key_fingerp
 from migtd.ratls.verifier import PeerVerifier, VerifierContext
 from migtd.result import MigrationResult
 from migtd.transport import FramedStream, TransportTimeout
+
+if TYPE_CHECKING:  # the TLS engine pulls in pyOpenSSL; import it only when a session runs
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+
+    from migtd.ratls.tls import TlsEngine
 
 
 @dataclass
@@ -189,6 +195,7 @@ class Migration:
 
     # ------------------------------------------------------------ exchange_msk
     async def exchange_msk(self, req: Request) -> None:
+        """§4.1: pre-session (v2), RA-TLS, ExchangeInformation both ways, version, TDCS writes."""
         info = req.migration
         assert info is not None
         is_source = self.cfg.is_source
@@ -244,7 +251,8 @@ class Migration:
             raise MigtdError("pre-session: expected START_SESSION", MigrationResult.InvalidParameter)
 
     # ------------------------------------------------------------ RA-TLS
-    async def _local_certificate(self, blob: bytes | None) -> tuple[object, bytes]:
+    async def _local_certificate(self, blob: bytes | None) -> tuple[EllipticCurvePrivateKey, bytes]:
+        """Fresh P-384 key, TD report over SHA-384(key), quote, certificate (§5.2, §5.8)."""
         from cryptography.hazmat.primitives.asymmetric import ec
 
         from migtd.ratls.certificate import build_certificate, public_point
@@ -281,11 +289,12 @@ class Migration:
         except NetworkError as exc:
             raise SecureSessionError(f"TLS transport failed: {exc.message}") from None
 
-    async def _tls(self, blob: bytes | None):  # -> TlsEngine
+    async def _tls(self, blob: bytes | None) -> TlsEngine:
+        """Handshake, then judge the peer before any application data is written."""
         from migtd.ratls.tls import TlsEngine
 
         key, cert = await self._local_certificate(blob)
-        engine = TlsEngine(is_client=self.cfg.is_source, certificate_der=cert, private_key=key)  # type: ignore[arg-type]
+        engine = TlsEngine(is_client=self.cfg.is_source, certificate_der=cert, private_key=key)
         while True:
             try:
                 done = engine.step_handshake()
@@ -308,7 +317,8 @@ class Migration:
         self._verify_peer(engine)
         return engine
 
-    def _verify_peer(self, engine) -> None:  # engine: TlsEngine
+    def _verify_peer(self, engine: TlsEngine) -> None:
+        """Parse the peer certificate, run the mode's verifier, log its evidence, raise on rejection."""
         from migtd.ratls.certificate import parse_certificate
 
         der = engine.peer_certificate_der()
@@ -329,7 +339,7 @@ class Migration:
         if verdict.failure is not None:
             raise verdict.failure
 
-    async def _exchange_records(self, engine, record: bytes) -> bytes:
+    async def _exchange_records(self, engine: TlsEngine, record: bytes) -> bytes:
         """Write our 40 bytes, then read exactly 40 (fewer before EOF → NetworkError)."""
         from migtd.ratls.tls import PeerClosed, WantMore
 

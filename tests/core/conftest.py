@@ -73,21 +73,6 @@ class Procs:
         out, err = proc.communicate(timeout=timeout)
         return Finished(proc.returncode, out, err)
 
-    def wait_listening(self, proc: subprocess.Popen[str], port: int, timeout: float = 10) -> None:
-        """Poll until the destination's port accepts connections... without taking its one slot."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"migtd exited early with {proc.returncode}: {proc.stderr.read()}")
-            with socket.socket() as s:
-                # a listening socket shows up in /proc/net/tcp; cheaper: try bind and fail
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    return
-            time.sleep(0.02)
-        raise AssertionError("destination never listened")
-
     def cleanup(self) -> None:
         for proc in self.running:
             if proc.poll() is None:

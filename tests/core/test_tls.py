@@ -171,3 +171,34 @@ async def test_failure_injection_logs_each_simulated_failure() -> None:
     assert len(lines) == 2 and "attempt 1" in lines[0] and "attempt 2" in lines[1]
     with pytest.raises(ConfigError):
         FailureInjector.from_env({"MIGTD_QUOTE_FAILURES": "two"})
+
+
+def _client_hello_extensions(ch: bytes) -> tuple[bytes, dict[int, bytes]]:
+    p = 5 + 4 + 2 + 32
+    p += 1 + ch[p]
+    cs_len = int.from_bytes(ch[p:p + 2], "big")
+    suites = ch[p + 2:p + 2 + cs_len]
+    p += 2 + cs_len
+    p += 1 + ch[p]
+    end = p + 2 + int.from_bytes(ch[p:p + 2], "big")
+    p += 2
+    exts = {}
+    while p < end:
+        t, n = int.from_bytes(ch[p:p + 2], "big"), int.from_bytes(ch[p + 2:p + 4], "big")
+        exts[t] = ch[p + 4:p + 4 + n]
+        p += 4 + n
+    return suites, exts
+
+
+def test_client_hello_offers_exactly_what_a_rust_peer_needs() -> None:
+    """§5.1 / §9.1 item 4: only TLS 1.3, only 0x1302, only secp384r1 with a P-384 key share, SNI localhost."""
+    key, cert = _ratls_cert()
+    engine = TlsEngine(is_client=True, certificate_der=cert, private_key=key)
+    engine.step_handshake()
+    suites, exts = _client_hello_extensions(engine.take_outgoing())
+    assert suites == b"\x13\x02"
+    assert exts[0x000A] == b"\x00\x02\x00\x18"          # supported_groups: secp384r1
+    assert exts[0x002B] == b"\x02\x03\x04"              # supported_versions: TLS 1.3
+    assert exts[0x0033][2:4] == b"\x00\x18" and exts[0x0033][4:6] == b"\x00\x61"  # 97-byte P-384 share
+    assert exts[0x0000].endswith(b"\x00\x00\x09localhost")
+    assert 0x0010 not in exts  # no ALPN
