@@ -236,3 +236,15 @@ def test_missing_events_reason(report_dat: bytes, pvec: Path) -> None:
     d = evaluate_v1(policy, is_source=True, local_report=report_dat, peer_report=report_dat,
                     local_events=local, peer_events={})
     assert d.kind == "UnqualifiedMigTdInfo" and "missing from the peer's log" in d.error.message  # type: ignore[union-attr]
+
+
+def test_policy_package_imports_no_network_or_tls() -> None:
+    """The engine is pure: importing it pulls in no TLS, asyncio or transport code."""
+    import subprocess
+    import sys
+    code = ("import sys, migtd.policy, migtd.policy.v2, migtd.policy.generate, migtd.policy.sign; "
+            "print(sorted(m for m in ('OpenSSL', 'asyncio', 'ssl', 'migtd.ratls', 'migtd.transport', "
+            "'migtd.session', 'migtd.cli') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -42,7 +42,7 @@ from migtd.policy.v2.flows import (
     verify_peer_init_tdinfo_against_suppl_data,
 )
 from migtd.policy.v2.quote_fmspc import fmspc_from_quote
-from migtd.policy.v2.verify import VerifiedPolicy, verify_signed_policy
+from migtd.policy.v2.verify import ServtdCollateral, VerifiedPolicy, verify_servtd_collateral, verify_signed_policy
 
 __all__ = [
     "ChainError", "signer_key_hash", "validate_peer_chain", "verify_chain_and_signature",
@@ -51,5 +51,5 @@ __all__ = [
     "authenticate_rebinding_old", "build_peer_data", "check_engine_not_older", "check_policy_integrity",
     "check_policy_svn", "evaluation_info", "parse_peer_data", "relative_reference",
     "verify_init_migtd_data_policy_binding", "verify_own_tdinfo", "verify_peer_init_tdinfo_against_owner",
-    "verify_peer_init_tdinfo_against_suppl_data", "fmspc_from_quote", "VerifiedPolicy", "verify_signed_policy",
+    "verify_peer_init_tdinfo_against_suppl_data", "fmspc_from_quote", "VerifiedPolicy", "verify_signed_policy", "ServtdCollateral", "verify_servtd_collateral",
 ]

@@ -60,13 +60,10 @@ def _ref_error(prop: Prop, why: str) -> PolicyError:
 
 
 def _relative(prop: Prop, rel: object) -> object:
+    """The local value a "self"/"init" reference stands for; InvalidReference when unknown."""
     if rel is None:
-        return _raise(_ref_error(prop, f'"{prop.value}" needs the local MigTD\'s value, which is not known'))
+        raise _ref_error(prop, f'"{prop.value}" needs the local MigTD\'s value, which is not known')
     return rel
-
-
-def _raise(exc: Exception) -> object:
-    raise exc
 
 
 def _u32(prop: Prop, text: str) -> int:

@@ -77,23 +77,47 @@ def verify_signed_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPol
         raise PolicyError(K.SignatureVerificationFailed, str(exc), path="policyData") from None
     data = parse_policy_data(container.value)
     collaterals = parse_collaterals(data.collaterals, "policyData.collaterals")
-    sc_path = "policyData.servtdCollateral"
-    sc = obj(data.servtd_collateral, sc_path, ("majorVersion", "minorVersion", "servtdIdentityIssuerChain",
-                                               "servtdIdentity", "servtdTcbMappingIssuerChain",
-                                               "servtdTcbMapping"))
-    identity_chain = string(sc["servtdIdentityIssuerChain"], f"{sc_path}.servtdIdentityIssuerChain")
-    mapping_chain = string(sc["servtdTcbMappingIssuerChain"], f"{sc_path}.servtdTcbMappingIssuerChain")
     sc_text = _sub_text(container.raw.decode("utf-8"), "servtdCollateral", "policyData")
-    ident_text = _sub_text(sc_text, "servtdIdentity", sc_path)
-    map_text = _sub_text(sc_text, "servtdTcbMapping", sc_path)
-    signed_ident = verify_signed_document(ident_text, identity_chain, "tdIdentity", f"{sc_path}.servtdIdentity")
-    identity = parse_td_identity(signed_ident.value, f"{sc_path}.servtdIdentity.tdIdentity")
-    signed_map = verify_signed_document(map_text, mapping_chain, "tdTcbMapping", f"{sc_path}.servtdTcbMapping")
-    mapping = parse_tcb_mapping(signed_map.value, f"{sc_path}.servtdTcbMapping.tdTcbMapping")
+    servtd = verify_servtd_collateral(sc_text, "policyData.servtdCollateral")
     if not data.id:
         raise PolicyError(K.InvalidParameter, "id must not be empty", path="policyData.id")
     if data.version != SUPPORTED_VERSION:
         raise PolicyError(K.InvalidParameter, f'version "{data.version}" is not "{SUPPORTED_VERSION}"',
                           path="policyData.version")
-    return VerifiedPolicy(bytes(policy_file), container.raw, data, collaterals, identity, mapping,
-                          bytes(issuer_chain), identity_chain.encode(), mapping_chain.encode())
+    return VerifiedPolicy(bytes(policy_file), container.raw, data, collaterals, servtd.identity, servtd.mapping,
+                          bytes(issuer_chain), servtd.identity_chain, servtd.mapping_chain)
+
+
+@dataclass(frozen=True)
+class ServtdCollateral:
+    """The verified MigTD identity and TCB mapping, with the chains that signed them."""
+
+    identity: TdIdentity
+    mapping: TdTcbMapping
+    identity_chain: bytes
+    mapping_chain: bytes
+
+
+def verify_servtd_collateral(text: str | bytes, path: str = "servtdCollateral") -> ServtdCollateral:
+    """§3.5 step 6 on a ``servtdCollateral`` object given as its raw JSON text.
+
+    The identity and mapping are each verified over their raw bytes with
+    their own issuer chain, then parsed (InvalidServtdIdentity /
+    InvalidServtdTcbMapping).
+    """
+    sc_text = text.decode("utf-8") if isinstance(text, bytes) else text
+    try:
+        value = jsontext.loads(sc_text)
+    except ValueError as exc:
+        raise PolicyError(K.InvalidPolicy, str(exc), path=path) from None
+    sc = obj(value, path, ("majorVersion", "minorVersion", "servtdIdentityIssuerChain", "servtdIdentity",
+                           "servtdTcbMappingIssuerChain", "servtdTcbMapping"))
+    identity_chain = string(sc["servtdIdentityIssuerChain"], f"{path}.servtdIdentityIssuerChain")
+    mapping_chain = string(sc["servtdTcbMappingIssuerChain"], f"{path}.servtdTcbMappingIssuerChain")
+    ident_text = _sub_text(sc_text, "servtdIdentity", path)
+    map_text = _sub_text(sc_text, "servtdTcbMapping", path)
+    signed_ident = verify_signed_document(ident_text, identity_chain, "tdIdentity", f"{path}.servtdIdentity")
+    identity = parse_td_identity(signed_ident.value, f"{path}.servtdIdentity.tdIdentity")
+    signed_map = verify_signed_document(map_text, mapping_chain, "tdTcbMapping", f"{path}.servtdTcbMapping")
+    mapping = parse_tcb_mapping(signed_map.value, f"{path}.servtdTcbMapping.tdTcbMapping")
+    return ServtdCollateral(identity, mapping, identity_chain.encode(), mapping_chain.encode())
