@@ -261,7 +261,7 @@ class TcbInfo:
                                     _hex(m, "attributes", 8, w + "tdxModule."),
                                     _hex(m, "attributesMask", 8, w + "tdxModule."), ())
         identities = []
-        for i, m in enumerate(doc.get("tdxModuleIdentities") or []):
+        for i, m in enumerate(_list(doc, "tdxModuleIdentities", w) if "tdxModuleIdentities" in doc else []):
             mw = f"{w}tdxModuleIdentities[{i}]."
             if not isinstance(m, dict) or not isinstance(m.get("id"), str):
                 raise FormatError(_S, mw + "id", 0, "missing")

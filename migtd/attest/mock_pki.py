@@ -94,7 +94,8 @@ def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificat
     return builder.sign(issuer_key, hash_alg or hashes.SHA256())
 
 
-def _crl(issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey, revoked: list[int]) -> x509.CertificateRevocationList:
+def _crl(issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey,
+         revoked: list[int]) -> x509.CertificateRevocationList:
     builder = (x509.CertificateRevocationListBuilder()
                .issuer_name(issuer.subject).last_update(NOT_BEFORE).next_update(NOT_AFTER)
                .add_extension(x509.CRLNumber(1), critical=False))

@@ -59,6 +59,8 @@ from migtd.errors import AttestationError, FormatError
 SUPPLEMENTAL_SIZE = 822
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _VERIFY_ERRORS = (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm)
+#: What cryptography raises for an unparsable certificate (InvalidVersion is not a ValueError).
+_X509_ERRORS = (ValueError, x509.InvalidVersion)
 
 #: Statuses that fail verification outright (§3.2 step 16); everything else passes.
 TERMINAL_STATUSES = frozenset({"Revoked"})
@@ -127,7 +129,7 @@ def _raw_sig(sig: bytes) -> bytes:
 def _point(cert: x509.Certificate) -> bytes:
     try:
         return cert.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    except (TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError, AttributeError, UnsupportedAlgorithm):
         return b""
 
 
@@ -136,7 +138,7 @@ def _load_chain(pem: bytes | str, step: str, count: int) -> list[x509.Certificat
     data = data.rstrip(b"\0")
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+    except _X509_ERRORS as exc:
         raise QuoteVerificationError(step, f"certificate chain does not parse: {exc}") from None
     if len(certs) != count:
         raise QuoteVerificationError(step, f"expected {count} certificates, found {len(certs)}")
@@ -171,7 +173,7 @@ def _crl(pem: str, what: str) -> x509.CertificateRevocationList:
 def _crl_number(crl: x509.CertificateRevocationList) -> int | None:
     try:
         return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return None
 
 
@@ -261,7 +263,7 @@ def _prepare(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
             root = x509.load_pem_x509_certificate(root_ca_der)
         else:
             root = x509.load_der_x509_certificate(root_ca_der)
-    except ValueError as exc:
+    except _X509_ERRORS as exc:
         raise QuoteVerificationError("root_ca", f"trusted root CA does not parse: {exc}") from None
     root_point = _point(root)
     if not root_point:
@@ -270,7 +272,11 @@ def _prepare(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
     window = _Window()
 
     root_crl = _crl(collateral.root_ca_crl, "root CA CRL")
-    if not root_crl.is_signature_valid(root.public_key()):  # type: ignore[arg-type]
+    try:
+        root_crl_ok = root_crl.is_signature_valid(root.public_key())  # type: ignore[arg-type]
+    except _VERIFY_ERRORS:
+        root_crl_ok = False
+    if not root_crl_ok:
         raise QuoteVerificationError("crl", "root CA CRL is not signed by the trusted root CA")
     window.crl("root CA CRL", root_crl)
     root_revoked = frozenset(r.serial_number for r in root_crl)
@@ -461,8 +467,12 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *,
 
     # 4. CRLs (signatures were checked when the collateral was prepared)
     if pck_ca_der not in p.pck_crl_issuers_ok:
-        if p.pck_crl.issuer != pck_ca.subject or \
-                not p.pck_crl.is_signature_valid(pck_ca.public_key()):  # type: ignore[arg-type]
+        try:
+            signed_by_ca = p.pck_crl.issuer == pck_ca.subject and \
+                p.pck_crl.is_signature_valid(pck_ca.public_key())  # type: ignore[arg-type]
+        except _VERIFY_ERRORS:
+            signed_by_ca = False
+        if not signed_by_ca:
             raise QuoteVerificationError("crl", "PCK CRL is not signed by the quote's PCK CA")
         with p.lock:
             p.pck_crl_issuers_ok.add(pck_ca_der)
@@ -477,8 +487,8 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *,
         pck = parse_sgx_extension(ext.value)  # type: ignore[attr-defined]
     except x509.ExtensionNotFound:
         raise QuoteVerificationError("sgx_extension", "PCK certificate has no SGX extension") from None
-    except (FormatError, ValueError, AttributeError) as exc:
-        raise QuoteVerificationError("sgx_extension", str(exc)) from None
+    except (FormatError, ValueError, AttributeError, x509.DuplicateExtension) as exc:
+        raise QuoteVerificationError("sgx_extension", str(exc) or type(exc).__name__) from None
 
     # 6. TCB info (7. QE identity was checked when preparing)
     entry = _tcb_entry(p, pck.fmspc, pck.pce_id)
@@ -496,8 +506,9 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *,
     # 9. QE report signature by the PCK leaf
     cd = q.cert_data
     try:
-        leaf.public_key().verify(_raw_sig(cd.qe_report_signature), cd.qe_report_raw,  # type: ignore[call-arg, union-attr]
-                                 _ECDSA_SHA256)
+        leaf_key = leaf.public_key()
+        leaf_key.verify(_raw_sig(cd.qe_report_signature), cd.qe_report_raw,  # type: ignore[union-attr]
+                        _ECDSA_SHA256)  # type: ignore[call-arg]
     except _VERIFY_ERRORS + (AttributeError,):
         raise QuoteVerificationError("qe_report_signature", "QE report is not signed by the PCK key") from None
 

@@ -78,16 +78,20 @@ def describe_quote(data: bytes) -> dict[str, Any]:
     sgx: dict[str, Any] | None = None
     try:
         certs = x509.load_pem_x509_certificates(cd.pck_chain.rstrip(b"\0"))
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         certs = []
         chain.append({"error": f"PCK chain does not parse: {exc}"})
     for cert in certs:
-        chain.append({
-            "subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
-            "serial": f"{cert.serial_number:#x}", "not_before": _iso(cert.not_valid_before_utc),
-            "not_after": _iso(cert.not_valid_after_utc),
-            "sha256": hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest().upper(),
-        })
+        entry: dict[str, Any] = {"sha256": hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest().upper()}
+        try:
+            entry.update({
+                "subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+                "serial": f"{cert.serial_number:#x}", "not_before": _iso(cert.not_valid_before_utc),
+                "not_after": _iso(cert.not_valid_after_utc),
+            })
+        except ValueError as exc:
+            entry["error"] = f"certificate fields do not decode: {exc}"
+        chain.append(entry)
     if certs:
         try:
             raw = certs[0].extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSION_OID)).value
@@ -96,7 +100,8 @@ def describe_quote(data: bytes) -> dict[str, Any]:
                    "pcesvn": e.pcesvn, "cpusvn": _hex(e.cpusvn), "ppid": _hex(e.ppid), "sgx_type": e.sgx_type,
                    "platform_instance_id": _hex(e.platform_instance_id) if e.platform_instance_id else None,
                    "configuration": e.configuration}
-        except (x509.ExtensionNotFound, FormatError, ValueError, AttributeError) as exc:
+        except (x509.ExtensionNotFound, x509.DuplicateExtension, FormatError, ValueError,
+                AttributeError) as exc:
             sgx = {"error": str(exc) or "PCK certificate has no SGX extension"}
     return {
         "size": len(data), "quote_size": q.size, "trailing_bytes": len(data) - q.size,

@@ -12,7 +12,7 @@ from migtd.attest.tdreport import TdReport
 from migtd.attest.verify import QuoteVerificationError, VerifiedQuote, verify_quote
 from migtd.errors import FormatError
 
-SETTINGS = settings(max_examples=150, deadline=None,
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("ATTEST_FUZZ_EXAMPLES", "150")), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -87,3 +87,37 @@ def test_spliced_quote(azure, junk, off):
         verify_quote(data, azure.prod, azure.root_ca)
     except (FormatError, QuoteVerificationError):
         pass
+
+
+@SETTINGS
+@given(_mutations())
+def test_mutated_collateral(pki, mock_quote, muts):
+    """Corrupt collateral JSON: only format or verification errors, never a crash."""
+    data = _apply(pki.collateral.to_json(), muts, None)
+    try:
+        collateral = Collateral.from_json(data)
+        verify_quote(mock_quote, collateral, pki.root_ca_der)
+    except (FormatError, QuoteVerificationError):
+        pass
+
+
+@SETTINGS
+@given(st.binary(max_size=800))
+def test_arbitrary_root_ca(pki, mock_quote, root):
+    try:
+        verify_quote(mock_quote, pki.collateral, root)
+    except QuoteVerificationError as exc:
+        assert exc.step in ("root_ca", "crl")
+
+
+@SETTINGS
+@given(_mutations(), st.one_of(st.none(), st.integers(min_value=0, max_value=5000)))
+def test_inspect_mutated_quote(azure, muts, cut):
+    """``quote inspect`` decodes what it can and never crashes on a damaged quote."""
+    from migtd.tool.quote_cmd import describe_quote
+
+    try:
+        info = describe_quote(_apply(azure.quote, muts, cut))
+    except FormatError:
+        return
+    assert info["header"]["version"] in (4, 5)

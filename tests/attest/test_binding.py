@@ -1,0 +1,59 @@
+"""REPORTDATA key binding and event-log replay against a verified mock quote (protocol.md §5.5)."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from migtd.attest.binding import check_event_log, check_key_binding, report_data_for_key
+from migtd.attest.mock_provider import MockReportProvider
+from migtd.attest.verify import verify_quote
+from migtd.errors import AttestationError, SecureSessionError
+from migtd.eventlog import build_event_log, tagged_event, v1_event_log
+from migtd.result import MigrationResult
+
+
+def _point() -> bytes:
+    key = ec.generate_private_key(ec.SECP384R1())
+    return key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+def test_mock_quote_binds_key_and_log(pki, provider):
+    point, log = _point(), v1_event_log(b"{}", b"root")
+    quote = provider.quote(provider.td_report(report_data_for_key(point), log))
+    v = verify_quote(quote, pki.collateral, pki.root_ca_der)
+    check_key_binding(v.report_data, point)
+    check_event_log(v.rtmrs, log)
+    assert v.report[520:568] == report_data_for_key(point)[:48]
+
+
+def test_other_key_is_a_session_error(pki, provider):
+    quote = provider.quote(provider.td_report(report_data_for_key(_point()), v1_event_log(b"{}", b"r")))
+    v = verify_quote(quote, pki.collateral, pki.root_ca_der)
+    with pytest.raises(SecureSessionError) as err:
+        check_key_binding(v.report_data, _point())
+    assert err.value.result == MigrationResult.SecureSessionError
+
+
+@pytest.mark.parametrize("log", [
+    v1_event_log(b"{}", b"another root"),                                   # different measurement
+    build_event_log([tagged_event(5, 1, b"x", b"x")]),                      # mr_index out of range
+    b"not an event log",
+])
+def test_event_log_mismatch_is_policy_failure(pki, provider, log):
+    quote = provider.quote(provider.td_report(bytes(64), v1_event_log(b"{}", b"root")))
+    v = verify_quote(quote, pki.collateral, pki.root_ca_der)
+    with pytest.raises(AttestationError) as err:
+        check_event_log(v.rtmrs, log)
+    assert err.value.result == MigrationResult.PolicyUnsatisfiedError
+
+
+def test_engine_factory_adapter(azure, tmp_path):
+    assert MockReportProvider(env={}).name == "mock-qe"
+    assert not MockReportProvider(env={}).uses_quote_file
+    p = MockReportProvider(env={"MOCK_QUOTE_FILE": str(azure.dir / "az_migtd_quote.blob")})
+    assert p.name == "mock-quote-file" and p.uses_quote_file
+    assert p.quote(p.td_report(bytes(64), b"")) == azure.quote
+    q = MockReportProvider(mock_quote_file=azure.dir / "az_migtd_quote.blob", env={})
+    assert q.td_report(bytes(64), b"") == azure.mock_td_report
