@@ -342,8 +342,45 @@ def _print_exit(exc: CliExit) -> None:
     sys.stdout.flush()
 
 
+class _Stop(BaseException):
+    """SIGTERM/SIGHUP arrived outside the event loop (set-up or shutdown)."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    import signal
+
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _install_stop_handlers() -> dict[int, object]:
+    """Turn SIGTERM/SIGHUP into a logged, clean exit while no event loop owns them."""
+    import signal
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        previous[sig] = signal.signal(sig, _raise_stop)
+    return previous
+
+
+def _restore_handlers(previous: dict[int, object]) -> None:
+    import signal
+
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Entry point: returns the exit status; never lets a traceback out."""
+    previous = _install_stop_handlers()
+    try:
+        return _main(argv, env)
+    except _Stop:  # a second signal while writing the final records
+        return int(MigrationResult.NetworkError)
+    finally:
+        _restore_handlers(previous)
+
+
+def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     environ = dict(os.environ if env is None else env)
     try:
@@ -358,6 +395,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"Cannot open MIGTD_LOG_FILE {environ.get('MIGTD_LOG_FILE')}: {exc.strerror or exc}")
         return 1
     code, reason = _run_logged(opts, environ, log)
+    _install_stop_handlers()  # asyncio.run reset them to the defaults on its way out
     name, _ = MigrationResult.describe(code)
     log.emit("exit", f"MigTD exiting with {code} ({name})" + (f": {reason}" if reason else ""),
              "info" if code == 0 else "error", code=code, result=name, reason=reason)
@@ -389,6 +427,9 @@ def _run_logged(opts: Options, env: Mapping[str, str], log: EventLog) -> tuple[i
     except MigtdError as exc:
         log.error(exc.message)
         return int(exc.result), exc.message
+    except _Stop as stop:
+        log.warn(f"Received {stop.args[0]}; stopping")
+        return int(MigrationResult.NetworkError), f"terminated by {stop.args[0]}"
     except KeyboardInterrupt:
         log.error("Interrupted")
         return int(MigrationResult.NetworkError), "interrupted"

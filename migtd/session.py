@@ -136,6 +136,7 @@ class Migration:
                 return exc.result
             if req is None:
                 continue
+            self.log.debug(f"tdvmcall_migtd_waitforrequest: {req.operation.name} request_id={req.request_id:#x}")
             self.log.emit("request", f"Processing {req.operation.name} request", kind=req.operation.name,
                           id=f"{req.request_id:016X}")
             if req.operation == Operation.EnableLogArea:
@@ -154,7 +155,10 @@ class Migration:
                 return MigrationResult.UnsupportedOperationError
 
     def _report(self, request_id: int, kind: str, result: MigrationResult, data: bytes) -> None:
-        self.vmm.report_status(request_id, result, data)
+        report = self.vmm.report_status(request_id, result, data)
+        self.log.debug(f"tdvmcall_migtd_reportstatus: request_id={request_id:#x} "
+                       f"status={report.pre_migration_status} interrupt=0x50 ({report.kind}, "
+                       f"{len(report.data)} bytes)")
         self.log.emit("report_status", f"ReportStatus for {kind}: {result.name}", kind=kind,
                       code=int(result), result=result.name, data_len=len(data))
 
