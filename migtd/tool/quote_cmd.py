@@ -169,11 +169,15 @@ def _parse_at(value: str | None) -> datetime | None:
 def verify(args: argparse.Namespace) -> int:
     from migtd.attest.collateral import load_collateral
     from migtd.attest.verify import QuoteVerificationError, verify_quote
+    from migtd.errors import FormatError
 
     at = _parse_at(args.at)
     quote = _read(args.file, "quote")
     root = _read(args.root_ca, "root CA")
-    collateral = load_collateral(args.collateral)
+    try:
+        collateral = load_collateral(args.collateral)
+    except FormatError as exc:  # a malformed input file is a usage error (exit 1), not a failed quote
+        raise ConfigError(f"collateral file {args.collateral}: {exc.message}") from None
     try:
         v = verify_quote(quote, collateral, root, at=at)
     except QuoteVerificationError as exc:

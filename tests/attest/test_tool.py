@@ -90,6 +90,10 @@ def test_verify_missing_files_exit_1(azure, tmp_path, capsys):
             "--root-ca", str(azure.dir / "Intel_SGX_Provisioning_Certification_RootCA.cer")]
     assert main(args) == 1
     assert "c.json" in capsys.readouterr().err
+    (tmp_path / "c.json").write_text('{"majorVersion": 1}')
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c.json" in err and "platforms" in err
 
 
 def test_mock_pki_command_end_to_end(tmp_path):
