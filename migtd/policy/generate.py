@@ -32,6 +32,7 @@ from migtd.policy.v1 import (
     XFAM_MASK,
 )
 from migtd.policy.v1_document import parse_v1
+from migtd.result import MigrationResult
 
 _MASKS = {"TD_ATTRIBUTES": TD_ATTRIBUTES_MASK, "XFAM": XFAM_MASK}
 _SECTION_FIELDS = {
@@ -95,7 +96,8 @@ def policy_from_report(report: bytes, *, policy_id: str | None = None) -> dict[s
 def _check_size(report: bytes) -> None:
     if len(report) != rpt.REPORT_SIZE:
         raise PolicyError(PolicyErrorKind.InvalidParameter,
-                          f"a verified report has {rpt.REPORT_SIZE} bytes, this one {len(report)}")
+                          f"a verified report has {rpt.REPORT_SIZE} bytes, this one {len(report)}",
+                          result=MigrationResult.InvalidParameter)
 
 
 def _fill_section(section: dict[str, Any], fields: dict[str, str], report: bytes) -> None:

@@ -106,6 +106,8 @@ def test_generate_from_template(pvec: Path, tmp_path: Path, report_dat: bytes, c
     assert code == 0, out
     code, out, _ = run(capsys, *check_args(out_policy, pvec / T / "report.dat", pvec / T / "report.dat"))
     assert code == 8 and "PlatformNotFound" in out
+    code, _, err = run(capsys, "generate", "--from", pvec / T / "policy_005.json", tmp_path / "x.json")
+    assert code == 1 and "822 bytes" in err
     code, _, err = run(capsys, "generate", "--from", other, "--template", pvec / T / "policy_005.json",
                        tmp_path / "x.json")
     assert code == 9 and "invalid JSON" in err

@@ -185,3 +185,31 @@ def test_peer_data_blob() -> None:
         with pytest.raises(PolicyError) as err:
             parse_peer_data(bad)
         assert err.value.kind.value == "InvalidParameter"
+
+
+def test_source_with_init_tdinfo(make_side, report_dat: bytes) -> None:  # type: ignore[no-untyped-def]
+    """SPDM variant: init MigTD owner/SVN binding, ServtdExt hash and engine-not-older."""
+    from migtd.policy.v2.flows import servtd_ext_hash
+    a = make_side()
+    init = bytearray(512)
+    init[16:64] = rpt.field(report_dat, "MRTD")
+    init[208:256] = rpt.field(report_dat, "RTMR0")
+    init[256:304] = rpt.field(report_dat, "RTMR1")
+    init[112:160] = rpt.field(report_dat, "MROWNER")
+    good_hash = servtd_ext_hash(bytes(init), 1 << 36)
+
+    def run(tdinfo: bytes, digest: bytes = good_hash):  # type: ignore[no-untyped-def]
+        return authenticate_migration_source(a.verified, local_report=a.report, peer_report=a.report,
+                                             peer_event_log=a.log, peer_policy=a.policy, peer_chain=a.chain,
+                                             tolerate_rtmr_mismatch=True, init_tdinfo=tdinfo, init_attr=1 << 36,
+                                             init_servtd_info_hash=digest)
+    assert run(bytes(init)).ok
+    changed_owner = bytearray(init)
+    changed_owner[112] ^= 1
+    assert run(bytes(changed_owner)).kind == "PolicyHashMismatch"
+    assert run(bytes(init), bytes(48)).kind == "InvalidTdReport"
+    unknown_engine = bytearray(init)
+    unknown_engine[16] ^= 1
+    assert run(bytes(unknown_engine), servtd_ext_hash(bytes(unknown_engine), 1 << 36)).kind == "SvnMismatch"
+    # the MROWNER field is excluded from the hash by init_attr bit 36
+    assert servtd_ext_hash(bytes(changed_owner), 1 << 36) == good_hash

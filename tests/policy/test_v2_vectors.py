@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from migtd.eventlog import v2_event_log
 from migtd.policy import jsontext
 from migtd.policy import report as rpt
 from migtd.policy.errors import PolicyError

@@ -226,11 +226,15 @@ def authenticate_migration_dest(local: VerifiedPolicy, *, local_report: bytes, p
 def authenticate_migration_source(local: VerifiedPolicy, *, local_report: bytes, peer_report: bytes,
                                   peer_event_log: bytes, peer_policy: bytes, peer_chain: bytes,
                                   tolerate_rtmr_mismatch: bool = False,
-                                  init_tdinfo: bytes | None = None) -> PolicyDecision:
+                                  init_tdinfo: bytes | None = None, init_attr: int = 0,
+                                  init_servtd_info_hash: bytes | None = None) -> PolicyDecision:
     """Destination checks source: ``policy`` then ``backwardPolicy``.
 
-    With ``init_tdinfo`` (the SPDM variant on real hardware) the engine of the
-    source must not be older than the init MigTD's; emulation leaves it None.
+    With ``init_tdinfo`` (the SPDM variant on real hardware) the source must
+    share the init MigTD's policy owner with a policy SVN not below it, the
+    init TDINFO must match ``init_servtd_info_hash`` when given, and the
+    source's engine must not be older than the init MigTD's. Emulation
+    (AzCVMEmu) skips these checks, so the engine passes None.
     """
     def run(rules: list[RuleResult], notes: list[str]) -> None:
         peer = authenticate_remote_common(local, peer_report=peer_report, peer_event_log=peer_event_log,
@@ -243,6 +247,8 @@ def authenticate_migration_source(local: VerifiedPolicy, *, local_report: bytes,
         if init_tdinfo is not None:
             peer_meas = Measurements.from_bytes(*(rpt.field(peer_report, n) for n in ("MRTD", "RTMR0", "RTMR1")))
             verify_peer_init_tdinfo_against_suppl_data(init_tdinfo, peer_report)
+            if init_servtd_info_hash is not None:
+                check_servtd_ext_hash(init_tdinfo, init_attr, init_servtd_info_hash)
             check_engine_not_older(local.tcb_mapping, peer_meas, tdinfo_measurements(init_tdinfo))
     return _decide(run)
 
