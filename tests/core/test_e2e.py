@@ -203,3 +203,22 @@ def test_rebind_without_policy_v2_is_unsupported_operation(procs, cfg_env, port)
         assert side.code == 12
         assert side.event("report_status")["code"] == 12
         assert [e["kind"] for e in side.events if e["event"] == "request"] == ["EnableLogArea"]
+
+
+def test_upstream_config_files_pass_the_checks(procs, cfg_env, port, vectors) -> None:
+    """Upstream's own policy.json and Intel root CA (v1), as a Rust MigTD would load them."""
+    cfg = vectors / "policy" / "config"
+    env = dict(cfg_env, MIGTD_POLICY_FILE=str(cfg / "policy.json"),
+               MIGTD_ROOT_CA_FILE=str(cfg / "Intel_SGX_Provisioning_Certification_RootCA.cer"))
+    s, d = pair(procs, env, port)
+    assert (s.code, d.code) == (0, 0), s.stderr + d.stderr
+
+
+def test_upstream_v2_files_cross_frame_boundaries(procs, cfg_env, port, vectors) -> None:
+    """The 172 KB signed v2 policy makes a pre-session blob split into ≤ 65 524-byte frames."""
+    tpl = vectors / "policy" / "config" / "templates"
+    env = dict(cfg_env, MIGTD_POLICY_VERSION="2", MIGTD_POLICY_FILE=str(tpl / "policy_v2_signed.json"),
+               MIGTD_POLICY_ISSUER_CHAIN_FILE=str(tpl / "policy_issuer_chain.pem"))
+    s, d = pair(procs, env, port)
+    assert (s.code, d.code) == (0, 0), s.stderr + d.stderr
+    assert s.event("msk_exchanged")["key_sha256_8"] == d.event("msk_exchanged")["key_sha256_8"]
