@@ -161,9 +161,12 @@ def chain_factory_key() -> tuple[bytes, bytes, list]:
 
 def test_installed_entry_point(pvec: Path) -> None:
     """The real ``migtd-tool`` executable: exit status is the MigrationResult."""
-    from tests.conftest import bin_path  # type: ignore[import-not-found]
+    import sys
+    tool = Path(sys.executable).with_name("migtd-tool")
+    if not tool.exists():
+        pytest.fail(f"{tool} is not installed (pip install -e .)")
     rep = pvec / T / "report.dat"
-    proc = subprocess.run([bin_path("migtd-tool"), "policy", "check", "--policy", str(pvec / T / "policy_010.json"),
+    proc = subprocess.run([str(tool), "policy", "check", "--policy", str(pvec / T / "policy_010.json"),
                            "--local", str(rep), "--peer", str(rep), "--role", "destination"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 8 and "PlatformNotFound" in proc.stdout and not proc.stderr
