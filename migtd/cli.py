@@ -20,11 +20,19 @@ import stat
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import migtd
 from migtd.errors import ConfigError, MigtdError
 from migtd.events import EventLog, parse_level
 from migtd.result import MigrationResult
+
+if TYPE_CHECKING:  # heavy modules load only when a run actually starts
+    from migtd.emu.quote_provider import QuoteProvider
+    from migtd.emu.quote_retry import FailureInjector
+    from migtd.emu.tdcs import FieldStore
+    from migtd.ratls.verifier import PeerVerifier, VerifierContext
+    from migtd.session import SessionConfig
 
 USAGE = """\
 MigTD AzCVMEmu Mode Usage:
@@ -444,12 +452,12 @@ class Plan:
 
     opts: Options
     log: EventLog
-    session: object  # migtd.session.SessionConfig
-    store: object  # migtd.emu.tdcs.FieldStore
-    provider: object  # QuoteProvider
-    verifier: object  # PeerVerifier
-    verifier_context: object
-    injector: object
+    session: SessionConfig
+    store: FieldStore
+    provider: QuoteProvider
+    verifier: PeerVerifier
+    verifier_context: VerifierContext
+    injector: FailureInjector
 
 
 def prepare(opts: Options, files: LoadedFiles, env: Mapping[str, str], log: EventLog) -> Plan:
@@ -524,9 +532,8 @@ async def _serve(plan: Plan) -> tuple[int, str]:
                 log.info("Setting up rebinding flow (EnableLogArea -> GetMigtdData -> StartRebinding)")
                 queue = rebinding_queue(opts.request_id, opts.is_source, opts.uuid, opts.binding,
                                         finalize=opts.operation == "rebind-finalize")
-            run = Migration(plan.session, log, stream, EmulatedVmm(queue), plan.store,  # type: ignore[arg-type]
-                            plan.provider, plan.verifier, plan.injector,  # type: ignore[arg-type]
-                            plan.verifier_context)  # type: ignore[arg-type]
+            run = Migration(plan.session, log, stream, EmulatedVmm(queue), plan.store,
+                            plan.provider, plan.verifier, plan.injector, plan.verifier_context)
             result = await run.run()
         finally:
             await stream.close()
