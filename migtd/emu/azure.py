@@ -1,0 +1,106 @@
+"""``--attestation azure``: TD reports from the Azure vTPM, quotes from IMDS.
+
+This is what MigTD runs inside an Azure TDX CVM: the report comes from the
+paravisor through vTPM NV indexes (:mod:`migtd.emu.vtpm`), the quote from the
+IMDS endpoint (:mod:`migtd.emu.imds`). Configuration comes from the
+environment, as upstream's emulator does:
+
+* ``TSS2_TCTI`` — the TPM to talk to (default ``device:/dev/tpmrm0``);
+* ``MIGTD_IMDS_URL`` — the quote endpoint (default ``http://169.254.169.254/acc/tdquote``);
+* ``MIGTD_VTPM_SETTLE`` — the longest wait, in seconds, for the paravisor to
+  refresh the HCL report after the report data is written (default 3, as upstream).
+
+The event log argument of :meth:`td_report` is ignored: on Azure the platform,
+not MigTD, measures into the RTMRs, and peers tolerate the mismatch (§7).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from migtd.emu.imds import DEFAULT_URL, ImdsClient
+from migtd.emu.vtpm import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_RETRY_WAIT,
+    DEFAULT_SETTLE,
+    DEFAULT_TCTI,
+    Vtpm,
+    VtpmReportSource,
+)
+from migtd.errors import ConfigError
+from migtd.events import EventLog, null_log
+
+DEFAULT_TIMEOUT = 60.0
+
+
+class AzureQuoteProvider:
+    """Quote provider for Azure TDX CVMs (the engine's ``QuoteProvider`` protocol).
+
+    Construction imports tpm2-pytss and opens the TPM once, so a missing
+    package, device or permission is reported at start-up as one line rather
+    than in the middle of a migration.
+    """
+
+    name = "azure-imds"
+
+    def __init__(self, tcti: str | None = None, imds_url: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, log: EventLog | None = None, *,
+                 settle: float = DEFAULT_SETTLE, attempts: int = DEFAULT_ATTEMPTS,
+                 retry_wait: float = DEFAULT_RETRY_WAIT, probe: bool = True) -> None:
+        self.log = log or null_log()
+        self.tcti = tcti or os.environ.get("TSS2_TCTI") or DEFAULT_TCTI
+        self.imds_url = imds_url or os.environ.get("MIGTD_IMDS_URL") or DEFAULT_URL
+        self.reports = VtpmReportSource(Vtpm(self.tcti, self.log), settle=settle,
+                                        attempts=attempts, retry_wait=retry_wait)
+        self.imds = ImdsClient(self.imds_url, timeout, self.log)
+        if probe:
+            buffer_max = self.reports.probe()
+            self.log.debug(f"vTPM at '{self.tcti}' is reachable (NV buffer {buffer_max} bytes); "
+                           f"IMDS endpoint {self.imds_url}")
+
+    @classmethod
+    def from_options(cls, env: Mapping[str, str] | None = None, log: EventLog | None = None,
+                     timeout: float | None = None, **_ignored: Any) -> AzureQuoteProvider:
+        """Build from the environment; the engine's factory passes its generic options here.
+
+        Options meant for other modes (``mock_quote_file``) are ignored, as
+        upstream ignores ``MOCK_QUOTE_FILE`` outside mock-report.
+        """
+        source = os.environ if env is None else env
+        settle = _seconds(source, "MIGTD_VTPM_SETTLE", DEFAULT_SETTLE)
+        if timeout is None:
+            timeout = _seconds(source, "MIGTD_TIMEOUT", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
+        return cls(tcti=source.get("TSS2_TCTI") or DEFAULT_TCTI,
+                   imds_url=source.get("MIGTD_IMDS_URL") or DEFAULT_URL,
+                   timeout=timeout, log=log, settle=settle)
+
+    def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        """The 1024-byte TDREPORT the paravisor produced for ``report_data``.
+
+        Its REPORTDATA is SHA-256 of the runtime claims (which embed
+        ``report_data``), not ``report_data`` itself; peers in AzCVMEmu mode
+        bypass that binding check (attestation.md §7).
+        """
+        report = self.reports.hcl_report(report_data)
+        self.log.debug(f"HCL report v{report.version}: {len(report.runtime_claims)} bytes of "
+                       f"runtime claims, REPORTDATA bound to them: {report.claims_bound()}")
+        return report.td_report
+
+    def quote(self, td_report: bytes) -> bytes:
+        """The quote IMDS issues for ``td_report`` (parsed and checked before it is returned)."""
+        return self.imds.get_quote(td_report)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"Invalid {name} value: {raw}. Use a number of seconds") from None
+    if value < 0 or value != value:
+        raise ConfigError(f"Invalid {name} value: {raw}. Use a non-negative number of seconds")
+    return value
