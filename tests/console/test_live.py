@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -104,3 +105,40 @@ async def test_ssh_auth_refused(sshd: Sshd, store: HistoryStore, tmp_path: Path)
         dst = app.model.sides["destination"]
         assert dst.result is not None and dst.result.name == "SSHError"
         assert "Permission denied" in dst.result.reason
+
+
+async def test_live_port_in_use(store: HistoryStore) -> None:
+    """The destination cannot bind: its reason is shown and the source never starts."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        params = skip_ra_params()
+        params.dest_port = busy.getsockname()[1]
+        app = ConsoleApp(params, history=store)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.model.finished and not app.running)
+            await pilot.pause(0.2)
+            dst, src = app.model.sides["destination"], app.model.sides["source"]
+            assert dst.result is not None and dst.result.code == 1
+            assert "address already in use" in dst.result.reason
+            assert src.result is not None and src.result.name == "NotStarted"
+            assert "address already in use" in plain(app.screen.query_one(ResultBar))
+
+
+async def test_live_hung_peer_times_out(store: HistoryStore) -> None:
+    """A peer that accepts and never answers: migtd's --timeout ends the run (exit 5)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        params = RunParams(roles=["source"], attestation="skip-ra", migtd=migtd_bin(),
+                           dest_port=silent.getsockname()[1], timeout=2)
+        app = ConsoleApp(params, history=store)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.model.finished and not app.running, timeout=20)
+            await pilot.pause(0.2)
+            src = app.model.sides["source"]
+            assert src.result is not None and src.result.code == 5
+            assert src.result.name == "NetworkError" and "within 2 s" in src.result.reason
+            assert src.steps["connected"].state == "done" and src.steps["TLS"].state == "failed"
+            bar = plain(app.screen.query_one(ResultBar))
+            assert "5 NetworkError" in bar and "did not answer in time" in bar

@@ -93,24 +93,28 @@ class LogView(ScrollView, can_focus=True):
             self._view = logs
         self.virtual_size = Size(self._width, len(self._view))
         if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            # after the refresh, when the new virtual size is in the layout
+            self.call_after_refresh(self._to_end)
         self.refresh()
         self._update_title()
 
-    def on_resize(self) -> None:
+    def _to_end(self) -> None:
         if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._to_end)
 
     def watch_follow(self, follow: bool) -> None:
         if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.call_after_refresh(self._to_end)
         self._update_title()
 
     def _update_title(self) -> None:
         mode = "follow" if self.follow else "paused"
         flt = ""
         if self.needle or self.min_level:
-            flt = f" · filter {self.needle!r}" + (f" ≤{self.min_level}" if self.min_level else "")
+            flt = " · filter" + (f" {self.needle!r}" if self.needle else "") + (f" level≤{self.min_level}" if self.min_level else "")
         total = self.side.total_lines + len(self.side.problems)
         self.border_subtitle = f"{len(self._view)}/{total} lines · {mode}{flt}"
 
