@@ -12,6 +12,7 @@ Signatures are deterministic (RFC 6979), so one report always gives one quote.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from migtd.attest.quote import (
     QuoteHeader,
     TdQuoteBody,
     encode_quote,
+    signed_region,
 )
 from migtd.attest.tdreport import TdReport
 from migtd.errors import ConfigError
@@ -89,9 +91,20 @@ class MockQE:
         """A QE over an in-memory :class:`~migtd.attest.mock_pki.MockPki` (tests)."""
         return cls(pki.pck_chain_pem.encode(), pki.pck_key, pki.attestation_key)
 
-    def quote(self, td_report: bytes) -> bytes:
-        """A v4 quote of a 1024-byte TD report (raises FormatError on a bad report)."""
-        body = TdQuoteBody.from_td_report(TdReport.parse(td_report))
-        signed = self._header.to_bytes() + body.to_bytes()
-        signature = raw_signature(self._att_key, signed)
-        return encode_quote(self._header, body, signature, self.attestation_public_key, self._cert_data)
+    def quote(self, td_report: bytes, *, version: int = 4, td15: bool = False) -> bytes:
+        """A quote of a 1024-byte TD report (raises FormatError on a bad report).
+
+        v4 by default, as Intel's TD QE produces for TDX 1.0/1.5; ``version=5``
+        gives a v5 quote with a TD10 body, or a TD15 body (TEE_TCB_SVN2 and
+        MRSERVICETD from the report) with ``td15=True``.
+        """
+        if version not in (4, 5) or (td15 and version != 5):
+            raise ValueError("mock QE quotes are v4, v5 (TD10) or v5 with td15=True")
+        report = TdReport.parse(td_report)
+        body = TdQuoteBody.from_td_report(report)
+        if td15:
+            body = dataclasses.replace(body, tee_tcb_svn2=report.tee_tcb_info.tee_tcb_svn2,
+                                       mrservicetd=report.td_info.servtd_hash)
+        header = self._header if version == 4 else dataclasses.replace(self._header, version=5)
+        signature = raw_signature(self._att_key, signed_region(header, body))
+        return encode_quote(header, body, signature, self.attestation_public_key, self._cert_data)

@@ -274,13 +274,22 @@ def parse_quote(data: bytes) -> Quote:
     )
 
 
+def signed_region(header: QuoteHeader, body: TdQuoteBody) -> bytes:
+    """Header ‖ body as the attestation key signs them; v5 adds the body type and size."""
+    raw = body.to_bytes()
+    if header.version == 5:
+        body_type = BODY_TYPE_TD15 if body.tee_tcb_svn2 is not None else BODY_TYPE_TD10
+        return header.to_bytes() + body_type.to_bytes(2, "little") + len(raw).to_bytes(4, "little") + raw
+    return header.to_bytes() + raw
+
+
 def encode_quote(header: QuoteHeader, body: TdQuoteBody, signature: bytes,
                  attestation_key: bytes, cert_data: QeCertData) -> bytes:
-    """Assemble a v4 quote (the inverse of :func:`parse_quote` for TD10 bodies)."""
+    """Assemble a quote: the inverse of :func:`parse_quote` (v4, or v5 with a TD10/TD15 body)."""
     cert = cert_data.to_bytes()
     sig_data = signature + attestation_key + CERT_TYPE_QE_REPORT.to_bytes(2, "little") \
         + len(cert).to_bytes(4, "little") + cert
-    return header.to_bytes() + body.to_bytes() + len(sig_data).to_bytes(4, "little") + sig_data
+    return signed_region(header, body) + len(sig_data).to_bytes(4, "little") + sig_data
 
 
 def td_report_from_quote(data: bytes) -> bytes:

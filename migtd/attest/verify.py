@@ -333,7 +333,7 @@ def _prepared(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
     return prepared
 
 
-def _tcb_entry(p: _Prepared, fmspc: bytes, pce_id: bytes) -> _TcbEntry:
+def _tcb_entry(p: _Prepared, fmspc: bytes) -> _TcbEntry:
     with p.lock:
         entry = p.tcb.get(fmspc)
     if entry is not None:
@@ -491,7 +491,7 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *,
         raise QuoteVerificationError("sgx_extension", str(exc) or type(exc).__name__) from None
 
     # 6. TCB info (7. QE identity was checked when preparing)
-    entry = _tcb_entry(p, pck.fmspc, pck.pce_id)
+    entry = _tcb_entry(p, pck.fmspc)
     info = entry.info
     if info.pce_id != pck.pce_id:
         raise QuoteVerificationError("tcb_info", "TCB info PCE-ID is not the PCK's")

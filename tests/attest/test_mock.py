@@ -21,7 +21,7 @@ from migtd.attest.providers import (
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport
 from migtd.attest.trust import load_trust
-from migtd.attest.verify import verify_quote
+from migtd.attest.verify import QuoteVerificationError, verify_quote
 from migtd.errors import AttestationError, ConfigError
 from migtd.eventlog import build_event_log, parse_event_log, replay_rtmrs, v1_event_log
 from migtd.result import MigrationResult
@@ -134,3 +134,26 @@ def test_trust_anchors(azure):
         load_trust({"MIGTD_COLLATERAL_FILE": "/nonexistent/collateral.json"})
     with pytest.raises(ConfigError):
         load_trust({"MIGTD_COLLATERAL_FILE": str(azure.dir / "az_migtd_quote.blob")})
+
+
+@pytest.mark.parametrize("td15", [False, True])
+def test_v5_quotes_verify(pki, td15):
+    """v5 quotes (TD10 and TD15 bodies) go through the same procedure; the report keeps 584 body bytes."""
+    from migtd.attest.tdreport import TdInfo, TeeTcbInfo
+
+    tee = TeeTcbInfo(tee_tcb_svn=bytes.fromhex("07010300000000000000000000000000"), tee_tcb_svn2=b"\x05" * 16)
+    info = TdInfo(mrtd=b"\x42" * 48, servtd_hash=b"\x24" * 48)
+    report = TdReport.build(report_data=b"\x01" * 64, tee_tcb_info=tee, td_info=info).to_bytes()
+    quote = MockQE.from_pki(pki).quote(report, version=5, td15=td15)
+    q = parse_quote(quote)
+    assert q.version == 5 and q.body_type == (3 if td15 else 2)
+    v = verify_quote(quote, pki.collateral, pki.root_ca_der)
+    assert v.tcb_status == "UpToDate" and v.mrtd == b"\x42" * 48
+    assert v.report[:584] == quote[54:54 + 584]
+    if td15:
+        assert q.body.mrservicetd == b"\x24" * 48 and q.body.tee_tcb_svn2 == b"\x05" * 16
+    tampered = bytearray(quote)
+    tampered[54 + 600 if td15 else 54 + 500] ^= 1  # MRSERVICETD (TD15) / REPORTDATA (TD10)
+    with pytest.raises(QuoteVerificationError) as err:
+        verify_quote(bytes(tampered), pki.collateral, pki.root_ca_der)
+    assert err.value.step == "quote_signature"
