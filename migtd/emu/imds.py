@@ -19,14 +19,16 @@ import base64
 import binascii
 import http.client
 import json
+import re
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from migtd.errors import AttestationError, FormatError
+from migtd.errors import AttestationError, ConfigError, FormatError
 from migtd.events import EventLog, null_log
 
 DEFAULT_URL = "http://169.254.169.254/acc/tdquote"
@@ -36,6 +38,7 @@ MAX_RESPONSE_BYTES = 1 << 20
 #: Exactly this Content-Type: IMDS answered "; charset=utf-8" with HTTP 415 in the past.
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "Metadata": "true"}
 _REPORT_DATA = slice(128, 192)
+_B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 def b64url_encode(data: bytes) -> str:
@@ -45,6 +48,8 @@ def b64url_encode(data: bytes) -> str:
 
 def b64url_decode(text: str) -> bytes:
     """URL-safe base64, padded or not; raises ValueError on any other character."""
+    if not _B64URL.fullmatch(text):
+        raise ValueError("characters outside the URL-safe base64 alphabet")
     padded = text + "=" * (-len(text) % 4)
     return base64.b64decode(padded, altchars=b"-_", validate=True)
 
@@ -119,6 +124,9 @@ class ImdsClient:
                  clock: Callable[[], float] = time.monotonic) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"Invalid MIGTD_IMDS_URL value: {url}. Use an http:// or https:// URL")
         self.url = url
         self.timeout = timeout
         self.log = log or null_log()
@@ -182,7 +190,7 @@ class ImdsClient:
             raise _Transient(f"no answer from {self.url} within {timeout:.1f} s") from None
         except (ConnectionError, http.client.HTTPException) as exc:
             raise _Transient(f"connection to {self.url} broke: {type(exc).__name__}: {exc}") from None
-        except ValueError as exc:  # e.g. a URL without a scheme
+        except ValueError as exc:  # urllib's last word on a URL that passed the scheme check
             raise AttestationError(f"IMDS URL {self.url!r} is not usable: {exc}") from None
         if len(data) > MAX_RESPONSE_BYTES:
             raise AttestationError(f"IMDS answer from {self.url} exceeds {MAX_RESPONSE_BYTES} bytes")
