@@ -171,7 +171,8 @@ class ConsoleApp(App[int]):
     async def action_quit(self) -> None:
         if self.controller is not None and self.running:
             await self.controller.stop(note=False)
-        self.exit(0 if self.model.succeeded else 1)
+        code = 0 if self.model.succeeded else 1
+        self.exit(code, return_code=code)
 
 
 def default_migtd() -> str:

@@ -180,3 +180,20 @@ def test_main_rejects_unknown_replay(xdg, capsys: pytest.CaptureFixture[str]) ->
     assert main(["--replay", "no-such-run"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("migtd-console: no saved run 'no-such-run'") and err.count("\n") == 1
+
+
+async def test_rerun_while_running_stops_the_old_processes(fake_migtd: str, store: HistoryStore,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "hang")
+    app = live_app(fake_migtd, store, "skip-ra")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.sides["source"].running)
+        old_model, old_launchers = app.model, dict(app.controller.launchers)  # type: ignore[union-attr]
+        await pilot.press("r")
+        await until(pilot, lambda: app.model is not old_model and app.model.sides["source"].running)
+        assert all(not launcher.running for launcher in old_launchers.values())
+        assert old_model.sides["destination"].result.code == 10  # type: ignore[union-attr]
+        new_launchers = list(app.controller.launchers.values())  # type: ignore[union-attr]
+        await pilot.press("q")
+    assert all(not launcher.running for launcher in new_launchers)  # quitting stops the run
+    assert app.return_code == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import pytest
 
 from tui.app import ConsoleApp
 from tui.history import HistoryStore
+from tui.launchers import SshLauncher
 from tui.params import RunParams
 from tui.widgets.panes import ResultBar, RunHeader
 
@@ -142,3 +145,53 @@ async def test_live_hung_peer_times_out(store: HistoryStore) -> None:
             assert src.steps["connected"].state == "done" and src.steps["TLS"].state == "failed"
             bar = plain(app.screen.query_one(ResultBar))
             assert "5 NetworkError" in bar and "did not answer in time" in bar
+
+
+async def test_ssh_stop_interrupts_the_remote_migtd(sshd: Sshd, store: HistoryStore) -> None:
+    """Stopping interrupts the remote migtd through its pty; its exit event still arrives."""
+    params = RunParams(roles=["destination"], attestation="skip-ra", migtd=migtd_bin(),
+                       dest_port=free_port(), timeout=30, dst_host=sshd.host,
+                       ssh_config=str(sshd.ssh_config), remote_migtd=migtd_bin())
+    app = ConsoleApp(params, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.sides["destination"].listening is not None, timeout=20)
+        await pilot.press("x")
+        await until(pilot, lambda: app.model.finished and not app.running, timeout=20)
+        dst = app.model.sides["destination"]
+        assert dst.result is not None and dst.result.source == "event", dst.result
+        assert dst.result.code == 5 and "terminated by SIGINT" in dst.result.reason
+        assert "stopped by the operator" in dst.problems
+    # The remote listener is gone: the port can be bound again.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", params.dest_port))
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "remote migtd still holds its port"
+            time.sleep(0.1)
+
+
+async def test_ssh_stop_falls_back_to_hangup(sshd: Sshd) -> None:
+    """A remote process that ignores Ctrl-C still ends: ssh goes, the pty hangs up."""
+    launcher = SshLauncher("destination", sshd.host, "trap '' INT; echo pid=$$; exec sleep 60",
+                           ssh_config=str(sshd.ssh_config))
+    lines: list[str] = []
+    await launcher.start(lines.append)
+    deadline = time.monotonic() + 15
+    while not any(line.startswith("pid=") for line in lines):
+        assert time.monotonic() < deadline, f"remote command did not start: {lines}"
+        await asyncio.sleep(0.05)
+    pid = int(next(line for line in lines if line.startswith("pid="))[4:])
+    t0 = time.monotonic()
+    await launcher.stop()
+    await launcher.wait()
+    assert time.monotonic() - t0 < 10
+    while True:  # the remote (here: local) process is gone after the hangup
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() - t0 < 15, f"remote process {pid} survived the stop"
+        await asyncio.sleep(0.1)
