@@ -63,6 +63,11 @@ SAMPLE_LOG = build_event_log([tagged_event(3, 1, b"policy", b"policy"),
 
 
 @pytest.fixture(scope="session")
+def sample_log() -> bytes:
+    return SAMPLE_LOG
+
+
+@pytest.fixture(scope="session")
 def mock_quote(provider: MockQeProvider) -> bytes:
     """A mock-QE quote with a recognisable REPORTDATA and the sample event log."""
     return provider.quote(provider.td_report(bytes(range(64)), SAMPLE_LOG))

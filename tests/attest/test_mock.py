@@ -26,13 +26,11 @@ from migtd.errors import AttestationError, ConfigError
 from migtd.eventlog import build_event_log, parse_event_log, replay_rtmrs, v1_event_log
 from migtd.result import MigrationResult
 
-from .conftest import SAMPLE_LOG
 
-
-def test_committed_mock_pki_verifies_a_fresh_quote():
+def test_committed_mock_pki_verifies_a_fresh_quote(sample_log):
     """config/mock works out of the box: load the QE, quote, verify with its root + collateral."""
     qe = MockQE.load()
-    quote = qe.quote(MockQeProvider(qe).td_report(b"\x07" * 64, SAMPLE_LOG))
+    quote = qe.quote(MockQeProvider(qe).td_report(b"\x07" * 64, sample_log))
     root = paths.mock_root_ca().read_bytes()
     v = verify_quote(quote, load_collateral(paths.mock_collateral()), root)
     assert v.tcb_status == "UpToDate" and v.fmspc == paths.MOCK_FMSPC
@@ -61,8 +59,8 @@ def test_committed_pki_shape():
     assert key.public_key().public_numbers() == chain[0].public_key().public_numbers()
 
 
-def test_mock_quote_is_deterministic_and_carries_the_report(pki, provider, mock_quote):
-    report = provider.td_report(bytes(range(64)), SAMPLE_LOG)
+def test_mock_quote_is_deterministic_and_carries_the_report(pki, provider, mock_quote, sample_log):
+    report = provider.td_report(bytes(range(64)), sample_log)
     assert provider.quote(report) == mock_quote
     q = parse_quote(mock_quote)
     r = TdReport.parse(report)
@@ -81,7 +79,7 @@ def test_mock_qe_provider_replays_the_event_log(provider):
     assert all(r == bytes(48) for r in empty.td_info.rtmrs)
 
 
-@pytest.mark.parametrize(("data", "log"), [(bytes(63), SAMPLE_LOG), (bytes(64), b"garbage")])
+@pytest.mark.parametrize(("data", "log"), [(bytes(63), build_event_log([])), (bytes(64), b"garbage")])
 def test_mock_qe_provider_bad_input(provider, data, log):
     with pytest.raises(AttestationError) as err:
         provider.td_report(data, log)
@@ -93,18 +91,18 @@ def test_mock_qe_rejects_a_bad_report(provider):
         provider.quote(bytes(100))
 
 
-def test_quote_file_provider_matches_upstream(azure):
+def test_quote_file_provider_matches_upstream(azure, sample_log):
     p = QuoteFileProvider(azure.dir / "az_migtd_quote.blob")
     assert p.name == "mock-quote-file"
-    assert p.td_report(b"\x01" * 64, SAMPLE_LOG) == azure.mock_td_report
+    assert p.td_report(b"\x01" * 64, sample_log) == azure.mock_td_report
     assert p.quote(azure.mock_td_report) == azure.quote
     assert p.quote(bytes(1024)) == azure.quote  # same bytes every call, whatever is asked
 
 
-def test_quote_file_provider_errors(tmp_path):
+def test_quote_file_provider_errors(tmp_path, sample_log):
     missing = QuoteFileProvider(tmp_path / "nope.bin")
     with pytest.raises(AttestationError) as err:
-        missing.td_report(bytes(64), SAMPLE_LOG)
+        missing.td_report(bytes(64), sample_log)
     assert err.value.result == MigrationResult.TdxModuleError
     with pytest.raises(AttestationError) as err:
         missing.quote(bytes(1024))
@@ -112,7 +110,7 @@ def test_quote_file_provider_errors(tmp_path):
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x09" * 30)
     with pytest.raises(AttestationError, match="junk.bin"):
-        QuoteFileProvider(junk).td_report(bytes(64), SAMPLE_LOG)
+        QuoteFileProvider(junk).td_report(bytes(64), sample_log)
 
 
 def test_provider_selection(tmp_path):
