@@ -170,7 +170,8 @@ async def listen_once(ip: str, port: int, timeout: float,
         raise ConfigError(f"Failed to bind TCP listener on {ip}:{port}: {reason}") from None
     try:
         if callable(on_listening):
-            on_listening(ip, port)
+            bound = server.sockets[0].getsockname()[1] if server.sockets else port
+            on_listening(ip, bound)  # the real port, so `--dest-port 0` is usable
         try:
             reader, writer = await asyncio.wait_for(accepted, timeout)
         except TimeoutError:

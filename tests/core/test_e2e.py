@@ -222,3 +222,17 @@ def test_upstream_v2_files_cross_frame_boundaries(procs, cfg_env, port, vectors)
     s, d = pair(procs, env, port)
     assert (s.code, d.code) == (0, 0), s.stderr + d.stderr
     assert s.event("msk_exchanged")["key_sha256_8"] == d.event("msk_exchanged")["key_sha256_8"]
+
+
+def test_destination_reports_the_real_port_when_given_0(procs, cfg_env) -> None:
+    dst = procs.start(["-m", "dst", "-t", "0", "--timeout", "5"], cfg_env)
+    line = dst.stderr.readline()
+    while '"listening"' not in line and line:
+        line = dst.stderr.readline()
+    import json
+
+    port = json.loads(line)["port"]
+    assert port > 0
+    s = procs.finish(procs.start(["-m", "src", "-t", str(port)], cfg_env))
+    d = procs.finish(dst)
+    assert (s.code, d.code) == (0, 0)

@@ -202,3 +202,15 @@ def test_client_hello_offers_exactly_what_a_rust_peer_needs() -> None:
     assert exts[0x0033][2:4] == b"\x00\x18" and exts[0x0033][4:6] == b"\x00\x61"  # 97-byte P-384 share
     assert exts[0x0000].endswith(b"\x00\x00\x09localhost")
     assert 0x0010 not in exts  # no ALPN
+
+
+def test_exchange_information_arrives_in_one_read() -> None:
+    """§9.1 item 8: a Rust peer does a single read and needs all 40 bytes from it."""
+    ck, ccert = _ratls_cert()
+    sk, scert = _ratls_cert()
+    client = TlsEngine(is_client=True, certificate_der=ccert, private_key=ck)
+    server = TlsEngine(is_client=False, certificate_der=scert, private_key=sk)
+    _pump(client, server)
+    server.write(bytes(range(40)))
+    client.feed(server.take_outgoing())
+    assert client.read(65536) == bytes(range(40))
