@@ -80,5 +80,5 @@ def make_provider(mode: str, **options: Any) -> QuoteProvider:
             raise ConfigError("attestation mode azure is not available yet (no vTPM/IMDS provider)")
         from migtd.emu.azure import AzureQuoteProvider  # type: ignore[import-not-found]
 
-        return AzureQuoteProvider(**options)  # type: ignore[no-any-return]
+        return AzureQuoteProvider.from_options(**options)  # type: ignore[no-any-return]
     raise ConfigError(f"Invalid attestation mode: {mode}. Use 'azure', 'mock-report' or 'skip-ra'")
