@@ -221,7 +221,7 @@ class SideState:
         if event == "config":
             self.config = rec
         elif event == "listening":
-            self.listening = (_text(rec.get("ip")), int(rec.get("port") or 0))
+            self.listening = (_text(rec.get("ip")), _int(rec.get("port"), 0))
         elif event == "connected":
             self._mark("connected", "done", elapsed, _text(rec.get("peer")))
         elif event == "tls_established":
@@ -247,7 +247,7 @@ class SideState:
             elif rec.get("ok") is True:
                 self._mark("policy", "done", elapsed, "satisfied")
             else:
-                failed = rec.get("failed_rules") or []
+                failed = as_list(rec.get("failed_rules"))
                 self._mark("policy", "failed", elapsed, f"{len(failed)} rule(s) failed")
         elif event == "msk_exchanged":
             self.msk = rec
@@ -324,8 +324,15 @@ class SideState:
 def _int(value: Any, default: int) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list field as a list; a scalar (a peer bug) becomes a one-item list."""
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _parse(raw: str) -> dict[str, Any] | None:
@@ -362,11 +369,11 @@ class Attestation:
         """Label/value pairs for the Attestation pane."""
         j = self.judgment or {}
         q = self.quote or {}
-        rtmrs = j.get("rtmrs") or []
+        rtmrs = as_list(j.get("rtmrs"))
         rows = [
             ("status", self.status),
             ("TCB status", _text(j.get("tcb_status"))),
-            ("advisories", ", ".join(map(str, j.get("advisories") or [])) or ("none" if j else "")),
+            ("advisories", ", ".join(map(_text, as_list(j.get("advisories")))) or ("none" if j else "")),
             ("FMSPC", _text(j.get("fmspc"))),
             ("MRTD", _text(j.get("mrtd"))),
         ]
@@ -376,7 +383,7 @@ class Attestation:
             ("TEE TCB SVN", _text(j.get("tee_tcb_svn"))),
             ("quote source", _text(q.get("source"))),
             ("quote bytes", _text(j.get("quote_bytes", q.get("bytes")))),
-            ("bypassed", ", ".join(map(str, j.get("bypassed") or []))),
+            ("bypassed", ", ".join(map(_text, as_list(j.get("bypassed"))))),
         ]
         return rows
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.model import ROLES, STEPS, RunModel, SideState
+from tui.model import ROLES, STEPS, RunModel, SideState, as_list
 
 _STATE_GLYPH = {"pending": ("○", "dim"), "done": ("✔", "green"), "skipped": ("◌", "yellow"),
                 "failed": ("✘", "bold red")}
@@ -139,7 +139,7 @@ class PolicyPane(Static):
             if decision is not None and decision.get("skipped") is True:
                 msg = "policy not evaluated: skip-RA accepts every peer"
             elif decision is not None and decision.get("failed_rules"):
-                msg = "failed: " + ", ".join(map(str, decision.get("failed_rules") or []))
+                msg = "failed: " + ", ".join(map(str, as_list(decision.get("failed_rules"))))
             self.update(Text(msg, style="dim"))
             return
         table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
