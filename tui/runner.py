@@ -70,7 +70,7 @@ class RunController:
         try:
             code = await asyncio.wait_for(launcher.wait(), limit)
         except asyncio.TimeoutError:
-            self.model.problem(role, f"no exit after {limit:.0f} s; stopping the process")
+            self.model.problem(role, f"no exit after {limit:g} s; stopping the process")
             await launcher.stop()
             code = await launcher.wait()
         self.exits[role] = {"code": code, "transport": launcher.transport, "where": launcher.where}
@@ -89,9 +89,9 @@ class RunController:
                 return "the destination exited before listening"
             await asyncio.sleep(POLL)
         self.model.problem("destination",
-                           f"did not report listening within {self.params.listen_timeout:.0f} s")
+                           f"did not report listening within {self.params.listen_timeout:g} s")
         await self.stop(note=False)
-        return f"the destination did not listen within {self.params.listen_timeout:.0f} s"
+        return f"the destination did not listen within {self.params.listen_timeout:g} s"
 
     async def stop(self, note: bool = True) -> None:
         """Stop every running side (SIGTERM, then SIGKILL)."""

@@ -150,3 +150,34 @@ async def test_ssh_unreachable_host_is_reported() -> None:
     assert dst.result is not None and dst.result.name == "SSHError" and dst.result.code == 255
     assert "Connection refused" in dst.result.reason
     assert json.dumps(model.summary())  # serialisable for reports
+
+
+async def test_watchdog_stops_a_side_that_never_exits(fake_migtd: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "hang")
+    monkeypatch.setattr("tui.runner.WATCHDOG_MARGIN", 0.5)
+    params = RunParams(roles=["source"], migtd=fake_migtd, timeout=0.5, listen_timeout=0.5)
+    model = RunModel(params.to_dict())
+    t0 = time.monotonic()
+    await asyncio.wait_for(RunController(params, model).run(), 20)
+    assert time.monotonic() - t0 < 10
+    src = model.sides["source"]
+    assert any(p.startswith("no exit after 1.5 s") for p in src.problems), src.problems
+    assert src.result.code == 10  # type: ignore[union-attr]  # its own exit record on SIGTERM
+
+
+async def test_destination_that_never_listens_blocks_the_source(tmp_path: Path) -> None:
+    script = tmp_path / "silent"
+    script.write_text("#!/bin/sh\nexec sleep 30\n")
+    script.chmod(0o755)
+    params = RunParams(roles=["destination", "source"], migtd=str(script), listen_timeout=0.5)
+    model = RunModel(params.to_dict())
+    t0 = time.monotonic()
+    await asyncio.wait_for(RunController(params, model).run(), 20)
+    assert time.monotonic() - t0 < 8
+    dst, src = model.sides["destination"], model.sides["source"]
+    assert "did not report listening within 0 s" not in dst.problems
+    assert any("did not report listening" in p for p in dst.problems)
+    assert dst.result.code == 143  # type: ignore[union-attr]  # SIGTERM, reported as 128+15
+    assert src.result.name == "NotStarted"  # type: ignore[union-attr]
+    assert "did not listen within" in src.result.reason  # type: ignore[union-attr]
