@@ -272,3 +272,17 @@ def make_td_report() -> Callable[..., bytes]:
 def make_hcl() -> Callable[..., bytes]:
     """:func:`small_hcl_report` as a fixture."""
     return small_hcl_report
+
+
+@pytest.fixture
+def second_swtpm() -> Iterator[Swtpm]:
+    """Another provisioned swtpm, for the second MigTD of an end-to-end pair."""
+    with tempfile.TemporaryDirectory(prefix="migtd-swtpm-") as d:
+        tpm = start_swtpm(Path(d))
+        try:
+            tpm.provision_hcl(small_hcl_report(user_data=b"\x02" * 64))
+            yield tpm
+        finally:
+            tpm.stop()
+            if tpm.process.stderr:
+                tpm.process.stderr.close()

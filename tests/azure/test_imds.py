@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migtd.attest.quote import parse_quote
 from migtd.emu import imds as imds_mod
@@ -199,3 +201,17 @@ def test_oversized_answer_is_refused(imds: Any, monkeypatch: pytest.MonkeyPatch,
     imds.script = [(200, b"x" * 500)]
     with pytest.raises(AttestationError, match="exceeds 100 bytes"):
         ImdsClient(imds.url, 5.0).get_quote(make_td_report())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200),
+                 st.builds(lambda q: json.dumps({"quote": q}).encode(), st.text(max_size=60)),
+                 st.builds(lambda v: json.dumps({"quote": v}).encode(),
+                           st.one_of(st.none(), st.integers(), st.lists(st.integers(), max_size=3)))))
+def test_any_answer_is_bytes_or_one_attestation_error(body: bytes) -> None:
+    try:
+        quote = decode_response(body)
+    except AttestationError as exc:
+        assert "\n" not in exc.message
+    else:
+        assert isinstance(quote, bytes) and quote
