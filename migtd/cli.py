@@ -86,9 +86,9 @@ Examples:
     migtd --role destination --request-id 42 --dest-port 8001
     migtd --role source --request-id 42 --dest-ip 127.0.0.1 --dest-port 8001
 
-  Rebinding:
-    migtd -m src -o rebind-prepare -r 7 -u 1 2 3 4 -b 0x1234
-    migtd -m dst -o rebind-prepare -r 7 -u 1 2 3 4 -b 0x1234
+  Rebinding (needs --policy-version 2; MigTD-Py supports it with skip-ra only):
+    migtd -m dst -o rebind-prepare -r 7 -u 1 2 3 4 -b 0x1234 --policy-version 2
+    migtd -m src -o rebind-prepare -r 7 -u 1 2 3 4 -b 0x1234 --policy-version 2
 
   Without attestation (testing only):
     migtd --attestation skip-ra -m dst & migtd --attestation skip-ra -m src
@@ -476,13 +476,23 @@ def prepare(opts: Options, files: LoadedFiles, env: Mapping[str, str], log: Even
     store = store_from_env(env)
     injector = FailureInjector.from_env(env)
     provider = make_provider(opts.attestation, mock_quote_file=env.get("MOCK_QUOTE_FILE") or None, env=env)
-    ctx = VerifierContext(mode=opts.attestation, policy_version=opts.policy_version, policy=files.policy,
+    ctx = VerifierContext(mode=opts.attestation, policy_version=opts.policy_version,
+                          operation=opts.operation, policy=files.policy,
                           root_ca=files.root_ca, issuer_chain=files.issuer_chain)
     verifier = make_verifier(ctx)
     if opts.attestation == "skip-ra":
         log.warn("SKIP-RA MODE: remote attestation is disabled - peers are accepted without "
                  "quote verification or policy checks. For testing only.")
     return Plan(opts, log, cfg, store, provider, verifier, ctx, injector)
+
+
+def prepare_rebinding_fields(plan: Plan) -> None:
+    """Emulator set-up at queue time (§7): service-TD fields from the local TD report."""
+    from migtd.emu.rebind import populate_servtd_fields
+    from migtd.session import local_event_log
+
+    report = plan.provider.td_report(bytes(64), local_event_log(plan.session))
+    populate_servtd_fields(plan.store, plan.opts.binding, plan.opts.uuid, report)
 
 
 def serve(plan: Plan) -> tuple[int, str]:
@@ -532,6 +542,8 @@ async def _serve(plan: Plan) -> tuple[int, str]:
                 log.info("Setting up rebinding flow (EnableLogArea -> GetMigtdData -> StartRebinding)")
                 queue = rebinding_queue(opts.request_id, opts.is_source, opts.uuid, opts.binding,
                                         finalize=opts.operation == "rebind-finalize")
+                if opts.policy_version == 2:
+                    prepare_rebinding_fields(plan)
             run = Migration(plan.session, log, stream, EmulatedVmm(queue), plan.store,
                             plan.provider, plan.verifier, plan.injector, plan.verifier_context)
             result = await run.run()

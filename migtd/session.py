@@ -15,7 +15,9 @@ modules (codecs, verifier, version negotiation).
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
+from collections.abc import Awaitable, Callable
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,6 +41,7 @@ from migtd.transport import FramedStream, TransportTimeout
 if TYPE_CHECKING:  # the TLS engine pulls in pyOpenSSL; import it only when a session runs
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
+    from migtd.ratls.certificate import ParsedCertificate
     from migtd.ratls.tls import TlsEngine
 
 
@@ -147,12 +150,12 @@ class Migration:
             elif req.operation in (Operation.GetTDReport, Operation.GetMigtdData):
                 self._handle_report(req)
             elif req.operation == Operation.StartMigration:
-                return await self._handle_migration(req)
-            else:  # StartRebinding
-                self.failure = "rebinding is not implemented by MigTD-Py"
-                self.log.error("Rebinding is not implemented by MigTD-Py")
-                self._report(req.request_id, req.operation.name, MigrationResult.UnsupportedOperationError, b"")
-                return MigrationResult.UnsupportedOperationError
+                return await self._handle_start(req, self.exchange_msk, "exchange_msk()",
+                                                "Migration key exchange successful!",
+                                                "Migration key exchange failed")
+            else:  # StartRebinding (only reachable with policy v2)
+                return await self._handle_start(req, self.start_rebinding, "start_rebinding()",
+                                                "Rebinding successful!", "Rebinding failed")
 
     def _report(self, request_id: int, kind: str, result: MigrationResult, data: bytes) -> None:
         report = self.vmm.report_status(request_id, result, data)
@@ -175,26 +178,28 @@ class Migration:
         data = report if req.operation == Operation.GetTDReport else report[512:1024]
         self._report(req.request_id, req.operation.name, MigrationResult.Success, data)
 
-    async def _handle_migration(self, req: Request) -> MigrationResult:
+    async def _handle_start(self, req: Request, step: Callable[[Request], Awaitable[None]], name: str,
+                            ok_line: str, fail_line: str) -> MigrationResult:
+        """Run StartMigration/StartRebinding, report its status, return its result."""
         assert req.migration is not None
         try:
-            await self.exchange_msk(req)
+            await step(req)
             result = MigrationResult.Success
-            self.log.info("exchange_msk() returned Ok")
+            self.log.info(f"{name} returned Ok")
         except MigtdError as exc:
             result = exc.result
             self.failure = exc.message
             self.log.error(f"{exc.message}")
-            self.log.error(f"exchange_msk() returned error code {int(result)}")
+            self.log.error(f"{name} returned error code {int(result)}")
         except Exception as exc:  # a bug must still end in a code, not a traceback
             result = MigrationResult.SecureSessionError
             self.failure = f"unexpected failure: {_describe(exc)}"
-            self.log.error(f"unexpected failure during the key exchange: {_describe(exc)}")
+            self.log.error(f"unexpected failure in {name}: {_describe(exc)}")
         self._report(req.request_id, req.operation.name, result, b"")
         if result == MigrationResult.Success:
-            self.log.info("Migration key exchange successful!")
+            self.log.info(ok_line)
         else:
-            self.log.error(f"Migration key exchange failed with code: {int(result)}")
+            self.log.error(f"{fail_line} with code: {int(result)}")
         return result
 
     # ------------------------------------------------------------ exchange_msk
@@ -226,6 +231,43 @@ class Migration:
         source_key = local.key if is_source else peer.key
         self.log.emit("msk_exchanged", f"Migration session key exchanged, version {version}",
                       mig_version=version, key_sha256_8=key_fingerprint(source_key))
+
+    async def start_rebinding(self, req: Request) -> None:
+        """§7 (skip-RA): pre-session, TLS with TDREPORT certificates, 32-byte token old → new."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from migtd.emu import rebind
+        from migtd.ratls.certificate import OID_SERVTD_EXT, build_rebind_certificate, public_point
+
+        info = req.migration
+        assert info is not None
+        bh, uuid, is_old = info.binding_handle, info.uuid, self.cfg.is_source
+        blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
+        await self.pre_session(blob)
+        key = ec.generate_private_key(ec.SECP384R1())
+        log_bytes = local_event_log(self.cfg)
+        report = self._td_report(hashlib.sha384(public_point(key)).digest() + bytes(16), log_bytes)
+        extra: dict[str, bytes] = {}
+        if is_old:
+            if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
+                raise MigtdError("current SERVTD_ATTR is not zero", MigrationResult.InvalidParameter)
+            extra = {"servtd_ext": rebind.read_servtd_ext(self.store, bh, uuid), "init_tdinfo": report[512:1024]}
+        cert = build_rebind_certificate(key, log_bytes, report, policy_hash=hashlib.sha384(blob).digest(), **extra)
+        engine, peer = await self._handshake(key, cert)
+        if is_old:
+            token = os.urandom(rebind.TOKEN_SIZE)
+            engine.write(token)
+            await self.stream.send(engine.take_outgoing())
+            self.store.approve_rebind(bh, uuid, token)
+            self.log.info("Rebinding token sent; TDG.SERVTD.REBIND.APPROVE emulated")
+            return
+        token = await self._read_app(engine, rebind.TOKEN_SIZE, "rebinding token", MigrationResult.NetworkError)
+        ext = peer.extension(OID_SERVTD_EXT)
+        if ext is None or len(ext.value) != rebind.SERVTD_EXT_SIZE:
+            raise MigtdError("peer SERVTD_EXT is missing or not 272 bytes", MigrationResult.InvalidParameter)
+        rebind.store_accept(self.store, bh, uuid, token, ext.value)
+        self.log.info("Rebinding token accepted; SERVTD_REBIND_ACCEPT_TOKEN, SERVTD_REBIND_ATTR and "
+                      "SERVTD_ACCEPT_SERVTD_EXT_HASH written")
 
     async def pre_session(self, blob: bytes) -> None:
         """Policy-v2 HELLO / PRE_SESSION_DATA / START_SESSION exchange (§4.2)."""
@@ -262,15 +304,8 @@ class Migration:
         from migtd.ratls.certificate import build_certificate, public_point
 
         key = ec.generate_private_key(ec.SECP384R1())
-        report_data = hashlib.sha384(public_point(key)).digest() + bytes(16)
         log_bytes = local_event_log(self.cfg)
-        try:
-            report = self.provider.td_report(report_data, log_bytes)
-        except MigtdError:
-            raise
-        except Exception as exc:
-            raise MigtdError(f"TD report generation failed: {_describe(exc)}",
-                             MigrationResult.TdxModuleError) from None
+        report = self._td_report(hashlib.sha384(public_point(key)).digest() + bytes(16), log_bytes)
         quote = await quote_with_retry(self.provider, report, self.log, self.injector)
         self.log.emit("quote_generated", "Quote generated successfully", bytes=len(quote),
                       source=self.provider.name)
@@ -284,6 +319,16 @@ class Migration:
             raise SecureSessionError(f"building the RA-TLS certificate failed: {exc}") from None
         return key, cert
 
+    def _td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        """The provider's TD report; any failure is TdxModuleError (4), as upstream maps it."""
+        try:
+            return self.provider.td_report(report_data, event_log)
+        except MigtdError:
+            raise
+        except Exception as exc:
+            raise MigtdError(f"TD report generation failed: {_describe(exc)}",
+                             MigrationResult.TdxModuleError) from None
+
     async def _recv_tls(self) -> bytes:
         """Next bytes for TLS; transport failures inside TLS are session errors (§3.5)."""
         try:
@@ -294,10 +339,15 @@ class Migration:
             raise SecureSessionError(f"TLS transport failed: {exc.message}") from None
 
     async def _tls(self, blob: bytes | None) -> TlsEngine:
+        """Migration RA-TLS: fresh certificate with a quote, handshake, peer judged."""
+        key, cert = await self._local_certificate(blob)
+        engine, _ = await self._handshake(key, cert)
+        return engine
+
+    async def _handshake(self, key: EllipticCurvePrivateKey, cert: bytes) -> tuple[TlsEngine, ParsedCertificate]:
         """Handshake, then judge the peer before any application data is written."""
         from migtd.ratls.tls import TlsEngine
 
-        key, cert = await self._local_certificate(blob)
         engine = TlsEngine(is_client=self.cfg.is_source, certificate_der=cert, private_key=key)
         while True:
             try:
@@ -318,10 +368,9 @@ class Migration:
             engine.feed(await self._recv_tls())
         self.log.emit("tls_established", f"TLS established: {engine.version} {engine.cipher}",
                       version=engine.version, cipher=engine.cipher)
-        self._verify_peer(engine)
-        return engine
+        return engine, self._verify_peer(engine)
 
-    def _verify_peer(self, engine: TlsEngine) -> None:
+    def _verify_peer(self, engine: TlsEngine) -> ParsedCertificate:
         """Parse the peer certificate, run the mode's verifier, log its evidence, raise on rejection."""
         from migtd.ratls.certificate import parse_certificate
 
@@ -342,31 +391,43 @@ class Migration:
         self.log.emit("policy_decision", f"Policy decision: {decision}", **verdict.policy)
         if verdict.failure is not None:
             raise verdict.failure
+        return peer
 
     async def _exchange_records(self, engine: TlsEngine, record: bytes) -> bytes:
         """Write our 40 bytes, then read exactly 40 (fewer before EOF → NetworkError)."""
-        from migtd.ratls.tls import PeerClosed, WantMore
-
         engine.write(record)
         await self.stream.send(engine.take_outgoing())
+        return await self._read_app(engine, EXCHANGE_INFO_SIZE, "ExchangeInformation",
+                                    MigrationResult.SecureSessionError)
+
+    async def _read_app(self, engine: TlsEngine, n: int, what: str, on_nothing: MigrationResult) -> bytes:
+        """Exactly ``n`` bytes of application data.
+
+        A peer that stops after some bytes gives NetworkError (a short read,
+        §4.1); one that goes away before sending any gives ``on_nothing``
+        (a TLS transport error for the MSK exchange, NetworkError for the
+        rebinding token, as upstream maps them).
+        """
+        from migtd.ratls.tls import PeerClosed, WantMore
+
         buf = b""
-        while len(buf) < EXCHANGE_INFO_SIZE:
+        while len(buf) < n:
             try:
-                buf += engine.read(EXCHANGE_INFO_SIZE - len(buf))
+                buf += engine.read(n - len(buf))
                 continue
             except WantMore:
                 pass
             except PeerClosed:
-                raise NetworkError(f"peer closed the session after {len(buf)} of 40 bytes") from None
+                raise NetworkError(f"peer closed the session after {len(buf)} of {n} bytes of {what}") from None
             out = engine.take_outgoing()
             if out:
                 await self.stream.send(out)
             try:
                 data = await self._recv_tls()
-            except SecureSessionError:
+            except SecureSessionError as exc:
                 if buf:
-                    raise NetworkError(f"short ExchangeInformation: {len(buf)} of 40 bytes") from None
-                raise
+                    raise NetworkError(f"short {what}: {len(buf)} of {n} bytes") from None
+                raise MigtdError(exc.message, on_nothing) from None
             engine.feed(data)
         return buf
 

@@ -38,6 +38,8 @@ class FieldStore:
         self._tdcs: dict[tuple[int, Uuid, int], int] = {}
         self._sys: dict[int, int] = {}
         self._msk = msk
+        #: Tokens approved by TDG.SERVTD.REBIND.APPROVE (emulated), per (binding, uuid).
+        self.approved_rebind: dict[tuple[int, Uuid], bytes] = {}
         lo, hi = version_range
         for field in (MIN_EXPORT_VERSION, MIN_IMPORT_VERSION):
             self._sys[field] = lo
@@ -58,6 +60,10 @@ class FieldStore:
         if not 0 <= value < 1 << 64:
             raise ValueError("TDCS words are 64-bit")
         self._tdcs[(binding, uuid, field)] = value
+
+    def approve_rebind(self, binding: int, uuid: Uuid, token: bytes) -> None:
+        """Emulated TDG.SERVTD.REBIND.APPROVE: remember the token the old MigTD handed out."""
+        self.approved_rebind[(binding, uuid)] = token
 
     def sys_rd(self, field: int) -> int:
         return self._sys.get(field, 0)

@@ -69,19 +69,23 @@ def _sig_alg() -> bytes:
 def build_tbs(public_point: bytes, quote: bytes, event_log: bytes, *,
               policy_hash: bytes | None = None,
               extra: Iterable[tuple[str, bytes]] = ()) -> bytes:
-    """DER of the TBSCertificate for a 97-byte uncompressed P-384 point."""
+    """DER of a migration TBSCertificate for a 97-byte uncompressed P-384 point."""
+    exts = [(OID_EVENT_LOG, event_log), (OID_QUOTE, quote)]
+    if policy_hash is not None:
+        exts.append((OID_POLICY_HASH, policy_hash))
+    return tbs_with_extensions(public_point, [*exts, *extra])
+
+
+def tbs_with_extensions(public_point: bytes, extensions: Iterable[tuple[str, bytes]]) -> bytes:
+    """TBSCertificate with keyUsage and EKU first, then ``extensions`` (non-critical) in order."""
     if len(public_point) != 97 or public_point[0] != 0x04:
         raise ValueError("public key must be a 97-byte uncompressed P-384 point")
     eku = der.seq(der.oid(OID_SERVER_AUTH), der.oid(OID_CLIENT_AUTH), der.oid(OID_MIGTD_EKU))
-    extensions = [
+    encoded = [
         _extension(OID_KEY_USAGE, KEY_USAGE_VALUE, True),
         _extension(OID_EXT_KEY_USAGE, eku, False),
-        _extension(OID_EVENT_LOG, event_log, False),
-        _extension(OID_QUOTE, quote, False),
+        *(_extension(o, v, False) for o, v in extensions),
     ]
-    if policy_hash is not None:
-        extensions.append(_extension(OID_POLICY_HASH, policy_hash, False))
-    extensions += [_extension(o, v, False) for o, v in extra]
     spki = der.seq(der.seq(der.oid(OID_EC_PUBLIC_KEY), der.oid(OID_SECP384R1)),
                    der.bit_string(public_point))
     return der.seq(
@@ -92,7 +96,7 @@ def build_tbs(public_point: bytes, quote: bytes, event_log: bytes, *,
         der.seq(der.generalized_time(NOT_BEFORE), der.generalized_time(NOT_AFTER)),
         _name(),
         spki,
-        der.explicit(3, der.seq(*extensions)),
+        der.explicit(3, der.seq(*encoded)),
     )
 
 
@@ -108,18 +112,37 @@ def public_point(private_key: EllipticCurvePrivateKey) -> bytes:
     return private_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
 
-def build_certificate(private_key: EllipticCurvePrivateKey, quote: bytes, event_log: bytes, *,
-                      policy_hash: bytes | None = None,
-                      extra: Sequence[tuple[str, bytes]] = ()) -> bytes:
-    """Self-signed RA-TLS certificate DER, laid out as a Rust MigTD lays it out."""
+def _sign(private_key: EllipticCurvePrivateKey, extensions: Sequence[tuple[str, bytes]]) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     if not isinstance(private_key.curve, ec.SECP384R1):
         raise ValueError("MigTD certificates use a P-384 key")
-    tbs = build_tbs(public_point(private_key), quote, event_log, policy_hash=policy_hash, extra=extra)
-    signature = private_key.sign(tbs, ec.ECDSA(hashes.SHA384()))
-    return assemble(tbs, signature)
+    tbs = tbs_with_extensions(public_point(private_key), extensions)
+    return assemble(tbs, private_key.sign(tbs, ec.ECDSA(hashes.SHA384())))
+
+
+def build_certificate(private_key: EllipticCurvePrivateKey, quote: bytes, event_log: bytes, *,
+                      policy_hash: bytes | None = None,
+                      extra: Sequence[tuple[str, bytes]] = ()) -> bytes:
+    """Self-signed migration RA-TLS certificate DER, laid out as a Rust MigTD lays it out."""
+    exts = [(OID_EVENT_LOG, event_log), (OID_QUOTE, quote)]
+    if policy_hash is not None:
+        exts.append((OID_POLICY_HASH, policy_hash))
+    return _sign(private_key, [*exts, *extra])
+
+
+def build_rebind_certificate(private_key: EllipticCurvePrivateKey, event_log: bytes, td_report: bytes, *,
+                             policy_hash: bytes, servtd_ext: bytes | None = None,
+                             init_tdinfo: bytes | None = None) -> bytes:
+    """Rebinding certificate (§7): a TDREPORT instead of a quote; the old MigTD adds
+    SERVTD_EXT and its initial TDINFO."""
+    exts = [(OID_EVENT_LOG, event_log), (OID_TDREPORT, td_report), (OID_POLICY_HASH, policy_hash)]
+    if servtd_ext is not None:
+        exts.append((OID_SERVTD_EXT, servtd_ext))
+    if init_tdinfo is not None:
+        exts.append((OID_INIT_TDINFO, init_tdinfo))
+    return _sign(private_key, exts)
 
 
 # ---------------------------------------------------------------- parsing

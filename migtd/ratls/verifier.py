@@ -21,6 +21,7 @@ from migtd.ratls.certificate import (
     OID_EVENT_LOG,
     OID_MIGTD_EKU,
     OID_QUOTE,
+    OID_SERVTD_EXT,
     ParsedCertificate,
 )
 
@@ -36,6 +37,7 @@ class VerifierContext:
 
     mode: str
     policy_version: int = 1
+    operation: str = "migration"  # or rebind-prepare / rebind-finalize
     policy: bytes = b""
     root_ca: bytes = b""
     issuer_chain: bytes = b""
@@ -117,6 +119,27 @@ class SkipRaVerifier:
         return PeerVerdict(attested=attested, policy=policy, warnings=[SKIP_RA_WARNING])
 
 
+class SkipRaRebindVerifier:
+    """Skip-RA for rebinding (§7): accept all, except that the new MigTD (TLS server)
+    still needs the old one's SERVTD_EXT extension to record the rebinding."""
+
+    name = "skip-ra"
+
+    def __init__(self, ctx: VerifierContext | None = None) -> None:
+        self.policy_version = ctx.policy_version if ctx is not None else 2
+
+    def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+        if not is_client and peer.extension(OID_SERVTD_EXT) is None:
+            raise SecureSessionError(f"peer certificate has no SERVTD_EXT extension ({OID_SERVTD_EXT})")
+        attested = {
+            "verified": False, "tcb_status": "", "advisories": [], "fmspc": "", "mrtd": "",
+            "rtmrs": [], "tee_tcb_svn": "", "quote_bytes": 0,
+            "bypassed": ["td_report_verification", "init_tdinfo", "certificate_signature", "policy"],
+        }
+        policy = {"ok": True, "failed_rules": [], "skipped": True, "policy_version": self.policy_version}
+        return PeerVerdict(attested=attested, policy=policy, warnings=[SKIP_RA_WARNING])
+
+
 def make_verifier(ctx: VerifierContext) -> PeerVerifier:
     """The verifier for ``ctx.mode``.
 
@@ -124,6 +147,11 @@ def make_verifier(ctx: VerifierContext) -> PeerVerifier:
     in ``migtd.attest.peer`` (class ``DcapPeerVerifier(ctx)``); until that
     module exists those modes are reported as not available.
     """
+    if ctx.operation != "migration":
+        if ctx.mode == "skip-ra":
+            return SkipRaRebindVerifier(ctx)
+        raise ConfigError(f"rebinding with attestation mode {ctx.mode} is not implemented "
+                          "(only skip-ra)")
     if ctx.mode == "skip-ra":
         return SkipRaVerifier(ctx)
     if ctx.mode in ("mock-report", "azure"):

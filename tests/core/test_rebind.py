@@ -1,0 +1,170 @@
+"""Rebinding in skip-RA (protocol.md §7, §2.1, §2.3).
+
+Pins: emulator set-up of the service-TD fields from the TD report (both hash
+fields = SHA-384(SHA-384(TDINFO) ‖ u16 0 ‖ u64 0), cpusvn, TEE_TCB_SVN);
+SERVTD_EXT layout (272 bytes: init hash 48, init attr 8, reserved 8, cpusvn 16,
+tee_tcb_svn 16, tee_model 12, reserved 4, current hash 48, current attr 8,
+reserved 104); rebinding certificates carry a TDREPORT (…1.5) instead of a
+quote, the old MigTD adds SERVTD_EXT (…1.6) and init TDINFO (…1.7); the new
+MigTD stores the 32-byte token, the peer's current attributes and SHA-384 of
+SERVTD_EXT with the current fields zeroed; rebind-finalize fails with 1
+(reserved byte 10); rebind without policy v2 is 12.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+
+from migtd import eventlog
+from migtd.emu import rebind
+from migtd.emu.quote_provider import SkipRaProvider
+from migtd.emu.requests import rebinding_queue
+from migtd.emu.tdcs import SERVTD_ATTR, FieldStore
+from migtd.emu.vmm import EmulatedVmm
+from migtd.events import EventLog
+from migtd.ratls import certificate as c
+from migtd.ratls.verifier import SkipRaRebindVerifier, VerifierContext, make_verifier
+from migtd.result import MigrationResult
+from migtd.session import Migration, SessionConfig
+from migtd.transport import connect, listen_once
+
+UUID = (1, 2, 3, 4)
+BH = 0x1234
+
+
+def _report() -> bytes:
+    report = bytearray(SkipRaProvider().td_report(bytes(64), b""))
+    report[16:32] = bytes(range(1, 17))           # cpu_svn
+    report[256 + 8:256 + 24] = bytes(range(32, 48))  # tee_tcb_svn
+    report[512:520] = b"TDINFO!!"
+    return bytes(report)
+
+
+def test_servtd_ext_layout_from_the_emulator_fields() -> None:
+    store = FieldStore(msk=bytes(32), version_range=(0, 0))
+    report = _report()
+    rebind.populate_servtd_fields(store, BH, UUID, report)
+    ext = rebind.read_servtd_ext(store, BH, UUID)
+    expected_hash = hashlib.sha384(hashlib.sha384(report[512:]).digest() + bytes(10)).digest()
+    assert len(ext) == 272
+    assert ext[0:48] == expected_hash == ext[112:160]
+    assert ext[48:64] == bytes(16)
+    assert ext[64:80] == bytes(range(1, 17))
+    assert ext[80:96] == bytes(range(32, 48))
+    assert ext[96:112] == bytes(16)
+    assert ext[160:272] == bytes(112)
+    assert store.servtd_rd(BH, UUID, SERVTD_ATTR) == 0
+
+
+def test_accept_records() -> None:
+    store = FieldStore(msk=bytes(32), version_range=(0, 0))
+    ext = bytes(range(256)) + bytes(16)
+    token = bytes(range(100, 132))
+    rebind.store_accept(store, BH, UUID, token, ext)
+    assert rebind.read_accept_token(store, BH, UUID) == token
+    assert store.servtd_rd(BH, UUID, rebind.SERVTD_REBIND_ATTR) == int.from_bytes(ext[160:168], "little")
+    zeroed = ext[:112] + bytes(56) + ext[168:]
+    stored = b"".join(store.servtd_rd(BH, UUID, rebind.SERVTD_ACCEPT_SERVTD_EXT_HASH + i).to_bytes(8, "little")
+                      for i in range(6))
+    assert stored == hashlib.sha384(zeroed).digest() == rebind.accept_hash(ext)
+
+
+def test_rebind_certificate_extensions() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    old = c.parse_certificate(c.build_rebind_certificate(
+        key, b"log", bytes(1024), policy_hash=bytes(48), servtd_ext=bytes(272), init_tdinfo=bytes(512)))
+    assert old.extension_order == (c.OID_KEY_USAGE, c.OID_EXT_KEY_USAGE, c.OID_EVENT_LOG, c.OID_TDREPORT,
+                                   c.OID_POLICY_HASH, c.OID_SERVTD_EXT, c.OID_INIT_TDINFO)
+    assert old.quote is None
+    new = c.parse_certificate(c.build_rebind_certificate(key, b"log", bytes(1024), policy_hash=bytes(48)))
+    assert new.extension(c.OID_SERVTD_EXT) is None
+    verifier = SkipRaRebindVerifier()
+    assert verifier.verify(new, is_client=True).ok  # the old side accepts anything
+    assert verifier.verify(old, is_client=False).ok
+    import pytest
+
+    from migtd.errors import SecureSessionError
+
+    with pytest.raises(SecureSessionError, match="SERVTD_EXT"):
+        verifier.verify(new, is_client=False)  # the new side needs the old one's SERVTD_EXT
+    with pytest.raises(Exception, match="not implemented"):
+        make_verifier(VerifierContext(mode="azure", operation="rebind-prepare"))
+
+
+def _side(is_source: bool, store: FieldStore, stream) -> Migration:
+    cfg = SessionConfig(is_source=is_source, request_id=5, uuid=UUID, binding=BH, attestation="skip-ra",
+                        policy_version=2, policy=b'{"p": 1}', issuer_chain=b"chain")
+    provider = SkipRaProvider()
+    rebind.populate_servtd_fields(store, BH, UUID, provider.td_report(bytes(64), eventlog.skip_ra_event_log()))
+    log = EventLog("source" if is_source else "destination", 5, stream=io.StringIO(), fmt="json")
+    ctx = VerifierContext(mode="skip-ra", policy_version=2, operation="rebind-prepare")
+    return Migration(cfg, log, stream, EmulatedVmm(rebinding_queue(5, is_source, UUID, BH, finalize=False)),
+                     store, provider, make_verifier(ctx), verifier_context=ctx)
+
+
+async def test_rebind_prepare_in_process_token_reaches_the_new_migtd() -> None:
+    """Both MigTDs in one event loop over real loopback TCP, so their TDCS stores can be compared."""
+    old_store = FieldStore(msk=bytes(32), version_range=(0, 0))
+    new_store = FieldStore(msk=bytes(32), version_range=(0, 0))
+    ports: list[int] = []
+    ready = asyncio.Event()
+
+    def listening(ip: str, port: int) -> None:
+        ports.append(port)
+        ready.set()
+
+    async def new_side() -> MigrationResult:
+        stream = await listen_once("127.0.0.1", 0, 5, listening)
+        try:
+            return await _side(False, new_store, stream).run()
+        finally:
+            await stream.close()
+
+    async def old_side() -> MigrationResult:
+        await asyncio.wait_for(ready.wait(), 5)
+        stream = await connect("127.0.0.1", ports[0], 5)
+        try:
+            return await _side(True, old_store, stream).run()
+        finally:
+            await stream.close()
+
+    results = await asyncio.wait_for(asyncio.gather(new_side(), old_side()), 20)
+    assert results == [MigrationResult.Success, MigrationResult.Success]
+    token = old_store.approved_rebind[(BH, UUID)]
+    assert len(token) == 32 and token != bytes(32)
+    assert rebind.read_accept_token(new_store, BH, UUID) == token
+    old_ext = rebind.read_servtd_ext(old_store, BH, UUID)
+    stored = b"".join(new_store.servtd_rd(BH, UUID, rebind.SERVTD_ACCEPT_SERVTD_EXT_HASH + i).to_bytes(8, "little")
+                      for i in range(6))
+    assert stored == rebind.accept_hash(old_ext)
+
+
+def test_rebind_processes(procs, cfg_env, port, tmp_path) -> None:
+    chain = tmp_path / "chain.pem"
+    chain.write_text("chain")
+    env = dict(cfg_env, MIGTD_POLICY_VERSION="2", MIGTD_POLICY_ISSUER_CHAIN_FILE=str(chain))
+    for op, code in (("rebind-prepare", 0), ("rebind-finalize", 1)):
+        dst = procs.start(["-m", "dst", "-o", op, "-t", str(port)], env)
+        src = procs.finish(procs.start(["-m", "src", "-o", op, "-t", str(port)], env))
+        d = procs.finish(dst)
+        assert (src.code, d.code) == (code, code), src.stderr + d.stderr
+        kinds = [e["kind"] for e in src.events if e["event"] == "request"]
+        assert kinds == (["EnableLogArea", "GetMigtdData", "StartRebinding"] if code == 0
+                         else ["EnableLogArea", "GetMigtdData"])
+        gmd = [e for e in src.events if e["event"] == "report_status" and e["kind"] == "GetMigtdData"]
+        assert gmd[0]["data_len"] == 512  # the TDINFO_STRUCT
+        if code:
+            assert "reserved bytes 10..16 are not zero" in src.event("exit")["reason"]
+
+
+def test_rebind_with_other_modes_is_refused_before_networking(procs, cfg_env, port, tmp_path) -> None:
+    chain = tmp_path / "chain.pem"
+    chain.write_text("chain")
+    env = dict(cfg_env, MIGTD_POLICY_VERSION="2", MIGTD_POLICY_ISSUER_CHAIN_FILE=str(chain),
+               MIGTD_ATTESTATION="mock-report")
+    d = procs.finish(procs.start(["-m", "dst", "-o", "rp", "-t", str(port)], env))
+    assert d.code == 1 and "listening" not in [e["event"] for e in d.events]
