@@ -20,7 +20,8 @@ from textual.worker import Worker
 
 from tui.history import HistoryStore, new_run_id
 from tui.launchers import make_launcher
-from tui.model import RunModel, RunRecord
+from tui.model import RunModel
+from tui.record import RunRecord
 from tui.params import RunParams, build_parser, params_from_args
 from tui.report import save_reports
 from tui.runner import LauncherFactory, RunController

@@ -17,7 +17,8 @@ from typing import Any
 
 import platformdirs
 
-from tui.model import RunModel, RunRecord
+from tui.model import RunModel
+from tui.record import RunRecord
 
 APP_NAME = "migtd-console"
 

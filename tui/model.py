@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
 from migtd.result import MigrationResult
@@ -221,7 +221,7 @@ class SideState:
         if event == "config":
             self.config = rec
         elif event == "listening":
-            self.listening = (_text(rec.get("ip")), _int(rec.get("port"), 0))
+            self.listening = (_text(rec.get("ip")), as_int(rec.get("port"), 0))
         elif event == "connected":
             self._mark("connected", "done", elapsed, _text(rec.get("peer")))
         elif event == "tls_established":
@@ -254,7 +254,7 @@ class SideState:
             self._mark("MSK", "done", elapsed, _text(rec.get("key_sha256_8")))
         elif event == "exit":
             self.exit_event = rec
-            code = _int(rec.get("code"), default=-1)
+            code = as_int(rec.get("code"), default=-1)
             name, meaning = MigrationResult.describe(code)
             name = _text(rec.get("result")) or name
             self.result = SideResult(code, name, meaning, _text(rec.get("reason"), 500), "event")
@@ -321,7 +321,8 @@ class SideState:
         return sorted(self.policy_rows, key=lambda row: row.ok)
 
 
-def _int(value: Any, default: int) -> int:
+def as_int(value: Any, default: int) -> int:
+    """An integer field, or ``default`` when a peer sent something else."""
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):
@@ -484,66 +485,3 @@ class RunModel:
                 "problems": list(side.problems),
             }
         return out
-
-
-@dataclass
-class RunRecord:
-    """What history stores for a run: parameters, each side's lines and exit."""
-
-    run_id: str
-    started_at: float
-    params: dict[str, Any]
-    lines: dict[str, list[str]] = field(default_factory=dict)
-    exits: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> {code, transport}
-    launch_errors: dict[str, str] = field(default_factory=dict)
-    problems: dict[str, list[str]] = field(default_factory=dict)
-
-    @classmethod
-    def from_model(cls, run_id: str, started_at: float, model: RunModel,
-                   exits: dict[str, dict[str, Any]]) -> "RunRecord":
-        rec = cls(run_id, started_at, dict(model.params))
-        for role in model.active_roles:
-            side = model.sides[role]
-            rec.lines[role] = side.history_lines()
-            if side.problems:
-                rec.problems[role] = list(side.problems)
-            if side.result is not None and side.result.source == "launcher" and side.result.code == -1:
-                rec.launch_errors[role] = side.result.reason
-        rec.exits = dict(exits)
-        return rec
-
-    def replay(self, log_capacity: int = LOG_CAPACITY) -> RunModel:
-        """Rebuild the model exactly as the live run left it."""
-        model = RunModel(self.params, log_capacity)
-        for role in ROLES:
-            side = model.sides[role]
-            info = self.exits.get(role, {})
-            if role in self.lines or role in self.launch_errors or info:
-                side.where = str(info.get("where", "local"))
-            for raw in self.lines.get(role, []):
-                side.feed(raw)
-            for reason in self.problems.get(role, []):
-                if reason not in self.launch_errors.values():
-                    side.problem(reason)
-            if role in self.launch_errors:
-                side.failed_to_start(self.launch_errors[role])
-            elif info:
-                side.ended(_int(info.get("code"), -1), str(info.get("transport", "local")))
-        model.version += 1
-        return model
-
-    def to_json(self) -> dict[str, Any]:
-        return {"format": "migtd-console-run/1", "run_id": self.run_id,
-                "started_at": self.started_at, "params": self.params, "lines": self.lines,
-                "exits": self.exits, "launch_errors": self.launch_errors,
-                "problems": self.problems}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
-        if not isinstance(data, dict) or data.get("format") != "migtd-console-run/1":
-            raise ValueError("not a migtd-console run record")
-        return cls(str(data.get("run_id", "")), float(data.get("started_at", 0.0)),
-                   dict(data.get("params") or {}),
-                   {k: list(v) for k, v in (data.get("lines") or {}).items()},
-                   dict(data.get("exits") or {}), dict(data.get("launch_errors") or {}),
-                   {k: list(v) for k, v in (data.get("problems") or {}).items()})

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 
 from tui.history import HistoryStore
-from tui.model import RunRecord
+from tui.record import RunRecord
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tui.model import (HISTORY_EVENTS, HISTORY_TAIL, LOG_CAPACITY, MAX_LINE, RunModel, RunRecord,
-                       SideState)
+from tui.model import HISTORY_EVENTS, HISTORY_TAIL, LOG_CAPACITY, MAX_LINE, RunModel, SideState
+from tui.record import RunRecord
 
 from .conftest import recorded_run, stream
 

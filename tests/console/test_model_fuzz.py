@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from tui.model import STEPS, RunModel, RunRecord
+from tui.model import STEPS, RunModel
+from tui.record import RunRecord
 from tui.report import report_markdown
 from tui.widgets.panes import AttestationPane, PolicyPane, ResultBar, RunHeader, Timeline
 
