@@ -16,6 +16,7 @@ not MigTD, measures into the RTMRs, and peers tolerate the mismatch (§7).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +32,12 @@ from migtd.emu.vtpm import (
 )
 from migtd.errors import ConfigError
 from migtd.events import EventLog, null_log
+
+
+@functools.cache
+def _quiet() -> EventLog:
+    """One shared discard-everything log for callers that pass none (null_log opens /dev/null)."""
+    return null_log()
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -49,7 +56,7 @@ class AzureQuoteProvider:
                  timeout: float = DEFAULT_TIMEOUT, log: EventLog | None = None, *,
                  settle: float = DEFAULT_SETTLE, attempts: int = DEFAULT_ATTEMPTS,
                  retry_wait: float = DEFAULT_RETRY_WAIT, probe: bool = True) -> None:
-        self.log = log or null_log()
+        self.log = log or _quiet()
         self.tcti = tcti or os.environ.get("TSS2_TCTI") or DEFAULT_TCTI
         self.imds_url = imds_url or os.environ.get("MIGTD_IMDS_URL") or DEFAULT_URL
         self.reports = VtpmReportSource(Vtpm(self.tcti, self.log), settle=settle,

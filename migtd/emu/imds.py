@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import http.client
 import json
 import re
@@ -28,6 +29,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from migtd.attest.quote import TEE_TYPE_TDX, parse_quote
 from migtd.errors import AttestationError, ConfigError, FormatError
 from migtd.events import EventLog, null_log
 
@@ -39,6 +41,12 @@ MAX_RESPONSE_BYTES = 1 << 20
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "Metadata": "true"}
 _REPORT_DATA = slice(128, 192)
 _B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
+@functools.cache
+def _quiet() -> EventLog:
+    """One shared discard-everything log for callers that pass none (null_log opens /dev/null)."""
+    return null_log()
 
 
 def b64url_encode(data: bytes) -> str:
@@ -88,8 +96,6 @@ def check_quote(quote: bytes, td_report: bytes) -> None:
     here, with a message about IMDS, instead of as a peer's verification
     failure on the other side of the connection.
     """
-    from migtd.attest.quote import TEE_TYPE_TDX, parse_quote
-
     try:
         parsed = parse_quote(quote)
     except FormatError as exc:
@@ -129,7 +135,7 @@ class ImdsClient:
             raise ConfigError(f"Invalid MIGTD_IMDS_URL value: {url}. Use an http:// or https:// URL")
         self.url = url
         self.timeout = timeout
-        self.log = log or null_log()
+        self.log = log or _quiet()
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self._sleep = sleep
