@@ -475,7 +475,8 @@ def prepare(opts: Options, files: LoadedFiles, env: Mapping[str, str], log: Even
                         root_ca=files.root_ca, issuer_chain=files.issuer_chain, env=env)
     store = store_from_env(env)
     injector = FailureInjector.from_env(env)
-    provider = make_provider(opts.attestation, mock_quote_file=env.get("MOCK_QUOTE_FILE") or None, env=env)
+    provider = make_provider(opts.attestation, mock_quote_file=env.get("MOCK_QUOTE_FILE") or None, env=env,
+                             log=log, timeout=opts.timeout)
     ctx = VerifierContext(mode=opts.attestation, policy_version=opts.policy_version,
                           operation=opts.operation, policy=files.policy,
                           root_ca=files.root_ca, issuer_chain=files.issuer_chain)

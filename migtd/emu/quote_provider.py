@@ -61,24 +61,26 @@ def _available(module: str) -> bool:
 
 
 def make_provider(mode: str, **options: Any) -> QuoteProvider:
-    """The provider for ``mode``; ``options`` are passed to the mode's constructor.
+    """The provider for ``mode``.
 
-    Known options: ``mock_quote_file`` (path or None), ``env`` (mapping).
-    Raises :class:`ConfigError` for an unknown mode or one whose
-    implementation is not installed, so the CLI prints one line, exit 1.
+    Options: ``mock_quote_file`` (path or None), ``env`` (mapping), ``log``
+    (EventLog), ``timeout`` (seconds for the provider's own network waits).
+    Each mode takes the ones it understands. Raises :class:`ConfigError` for
+    an unknown mode or one whose implementation is not installed, so the CLI
+    prints one line and exits 1.
     """
     if mode == "skip-ra":
         return SkipRaProvider()
     if mode == "mock-report":
         if not _available("migtd.attest.mock_provider"):
             raise ConfigError("attestation mode mock-report is not available yet (no mock QE provider)")
-        from migtd.attest.mock_provider import MockReportProvider  # type: ignore[import-not-found]
+        from migtd.attest.mock_provider import MockReportProvider
 
-        return MockReportProvider(**options)  # type: ignore[no-any-return]
+        return MockReportProvider(mock_quote_file=options.get("mock_quote_file"), env=options.get("env"))
     if mode == "azure":
         if not _available("migtd.emu.azure"):
             raise ConfigError("attestation mode azure is not available yet (no vTPM/IMDS provider)")
-        from migtd.emu.azure import AzureQuoteProvider  # type: ignore[import-not-found]
+        from migtd.emu.azure import AzureQuoteProvider
 
-        return AzureQuoteProvider.from_options(**options)  # type: ignore[no-any-return]
+        return AzureQuoteProvider.from_options(**options)
     raise ConfigError(f"Invalid attestation mode: {mode}. Use 'azure', 'mock-report' or 'skip-ra'")
