@@ -255,8 +255,13 @@ class VtpmReportSource:
         self._sleep = sleep
 
     def probe(self) -> int:
-        """Open the TPM once (fail fast at start-up) and return its NV buffer size."""
+        """Open the TPM and run one command (fail fast at start-up); return its NV buffer size."""
+        t = self.vtpm.tss
         with self.vtpm.session() as ctx:
+            try:
+                ctx.get_capability(t.TPM2_CAP.TPM_PROPERTIES, t.TPM2_PT.MANUFACTURER, 1)
+            except t.TSS2_Exception as exc:
+                raise VtpmError(f"the TPM at '{self.vtpm.tcti}' does not answer commands: {exc}") from None
             return self.vtpm.nv_buffer_max(ctx)
 
     def hcl_report(self, report_data: bytes) -> HclReport:
