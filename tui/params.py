@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import shlex
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from migtd import paths
 
@@ -112,8 +112,15 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags: one line on stderr and exit 1 (InvalidParameter), like ``migtd``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="migtd-console",
         description="Run MigTD source and destination (locally or over SSH) and watch the migration.")
     who = p.add_mutually_exclusive_group()
@@ -141,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--migtd", metavar="PATH", default=None, help="local migtd program")
     p.add_argument("--remote-migtd", metavar="PATH", default=None,
                    help="migtd program on SSH hosts (default: --migtd, else 'migtd')")
-    p.add_argument("--timeout", type=float, default=30.0, help="migtd network timeout, seconds")
+    p.add_argument("--timeout", type=_seconds, default=30.0, help="migtd network timeout, seconds")
     p.add_argument("--log-level", choices=["trace", "debug", "info", "warn", "error"])
     p.add_argument("--ssh-config", metavar="F", help="ssh_config file passed to ssh -F")
     p.add_argument("--ssh-option", metavar="OPT", action="append", default=[],
@@ -150,15 +157,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _decimal(text: str, what: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid {what}: {text!r}") from None
+
+
 def _u64(text: str) -> int:
-    value = int(text, 10)
+    value = _decimal(text, "request id")
     if not 0 <= value < 2**64:
         raise argparse.ArgumentTypeError(f"request id out of range: {text}")
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seconds: {text!r}") from None
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"timeout out of range: {text}")
+    return value
+
+
 def _port(text: str) -> int:
-    value = int(text, 10)
+    value = _decimal(text, "port")
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError(f"invalid port: {text}")
     return value

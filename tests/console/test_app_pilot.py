@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import json
 import time
+from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -197,3 +200,13 @@ async def test_rerun_while_running_stops_the_old_processes(fake_migtd: str, stor
         await pilot.press("q")
     assert all(not launcher.running for launcher in new_launchers)  # quitting stops the run
     assert app.return_code == 1
+
+
+def test_entry_point_help_and_bad_flag() -> None:
+    exe = Path(sys.executable).with_name("migtd-console")
+    ok = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "--both" in ok.stdout and "--replay" in ok.stdout
+    bad = subprocess.run([str(exe), "--dest-port", "seventy"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "--dest-port" in bad.stderr and "Traceback" not in bad.stderr
