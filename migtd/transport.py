@@ -18,6 +18,7 @@ import asyncio
 import errno
 import struct
 import time
+from collections.abc import Callable
 
 from migtd.errors import ConfigError, NetworkError
 
@@ -146,7 +147,7 @@ def _oserror(exc: BaseException) -> str:
 
 
 async def listen_once(ip: str, port: int, timeout: float,
-                      on_listening: object = None) -> FramedStream:
+                      on_listening: Callable[[str, int], None] | None = None) -> FramedStream:
     """Bind ``ip:port``, accept exactly one connection, stop listening.
 
     Bind failures are configuration errors (exit 1, like upstream); no
@@ -169,7 +170,7 @@ async def listen_once(ip: str, port: int, timeout: float,
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else _oserror(exc)
         raise ConfigError(f"Failed to bind TCP listener on {ip}:{port}: {reason}") from None
     try:
-        if callable(on_listening):
+        if on_listening is not None:
             bound = server.sockets[0].getsockname()[1] if server.sockets else port
             on_listening(ip, bound)  # the real port, so `--dest-port 0` is usable
         try:
