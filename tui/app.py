@@ -110,6 +110,8 @@ class ConsoleApp(App[int]):
             self.history.save(record, model)
         except OSError as exc:
             note = f" (not saved to history: {exc.strerror or exc})"
+        if isinstance(self.screen, HistoryScreen):
+            self.screen.reload()  # the run just saved appears at the top
         verdict = "succeeded" if model.succeeded else ("stopped" if controller.stopping else "failed")
         if model is self.model:
             self.run_screen.set_status(f"run {self.run_id}: {verdict}{note}")

@@ -210,3 +210,17 @@ def test_entry_point_help_and_bad_flag() -> None:
                          timeout=60)
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "--dest-port" in bad.stderr and "Traceback" not in bad.stderr
+
+
+async def test_history_lists_a_run_that_finishes_while_open(fake_migtd: str, store: HistoryStore,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "replay:skipra_success")
+    app = live_app(fake_migtd, store, "skip-ra")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.running)
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.1)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1 and table.get_row_at(0)[1] == app.run_id
