@@ -181,3 +181,17 @@ async def test_destination_that_never_listens_blocks_the_source(tmp_path: Path) 
     assert dst.result.code == 143  # type: ignore[union-attr]  # SIGTERM, reported as 128+15
     assert src.result.name == "NotStarted"  # type: ignore[union-attr]
     assert "did not listen within" in src.result.reason  # type: ignore[union-attr]
+
+
+def test_policy_v2_and_log_level_reach_the_environment() -> None:
+    p = parse("--both", "--mock-report", "--policy-v2", "--policy-file", "/p2.json",
+              "--policy-issuer-chain-file", "/chain.pem", "--log-level", "debug",
+              "--mock-quote-file", "/q.bin", "--timeout", "2.5")
+    env = p.env("destination")
+    assert env["MIGTD_POLICY_FILE"] == "/p2.json"
+    assert env["MIGTD_POLICY_ISSUER_CHAIN_FILE"] == "/chain.pem"
+    assert "MIGTD_ROOT_CA_FILE" not in env  # v2 has no root CA file
+    assert env["RUST_LOG"] == "debug" and env["MOCK_QUOTE_FILE"] == "/q.bin"
+    argv = p.argv("destination")
+    assert argv[argv.index("--policy-version") + 1] == "2"
+    assert argv[argv.index("--timeout") + 1] == "2.5"
