@@ -5,7 +5,9 @@ StartMigration from the emulated VMM; for StartMigration run the optional
 policy-v2 pre-session exchange, build a fresh RA-TLS certificate, do the TLS
 1.3 handshake (source = client, destination = server), verify the peer's
 certificate *before* any application data, swap 40-byte ExchangeInformation
-records, negotiate the version and store the peer's key.
+records, negotiate the version and store the peer's key. Rebinding (§7,
+policy v2) follows the same path with GetMigtdData/StartRebinding, TDREPORT
+certificates and a 32-byte token instead of the ExchangeInformation swap.
 
 Everything here awaits the network only through :class:`FramedStream`,
 whose waits are bounded by ``--timeout``. Decisions are made by the pure
@@ -17,8 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Awaitable, Callable
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,11 @@ if TYPE_CHECKING:  # the TLS engine pulls in pyOpenSSL; import it only when a se
 
     from migtd.ratls.certificate import ParsedCertificate
     from migtd.ratls.tls import TlsEngine
+
+
+#: Largest pre-session blob accepted: a 1 MiB policy, an 8 KiB issuer chain and two lengths
+#: (the file limits of protocol.md §1.4), so a hostile length cannot make us buffer gigabytes.
+MAX_PEER_BLOB = 1024 * 1024 + 8192 + 8
 
 
 @dataclass
@@ -287,7 +293,11 @@ class Migration:
         head = await self.reader.read_exact(8)
         if head[0] != 0x01:
             raise MigtdError("pre-session: expected PRE_SESSION_DATA", MigrationResult.InvalidParameter)
-        peer_blob = await self.reader.read_exact(struct.unpack_from("<I", head, 4)[0])
+        blob_len = struct.unpack_from("<I", head, 4)[0]
+        if blob_len > MAX_PEER_BLOB:
+            raise MigtdError(f"pre-session: peer data of {blob_len} bytes exceeds the "
+                             f"{MAX_PEER_BLOB}-byte limit", MigrationResult.InvalidParameter)
+        peer_blob = await self.reader.read_exact(blob_len)
         _check_blob(peer_blob)
         if self.verifier_context is not None:
             self.verifier_context.peer_blob = peer_blob

@@ -197,6 +197,17 @@ def test_policy_v2_hello_without_common_version_is_1(procs, v2_env, listener, fa
     assert s.code == 1 and "no common version" in s.event("exit")["reason"]
 
 
+def test_policy_v2_oversized_peer_blob_is_refused(procs, v2_env, listener, fake_peer) -> None:
+    server, port = listener()
+    src = procs.start(["-m", "src", "-t", str(port), "--timeout", "3"], v2_env)
+    peer = fake_peer(server.accept()[0])
+    peer.send_frame(bytes.fromhex("FF00000008000000") + b"MGTD\x00\x01\x00\x01")
+    peer.send_frame(b"\x01\x00\x00\x00" + struct.pack("<I", 0xFFFFFFF0))
+    s = procs.finish(src)
+    peer.close()
+    assert s.code == 1 and "exceeds" in s.event("exit")["reason"]
+
+
 def test_rebind_without_policy_v2_is_unsupported_operation(procs, cfg_env, port) -> None:
     s, d = pair(procs, cfg_env, port, extra=("-o", "rebind-prepare"))
     for side in (s, d):
