@@ -122,19 +122,6 @@ def drive_client(peer, conn) -> None:
         peer.send_frame(out)
 
 
-def read_plain(peer, conn, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = conn.read_plaintext(n - len(buf))
-        if chunk:
-            buf += chunk
-            continue
-        frame = peer.recv_frame()
-        assert frame is not None, "connection closed before the record arrived"
-        feed_rustls(conn, frame)
-    return buf
-
-
 def test_rustls_source_migrates_with_a_migtd_destination(procs, cfg_env, port, connect_to, fake_peer) -> None:
     """A rustls client playing the Rust source: 40 zero bytes out, 40 bytes back, version 0."""
     dst = procs.start(["-m", "dst", "-t", str(port), "--timeout", "10"], cfg_env)
@@ -148,7 +135,13 @@ def test_rustls_source_migrates_with_a_migtd_destination(procs, cfg_env, port, c
     drive_client(peer, conn)
     conn.write_plaintext(bytes(40))
     peer.send_frame(conn.write_tls())
-    record = read_plain(peer, conn, 40)
+    # A Rust MigTD does ONE read and needs all 40 bytes from it (§4.1 step 6): everything we
+    # send after the handshake (tickets, then the record) must come in the next frame.
+    frame = peer.recv_frame()
+    assert frame is not None
+    feed_rustls(conn, frame)
+    record = conn.read_plaintext(65536)
+    assert len(record) == 40
     peer.close()
     done = procs.finish(dst)
     assert done.code == 0, done.stderr
@@ -176,7 +169,9 @@ def test_rustls_destination_migrates_with_a_migtd_source(procs, cfg_env, listene
         out = conn.write_tls()
         if out:
             peer.send_frame(out)
-    record = read_plain(peer, conn, 40)
+    # Our Finished flight and the ExchangeInformation record travel together: the single
+    # read a Rust destination makes right after the handshake sees all 40 bytes.
+    record = conn.read_plaintext(65536)
     conn.write_plaintext(bytes(40))
     peer.send_frame(conn.write_tls())
     done = procs.finish(src)
