@@ -18,6 +18,11 @@ _STATE_GLYPH = {"pending": ("○", "dim"), "done": ("✔", "green"), "skipped": 
                 "failed": ("✘", "bold red")}
 
 
+#: Attestation rows holding long hex values, abbreviated in the middle; other
+#: rows are cut at the end by the table's ellipsis.
+_HEX_LABELS = frozenset({"MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3", "TEE TCB SVN"})
+
+
 def short(value: str, limit: int = 28) -> str:
     """Long hex values abbreviated for the panes (the report keeps them whole)."""
     if len(value) <= limit:
@@ -110,7 +115,8 @@ class AttestationPane(Static):
                 style = {"verified": "bold green", "NOT VERIFIED": "bold white on red"}.get(status, "dim")
             elif label == "TCB status" and value:
                 style = "green" if value == "UpToDate" else "yellow"
-            styled.append((label, Text(short(value) if value else "—", style=style or "")))
+            shown = short(value) if label in _HEX_LABELS else value
+            styled.append((label, Text(shown or "—", style=style or "")))
         half = (len(styled) + 1) // 2
         for i in range(half):
             left = styled[i]
