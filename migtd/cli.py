@@ -219,7 +219,7 @@ def parse_args(argv: Sequence[str]) -> Options:
             raise CliExit(0, f"migtd {migtd.__version__} (MigTD-Py; upstream MigTD {migtd.UPSTREAM_VERSION} "
                              "AzCVMEmu compatible)")
         else:
-            print(f"Unknown argument: {arg}")
+            _say(f"Unknown argument: {arg}")
             opts.unknown.append(arg)
             help_requested = True
             i += 1
@@ -343,11 +343,25 @@ def load_files(opts: Options, env: Mapping[str, str], log: EventLog) -> LoadedFi
 
 
 def _print_exit(exc: CliExit) -> None:
-    for line in exc.lines:
-        print(line)
-    if exc.usage:
-        print(USAGE, end="")
-    sys.stdout.flush()
+    _say(*exc.lines, *([USAGE.rstrip("\n")] if exc.usage else []))
+
+
+def _say(*lines: str) -> None:
+    """Print to stdout like upstream, surviving a closed or broken stdout (no traceback)."""
+    out = sys.stdout
+    if out is None:
+        return
+    try:
+        for line in lines:
+            out.write(line + "\n")
+        out.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        # The reader went away; point stdout at /dev/null so the interpreter's
+        # final flush does not complain either.
+        try:
+            sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives until exit
+        except OSError:
+            sys.stdout = None  # type: ignore[assignment]
 
 
 class _Stop(BaseException):
@@ -397,10 +411,12 @@ def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None) -> int:
         _print_exit(exc)
         return exc.code
     try:
-        log = EventLog(opts.role, opts.request_id, fmt=opts.log_format or "text",
+        # With stderr closed (`2>&-`) the run still happens; only the file tee, if any, sees the log.
+        stream = sys.stderr if sys.stderr is not None else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        log = EventLog(opts.role, opts.request_id, fmt=opts.log_format or "text", stream=stream,
                        level=parse_level(environ.get("RUST_LOG")), tee_path=environ.get("MIGTD_LOG_FILE") or None)
     except OSError as exc:
-        print(f"Cannot open MIGTD_LOG_FILE {environ.get('MIGTD_LOG_FILE')}: {exc.strerror or exc}")
+        _say(f"Cannot open MIGTD_LOG_FILE {environ.get('MIGTD_LOG_FILE')}: {exc.strerror or exc}")
         return 1
     code, reason = _run_logged(opts, environ, log)
     _install_stop_handlers()  # asyncio.run reset them to the defaults on its way out

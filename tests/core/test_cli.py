@@ -11,6 +11,7 @@ and limits; §1.3 help sections. Additions: --attestation, --policy-version,
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -254,3 +255,16 @@ def test_entry_points_exit_status(cmd: list[str]) -> None:
     done = subprocess.run(cmd + ["-m", "bogus"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 1 and done.stdout.startswith("Invalid role value: bogus")
     assert done.stderr == ""
+
+
+def test_closed_stdout_and_stderr_never_give_a_traceback(files, tmp_path) -> None:
+    """`migtd -h >&-` and `migtd 2>&-` (console launchers may close pipes early)."""
+    shell = subprocess.run(["sh", "-c", '"$0" -m migtd -h >&- 2>"$1"; echo $?', sys.executable,
+                            str(tmp_path / "err.txt")], capture_output=True, text=True, timeout=30)
+    assert shell.stdout.strip() == "0" and (tmp_path / "err.txt").read_text() == ""
+    log = tmp_path / "tee.log"
+    env = dict(os.environ, **files, MIGTD_LOG_FILE=str(log))
+    shell = subprocess.run(["sh", "-c", '"$0" -m migtd -m dst -t 0 --timeout 0.3 2>&-; echo $?', sys.executable],
+                           capture_output=True, text=True, timeout=30, env=env)
+    assert shell.stdout.strip() == "5"
+    assert "no source connected" in log.read_text().splitlines()[-1]
