@@ -42,11 +42,24 @@ class QuoteProvider(Protocol):
 
 
 class SkipRaProvider:
-    """Null attestation: a mock report and an all-zero quote. Attests nothing."""
+    """Null attestation: a mock report and an all-zero quote. Attests nothing.
+
+    Like upstream's skip-RA build, ``MOCK_QUOTE_FILE`` (if given) is used for
+    the TD report only: the report is derived from that quote, as upstream's
+    mock-report mode derives it; otherwise it is a synthetic report carrying
+    the requested REPORTDATA.
+    """
 
     name = "skip-ra"
 
+    def __init__(self, mock_quote_file: str | None = None) -> None:
+        self.mock_quote_file = mock_quote_file
+
     def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        if self.mock_quote_file:
+            from migtd.attest.providers import QuoteFileProvider
+
+            return QuoteFileProvider(self.mock_quote_file).td_report(report_data, event_log)
         return mock_td_report(report_data)
 
     def quote(self, td_report: bytes) -> bytes:
@@ -70,7 +83,7 @@ def make_provider(mode: str, **options: Any) -> QuoteProvider:
     prints one line and exits 1.
     """
     if mode == "skip-ra":
-        return SkipRaProvider()
+        return SkipRaProvider(options.get("mock_quote_file"))
     if mode == "mock-report":
         if not _available("migtd.attest.mock_provider"):
             raise ConfigError("attestation mode mock-report is not available yet (no mock QE provider)")

@@ -162,3 +162,14 @@ def test_skip_ra_provider_and_mock_report() -> None:
     assert report[224:256] == b"\xBB" * 32
     assert p.quote(report) == bytes(822) and p.name == "skip-ra"
     assert mock_td_report(b"x")[128:130] == b"x\x00"
+
+
+def test_skip_ra_report_from_mock_quote_file_matches_upstream(vectors) -> None:
+    """§1.4: skip-RA builds use MOCK_QUOTE_FILE for the TD report only (quote stays 822 zeros)."""
+    from migtd.emu.quote_provider import make_provider
+
+    quote = vectors / "attestation" / "mock" / "mock_quote_QUOTE.bin"
+    expected = (vectors / "attestation" / "derived" / "mock_td_report_from_QUOTE.bin").read_bytes()
+    provider = make_provider("skip-ra", mock_quote_file=str(quote))
+    assert provider.td_report(bytes(64), b"") == expected
+    assert provider.quote(expected) == bytes(822)
