@@ -51,7 +51,8 @@ Required Environment Variables:
 
 Optional Environment Variables:
   MIGTD_LOG_FILE                  also write every log line to this file
-  MOCK_QUOTE_FILE                 raw quote used instead of the mock QE's (mock-report)
+  MOCK_QUOTE_FILE                 raw quote used instead of the mock QE's (mock-report);
+                                  with skip-ra only the TD report is derived from it
   RUST_LOG                        log level: error, warn, info (default), debug, trace
   MIGTD_ATTESTATION, MIGTD_POLICY_VERSION, MIGTD_LOG_FORMAT, MIGTD_TIMEOUT
                                   defaults for the options of the same name
