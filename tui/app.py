@@ -20,13 +20,14 @@ from textual.worker import Worker
 
 from tui.history import HistoryStore, new_run_id
 from tui.launchers import make_launcher
-from tui.model import RunModel
+from tui.model import LOG_CAPACITY, RunModel
 from tui.record import RunRecord
 from tui.params import RunParams, build_parser, params_from_args
 from tui.report import save_reports
 from tui.runner import LauncherFactory, RunController
 from tui.screens.history import HistoryScreen
 from tui.screens.run import RunScreen
+from tui.settings import load_settings
 
 
 class ConsoleApp(App[int]):
@@ -38,8 +39,11 @@ class ConsoleApp(App[int]):
 
     def __init__(self, params: RunParams, *, replay: RunRecord | None = None,
                  history: HistoryStore | None = None, autostart: bool = True,
-                 factory: LauncherFactory = make_launcher) -> None:
+                 factory: LauncherFactory = make_launcher, log_capacity: int = LOG_CAPACITY,
+                 notice: str = "") -> None:
         super().__init__()
+        self.log_capacity = log_capacity
+        self.notice = notice
         self.params = params
         self.history = history if history is not None else HistoryStore()
         self.factory = factory
@@ -50,11 +54,11 @@ class ConsoleApp(App[int]):
         self.started_at = time.time()
         if replay is not None:
             self.params = RunParams.from_dict(replay.params)
-            self.model = replay.replay()
+            self.model = replay.replay(log_capacity)
             self.run_id, self.started_at = replay.run_id, replay.started_at
             self._first_status = f"replay of run {replay.run_id}"
         else:
-            self.model = RunModel(params.to_dict())
+            self.model = RunModel(params.to_dict(), log_capacity)
             self._first_status = "ready: press r to run" if not autostart else "starting"
         self.run_screen = RunScreen(self.model)
         self.run_screen.status = self._first_status
@@ -63,6 +67,8 @@ class ConsoleApp(App[int]):
         return self.run_screen
 
     def on_mount(self) -> None:
+        if self.notice:
+            self.notify(self.notice, severity="warning", timeout=10)
         if self.autostart:
             self.call_after_refresh(self.action_rerun)
 
@@ -92,7 +98,7 @@ class ConsoleApp(App[int]):
             await self.controller.stop()
             if self.worker is not None:
                 await self.worker.wait()
-        self.model = RunModel(self.params.to_dict())
+        self.model = RunModel(self.params.to_dict(), self.log_capacity)
         self.run_id = new_run_id()
         self.controller = RunController(self.params, self.model, self.factory)
         self.started_at = self.controller.started_at
@@ -166,7 +172,7 @@ class ConsoleApp(App[int]):
             self.notify("a run is in progress; stop it (x) before replaying", severity="warning")
             return
         self.params = RunParams.from_dict(record.params)
-        self.model = record.replay()
+        self.model = record.replay(self.log_capacity)
         self.run_id, self.started_at = record.run_id, record.started_at
         self.switch_to_run()
         self.run_screen.set_model(self.model, f"replay of run {record.run_id}")
@@ -187,7 +193,8 @@ def default_migtd() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
-    params = params_from_args(ns, default_migtd())
+    settings, notice = load_settings()
+    params = params_from_args(ns, default_migtd(), settings)
     store = HistoryStore()
     replay = None
     if ns.replay:
@@ -196,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"migtd-console: {exc}", file=sys.stderr)
             return 1
-    app = ConsoleApp(params, replay=replay, history=store)
+    app = ConsoleApp(params, replay=replay, history=store, log_capacity=settings.log_capacity,
+                     notice=notice)
     result = app.run()
     return int(result or 0)
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 
 from migtd import paths
+from tui.settings import Settings
 
 MODES = ("azure", "mock-report", "skip-ra")
 
@@ -148,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--migtd", metavar="PATH", default=None, help="local migtd program")
     p.add_argument("--remote-migtd", metavar="PATH", default=None,
                    help="migtd program on SSH hosts (default: --migtd, else 'migtd')")
-    p.add_argument("--timeout", type=_seconds, default=30.0, help="migtd network timeout, seconds")
+    p.add_argument("--timeout", type=_seconds, default=None,
+                   help="migtd network timeout, seconds (default 30)")
     p.add_argument("--log-level", choices=["trace", "debug", "info", "warn", "error"])
     p.add_argument("--ssh-config", metavar="F", help="ssh_config file passed to ssh -F")
     p.add_argument("--ssh-option", metavar="OPT", action="append", default=[],
@@ -188,8 +190,10 @@ def _port(text: str) -> int:
     return value
 
 
-def params_from_args(ns: argparse.Namespace, default_migtd: str) -> RunParams:
-    """Translate parsed flags into :class:`RunParams`."""
+def params_from_args(ns: argparse.Namespace, default_migtd: str,
+                     settings: Settings | None = None) -> RunParams:
+    """Translate parsed flags into :class:`RunParams` (flags > settings > defaults)."""
+    conf = settings or Settings()
     if ns.both:
         roles = ["destination", "source"]
     else:
@@ -200,7 +204,7 @@ def params_from_args(ns: argparse.Namespace, default_migtd: str) -> RunParams:
         mode = "mock-report"
     else:
         mode = "azure"
-    migtd = ns.migtd or default_migtd
+    migtd = ns.migtd or conf.migtd or default_migtd
     return RunParams(
         roles=roles, attestation=mode, request_id=ns.request_id, dest_ip=ns.dest_ip,
         dest_port=ns.dest_port, src_host=ns.src_host, dst_host=ns.dst_host,
@@ -208,5 +212,6 @@ def params_from_args(ns: argparse.Namespace, default_migtd: str) -> RunParams:
         dst_policy_file=ns.dst_policy_file, root_ca_file=ns.root_ca_file,
         collateral_file=ns.collateral_file, policy_version=2 if ns.policy_v2 else 1,
         policy_issuer_chain_file=ns.policy_issuer_chain_file, mock_quote_file=ns.mock_quote_file,
-        migtd=migtd, remote_migtd=ns.remote_migtd or ns.migtd or "migtd", timeout=ns.timeout,
-        log_level=ns.log_level, ssh_config=ns.ssh_config, ssh_options=list(ns.ssh_option))
+        migtd=migtd, remote_migtd=ns.remote_migtd or conf.remote_migtd or ns.migtd or "migtd",
+        timeout=ns.timeout or conf.timeout or 30.0, log_level=ns.log_level,
+        ssh_config=ns.ssh_config or conf.ssh_config, ssh_options=list(ns.ssh_option))
