@@ -224,3 +224,18 @@ async def test_history_lists_a_run_that_finishes_while_open(fake_migtd: str, sto
         await pilot.pause(0.1)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1 and table.get_row_at(0)[1] == app.run_id
+
+
+async def test_single_side_run_hides_the_other_column(fake_migtd: str, store: HistoryStore,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "replay:skipra_success")
+    app = ConsoleApp(RunParams(roles=["source"], attestation="skip-ra", migtd=fake_migtd),
+                     history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.1)
+        assert app.screen.query_one("#side-source").display
+        assert not app.screen.query_one("#side-destination").display
+        bar = plain(app.screen.query_one(ResultBar))
+        assert "source: 0 Success" in bar and "destination:" not in bar
+    assert [info.roles for info in store.list()] == [["source"]]
