@@ -21,8 +21,8 @@ from textual.worker import Worker
 from tui.history import HistoryStore, new_run_id
 from tui.launchers import make_launcher
 from tui.model import LOG_CAPACITY, RunModel
-from tui.record import RunRecord
 from tui.params import RunParams, build_parser, params_from_args
+from tui.record import RunRecord
 from tui.report import save_reports
 from tui.runner import LauncherFactory, RunController
 from tui.screens.history import HistoryScreen
@@ -51,6 +51,7 @@ class ConsoleApp(App[int]):
         self.controller: RunController | None = None
         self.worker: Worker[None] | None = None
         self.run_id = ""
+        self._restarting = False
         self.started_at = time.time()
         if replay is not None:
             self.params = RunParams.from_dict(replay.params)
@@ -72,6 +73,11 @@ class ConsoleApp(App[int]):
         if self.autostart:
             self.call_after_refresh(self.action_rerun)
 
+    def on_unmount(self) -> None:
+        """However the app ends (quit, error, test teardown), leave no migtd running."""
+        if self.controller is not None:
+            self.controller.terminate()
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Re-run", "Start the run again with the same parameters (r)", self.action_rerun)
@@ -91,13 +97,22 @@ class ConsoleApp(App[int]):
 
     def action_rerun(self) -> None:
         """Start (or restart) a live run with the current parameters."""
+        if self._restarting:
+            return  # a second r while the first one is still stopping the old run
+        self._restarting = True
         self.run_worker(self._restart(), group="run", exclusive=False)
 
     async def _restart(self) -> None:
-        if self.running and self.controller is not None:
-            await self.controller.stop()
-            if self.worker is not None:
-                await self.worker.wait()
+        try:
+            if self.running and self.controller is not None:
+                await self.controller.stop()
+                if self.worker is not None:
+                    await self.worker.wait()
+            self._start_live()
+        finally:
+            self._restarting = False
+
+    def _start_live(self) -> None:
         self.model = RunModel(self.params.to_dict(), self.log_capacity)
         self.run_id = new_run_id()
         self.controller = RunController(self.params, self.model, self.factory)
@@ -105,12 +120,13 @@ class ConsoleApp(App[int]):
         if self.screen is not self.run_screen:
             self.switch_to_run()
         self.run_screen.set_model(self.model, f"run {self.run_id}: running")
-        self.worker = self.run_worker(self._run(self.controller), group="run-live", exclusive=False)
+        self.worker = self.run_worker(self._run(self.controller, self.run_id), group="run-live",
+                                      exclusive=False)
 
-    async def _run(self, controller: RunController) -> None:
+    async def _run(self, controller: RunController, run_id: str) -> None:
         await controller.run()
         model = controller.model
-        record = RunRecord.from_model(self.run_id, controller.started_at, model, controller.exits)
+        record = RunRecord.from_model(run_id, controller.started_at, model, controller.exits)
         note = ""
         try:
             self.history.save(record, model)
@@ -120,7 +136,7 @@ class ConsoleApp(App[int]):
             self.screen.reload()  # the run just saved appears at the top
         verdict = "succeeded" if model.succeeded else ("stopped" if controller.stopping else "failed")
         if model is self.model:
-            self.run_screen.set_status(f"run {self.run_id}: {verdict}{note}")
+            self.run_screen.set_status(f"run {run_id}: {verdict}{note}")
 
     def action_stop(self) -> None:
         if not self.running or self.controller is None:

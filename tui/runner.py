@@ -93,6 +93,12 @@ class RunController:
         await self.stop(note=False)
         return f"the destination did not listen within {self.params.listen_timeout:g} s"
 
+    def terminate(self) -> None:
+        """Signal every running side without waiting (the app is going away)."""
+        self.stopping = True
+        for launcher in self.launchers.values():
+            launcher.terminate()
+
     async def stop(self, note: bool = True) -> None:
         """Stop every running side (SIGTERM, then SIGKILL)."""
         self.stopping = True

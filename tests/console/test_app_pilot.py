@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import json
@@ -192,8 +193,12 @@ async def test_rerun_while_running_stops_the_old_processes(fake_migtd: str, stor
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.model.sides["source"].running)
         old_model, old_launchers = app.model, dict(app.controller.launchers)  # type: ignore[union-attr]
-        await pilot.press("r")
+        app.action_rerun()
+        app.action_rerun()  # a second r while the first is still stopping the old run
         await until(pilot, lambda: app.model is not old_model and app.model.sides["source"].running)
+        await pilot.pause(0.5)
+        live = [w for w in app.workers if w.group == "run-live" and w.is_running]
+        assert len(live) == 1  # one restart, not two
         assert all(not launcher.running for launcher in old_launchers.values())
         assert old_model.sides["destination"].result.code == 10  # type: ignore[union-attr]
         new_launchers = list(app.controller.launchers.values())  # type: ignore[union-attr]
@@ -239,3 +244,23 @@ async def test_single_side_run_hides_the_other_column(fake_migtd: str, store: Hi
         bar = plain(app.screen.query_one(ResultBar))
         assert "source: 0 Success" in bar and "destination:" not in bar
     assert [info.roles for info in store.list()] == [["source"]]
+
+
+async def test_leaving_the_app_any_way_ends_the_processes(fake_migtd: str, store: HistoryStore,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "hang")
+    app = live_app(fake_migtd, store, "skip-ra")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.sides["source"].running)
+        procs = [l.proc for l in app.controller.launchers.values()]  # type: ignore[union-attr]
+        app.exit()  # not via q: no orderly stop
+    for proc in procs:
+        assert proc is not None
+        deadline = time.monotonic() + 5
+        while proc.returncode is None:
+            try:
+                os.kill(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, f"pid {proc.pid} outlived the app"
+            time.sleep(0.05)

@@ -109,6 +109,11 @@ class Launcher:
             self._signal(signal.SIGKILL)
             await proc.wait()
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting: the last resort when the console itself exits."""
+        if self.running:
+            self._signal(signal.SIGTERM)
+
     def _signal(self, sig: int) -> None:
         assert self.proc is not None
         try:
