@@ -496,7 +496,8 @@ def prepare(opts: Options, files: LoadedFiles, env: Mapping[str, str], log: Even
                              log=log, timeout=opts.timeout)
     ctx = VerifierContext(mode=opts.attestation, policy_version=opts.policy_version,
                           operation=opts.operation, policy=files.policy,
-                          root_ca=files.root_ca, issuer_chain=files.issuer_chain)
+                          root_ca=files.root_ca, issuer_chain=files.issuer_chain, env=env,
+                          quote_source=provider.name)
     verifier = make_verifier(ctx)
     if opts.attestation == "skip-ra":
         log.warn("SKIP-RA MODE: remote attestation is disabled - peers are accepted without "

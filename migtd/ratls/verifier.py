@@ -13,6 +13,7 @@ to run them: after the TLS handshake and before any application data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,6 +45,11 @@ class VerifierContext:
     local_quote: bytes = b""
     local_event_log: bytes = b""
     peer_blob: bytes | None = None
+    #: Process environment (trust-anchor files, MOCK_QUOTE_FILE) for the DCAP verifier.
+    env: Mapping[str, str] = field(default_factory=dict)
+    #: ``name`` of the local quote provider (``mock-qe``, ``mock-quote-file``, ``azure-imds``):
+    #: it decides whether the AzCVMEmu bypasses of §5.6 apply.
+    quote_source: str = ""
 
 
 @dataclass
@@ -143,9 +149,10 @@ class SkipRaRebindVerifier:
 def make_verifier(ctx: VerifierContext) -> PeerVerifier:
     """The verifier for ``ctx.mode``.
 
-    ``mock-report`` and ``azure`` use the DCAP + policy verifier that lives
-    in ``migtd.attest.peer`` (class ``DcapPeerVerifier(ctx)``); until that
-    module exists those modes are reported as not available.
+    ``mock-report`` and ``azure`` use the DCAP + policy verifier
+    ``migtd.attest.peer.DcapPeerVerifier(ctx)``, which loads its trust anchors
+    (or verifies the local v2 policy) here, at start-up: a configuration
+    problem surfaces before any networking.
     """
     if ctx.operation != "migration":
         if ctx.mode == "skip-ra":

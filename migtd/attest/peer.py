@@ -1,0 +1,277 @@
+"""Judging a peer's RA-TLS certificate with DCAP and the migration policy (protocol.md §5.5).
+
+:class:`DcapPeerVerifier` is the verifier of ``--attestation mock-report`` and
+``azure``. It is pure: the session hands it the peer's parsed certificate and
+the local material (its own quote and event log, the policy, the peer's
+pre-session blob for v2) through a :class:`VerifierContext`, and gets back a
+:class:`PeerVerdict` holding the evidence to log and, on rejection, the
+failure. The session logs the evidence *before* failing, so an operator sees
+which step or rule refused the peer.
+
+Order of the checks — it decides which code a bad peer gets:
+
+* policy v1: local quote (7) → certificate structure (6) → peer quote (7) →
+  REPORTDATA binding (6) → certificate self-signature (6) → event-log replay
+  and policy v1 (8, broken policy 9);
+* policy v2: certificate structure and policy-hash extension presence (6) →
+  policy hash = SHA-384(peer pre-session blob) (9) → peer quote against the
+  collaterals embedded in the *local* policy (8, ``QuoteVerification``) →
+  local quote (8) → v2 flow for our direction (8/9) → binding and
+  self-signature (6).
+
+The binding and the replay are performed when our quotes come from the
+project's mock QE (``mock-qe``), which puts SHA-384 of the TLS key in
+REPORTDATA and replays its RTMRs from the event log. With ``MOCK_QUOTE_FILE``
+and in ``azure`` mode the quote cannot carry those values, so both checks are
+bypassed as upstream's AzCVMEmu build does (§5.6): they are listed in
+``peer_attested.bypassed`` and a warning is logged for every certificate.
+
+Trust anchors are loaded when the verifier is built, i.e. at start-up, so a
+missing root CA or collateral, or a v2 policy that does not verify, stops
+``migtd`` before it touches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from migtd.attest.binding import check_key_binding
+from migtd.attest.collateral import Collateral, PlatformCollateral
+from migtd.attest.trust import load_trust
+from migtd.attest.verify import QuoteVerificationError, VerifiedQuote, verify_quote
+from migtd.errors import ConfigError, MigtdError, SecureSessionError
+from migtd.policy.decision import PolicyDecision, RuleResult
+from migtd.policy.errors import PolicyError, PolicyErrorKind
+from migtd.ratls.certificate import ParsedCertificate, verify_self_signature
+from migtd.ratls.verifier import PeerVerdict, VerifierContext, check_structure
+from migtd.result import MigrationResult
+
+#: Logged once per verified peer certificate when the binding check is bypassed (§5.6).
+BINDING_BYPASS_WARNING = "AzCVMEmu mode: Skipping public key verification in TD report"
+#: Names listed in ``peer_attested.bypassed`` in upstream mode.
+AZCVMEMU_BYPASSES = ("reportdata_binding", "event_log_replay")
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """What a peer's quote is verified against: a DER root CA and its collateral."""
+
+    root_ca_der: bytes
+    collateral: Collateral
+    origin: str  # where they came from, for messages
+
+
+def _der_certificate(data: bytes, what: str) -> bytes:
+    """``data`` as DER, accepting PEM; a file that is neither is a configuration error."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
+        x509.load_der_x509_certificate(data)
+        return bytes(data)
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise ConfigError(f"{what} is not an X.509 certificate: {exc}") from None
+
+
+def v1_anchors(mode: str, env: Mapping[str, str]) -> TrustAnchors:
+    """Root CA and collateral for policy v1, from the environment (see :mod:`migtd.attest.trust`).
+
+    Azure quotes are Intel-signed, so azure mode needs the collateral named
+    explicitly; defaulting to the mock PKI's would only fail later, per peer.
+    """
+    if mode == "azure" and not env.get("MIGTD_COLLATERAL_FILE"):
+        raise ConfigError("attestation mode azure: MIGTD_COLLATERAL_FILE must name the collateral "
+                          "(upstream JSON) for the peer's platform")
+    trust = load_trust(env)
+    root = _der_certificate(trust.root_ca_der, f"root CA file {trust.root_ca_path}")
+    return TrustAnchors(root, trust.collateral, f"{trust.root_ca_path} + {trust.collateral_path}")
+
+
+def collateral_from_policy(verified: Any) -> TrustAnchors:
+    """The collaterals embedded in a verified v2 policy, as the DCAP verifier's input (§3.4.1)."""
+    c = verified.collaterals
+    collateral = Collateral(
+        major_version=c.major_version, minor_version=c.minor_version, tee_type=c.tee_type,
+        root_ca=c.root_ca, pck_crl_issuer_chain=c.pck_crl_issuer_chain, root_ca_crl=c.root_ca_crl,
+        pck_crl=c.pck_crl,
+        platforms=tuple(PlatformCollateral(p.fmspc, p.tcb_info_issuer_chain, p.tcb_info) for p in c.platforms),
+        qe_identity_issuer_chain=c.qe_identity_issuer_chain, qe_identity=c.qe_identity)
+    return TrustAnchors(c.root_ca_der(), collateral, "the local policy's collaterals")
+
+
+def _unverified(quote: bytes | None, **extra: Any) -> dict[str, Any]:
+    """``peer_attested`` fields for a peer whose quote did not verify (or was not reached)."""
+    return {"verified": False, "tcb_status": "", "advisories": [], "fmspc": "", "mrtd": "", "rtmrs": [],
+            "tee_tcb_svn": "", "quote_bytes": len(quote or b""), "bypassed": [], **extra}
+
+
+class DcapPeerVerifier:
+    """DCAP quote verification plus policy v1/v2 for migration RA-TLS (see module doc)."""
+
+    name = "dcap"
+
+    def __init__(self, ctx: VerifierContext) -> None:
+        self.ctx = ctx
+        env = ctx.env
+        source = ctx.quote_source
+        if not source and ctx.mode == "mock-report":
+            source = "mock-quote-file" if env.get("MOCK_QUOTE_FILE") else "mock-qe"
+        #: True where §5.6 bypasses apply: REPORTDATA binding and RTMR replay are not checked.
+        self.bypass = source != "mock-qe"
+        self.local_policy: Any = None
+        if ctx.policy_version == 2:
+            from migtd.policy.v2 import verify_signed_policy
+
+            try:
+                self.local_policy = verify_signed_policy(ctx.policy, ctx.issuer_chain)
+                self.anchors = collateral_from_policy(self.local_policy)
+            except PolicyError as exc:
+                raise MigtdError(f"the local policy v2 does not verify: {exc.message} ({exc.kind.value})",
+                                 MigrationResult.InvalidPolicyError) from None
+        else:
+            self.anchors = v1_anchors(ctx.mode, env)
+        self._local: tuple[bytes, VerifiedQuote] | None = None
+
+    # ------------------------------------------------------------ local quote
+    def local_verified(self) -> VerifiedQuote:
+        """Our own quote (``ctx.local_quote``), verified once per quote and then reused.
+
+        Raises :class:`QuoteVerificationError` (7); the callers map it per
+        policy version. Verifying it also warms the collateral cache, so the
+        peer's quote pays only its per-quote checks.
+        """
+        quote = self.ctx.local_quote
+        if not quote:
+            raise QuoteVerificationError("parse", "the local quote is not available yet")
+        digest = hashlib.sha256(quote).digest()
+        if self._local is None or self._local[0] != digest:
+            verified = verify_quote(quote, self.anchors.collateral, self.anchors.root_ca_der)
+            self._local = (digest, verified)
+        return self._local[1]
+
+    # ------------------------------------------------------------ entry point
+    def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+        """Judge ``peer``; ``is_client`` (we are the TLS client) means we are the source."""
+        if self.ctx.policy_version == 2:
+            return self._verify_v2(peer, is_client)
+        return self._verify_v1(peer, is_client)
+
+    def _attested(self, verified: VerifiedQuote) -> dict[str, Any]:
+        fields = verified.event_fields()
+        fields["bypassed"] = list(AZCVMEMU_BYPASSES) if self.bypass else []
+        return fields
+
+    def _not_evaluated(self, reason: str) -> dict[str, Any]:
+        return {"ok": False, "failed_rules": [], "skipped": True, "policy_version": self.ctx.policy_version,
+                "reason": f"not evaluated: {reason}"}
+
+    def _decided(self, decision: PolicyDecision) -> dict[str, Any]:
+        fields = decision.decision_event()
+        fields["policy_version"] = self.ctx.policy_version
+        fields["kind"] = decision.kind
+        fields["reason"] = decision.error.message if decision.error is not None else ""
+        if decision.notes:
+            fields["notes"] = list(decision.notes)
+        return fields
+
+    def _signature_checks(self, peer: ParsedCertificate, verified: VerifiedQuote) -> list[str]:
+        """REPORTDATA binding (unless bypassed) then the self-signature; both → 6."""
+        warnings: list[str] = []
+        if self.bypass:
+            warnings.append(BINDING_BYPASS_WARNING)
+        else:
+            check_key_binding(verified.report_data, peer.public_key)
+        verify_self_signature(peer)
+        return warnings
+
+    # ------------------------------------------------------------ policy v1
+    def _verify_v1(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+        from migtd.policy.v1 import authenticate_v1
+
+        try:
+            local = self.local_verified()
+        except QuoteVerificationError as exc:
+            failure = MigtdError(f"local quote verification failed at {exc.step}: {exc.problem}",
+                                 MigrationResult.MutualAttestationError)
+            return PeerVerdict(_unverified(peer.quote, failed_step="local_quote"),
+                               self._not_evaluated("the local quote did not verify"), failure=failure)
+        check_structure(peer)
+        try:
+            verified = verify_quote(peer.quote or b"", self.anchors.collateral, self.anchors.root_ca_der)
+        except QuoteVerificationError as exc:
+            return PeerVerdict(_unverified(peer.quote, failed_step=exc.step),
+                               self._not_evaluated("the peer quote did not verify"),
+                               failure=MigtdError(f"peer {exc.message}", MigrationResult.MutualAttestationError))
+        attested = self._attested(verified)
+        try:
+            warnings = self._signature_checks(peer, verified)
+        except SecureSessionError as exc:
+            return PeerVerdict(attested, self._not_evaluated(exc.message), failure=exc)
+        decision = authenticate_v1(self.ctx.policy, is_source=is_client, local_report=local.report,
+                                   local_event_log=self.ctx.local_event_log, peer_report=verified.report,
+                                   peer_event_log=peer.event_log or b"", tolerate_rtmr_mismatch=self.bypass)
+        return PeerVerdict(attested, self._decided(decision), [r.as_event() for r in decision.rules],
+                           warnings, decision.error)
+
+    # ------------------------------------------------------------ policy v2
+    def _verify_v2(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+        from migtd.policy.v2 import authenticate_migration_dest, authenticate_migration_source, parse_peer_data
+
+        check_structure(peer)
+        if peer.policy_hash is None:
+            raise SecureSessionError("peer certificate has no policy-hash extension (1.2.840.113741.1.5.5.1.4)")
+        blob = self.ctx.peer_blob
+        if blob is None:
+            raise MigtdError("policy v2: the peer's pre-session data was not received",
+                             MigrationResult.InvalidPolicyError)
+        expected = hashlib.sha384(blob).digest()
+        hash_ok = peer.policy_hash == expected
+        rule = RuleResult("integrity", "policy_hash", "equal", "SHA-384(pre-session peer data)",
+                          expected.hex().upper(), peer.policy_hash.hex().upper(), hash_ok,
+                          "" if hash_ok else "the certificate's policy hash is not SHA-384 of the peer data "
+                                             "received before the session").as_event()
+        if not hash_ok:
+            failure = MigtdError("policy v2: peer certificate's policy hash does not match the pre-session "
+                                 "peer data (PolicyHashMismatch)", MigrationResult.InvalidPolicyError)
+            policy = {"ok": False, "failed_rules": ["integrity.policy_hash"], "skipped": False,
+                      "policy_version": 2, "kind": "PolicyHashMismatch", "reason": failure.message}
+            return PeerVerdict(_unverified(peer.quote), policy, [rule], failure=failure)
+        try:
+            verified = verify_quote(peer.quote or b"", self.anchors.collateral, self.anchors.root_ca_der)
+        except QuoteVerificationError as exc:
+            error = PolicyError(PolicyErrorKind.QuoteVerification, f"peer {exc.message}")
+            return PeerVerdict(_unverified(peer.quote, failed_step=exc.step),
+                               self._decided(PolicyDecision.failed(error, version="2.0")), [rule], failure=error)
+        attested = self._attested(verified)
+        try:
+            local = self.local_verified()
+        except QuoteVerificationError as exc:
+            error = PolicyError(PolicyErrorKind.QuoteVerification, f"local {exc.message}")
+            return PeerVerdict(attested, self._decided(PolicyDecision.failed(error, version="2.0")), [rule],
+                               failure=error)
+        try:
+            peer_policy, peer_chain = parse_peer_data(blob)
+        except PolicyError as exc:
+            return PeerVerdict(attested, self._decided(PolicyDecision.failed(exc, version="2.0")), [rule],
+                               failure=exc)
+        flow = authenticate_migration_dest if is_client else authenticate_migration_source
+        decision = flow(self.local_policy, local_report=local.report, peer_report=verified.report,
+                        peer_event_log=peer.event_log or b"", peer_policy=peer_policy, peer_chain=peer_chain,
+                        tolerate_rtmr_mismatch=self.bypass)
+        rules = [rule, *(r.as_event() for r in decision.rules)]
+        if decision.error is not None:
+            return PeerVerdict(attested, self._decided(decision), rules, failure=decision.error)
+        try:
+            warnings = self._signature_checks(peer, verified)
+        except SecureSessionError as exc:
+            return PeerVerdict(attested, self._decided(decision), rules, failure=exc)
+        return PeerVerdict(attested, self._decided(decision), rules, warnings)
+
+
+__all__ = ["DcapPeerVerifier", "TrustAnchors", "v1_anchors", "collateral_from_policy",
+           "BINDING_BYPASS_WARNING", "AZCVMEMU_BYPASSES"]
