@@ -237,20 +237,31 @@ fi
 info "Using migtd from $found_where: $migtd_bin"
 
 # ----------------------------------------------- policy v2 from mock data --
+if [[ -z "$root_ca_file" ]]; then
+    if [[ "$attestation" == azure || -n "$mock_quote_file" ]]; then
+        root_ca_file="$DEFAULT_ROOT_CA_FILE"
+    else
+        root_ca_file="$MOCK_ROOT_CA_FILE"
+    fi
+fi
+
+# Generated files go where the script is run, never into the project.
 if [[ "$policy_v2" == true && "$mock_report" == true && "$policy_file_explicit" != true \
       && -z "$src_policy_file" && -z "$dst_policy_file" && "$skip_policy_generation" != true ]]; then
-    gen_dir="$here/config/generated"
-    mkdir -p "$gen_dir"
+    gen_policy="$(pwd)/generated_policy_v2_signed.json"
+    gen_chain="$(pwd)/generated_policy_issuer_chain.pem"
     info "=== Generating policy v2 from mock report data ==="
-    gen_args=(policy generate-v2 --out "$gen_dir/policy_v2_signed.json"
-              --chain-out "$gen_dir/policy_issuer_chain.pem")
-    [[ -n "$mock_quote_file" ]] && gen_args+=(--quote "$mock_quote_file")
-    if ! "$migtd_tool" "${gen_args[@]}"; then
+    gen_args=(policy generate-v2 --out "$gen_policy" --chain-out "$gen_chain")
+    if [[ -n "$mock_quote_file" ]]; then
+        gen_args+=(--quote "$mock_quote_file" --root-ca "$root_ca_file")
+    fi
+    [[ -n "${MIGTD_COLLATERAL_FILE:-}" ]] && gen_args+=(--collateral "$MIGTD_COLLATERAL_FILE")
+    if [[ -z "$migtd_tool" ]] || ! "$migtd_tool" "${gen_args[@]}"; then
         die "Failed to generate policy from mock report data"
     fi
     good "Policy generated successfully from mock report data"
-    policy_file="$gen_dir/policy_v2_signed.json"
-    issuer_chain_file="$gen_dir/policy_issuer_chain.pem"
+    policy_file="$gen_policy"
+    issuer_chain_file="$gen_chain"
 fi
 
 if [[ "$policy_v2" == true ]]; then
@@ -268,14 +279,6 @@ src_policy="${src_policy_file:-$policy_file}"
 src_chain="${src_issuer_chain_file:-$issuer_chain_file}"
 dst_policy="${dst_policy_file:-$policy_file}"
 dst_chain="${dst_issuer_chain_file:-$issuer_chain_file}"
-
-if [[ -z "$root_ca_file" ]]; then
-    if [[ "$attestation" == azure || -n "$mock_quote_file" ]]; then
-        root_ca_file="$DEFAULT_ROOT_CA_FILE"
-    else
-        root_ca_file="$MOCK_ROOT_CA_FILE"
-    fi
-fi
 
 check_file() {
     [[ -f "$1" ]] || die "$2 file not found: $1" "Please ensure the file exists or specify a different path."

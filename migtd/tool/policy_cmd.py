@@ -6,7 +6,9 @@ one line per rule and exits 0 when the policy is satisfied, else with the
 MigrationResult code (8 unsatisfied, 9 invalid policy). ``verify`` checks a
 signed v2 policy against its issuer chain. ``sign`` wraps canonical JSON in
 a signed container (json-signer). ``generate`` writes a v1 policy pinning
-the values of a verified report.
+the values of a verified report; ``generate-v2`` a signed v2 policy and its
+issuer chain for the mock report, and ``generate-rotation`` two such
+policies whose chains differ the way a key rotation makes them differ.
 """
 
 from __future__ import annotations
@@ -61,6 +63,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g.add_argument("--template", type=Path, help="v1 policy whose literal references are filled in")
     g.add_argument("output", type=Path)
     g.set_defaults(func=generate)
+
+    g2 = ps.add_parser("generate-v2", help="write a signed v2 policy and issuer chain for the mock report",
+                       description="Verify a mock quote (or --quote) against the collateral, pin its facts and "
+                                   "measurements in a v2 policy, and sign it with the mock policy chain (or a "
+                                   "fresh chain with --new-chain).")
+    g2.add_argument("--out", required=True, type=Path, help="signed policy file to write")
+    g2.add_argument("--chain-out", required=True, type=Path, help="issuer chain (PEM) to write")
+    g2.add_argument("--key-out", type=Path, help="with --new-chain: also write the signing key (PEM)")
+    g2.add_argument("--new-chain", action="store_true", help="sign with a freshly generated P-384 chain")
+    _facts_options(g2)
+    g2.set_defaults(func=generate_v2)
+
+    r = ps.add_parser("generate-rotation", help="write two v2 policies signed by rotated chains (a and b)",
+                      description="Two signed v2 policies whose issuer chains share a fresh root and leaf "
+                                  "subject; side b rotates the signers the variant names "
+                                  "(none, policy, policy-mapping, all).")
+    r.add_argument("--variant", required=True, help="none | policy | policy-mapping | all")
+    r.add_argument("--out-dir", required=True, type=Path, help="folder for policy_v2_signed_{a,b}.json "
+                                                               "and policy_issuer_chain_{a,b}.pem")
+    _facts_options(r)
+    r.set_defaults(func=generate_rotation)
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -240,4 +263,91 @@ def generate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"wrote {args.output} (policy id {doc['id']})")
+    return 0
+
+
+def _facts_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quote", type=Path, help="take the TD's facts from this quote (e.g. MOCK_QUOTE_FILE) "
+                                              "instead of the mock QE; it must verify against --collateral")
+    p.add_argument("--collateral", type=Path, help="collateral JSON to verify with and embed "
+                                                   "(default: the mock PKI's)")
+    p.add_argument("--root-ca", type=Path, help="root CA, DER or PEM (default: the mock root CA)")
+    p.add_argument("--policy-svn", type=int, default=1, help="policySvn (default 1)")
+    p.add_argument("--forward-min-isvsvn", type=int,
+                   help="add a forwardPolicy requiring this peer engine SVN (for negative tests)")
+
+
+def _facts(args: argparse.Namespace) -> tuple[Any, bytes]:
+    from migtd import paths
+    from migtd.policy.generate_v2 import mock_facts
+
+    if not 0 <= args.policy_svn < 1 << 32:
+        raise ConfigError(f"--policy-svn must be a u32, got {args.policy_svn}")
+    if args.forward_min_isvsvn is not None and not 0 <= args.forward_min_isvsvn < 1 << 16:
+        raise ConfigError(f"--forward-min-isvsvn must be a u16, got {args.forward_min_isvsvn}")
+    collateral = _read(args.collateral or paths.mock_collateral(), "collateral")
+    root = _read(args.root_ca or paths.mock_root_ca(), "root CA")
+    if root.lstrip().startswith(b"-----BEGIN"):
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+        try:
+            root = x509.load_pem_x509_certificate(root).public_bytes(Encoding.DER)
+        except ValueError as exc:
+            raise ConfigError(f"{args.root_ca}: not a PEM certificate: {exc}") from None
+    quote = _read(args.quote, "quote") if args.quote else None
+    return mock_facts(collateral, root, quote), collateral
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def generate_v2(args: argparse.Namespace) -> int:
+    from migtd import paths
+    from migtd.policy.generate_v2 import IssuerCa, Signer, Signers, build_signed_policy, signer_fingerprint
+
+    facts, collateral = _facts(args)
+    if args.new_chain:
+        signer = IssuerCa.generate().issue()
+    else:
+        if args.key_out is not None:
+            raise ConfigError("--key-out needs --new-chain (the mock signing key is already in config/mock)")
+        signer = Signer.load(paths.mock_dir() / "policy_signing_key.pem",
+                             paths.mock_dir() / "policy_issuer_chain.pem")
+    gen = build_signed_policy(facts, collateral, Signers.single(signer), policy_svn=args.policy_svn,
+                              forward_min_isvsvn=args.forward_min_isvsvn)
+    _write(args.out, gen.policy)
+    _write(args.chain_out, gen.chain)
+    if args.key_out is not None:
+        _write(args.key_out, signer.key_pem)
+        args.key_out.chmod(0o600)
+    source = f"quote {args.quote}" if args.quote else "the mock QE report"
+    print(f"wrote {args.out} ({len(gen.policy)} bytes, policySvn {gen.verified.policy_svn}, "
+          f"{len(gen.verified.tcb_mapping.svn_mappings)} engine mapping(s), facts from {source})")
+    print(f"wrote {args.chain_out} (signer key {signer_fingerprint(gen.chain)}..., "
+          f"{'new chain' if args.new_chain else 'mock policy chain'})")
+    return 0
+
+
+def generate_rotation(args: argparse.Namespace) -> int:
+    from migtd.policy.generate_v2 import ROTATION_VARIANTS, build_signed_policy, rotation_pair, signer_fingerprint
+
+    if args.variant not in ROTATION_VARIANTS:
+        raise ConfigError(f"unknown --variant {args.variant!r}; use one of {', '.join(ROTATION_VARIANTS)}")
+    facts, collateral = _facts(args)
+    a, b = rotation_pair(args.variant)
+    for name, own, other in (("a", a, b), ("b", b, a)):
+        gen = build_signed_policy(facts, collateral, own, peer_chains=[other.policy.chain_pem],
+                                  policy_svn=args.policy_svn, forward_min_isvsvn=args.forward_min_isvsvn)
+        _write(args.out_dir / f"policy_v2_signed_{name}.json", gen.policy)
+        _write(args.out_dir / f"policy_issuer_chain_{name}.pem", gen.chain)
+        print(f"{name}: policy signer {signer_fingerprint(own.policy.chain_pem)}, identity signer "
+              f"{signer_fingerprint(own.identity.chain_pem)}, mapping signer "
+              f"{signer_fingerprint(own.mapping.chain_pem)}")
+    print(f"wrote {args.out_dir}/policy_v2_signed_{{a,b}}.json and policy_issuer_chain_{{a,b}}.pem "
+          f"(variant {args.variant})")
     return 0
