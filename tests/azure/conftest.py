@@ -105,12 +105,14 @@ def start_swtpm(state_dir: Path) -> Swtpm:
     last = ""
     for _ in range(5):  # a port can be taken between the probe and swtpm's bind: retry
         port = _adjacent_free_ports()
+        log_path = state_dir / "swtpm.log"
         proc = subprocess.Popen(
             [binary, "socket", "--tpm2",
              "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
              "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
-             "--tpmstate", f"dir={state_dir}", "--flags", "not-need-init,startup-clear"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "--tpmstate", f"dir={state_dir}", "--flags", "not-need-init,startup-clear",
+             "--log", f"file={log_path}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         tpm = Swtpm(proc, port, state_dir)
         deadline = time.monotonic() + SWTPM_START_TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
@@ -120,7 +122,7 @@ def start_swtpm(state_dir: Path) -> Swtpm:
             except OSError:
                 time.sleep(0.02)
         tpm.stop()
-        last = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
+        last = log_path.read_text(errors="replace").strip() if log_path.exists() else f"exit {proc.returncode}"
     pytest.fail(f"swtpm did not start: {last}")
 
 
@@ -132,8 +134,6 @@ def swtpm() -> Iterator[Swtpm]:
             yield tpm
         finally:
             tpm.stop()
-            if tpm.process.stderr:
-                tpm.process.stderr.close()
 
 
 @pytest.fixture
@@ -284,5 +284,3 @@ def second_swtpm() -> Iterator[Swtpm]:
             yield tpm
         finally:
             tpm.stop()
-            if tpm.process.stderr:
-                tpm.process.stderr.close()
