@@ -1,0 +1,189 @@
+"""Fixtures for end-to-end attestation tests: real ``migtd`` processes in mock-report mode.
+
+* ``procs`` starts ``migtd`` (or the misbehaving peer of ``bad_peer.py``) and
+  kills whatever is still running when the test ends.
+* ``mock_env`` is a clean environment for mock-report with policy v1, the
+  default policy and the committed mock PKI.
+* ``v2_policy`` writes a signed policy v2 whose embedded collaterals are the
+  mock PKI's and whose ServTD TCB mapping knows the mock-qe MigTD, signed with
+  the mock policy-signing key; ``v2_env`` turns it into an environment.
+
+Helpers are fixtures because tests are imported with ``--import-mode=importlib``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migtd import paths
+from migtd.eventlog import parse_event_log, replay_rtmrs, v2_event_log
+from migtd.attest.providers import MOCK_MRTD
+
+HERE = Path(__file__).resolve().parent
+MIGTD = [sys.executable, "-m", "migtd"]
+BAD_PEER = [sys.executable, str(HERE / "bad_peer.py")]
+
+
+@dataclass
+class Finished:
+    code: int
+    stderr: str
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]
+
+    def all(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+    def event(self, name: str) -> dict[str, Any]:
+        found = self.all(name)
+        assert found, f"no {name!r} event in:\n{self.stderr}"
+        return found[-1]
+
+    def warnings(self) -> list[str]:
+        return [e["msg"] for e in self.events if e["level"] == "warn"]
+
+
+class Procs:
+    """Starts processes and guarantees they are gone at the end of the test."""
+
+    def __init__(self) -> None:
+        self.running: list[subprocess.Popen[str]] = []
+
+    def start(self, args: list[str], env: dict[str, str], cmd: list[str] = MIGTD) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(cmd + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.running.append(proc)
+        return proc
+
+    def finish(self, proc: subprocess.Popen[str], timeout: float = 40) -> Finished:
+        _, err = proc.communicate(timeout=timeout)
+        return Finished(proc.returncode, err)
+
+    def pair(self, port: int, dst_env: dict[str, str], src_env: dict[str, str] | None = None, *,
+             src_cmd: list[str] = MIGTD, dst_cmd: list[str] = MIGTD) -> tuple[Finished, Finished]:
+        """Destination then source on ``port``; returns (source, destination)."""
+        dst = self.start(["-m", "dst", "-t", str(port)], dst_env, dst_cmd)
+        src = self.start(["-m", "src", "-t", str(port)], src_env or dst_env, src_cmd)
+        return self.finish(src), self.finish(dst)
+
+    def cleanup(self) -> None:
+        for proc in self.running:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate(timeout=5)
+
+
+@pytest.fixture
+def procs() -> Iterator[Procs]:
+    p = Procs()
+    try:
+        yield p
+    finally:
+        p.cleanup()
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("MIGTD_", "MOCK_QUOTE", "RUST_LOG", "TSS2_"))}
+
+
+@pytest.fixture
+def mock_env() -> dict[str, str]:
+    """mock-report, policy v1: default policy, mock root CA (collateral defaults to the mock PKI's)."""
+    env = clean_env()
+    env.update(MIGTD_ATTESTATION="mock-report", MIGTD_LOG_FORMAT="json", MIGTD_TIMEOUT="20",
+               MIGTD_POLICY_FILE=str(paths.default_policy()), MIGTD_ROOT_CA_FILE=str(paths.mock_root_ca()))
+    return env
+
+
+@pytest.fixture
+def write_policy(tmp_path: Path) -> Callable[[str, Any], str]:
+    """Write a v1 policy document (object or raw text) and return its path."""
+    def write(name: str, doc: Any) -> str:
+        path = tmp_path / name
+        path.write_text(doc if isinstance(doc, str) else json.dumps(doc, indent=4))
+        return str(path)
+    return write
+
+
+# --------------------------------------------------------------------- policy v2
+
+#: Rules every v2 test policy carries: TCB facts of the mock collateral and the MigTD identity.
+V2_RULES: list[dict[str, Any]] = [
+    {"global": {"tcb": {"tcbEvaluationDataNumber": {"operation": "greater-or-equal", "reference": "self"},
+                        "tcbStatusAccepted": {"operation": "allow-list", "reference": ["UpToDate"]},
+                        "tcbDate": {"operation": "greater-or-equal", "reference": "2024-01-01T00:00:00Z"}},
+                "platform": {"fmspc": {"operation": "equal", "reference": "self"}},
+                "crl": {"pckCrlNum": {"operation": "greater-or-equal", "reference": "self"},
+                        "rootCaCrlNum": {"operation": "greater-or-equal", "reference": "self"}}}},
+    {"servtd": {"migtdIdentity": {"isvsvn": {"operation": "greater-or-equal", "reference": "self"},
+                                  "tcbStatusAccepted": {"operation": "allow-list", "reference": ["UpToDate"]}}}},
+]
+
+
+def _mock_migtd_measurements(chain: bytes) -> dict[str, str]:
+    """MRTD/RTMR0/RTMR1 of a mock-qe MigTD running a v2 policy signed under ``chain``.
+
+    The mock QE replays the RTMRs from the event log; RTMR1 holds the issuer
+    chain, RTMR2 the policy itself (so the mapping leaves RTMR2 out, as the
+    policy cannot pin its own hash).
+    """
+    rtmrs = replay_rtmrs(parse_event_log(v2_event_log(chain, b"placeholder")))
+    return {"mrtd": MOCK_MRTD.hex().upper(), "rtmr0": rtmrs[0].hex().upper(), "rtmr1": rtmrs[1].hex().upper()}
+
+
+def build_v2_policy(*, svn: int = 1, policy: list[Any] | None = None, forward: list[Any] | None = None,
+                    backward: list[Any] | None = None) -> bytes:
+    """A signed v2 policy over the mock PKI's collaterals, signed by the mock policy key."""
+    from migtd.policy.sign import sign_document
+
+    mock = paths.mock_dir()
+    key, chain = (mock / "policy_signing_key.pem").read_bytes(), (mock / "policy_issuer_chain.pem").read_bytes()
+
+    def compact(v: object) -> bytes:
+        return json.dumps(v, separators=(",", ":")).encode()
+
+    identity = {"id": "E2E-ATTEST-IDENTITY", "version": 1, "issueDate": "2024-01-01T00:00:00Z",
+                "nextUpdate": "2049-12-31T00:00:00Z", "tcbEvaluationNumber": 1, "xfam": "E718060000000000",
+                "attributes": "0000000000000000", "mrConfigId": "00" * 48, "mrOwner": "00" * 48,
+                "mrOwnerConfig": "00" * 48, "mrsigner": "00" * 48, "isvProdId": 1,
+                "tcbLevels": [{"tcb": {"isvsvn": 1}, "tcbDate": "2024-01-01T00:00:00Z", "tcbStatus": "UpToDate"}]}
+    mapping = {"id": "E2E-ATTEST-MAPPING", "version": 1, "issueDate": "2024-01-01T00:00:00Z",
+               "nextUpdate": "2049-12-31T00:00:00Z", "mrSigner": "00" * 16, "isvProdId": 1,
+               "svnMappings": [{"tdMeasurements": _mock_migtd_measurements(chain), "isvsvn": 1}]}
+    signed_identity = json.loads(sign_document(compact(identity), key, "tdIdentity"))
+    signed_mapping = json.loads(sign_document(compact(mapping), key, "tdTcbMapping"))
+    data = {"id": "E2E-ATTEST-POLICY", "version": "2.0", "policySvn": svn,
+            "policy": V2_RULES if policy is None else policy, "forwardPolicy": forward,
+            "backwardPolicy": backward,
+            "collaterals": json.loads(paths.mock_collateral().read_bytes()),
+            "servtdCollateral": {"majorVersion": 1, "minorVersion": 0,
+                                 "servtdIdentityIssuerChain": chain.decode(), "servtdIdentity": signed_identity,
+                                 "servtdTcbMappingIssuerChain": chain.decode(),
+                                 "servtdTcbMapping": signed_mapping}}
+    return sign_document(compact(data), key, "policyData")
+
+
+@pytest.fixture
+def v2_env(tmp_path: Path) -> Callable[..., dict[str, str]]:
+    """``v2_env(name, **policy_options)``: a mock-report, policy-v2 environment with its own policy file."""
+    def make(name: str = "policy_v2.json", **options: Any) -> dict[str, str]:
+        path = tmp_path / name
+        path.write_bytes(build_v2_policy(**options))
+        env = clean_env()
+        env.update(MIGTD_ATTESTATION="mock-report", MIGTD_LOG_FORMAT="json", MIGTD_TIMEOUT="20",
+                   MIGTD_POLICY_VERSION="2", MIGTD_POLICY_FILE=str(path),
+                   MIGTD_POLICY_ISSUER_CHAIN_FILE=str(paths.mock_dir() / "policy_issuer_chain.pem"))
+        return env
+    return make
