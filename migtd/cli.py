@@ -87,7 +87,7 @@ Examples:
     migtd --role destination --request-id 42 --dest-port 8001
     migtd --role source --request-id 42 --dest-ip 127.0.0.1 --dest-port 8001
 
-  Rebinding (needs --policy-version 2; MigTD-Py supports it with skip-ra only):
+  Rebinding (needs --policy-version 2; MigTD-Py supports it with skip-ra and mock-report):
     migtd -m dst -o rebind-prepare -r 7 -u 1 2 3 4 -b 0x1234 --policy-version 2
     migtd -m src -o rebind-prepare -r 7 -u 1 2 3 4 -b 0x1234 --policy-version 2
 
@@ -506,12 +506,20 @@ def prepare(opts: Options, files: LoadedFiles, env: Mapping[str, str], log: Even
 
 
 def prepare_rebinding_fields(plan: Plan) -> None:
-    """Emulator set-up at queue time (§7): service-TD fields from the local TD report."""
+    """Emulator set-up at queue time (§7): service-TD fields from the local TD report.
+
+    For rebind-finalize also the session a completed rebind-prepare left (a fresh token).
+    """
     from migtd.emu.rebind import populate_servtd_fields
     from migtd.session import local_event_log
 
     report = plan.provider.td_report(bytes(64), local_event_log(plan.session))
     populate_servtd_fields(plan.store, plan.opts.binding, plan.opts.uuid, report)
+    if plan.opts.operation == "rebind-finalize":
+        from migtd.emu.rebind import TOKEN_SIZE, seed_prepared_session
+
+        seed_prepared_session(plan.store, plan.opts.binding, plan.opts.uuid, is_old=plan.opts.is_source,
+                              token=os.urandom(TOKEN_SIZE))
 
 
 def serve(plan: Plan) -> tuple[int, str]:

@@ -239,7 +239,7 @@ class Migration:
                       mig_version=version, key_sha256_8=key_fingerprint(source_key))
 
     async def start_rebinding(self, req: Request) -> None:
-        """§7 (skip-RA): pre-session, TLS with TDREPORT certificates, 32-byte token old → new."""
+        """§7: pre-session, TLS with TDREPORT certificates, 32-byte token old → new (or finalize)."""
         from cryptography.hazmat.primitives.asymmetric import ec
 
         from migtd.emu import rebind
@@ -248,11 +248,16 @@ class Migration:
         info = req.migration
         assert info is not None
         bh, uuid, is_old = info.binding_handle, info.uuid, self.cfg.is_source
+        if info.operation_byte == 1:
+            self.finalize_rebinding(bh, uuid)
+            return
         blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
         await self.pre_session(blob)
         key = ec.generate_private_key(ec.SECP384R1())
         log_bytes = local_event_log(self.cfg)
         report = self._td_report(hashlib.sha384(public_point(key)).digest() + bytes(16), log_bytes)
+        if self.verifier_context is not None:
+            self.verifier_context.local_tdreport = report
         extra: dict[str, bytes] = {}
         if is_old:
             if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
@@ -274,6 +279,29 @@ class Migration:
         rebind.store_accept(self.store, bh, uuid, token, ext.value)
         self.log.info("Rebinding token accepted; SERVTD_REBIND_ACCEPT_TOKEN, SERVTD_REBIND_ATTR and "
                       "SERVTD_ACCEPT_SERVTD_EXT_HASH written")
+
+    def finalize_rebinding(self, bh: int, uuid: tuple[int, int, int, int]) -> None:
+        """rebind-finalize: end the rebinding session by clearing its token on this side.
+
+        The old MigTD forgets the token it approved; the new MigTD zeroes
+        SERVTD_REBIND_ACCEPT_TOKEN. Nothing crosses the network: each side
+        clears only its own state, so a replayed token can no longer be used.
+        Upstream's MigTD rejects this request (protocol.md §7); this is the
+        phase its two-phase model described.
+        """
+        from migtd.emu import rebind
+
+        if self.cfg.is_source:
+            if self.store.approved_rebind.pop((bh, uuid), None) is None:
+                raise MigtdError("rebind-finalize: no approved rebinding token to clear",
+                                 MigrationResult.InvalidParameter)
+            self.log.info("Rebinding session token cleared (the approved token of TDG.SERVTD.REBIND.APPROVE "
+                          "is released)")
+        else:
+            if not rebind.clear_accept_token(self.store, bh, uuid):
+                raise MigtdError("rebind-finalize: SERVTD_REBIND_ACCEPT_TOKEN holds no token to clear",
+                                 MigrationResult.InvalidParameter)
+            self.log.info("Rebinding session token cleared (SERVTD_REBIND_ACCEPT_TOKEN zeroed)")
 
     async def pre_session(self, blob: bytes) -> None:
         """Policy-v2 HELLO / PRE_SESSION_DATA / START_SESSION exchange (§4.2)."""

@@ -92,3 +92,27 @@ def store_accept(store: FieldStore, bh: int, uuid: Uuid, token: bytes, peer_ext:
 
 def read_accept_token(store: FieldStore, bh: int, uuid: Uuid) -> bytes:
     return _read_bytes(store, bh, uuid, SERVTD_REBIND_ACCEPT_TOKEN, 4)
+
+
+def clear_accept_token(store: FieldStore, bh: int, uuid: Uuid) -> bool:
+    """rebind-finalize on the new MigTD: zero SERVTD_REBIND_ACCEPT_TOKEN; False if none was set."""
+    had = any(read_accept_token(store, bh, uuid))
+    _write_bytes(store, bh, uuid, SERVTD_REBIND_ACCEPT_TOKEN, bytes(TOKEN_SIZE))
+    return had
+
+
+def seed_prepared_session(store: FieldStore, bh: int, uuid: Uuid, *, is_old: bool, token: bytes) -> None:
+    """Emulator set-up for rebind-finalize: the state a completed rebind-prepare leaves behind.
+
+    Every ``migtd`` run starts with a fresh emulated TDCS, so the queue-time
+    set-up recreates what prepare recorded: the old MigTD's approved token,
+    or the new MigTD's accepted token, rebind attributes and SERVTD_EXT hash
+    (this TD's own SERVTD_EXT stands in for the old MigTD's: same platform,
+    same emulated fields).
+    """
+    if len(token) != TOKEN_SIZE:
+        raise ValueError("the rebinding token is 32 bytes")
+    if is_old:
+        store.approve_rebind(bh, uuid, token)
+    else:
+        store_accept(store, bh, uuid, token, read_servtd_ext(store, bh, uuid))

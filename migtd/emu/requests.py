@@ -174,8 +174,12 @@ def _parse_payload(op: Operation, head: GhciBuffer, rid: int, policy_v2: bool) -
     _, source, has_init, reserved, u0, u1, u2, u3, binding = MIGRATION_INFO.unpack_from(data, 0)
     if has_init not in (0, 1) or (has_init == 1) != (len(data) > MIGRATION_INFO_SIZE):
         raise _bad(op, rid, f"has_init_data is {has_init} for a {len(data)}-byte payload")
-    if any(reserved):
-        raise _bad(op, rid, "reserved bytes 10..16 are not zero")
-    info = MigrationInfo(rid, source == 1, (u0, u1, u2, u3), binding, 0, has_init,
+    # StartRebinding: byte 10 says prepare (0) or finalize (1), as the emulator writes it.
+    # Upstream's MigTD dropped the two-phase model and rejects the 1 (protocol.md §7); we keep it.
+    rebind_op = reserved[0] if op == Operation.StartRebinding else 0
+    if rebind_op > 1 or any(reserved[1:] if op == Operation.StartRebinding else reserved):
+        raise _bad(op, rid, "reserved bytes 10..16 are not zero" if op != Operation.StartRebinding
+                   else "byte 10 (rebind operation) is not 0 or 1, or reserved bytes 11..16 are not zero")
+    info = MigrationInfo(rid, source == 1, (u0, u1, u2, u3), binding, rebind_op, has_init,
                          data[MIGRATION_INFO_SIZE:])
     return Request(op, rid, migration=info)

@@ -50,6 +50,8 @@ class VerifierContext:
     #: ``name`` of the local quote provider (``mock-qe``, ``mock-quote-file``, ``azure-imds``):
     #: it decides whether the AzCVMEmu bypasses of §5.6 apply.
     quote_source: str = ""
+    #: Rebinding: our own TDREPORT (1024 bytes), the "self" reference of the rebinding policy rules.
+    local_tdreport: bytes = b""
 
 
 @dataclass
@@ -157,8 +159,12 @@ def make_verifier(ctx: VerifierContext) -> PeerVerifier:
     if ctx.operation != "migration":
         if ctx.mode == "skip-ra":
             return SkipRaRebindVerifier(ctx)
+        if ctx.mode == "mock-report":
+            from migtd.attest.rebind_peer import TdReportRebindVerifier
+
+            return TdReportRebindVerifier(ctx)
         raise ConfigError(f"rebinding with attestation mode {ctx.mode} is not implemented "
-                          "(only skip-ra)")
+                          "(only skip-ra and mock-report)")
     if ctx.mode == "skip-ra":
         return SkipRaVerifier(ctx)
     if ctx.mode in ("mock-report", "azure"):
