@@ -127,11 +127,11 @@ def parse_hcl_report(blob: bytes) -> HclReport:
         "<5I", blob, HCL_DATA_OFFSET)
 
     if report_type != HclReportType.TDX:
-        name = HclReportType(report_type).name if report_type in HclReportType._value2member_map_ \
-            else "unknown"
+        known = {int(t): t.name for t in HclReportType}
+        name = known.get(report_type, "unknown")
         raise FormatError(_STRUCT, "hcl_data.report_type", HCL_DATA_OFFSET + 8,
                           f"{report_type} ({name}), expected {int(HclReportType.TDX)} (TDX)")
-    if hash_type not in HclHashType._value2member_map_:
+    if hash_type not in {int(t) for t in HclHashType}:
         raise FormatError(_STRUCT, "hcl_data.report_data_hash_type", HCL_DATA_OFFSET + 12,
                           f"unknown hash type {hash_type}")
     var_end = VAR_DATA_OFFSET + var_size
