@@ -131,7 +131,7 @@ class Vtpm:
             ctx = self.tss.ESAPI(self.tcti)
         except Exception as exc:  # TSS2_Exception, or RuntimeError from a bad TCTI library
             raise VtpmError(f"cannot open the TPM through TCTI '{self.tcti}': {exc}") from None
-        self._timed("open", started)
+        self.log_step("open", started)
         try:
             yield ctx
         finally:
@@ -220,7 +220,8 @@ class Vtpm:
             except self.tss.TSS2_Exception as exc:
                 raise VtpmError(f"reading NV 0x{index:08x} failed: {exc}") from None
 
-    def _timed(self, step: str, started: float) -> None:
+    def log_step(self, step: str, started: float) -> None:
+        """Debug record of how long one TPM step took (``step`` and ``ms`` fields)."""
         ms = (time.monotonic() - started) * 1000
         self.log.emit("log", f"vTPM {step}: {ms:.1f} ms", "debug", step=step, ms=round(ms, 3))
 
@@ -289,12 +290,12 @@ class VtpmReportSource:
             started = time.monotonic()
             vtpm.define_owner_index(ctx, REPORT_DATA_INDEX, REPORT_DATA_SIZE)
             vtpm.nv_write(ctx, REPORT_DATA_INDEX, report_data)
-            vtpm._timed("write report data (NV 0x01400002)", started)
+            vtpm.log_step("write report data (NV 0x01400002)", started)
             deadline = time.monotonic() + self.settle
             while True:
                 started = time.monotonic()
                 report = parse_hcl_report(vtpm.nv_read_all(ctx, HCL_REPORT_INDEX))
-                vtpm._timed("read HCL report (NV 0x01400001)", started)
+                vtpm.log_step("read HCL report (NV 0x01400001)", started)
                 user_data = report.user_data()
                 if user_data is not None and user_data == report_data:
                     return report
