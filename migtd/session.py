@@ -350,6 +350,10 @@ class Migration:
         if self.verifier_context is not None:
             self.verifier_context.local_quote = quote
             self.verifier_context.local_event_log = log_bytes
+        prepare_local = getattr(self.verifier, "prepare_local", None)
+        if prepare_local is not None:  # DCAP verifiers check our own quote first (§5.5 v1 step 1)
+            local = prepare_local()
+            self.log.info(f"Local quote verified: TCB status {local.tcb_status}")
         policy_hash = hashlib.sha384(blob).digest() if blob is not None else None
         try:
             cert = build_certificate(key, quote, log_bytes, policy_hash=policy_hash)

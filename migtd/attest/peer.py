@@ -154,6 +154,23 @@ class DcapPeerVerifier:
             self._local = (digest, verified)
         return self._local[1]
 
+    def prepare_local(self) -> VerifiedQuote:
+        """Verify our own quote as soon as the session has made it, before the handshake.
+
+        This is §5.5 v1 step 1 moved to the start of the session: a MigTD whose
+        own quote does not verify stops before talking TLS, and the result is
+        cached for the certificate callback (which also warms the collateral
+        cache for the peer's quote). Failure: MutualAttestationError (7) with
+        policy v1, PolicyError ``QuoteVerification`` (8) with v2 (§3.6).
+        """
+        try:
+            return self.local_verified()
+        except QuoteVerificationError as exc:
+            if self.ctx.policy_version == 2:
+                raise PolicyError(PolicyErrorKind.QuoteVerification, f"local {exc.message}") from None
+            raise MigtdError(f"local quote verification failed at {exc.step}: {exc.problem}",
+                             MigrationResult.MutualAttestationError) from None
+
     # ------------------------------------------------------------ entry point
     def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
         """Judge ``peer``; ``is_client`` (we are the TLS client) means we are the source."""

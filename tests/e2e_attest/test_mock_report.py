@@ -224,3 +224,40 @@ def test_root_ca_that_is_not_a_certificate_exits_1(procs, mock_env, port, tmp_pa
     assert run.code == R.InvalidParameter, run.stderr
     assert "is not an X.509 certificate" in run.event("exit")["reason"]
     _assert_clean(run)
+
+
+def _other_root_ca(path: Path) -> str:
+    """A valid self-signed CA that did not issue the mock PCK chain."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Intel SGX Root CA")])
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=9000))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(cert.public_bytes(Encoding.DER))
+    return str(path)
+
+
+def test_local_quote_not_verifying_fails_with_7_before_the_handshake(
+        procs, mock_env, port, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Our own quote is checked first (§5.5 v1 step 1): against the wrong root it fails, before TLS."""
+    wrong = dict(mock_env, MIGTD_ROOT_CA_FILE=_other_root_ca(tmp_path / "other_root.der"))
+    src, dst = procs.pair(port, wrong, mock_env)
+    _assert_clean(src, dst)
+    assert dst.code == R.MutualAttestationError, dst.stderr
+    # the collateral is checked against the root before any quote (attestation.md §3.2)
+    assert dst.event("exit")["reason"] == ("local quote verification failed at crl: root CA CRL is not "
+                                          "signed by the trusted root CA")
+    assert not dst.all("tls_established") and not dst.all("peer_attested")
+    # the source had sent its ClientHello and finds the connection closed mid-handshake
+    assert src.code == R.SecureSessionError, src.stderr
+    assert "Local quote verified: TCB status UpToDate" in [e["msg"] for e in src.events]
