@@ -187,3 +187,9 @@ def v2_env(tmp_path: Path) -> Callable[..., dict[str, str]]:
                    MIGTD_POLICY_ISSUER_CHAIN_FILE=str(paths.mock_dir() / "policy_issuer_chain.pem"))
         return env
     return make
+
+
+@pytest.fixture(scope="session")
+def v2_policy() -> Callable[..., bytes]:
+    """``v2_policy(**options)``: the signed policy bytes of :func:`build_v2_policy`."""
+    return build_v2_policy
