@@ -53,6 +53,8 @@ Optional Environment Variables:
   MIGTD_LOG_FILE                  also write every log line to this file
   MOCK_QUOTE_FILE                 raw quote used instead of the mock QE's (mock-report);
                                   with skip-ra only the TD report is derived from it
+  MIGTD_COLLATERAL_FILE           collateral JSON for quote verification (policy v1); mock-report
+                                  defaults to config/mock, MOCK_QUOTE_FILE and azure need it
   RUST_LOG                        log level: error, warn, info (default), debug, trace
   MIGTD_ATTESTATION, MIGTD_POLICY_VERSION, MIGTD_LOG_FORMAT, MIGTD_TIMEOUT
                                   defaults for the options of the same name
