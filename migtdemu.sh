@@ -90,6 +90,8 @@ Options:
                                implies --mock-report
   --mock-quote-retry           make the first 5 quote requests fail to exercise the retry path
   --skip-policy-generation     with --policy-v2 --mock-report: do not generate a policy
+                               (otherwise generated_policy_v2_signed.json and
+                               generated_policy_issuer_chain.pem are written here)
   --both                       start the destination in the background, then the source
   --no-sudo                    never use sudo
   --features LIST              upstream cargo feature names, mapped to runtime switches
@@ -105,16 +107,23 @@ Notes:
     not accessible the script uses sudo, unless you are root.
   - --both writes dest_<operation>_out.log (destination output) and
     migtd_<operation>_{destination,source}.log (MIGTD_LOG_FILE of each side).
-  - Rebinding operations always use policy v2.
+  - Rebinding operations always use policy v2. rebind-finalize clears the rebinding
+    session token on each side (upstream's MigTD rejects that request).
 
 Examples:
   $0 --skip-ra --both
   $0 --mock-report --both
-  $0 --mock-report --mock-quote-file ../shared/vectors/attestation/az_migtd_quote.blob \\
+  MIGTD_COLLATERAL_FILE=collateral_azure_thim.json \\
+  $0 --mock-report --mock-quote-file az_migtd_quote.blob \\
      --root-ca-file Intel_SGX_Provisioning_Certification_RootCA.cer --both
-  $0 --policy-v2 --mock-report --both
-  $0 --operation rebind-prepare --skip-ra --both
+  $0 --policy-v2 --mock-report --both          (policy generated from the mock report)
+  $0 --operation rebind-prepare --mock-report --both
+  $0 --operation rebind-finalize --skip-ra --policy-file p.json --policy-issuer-chain-file c.pem --both
   $0 --role destination --mock-report -p 9001
+
+Policy v2 files (written where you run them):
+  migtd-tool policy generate-v2 --out p.json --chain-out c.pem [--new-chain] [--quote Q]
+  migtd-tool policy generate-rotation --variant none|policy|policy-mapping|all --out-dir DIR
 EOF
 }
 

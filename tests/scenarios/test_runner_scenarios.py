@@ -70,10 +70,11 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subp
 
 
 def script(args: list[str], cwd: Path, port: int, *, json_logs: bool = True, operation: str = "migration",
-           timeout: float = RUN_TIMEOUT) -> Run:
+           timeout: float = RUN_TIMEOUT, env_extra: dict[str, str] | None = None) -> Run:
     env = dict(os.environ)
     env.pop("RUST_LOG", None)
     env.pop("MIGTD_COLLATERAL_FILE", None)
+    env.update(env_extra or {})
     if json_logs:
         env["MIGTD_LOG_FORMAT"] = "json"
     else:
@@ -284,3 +285,37 @@ def test_rebind_prepare_mock_report_refuses_a_peer_with_another_root(tmp_path: P
     assert run.code == 8, run.out
     assert run.exit_code("source") == 8
     assert not [m for m in run.messages("destination") if m.startswith("Rebinding token accepted")]
+
+
+# --------------------------------------------------------------------------- upstream's captured quote
+
+@pytest.mark.parametrize("operation, extra", [
+    ("migration", []),
+    ("migration", ["--policy-v2"]),
+    ("rebind-prepare", []),
+])
+def test_mock_quote_file_from_upstream(tmp_path: Path, port: int, vectors: Path, operation: str,
+                                       extra: list[str]) -> None:
+    """MOCK_QUOTE_FILE = the captured Azure quote, verified against Intel's root and the THIM collateral.
+
+    With policy v2 the generated policy pins that quote's facts and embeds the
+    collateral; the quote cannot bind our keys, so both sides say they skip it.
+    """
+    att = vectors / "attestation"
+    run = script(["--operation", operation, "--mock-report", *extra,
+                  "--mock-quote-file", str(att / "az_migtd_quote.blob"),
+                  "--root-ca-file", str(att / "Intel_SGX_Provisioning_Certification_RootCA.cer")],
+                 tmp_path, port, operation=operation,
+                 env_extra={"MIGTD_COLLATERAL_FILE": str(att / "collateral_azure_thim.json")})
+    both_ok(run)
+    for side in ("source", "destination"):
+        assert "AzCVMEmu mode: Skipping public key verification in TD report" in run.messages(side)
+        (attested,) = run.named(side, "peer_attested")
+        assert attested["verified"] is True and "reportdata_binding" in attested["bypassed"]
+        assert all(rules(run, side).values())
+    if operation == "migration":
+        (generated,) = run.named("source", "quote_generated")
+        assert generated["source"] == "mock-quote-file"
+        assert run.named("source", "peer_attested")[0]["fmspc"] == "90C06F000000"
+    if extra or operation != "migration":
+        assert "facts from quote" in run.out
