@@ -195,3 +195,54 @@ async def test_ssh_stop_falls_back_to_hangup(sshd: Sshd) -> None:
             break
         assert time.monotonic() - t0 < 15, f"remote process {pid} survived the stop"
         await asyncio.sleep(0.1)
+
+
+async def test_live_local_mock_report_success(store: HistoryStore) -> None:
+    """Full attestation both ways against the mock PKI: panes filled, all rules pass."""
+    params = RunParams(roles=["destination", "source"], attestation="mock-report",
+                       migtd=migtd_bin(), dest_port=free_port(), timeout=10)
+    app = ConsoleApp(params, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.2)
+        model = app.model
+        for role in ("source", "destination"):
+            side = model.sides[role]
+            assert side.result is not None and side.result.code == 0, (role, side.result)
+            assert all(step.state == "done" for step in side.steps.values()), side.steps
+            assert side.policy_rows and all(row.ok for row in side.policy_rows)
+            att = dict(model.attestation_of(role).rows())
+            assert att["status"] == "verified" and att["quote source"] == "mock-qe"
+            assert att["FMSPC"] == "90C06F000000" and len(att["MRTD"]) == 96
+        assert model.msk_match is True
+        header = plain(app.screen.query_one(RunHeader))
+        assert "mock-report" in header and "NOT ATTESTED" not in header
+
+
+async def test_live_policy_v2_rejection_shows_the_failing_rule(store: HistoryStore,
+                                                               tmp_path: Path) -> None:
+    """The source demands a newer peer than the destination is: exit 8, failing rule first."""
+    tool = str(Path(sys.executable).with_name("migtd-tool"))
+    for args in (["--out", "strict.json", "--chain-out", "chain.pem", "--forward-min-isvsvn", "2"],
+                 ["--out", "plain.json", "--chain-out", "chain.pem"]):
+        done = subprocess.run([tool, "policy", "generate-v2", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+    params = RunParams(roles=["destination", "source"], attestation="mock-report",
+                       migtd=migtd_bin(), dest_port=free_port(), timeout=10, policy_version=2,
+                       src_policy_file=str(tmp_path / "strict.json"),
+                       dst_policy_file=str(tmp_path / "plain.json"),
+                       policy_issuer_chain_file=str(tmp_path / "chain.pem"))
+    app = ConsoleApp(params, history=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.2)
+        src = app.model.sides["source"]
+        assert src.result is not None and src.result.code == 8
+        assert src.result.name == "PolicyUnsatisfiedError"
+        first = src.sorted_policy()[0]
+        assert not first.ok and f"{first.section}.{first.field}" == "servtd.migtdIdentity.isvsvn"
+        assert src.steps["policy"].state == "failed"
+        assert app.model.sides["destination"].result.code != 0  # type: ignore[union-attr]
+        bar = plain(app.screen.query_one(ResultBar))
+        assert "8 PolicyUnsatisfiedError" in bar

@@ -149,14 +149,17 @@ class PolicyPane(Static):
             self.update(Text(msg, style="dim"))
             return
         table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
-        for col, ratio in (("rule", 3), ("op", 2), ("reference", 2), ("local", 2), ("peer", 2)):
+        # The field comes first: it is what an operator scans for; sections are
+        # long dotted paths in v1 and would push it out of sight.
+        for col, ratio in (("field", 3), ("section", 2), ("op", 2), ("reference", 1),
+                           ("local", 2), ("peer", 2)):
             table.add_column(col, no_wrap=True, overflow="ellipsis", ratio=ratio)
         for row in side.sorted_policy():
             rule = Text("✔ ", style="green") if row.ok else Text("✘ ", style="bold red")
-            rule.append(f"{row.section}.{row.field}")
+            rule.append(row.field)
             style = "" if row.ok else "red"
-            table.add_row(rule, row.operation, short(row.reference, 20), short(row.local, 20),
-                          short(row.actual, 20), style=style)
+            table.add_row(rule, row.section, row.operation, short(row.reference, 20),
+                          short(row.local, 20), short(row.actual, 20), style=style)
         self.update(table)
 
 
