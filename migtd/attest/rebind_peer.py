@@ -168,7 +168,8 @@ class TdReportRebindVerifier:
             if self.bypass:
                 warnings.append("AzCVMEmu mode: Skipping public key verification in TD report")
             else:
-                check_key_binding(peer.extension(OID_TDREPORT).value[128:192], peer.public_key)  # type: ignore[union-attr]
+                tdreport = peer.extension(OID_TDREPORT).value  # type: ignore[union-attr]
+                check_key_binding(tdreport[128:192], peer.public_key)
             verify_self_signature(peer)
         except SecureSessionError as exc:
             return PeerVerdict(attested, self._policy(decision, exc, rules), rules, failure=exc)

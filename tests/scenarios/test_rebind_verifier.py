@@ -78,9 +78,8 @@ def certificate(side: Side, *, old: bool, tamper_tdinfo: bool = False, bad_ext: 
         extra = {"servtd_ext": bytes(ext), "init_tdinfo": bytes(report[512:1024])}
     if tamper_tdinfo:
         report[600] ^= 1  # inside MRCONFIGID, not covered by a recomputed hash
-    der = build_rebind_certificate(key, log, bytes(report), policy_hash=policy_hash or hashlib.sha384(side.blob).digest(),
-                                   **extra)
-    return der
+    return build_rebind_certificate(key, log, bytes(report),
+                                    policy_hash=policy_hash or hashlib.sha384(side.blob).digest(), **extra)
 
 
 def judge(judge_side: Side, peer_side: Side, der: bytes, *, judge_is_old: bool):
