@@ -179,3 +179,42 @@ def test_unsigned_v2_policy_is_refused_at_start_up_with_9(provider: MockQeProvid
     with pytest.raises(MigtdError) as exc:
         DcapPeerVerifier(_ctx(provider, policy_version=2, policy=b'{"policyData": {}}', issuer_chain=chain))
     assert exc.value.result == R.InvalidPolicyError
+
+
+def test_arbitrary_quote_and_event_log_never_escape_as_anything_but_a_coded_failure(
+        provider: MockQeProvider) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    verifier = DcapPeerVerifier(_ctx(provider))
+    key = ec.generate_private_key(ec.SECP384R1())
+    genuine_quote = _quote(provider, key)
+
+    def mutate(data: bytes, flips: list[int]) -> bytes:
+        out = bytearray(data)
+        for f in flips:
+            out[f % len(out)] ^= 1 + f % 255
+        return bytes(out)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.one_of(st.binary(max_size=600), st.lists(st.integers(0, 10**6), min_size=1, max_size=4)
+                     .map(lambda f: mutate(genuine_quote, f))),
+           st.one_of(st.just(LOG), st.binary(max_size=300),
+                     st.lists(st.integers(0, 10**6), min_size=1, max_size=3).map(lambda f: mutate(LOG, f))),
+           st.booleans())
+    def check(quote: bytes, log: bytes, is_client: bool) -> None:
+        cert = parse_certificate(build_certificate(key, quote, log))
+        try:
+            verdict = verifier.verify(cert, is_client)
+        except MigtdError as exc:
+            assert exc.result in (R.SecureSessionError,)
+            return
+        if verdict.failure is not None:
+            assert verdict.failure.result in (R.SecureSessionError, R.MutualAttestationError,
+                                              R.PolicyUnsatisfiedError, R.InvalidPolicyError)
+        else:  # accepted: only bytes that no check covers may differ (e.g. the Spec ID header)
+            assert quote[:632] == genuine_quote[:632]          # signed header + TD body
+            replay = eventlog.replay_rtmrs
+            assert replay(eventlog.parse_event_log(log)) == replay(eventlog.parse_event_log(LOG))
+
+    check()
