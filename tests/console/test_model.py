@@ -149,3 +149,19 @@ def test_record_roundtrip_replays_identically() -> None:
     assert model.sides["destination"].result.code == 8  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         RunRecord.from_json({"format": "something-else"})
+
+
+def test_stream_captured_from_the_engine_mock_report() -> None:
+    """Output of the real ``migtd --attestation mock-report`` (both sides), captured once."""
+    model = feed("engine_mock_success", mode="mock-report")
+    for role in ("source", "destination"):
+        side = model.sides[role]
+        assert side.malformed == 0
+        assert side.result is not None and side.result.code == 0 and side.result.source == "event"
+        assert all(step.state == "done" for step in side.steps.values()), side.steps
+        assert len(side.policy_rows) >= 20 and all(row.ok for row in side.policy_rows)
+        att = dict(model.attestation_of(role).rows())
+        assert att["status"] == "verified" and att["TCB status"] == "UpToDate"
+        assert att["quote source"] == "mock-qe" and att["FMSPC"] == "90C06F000000"
+    assert model.sides["destination"].listening is not None
+    assert model.msk_match is True and model.succeeded
