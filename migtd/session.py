@@ -428,9 +428,13 @@ class Migration:
                       "info" if verified else "warn", **verdict.attested)
         for rule in verdict.policy_rules:
             self.log.emit("policy_rule", f"Policy {rule.get('section')}.{rule.get('field')}: "
-                          f"{'ok' if rule.get('ok') else 'FAILED'}", **rule)
-        decision = "skipped" if verdict.policy.get("skipped") else ("ok" if verdict.policy.get("ok") else "rejected")
-        self.log.emit("policy_decision", f"Policy decision: {decision}", **verdict.policy)
+                          f"{'ok' if rule.get('ok') else 'FAILED'}", "info" if rule.get("ok") else "warn", **rule)
+        ok = bool(verdict.policy.get("ok"))
+        if verdict.policy.get("skipped"):  # skip-RA, or the peer was refused before the policy step
+            decision, level = ("skipped", "info") if ok else ("not evaluated", "warn")
+        else:
+            decision, level = ("ok", "info") if ok else ("rejected", "error")
+        self.log.emit("policy_decision", f"Policy decision: {decision}", level, **verdict.policy)
         if verdict.failure is not None:
             raise verdict.failure
         return peer
