@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migtd.attest.binding import check_key_binding
 from migtd.attest.collateral import Collateral, PlatformCollateral
@@ -48,6 +48,9 @@ from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.ratls.certificate import ParsedCertificate, verify_self_signature
 from migtd.ratls.verifier import PeerVerdict, VerifierContext, check_structure
 from migtd.result import MigrationResult
+
+if TYPE_CHECKING:
+    from migtd.policy.v2.verify import VerifiedPolicy
 
 #: Logged once per verified peer certificate when the binding check is bypassed (§5.6).
 BINDING_BYPASS_WARNING = "AzCVMEmu mode: Skipping public key verification in TD report"
@@ -92,7 +95,7 @@ def v1_anchors(mode: str, env: Mapping[str, str]) -> TrustAnchors:
     return TrustAnchors(root, trust.collateral, f"{trust.root_ca_path} + {trust.collateral_path}")
 
 
-def collateral_from_policy(verified: Any) -> TrustAnchors:
+def collateral_from_policy(verified: VerifiedPolicy) -> TrustAnchors:
     """The collaterals embedded in a verified v2 policy, as the DCAP verifier's input (§3.4.1)."""
     c = verified.collaterals
     collateral = Collateral(
@@ -123,7 +126,7 @@ class DcapPeerVerifier:
             source = "mock-quote-file" if env.get("MOCK_QUOTE_FILE") else "mock-qe"
         #: True where §5.6 bypasses apply: REPORTDATA binding and RTMR replay are not checked.
         self.bypass = source != "mock-qe"
-        self.local_policy: Any = None
+        self.local_policy: VerifiedPolicy | None = None
         if ctx.policy_version == 2:
             from migtd.policy.v2 import verify_signed_policy
 
@@ -277,6 +280,7 @@ class DcapPeerVerifier:
             return PeerVerdict(attested, self._decided(PolicyDecision.failed(exc, version="2.0")), [rule],
                                failure=exc)
         flow = authenticate_migration_dest if is_client else authenticate_migration_source
+        assert self.local_policy is not None  # verified in __init__ for policy v2
         decision = flow(self.local_policy, local_report=local.report, peer_report=verified.report,
                         peer_event_log=peer.event_log or b"", peer_policy=peer_policy, peer_chain=peer_chain,
                         tolerate_rtmr_mismatch=self.bypass)
