@@ -261,7 +261,12 @@ if [[ "$policy_v2" == true && "$mock_report" == true && "$policy_file_explicit" 
     gen_chain="$(pwd)/generated_policy_issuer_chain.pem"
     info "=== Generating policy v2 from mock report data ==="
     gen_args=(policy generate-v2 --out "$gen_policy" --chain-out "$gen_chain")
+    if [[ -n "$mock_quote_file" && -z "${MIGTD_COLLATERAL_FILE:-}" ]]; then
+        die "a policy generated from --mock-quote-file needs the collateral of the quote's platform" \
+            "Set MIGTD_COLLATERAL_FILE (e.g. collateral_azure_thim.json for upstream's az_migtd_quote.blob)."
+    fi
     if [[ -n "$mock_quote_file" ]]; then
+        [[ -f "$mock_quote_file" ]] || die "Mock Quote file not found: $mock_quote_file"
         gen_args+=(--quote "$mock_quote_file" --root-ca "$root_ca_file")
     fi
     [[ -n "${MIGTD_COLLATERAL_FILE:-}" ]] && gen_args+=(--collateral "$MIGTD_COLLATERAL_FILE")
@@ -292,6 +297,7 @@ dst_chain="${dst_issuer_chain_file:-$issuer_chain_file}"
 check_file() {
     [[ -f "$1" ]] || die "$2 file not found: $1" "Please ensure the file exists or specify a different path."
 }
+[[ -n "$mock_quote_file" ]] && check_file "$mock_quote_file" "Mock Quote"
 check_file "$src_policy" "Source Policy"
 check_file "$dst_policy" "Destination Policy"
 if [[ "$policy_v2" == true ]]; then

@@ -6,6 +6,7 @@ the one-line error; none of them needs a migration to happen.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from pathlib import Path
@@ -17,8 +18,9 @@ SCRIPT = ROOT / "migtdemu.sh"
 
 
 def run(args: list[str], cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MIGTD_COLLATERAL_FILE"}
     return subprocess.run(["bash", str(SCRIPT), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -37,6 +39,9 @@ def run(args: list[str], cwd: Path, timeout: float = 30) -> subprocess.Completed
      "you must specify a policy issuer chain file with --policy-issuer-chain-file"),
     (["--skip-ra", "--policy-file", "does-not-exist.json"], "Source Policy file not found: does-not-exist.json"),
     (["--mock-report", "--root-ca-file", "nope.der"], "Root CA file not found: nope.der"),
+    (["--mock-report", "--mock-quote-file", "nope.bin"], "Mock Quote file not found: "),
+    (["--policy-v2", "--mock-report", "--mock-quote-file", "nope.bin"],
+     "a policy generated from --mock-quote-file needs the collateral of the quote's platform"),
 ])
 def test_rejected(args: list[str], message: str, tmp_path: Path) -> None:
     proc = run(args, tmp_path)
