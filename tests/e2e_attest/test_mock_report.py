@@ -261,3 +261,31 @@ def test_local_quote_not_verifying_fails_with_7_before_the_handshake(
     # the source had sent its ClientHello and finds the connection closed mid-handshake
     assert src.code == R.SecureSessionError, src.stderr
     assert "Local quote verified: TCB status UpToDate" in [e["msg"] for e in src.events]
+
+
+def test_policy_v2_with_the_upstream_quote_file_and_intel_collateral_in_the_policy(
+        procs, mock_env, port, tmp_path, vectors: Path) -> None:  # type: ignore[no-untyped-def]
+    """v2 verifies quotes against the collaterals *in the local policy* (policy.md §3.9.2): here Intel's,
+    embedded by ``migtd-tool policy generate-v2``; MIGTD_ROOT_CA_FILE/MIGTD_COLLATERAL_FILE play no part."""
+    import subprocess
+
+    att = vectors / "attestation"
+    quote = att / "az_migtd_quote.blob"
+    subprocess.run([str(Path(sys.executable).with_name("migtd-tool")), "policy", "generate-v2",
+                    "--out", str(tmp_path / "p.json"), "--chain-out", str(tmp_path / "c.pem"),
+                    "--quote", str(quote), "--collateral", str(att / "collateral_azure_thim.json"),
+                    "--root-ca", str(att / "Intel_SGX_Provisioning_Certification_RootCA.cer")],
+                   check=True, capture_output=True, timeout=60)
+    env = {k: v for k, v in mock_env.items() if k != "MIGTD_ROOT_CA_FILE"}
+    env.update(MIGTD_POLICY_VERSION="2", MIGTD_POLICY_FILE=str(tmp_path / "p.json"),
+               MIGTD_POLICY_ISSUER_CHAIN_FILE=str(tmp_path / "c.pem"), MOCK_QUOTE_FILE=str(quote))
+    src, dst = procs.pair(port, env)
+    assert (src.code, dst.code) == (0, 0), src.stderr + dst.stderr
+    _assert_clean(src, dst)
+    for run in (src, dst):
+        attested = run.event("peer_attested")
+        assert attested["verified"] is True and attested["bypassed"] == ["reportdata_binding", "event_log_replay"]
+        assert run.warnings().count("AzCVMEmu mode: Skipping public key verification in TD report") == 1
+        decision = run.event("policy_decision")
+        assert decision["ok"] is True and decision["policy_version"] == 2
+        assert any("tolerated" in note for note in decision["notes"])
