@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,8 @@ from migtd.policy.v2 import ChainError, validate_peer_chain, verify_signed_polic
 from migtd.policy.v2.servtd import Measurements
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / ".venv" / "bin" / "migtd-tool"
+#: The tool installed next to the interpreter running the tests (the project venv in CI).
+TOOL = Path(sys.executable).with_name("migtd-tool")
 
 
 @pytest.fixture(scope="module")

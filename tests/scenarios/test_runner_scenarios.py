@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "migtdemu.sh"
-TOOL = ROOT / ".venv" / "bin" / "migtd-tool"
+#: The tool installed next to the interpreter running the tests (the project venv in CI).
+TOOL = Path(sys.executable).with_name("migtd-tool")
 RUN_TIMEOUT = 60
 
 
