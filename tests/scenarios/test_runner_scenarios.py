@@ -321,3 +321,18 @@ def test_mock_quote_file_from_upstream(tmp_path: Path, port: int, vectors: Path,
         assert run.named("source", "peer_attested")[0]["fmspc"] == "90C06F000000"
     if extra or operation != "migration":
         assert "facts from quote" in run.out
+
+
+def test_rebind_prepare_mock_report_with_rotated_chains(tmp_path: Path, port: int) -> None:
+    """Old and new MigTD run policies signed by different leaves of one root (all three rotated)."""
+    tool(["policy", "generate-rotation", "--variant", "all", "--out-dir", "."], tmp_path)
+    run = script(["--operation", "rebind-prepare", "--mock-report",
+                  "--src-policy-file", "policy_v2_signed_a.json", "--src-policy-issuer-chain-file",
+                  "policy_issuer_chain_a.pem",
+                  "--dst-policy-file", "policy_v2_signed_b.json", "--dst-policy-issuer-chain-file",
+                  "policy_issuer_chain_b.pem"], tmp_path, port, operation="rebind-prepare")
+    both_ok(run)
+    for side in ("source", "destination"):
+        checked = rules(run, side)
+        assert checked["chains.policy_issuer_chain"] and checked["chains.servtd_tcb_mapping_issuer_chain"]
+        assert all(checked.values())
