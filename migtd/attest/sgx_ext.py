@@ -10,6 +10,7 @@ offset inside the extension value.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from migtd.errors import FormatError
@@ -138,26 +139,64 @@ _CONFIG_NAMES = {b"\x01": "dynamicPlatform", b"\x02": "cachedKeys", b"\x03": "SM
 _PREFIX = _encode_oid(SGX_EXTENSION_OID)[2:]
 
 
-def _entries(der: bytes, start: int, end: int, what: str, prefix: bytes) -> dict[bytes, tuple[int, int, int]]:
-    """Map OID suffix → value TLV for a SEQUENCE OF SEQUENCE { OID, value }."""
-    out: dict[bytes, tuple[int, int, int]] = {}
+def _iter_entries(der: bytes, start: int, end: int, what: str, prefix: bytes, *,
+                  strict: bool = True) -> Iterator[tuple[bytes, tuple[int, int, int]]]:
+    """(OID suffix, value TLV) of each element of a SEQUENCE OF SEQUENCE { OID, value }.
+
+    ``strict``: an element of another shape, or whose OID is not under
+    ``prefix``, is an error; otherwise it is skipped.
+    """
     for _, es, ee in _children(der, start, end, what):
         kids = _children(der, es, ee, what)
         if len(kids) != 2 or kids[0][0] != _OID:
-            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+            if strict:
+                raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+            continue
         raw = der[kids[0][1]:kids[0][2]]
         if not raw.startswith(prefix):
-            raise FormatError(_S, what, es, f"unexpected OID {_decode_oid(raw)}")
-        out[raw[len(prefix):]] = kids[1]
-    return out
+            if strict:
+                raise FormatError(_S, what, es, f"unexpected OID {_decode_oid(raw)}")
+            continue
+        yield raw[len(prefix):], kids[1]
+
+
+def _entries(der: bytes, start: int, end: int, what: str, prefix: bytes) -> dict[bytes, tuple[int, int, int]]:
+    """Map OID suffix → value TLV for a SEQUENCE OF SEQUENCE { OID, value } (strict)."""
+    return dict(_iter_entries(der, start, end, what, prefix))
+
+
+def _outer(der: bytes) -> tuple[int, int]:
+    """Value bounds of the extension's outer SEQUENCE."""
+    tag, vs, ve = _read_tlv(der, 0, len(der), "extension")
+    if tag != _SEQ:
+        raise FormatError(_S, "extension", 0, f"expected SEQUENCE, got tag {tag:#04x}")
+    return vs, ve
+
+
+def fmspc_of_extension(der: bytes) -> bytes:
+    """Only the FMSPC element (``…1.13.1.4``, a 6-byte OCTET STRING) of the extension value.
+
+    Unlike :func:`parse_sgx_extension` nothing else is required: elements of
+    another shape or OID are passed over and the first FMSPC element decides.
+    Raises :class:`FormatError` when the value is not one DER SEQUENCE or has
+    no well-formed FMSPC.
+    """
+    der = bytes(der)
+    vs, ve = _outer(der)
+    if ve != len(der):
+        raise FormatError(_S, "extension", ve, f"{len(der) - ve} bytes after the SEQUENCE")
+    for key, (tag, s, e) in _iter_entries(der, vs, ve, "entry", _PREFIX, strict=False):
+        if key == b"\x04":
+            if tag != _OCTETS or e - s != 6:
+                raise FormatError(_S, "FMSPC", s, "not a 6-byte OCTET STRING")
+            return der[s:e]
+    raise FormatError(_S, "FMSPC", vs, "missing")
 
 
 def parse_sgx_extension(der: bytes) -> SgxExtension:
     """Decode the extension value; every required element must be present."""
     der = bytes(der)
-    tag, vs, ve = _read_tlv(der, 0, len(der), "extension")
-    if tag != _SEQ:
-        raise FormatError(_S, "extension", 0, f"expected SEQUENCE, got tag {tag:#04x}")
+    vs, ve = _outer(der)
     values = _entries(der, vs, ve, "entry", _PREFIX)
 
     def want(key: bytes, tag_: int, name: str, size: int | None = None) -> tuple[int, int, int]:

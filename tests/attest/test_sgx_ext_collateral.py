@@ -10,7 +10,7 @@ from cryptography import x509
 
 from migtd.attest.collateral import Collateral, QeIdentity, TcbInfo, split_signed_body
 from migtd.attest.quote import parse_quote
-from migtd.attest.sgx_ext import SGX_EXTENSION_OID, parse_sgx_extension
+from migtd.attest.sgx_ext import SGX_EXTENSION_OID, fmspc_of_extension, parse_sgx_extension
 from migtd.errors import FormatError
 
 
@@ -43,6 +43,23 @@ def test_short_fmspc_is_named(azure):
     with pytest.raises(FormatError) as err:
         parse_sgx_extension(dataclasses.replace(e, fmspc=e.fmspc[:5]).to_der())
     assert err.value.field == "FMSPC"
+
+
+def test_fmspc_alone(azure):
+    """policy.md §3.10 reads only the FMSPC element: the other elements are not required."""
+    der = _leaf_ext(azure.quote)
+    assert fmspc_of_extension(der).hex().upper() == "90C06F000000"
+    # SEQUENCE { SEQUENCE { OID 1.2.840.113741.1.13.1.4, OCTET STRING 90C06F000000 } }
+    fmspc_only = bytes.fromhex("30163014060a2a864886f84d010d0104040690c06f000000")
+    assert fmspc_of_extension(fmspc_only).hex().upper() == "90C06F000000"
+    with pytest.raises(FormatError):
+        parse_sgx_extension(fmspc_only)  # the full decoder still wants every element
+    e = parse_sgx_extension(der)
+    with pytest.raises(FormatError) as err:
+        fmspc_of_extension(dataclasses.replace(e, fmspc=e.fmspc[:5]).to_der())
+    assert err.value.field == "FMSPC"
+    with pytest.raises(FormatError):
+        fmspc_of_extension(der + b"\0")
 
 
 def test_collateral_json(azure):
