@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from migtd.attest.binding import check_key_binding
-from migtd.attest.collateral import Collateral, PlatformCollateral
+from migtd.attest.collateral import Collateral
 from migtd.attest.trust import load_trust
 from migtd.attest.verify import QuoteVerificationError, VerifiedQuote, verify_quote
 from migtd.errors import ConfigError, MigtdError, SecureSessionError
@@ -98,13 +98,7 @@ def v1_anchors(mode: str, env: Mapping[str, str]) -> TrustAnchors:
 def collateral_from_policy(verified: VerifiedPolicy) -> TrustAnchors:
     """The collaterals embedded in a verified v2 policy, as the DCAP verifier's input (§3.4.1)."""
     c = verified.collaterals
-    collateral = Collateral(
-        major_version=c.major_version, minor_version=c.minor_version, tee_type=c.tee_type,
-        root_ca=c.root_ca, pck_crl_issuer_chain=c.pck_crl_issuer_chain, root_ca_crl=c.root_ca_crl,
-        pck_crl=c.pck_crl,
-        platforms=tuple(PlatformCollateral(p.fmspc, p.tcb_info_issuer_chain, p.tcb_info) for p in c.platforms),
-        qe_identity_issuer_chain=c.qe_identity_issuer_chain, qe_identity=c.qe_identity)
-    return TrustAnchors(c.root_ca_der(), collateral, "the local policy's collaterals")
+    return TrustAnchors(c.root_ca_der(), c.collateral, "the local policy's collaterals")
 
 
 def _unverified(quote: bytes | None, **extra: Any) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from typing import Any
 
 from cryptography import x509
 
+from migtd.attest.collateral import Collateral, PlatformCollateral
 from migtd.policy.errors import PolicyError, PolicyErrorKind
-from migtd.policy.v2.document import obj, string, u_int
+from migtd.policy.v2.document import U16_MAX, array, member, obj, string, u_int
 
 K = PolicyErrorKind
 _REQUIRED = ("majorVersion", "minorVersion", "teeType", "rootCa", "pckCrlIssuerChain", "rootCaCrl",
@@ -23,27 +24,22 @@ _REQUIRED = ("majorVersion", "minorVersion", "teeType", "rootCa", "pckCrlIssuerC
 
 
 @dataclass(frozen=True)
-class Platform:
-    fmspc: str
-    tcb_info_issuer_chain: str
-    tcb_info: str
-
-
-@dataclass(frozen=True)
 class Collaterals:
-    major_version: int
-    minor_version: int
-    tee_type: int
-    root_ca: str
-    pck_crl_issuer_chain: str
-    root_ca_crl: str
-    pck_crl: str
-    platforms: tuple[Platform, ...]
-    qe_identity_issuer_chain: str
-    qe_identity: str
+    """The policy's collaterals: the DCAP verifier's :class:`Collateral` plus the policy's lookups.
 
-    def platform(self, fmspc: bytes) -> Platform:
-        """The first platform entry for a 6-byte FMSPC (upper-case hex match)."""
+    ``collateral`` is exactly what quote verification is given (§3.4.1: the
+    collateral set is handed to the quote verifier as is); the methods here are
+    the policy engine's own reads of it, with policy error kinds.
+    """
+
+    collateral: Collateral
+
+    @property
+    def platforms(self) -> tuple[PlatformCollateral, ...]:
+        return self.collateral.platforms
+
+    def platform(self, fmspc: bytes) -> PlatformCollateral:
+        """The first platform entry for a 6-byte FMSPC (exact upper-case hex match, §3.4.1)."""
         if len(fmspc) != 6:
             raise PolicyError(K.InvalidParameter, f"FMSPC must be 6 bytes, not {len(fmspc)}")
         key = fmspc.hex().upper()
@@ -65,17 +61,17 @@ class Collaterals:
 
     @property
     def pck_crl_num(self) -> int:
-        return crl_number(self.pck_crl, "pckCrl")
+        return crl_number(self.collateral.pck_crl, "pckCrl")
 
     @property
     def root_ca_crl_num(self) -> int:
-        return crl_number(self.root_ca_crl, "rootCaCrl")
+        return crl_number(self.collateral.root_ca_crl, "rootCaCrl")
 
     def root_ca_der(self) -> bytes:
         """``rootCa`` as DER: the attestation root a v2 MigTD installs at start-up."""
         from cryptography.hazmat.primitives.serialization import Encoding
         try:
-            return x509.load_pem_x509_certificate(self.root_ca.encode()).public_bytes(Encoding.DER)
+            return x509.load_pem_x509_certificate(self.collateral.root_ca.encode()).public_bytes(Encoding.DER)
         except ValueError as exc:
             raise PolicyError(K.InvalidCollateral, f"rootCa: {exc}") from None
 
@@ -93,26 +89,23 @@ def crl_number(pem: str, name: str) -> int:
 
 
 def parse_collaterals(value: Any, path: str = "collaterals") -> Collaterals:
+    """Parse ``collaterals`` (§3.4.1); a missing or mistyped member is InvalidPolicy naming its path."""
     o = obj(value, path, _REQUIRED)
-    plats = o["platforms"]
-    if not isinstance(plats, list):
-        raise PolicyError(K.InvalidPolicy, "must be an array", path=f"{path}.platforms")
     platforms = []
-    for i, p in enumerate(plats):
+    for i, p in enumerate(array(o["platforms"], f"{path}.platforms")):
         where = f"{path}.platforms[{i}]"
         po = obj(p, where, ("fmspc", "tcbInfoIssuerChain", "tcbInfo"))
-        platforms.append(Platform(string(po["fmspc"], f"{where}.fmspc"),
-                                  string(po["tcbInfoIssuerChain"], f"{where}.tcbInfoIssuerChain"),
-                                  string(po["tcbInfo"], f"{where}.tcbInfo")))
-    return Collaterals(
-        major_version=u_int(o["majorVersion"], f"{path}.majorVersion", 0xFFFF),
-        minor_version=u_int(o["minorVersion"], f"{path}.minorVersion", 0xFFFF),
-        tee_type=u_int(o["teeType"], f"{path}.teeType"),
-        root_ca=string(o["rootCa"], f"{path}.rootCa"),
-        pck_crl_issuer_chain=string(o["pckCrlIssuerChain"], f"{path}.pckCrlIssuerChain"),
-        root_ca_crl=string(o["rootCaCrl"], f"{path}.rootCaCrl"),
-        pck_crl=string(o["pckCrl"], f"{path}.pckCrl"),
+        platforms.append(PlatformCollateral(*(member(po, where, k, string)
+                                              for k in ("fmspc", "tcbInfoIssuerChain", "tcbInfo"))))
+    return Collaterals(Collateral(
+        major_version=member(o, path, "majorVersion", u_int, U16_MAX),
+        minor_version=member(o, path, "minorVersion", u_int, U16_MAX),
+        tee_type=member(o, path, "teeType", u_int),
+        root_ca=member(o, path, "rootCa", string),
+        pck_crl_issuer_chain=member(o, path, "pckCrlIssuerChain", string),
+        root_ca_crl=member(o, path, "rootCaCrl", string),
+        pck_crl=member(o, path, "pckCrl", string),
         platforms=tuple(platforms),
-        qe_identity_issuer_chain=string(o["qeIdentityIssuerChain"], f"{path}.qeIdentityIssuerChain"),
-        qe_identity=string(o["qeIdentity"], f"{path}.qeIdentity"),
-    )
+        qe_identity_issuer_chain=member(o, path, "qeIdentityIssuerChain", string),
+        qe_identity=member(o, path, "qeIdentity", string),
+    ))

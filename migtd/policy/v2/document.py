@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from migtd.policy import jsontext
 from migtd.policy.errors import PolicyError, PolicyErrorKind
@@ -18,6 +19,7 @@ from migtd.policy.errors import PolicyError, PolicyErrorKind
 K = PolicyErrorKind
 U32_MAX = 2**32 - 1
 U16_MAX = 2**16 - 1
+T = TypeVar("T")
 
 
 class RefKind(enum.Enum):
@@ -76,15 +78,29 @@ def obj(value: Any, path: str, required: tuple[str, ...] = ()) -> dict[str, Any]
 
 
 def u_int(value: Any, path: str, limit: int = U32_MAX) -> int:
+    """An integer in ``0..limit`` (JSON booleans are not integers here)."""
     if not _is_u(value, limit):
         raise _bad(path, f"must be an integer in 0..{limit}")
     return int(value)
 
 
 def string(value: Any, path: str) -> str:
+    """A JSON string."""
     if not isinstance(value, str):
         raise _bad(path, "must be a string")
     return str(value)
+
+
+def array(value: Any, path: str) -> list[Any]:
+    """A JSON array (InvalidPolicy naming ``path`` otherwise)."""
+    if not isinstance(value, list):
+        raise _bad(path, "must be an array")
+    return value
+
+
+def member(o: dict[str, Any], path: str, key: str, read: Callable[..., T], *args: Any) -> T:
+    """``read(o[key], "<path>.<key>", *args)``: one member of an object already checked by :func:`obj`."""
+    return read(o[key], f"{path}.{key}", *args)
 
 
 def _prop(value: Any, path: str) -> Prop:
@@ -167,9 +183,9 @@ class PolicyData:
 def parse_policy_data(value: Any, path: str = "policyData") -> PolicyData:
     o = obj(value, path, ("id", "version", "policySvn", "collaterals", "servtdCollateral"))
     return PolicyData(
-        id=string(o["id"], f"{path}.id"),
-        version=string(o["version"], f"{path}.version"),
-        policy_svn=u_int(o["policySvn"], f"{path}.policySvn"),
+        id=member(o, path, "id", string),
+        version=member(o, path, "version", string),
+        policy_svn=member(o, path, "policySvn", u_int),
         policy=parse_entries(o.get("policy"), f"{path}.policy"),
         forward_policy=parse_entries(o.get("forwardPolicy"), f"{path}.forwardPolicy"),
         backward_policy=parse_entries(o.get("backwardPolicy"), f"{path}.backwardPolicy"),

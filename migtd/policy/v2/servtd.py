@@ -14,7 +14,7 @@ from typing import Any
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v2 import chain as chainmod
 from migtd.policy.v2.container import SignedContainer, decode_signature, parse_container
-from migtd.policy.v2.document import obj, string, u_int, U16_MAX
+from migtd.policy.v2.document import U16_MAX, array, member, obj, string, u_int
 
 K = PolicyErrorKind
 
@@ -106,29 +106,30 @@ def _inner(kind: PolicyErrorKind, fn: Any) -> Any:
         raise PolicyError(kind, exc.detail, path=exc.path) from None
 
 
+def _header(o: dict[str, Any], path: str) -> tuple[str, int, str, str]:
+    """``id``, ``version``, ``issueDate``, ``nextUpdate``: the members both documents start with."""
+    return (member(o, path, "id", string), member(o, path, "version", u_int),
+            member(o, path, "issueDate", string), member(o, path, "nextUpdate", string))
+
+
 def parse_td_identity(value: Any, path: str = "tdIdentity") -> TdIdentity:
     """Parse a ``tdIdentity`` object; InvalidServtdIdentity on any problem."""
     def parse() -> TdIdentity:
         req = ("id", "version", "issueDate", "nextUpdate", "tcbEvaluationNumber", "xfam", "attributes",
                "mrConfigId", "mrOwner", "mrOwnerConfig", "mrsigner", "isvProdId", "tcbLevels")
         o = obj(value, path, req)
-        levels_raw = o["tcbLevels"]
-        if not isinstance(levels_raw, list):
-            raise PolicyError(K.InvalidPolicy, "must be an array", path=f"{path}.tcbLevels")
         levels = []
-        for i, lv in enumerate(levels_raw):
+        for i, lv in enumerate(array(o["tcbLevels"], f"{path}.tcbLevels")):
             w = f"{path}.tcbLevels[{i}]"
             lo = obj(lv, w, ("tcb", "tcbDate", "tcbStatus"))
             tcb = obj(lo["tcb"], f"{w}.tcb", ("isvsvn",))
-            levels.append(TcbLevel(u_int(tcb["isvsvn"], f"{w}.tcb.isvsvn", U16_MAX),
-                                   string(lo["tcbDate"], f"{w}.tcbDate"), string(lo["tcbStatus"], f"{w}.tcbStatus")))
+            levels.append(TcbLevel(member(tcb, f"{w}.tcb", "isvsvn", u_int, U16_MAX),
+                                   member(lo, w, "tcbDate", string), member(lo, w, "tcbStatus", string)))
         return TdIdentity(
-            string(o["id"], f"{path}.id"), u_int(o["version"], f"{path}.version"),
-            string(o["issueDate"], f"{path}.issueDate"), string(o["nextUpdate"], f"{path}.nextUpdate"),
-            u_int(o["tcbEvaluationNumber"], f"{path}.tcbEvaluationNumber"),
-            *(string(o[k], f"{path}.{k}") for k in ("xfam", "attributes", "mrConfigId", "mrOwner",
-                                                      "mrOwnerConfig", "mrsigner")),
-            u_int(o["isvProdId"], f"{path}.isvProdId", U16_MAX), tuple(levels))
+            *_header(o, path), member(o, path, "tcbEvaluationNumber", u_int),
+            *(member(o, path, k, string) for k in ("xfam", "attributes", "mrConfigId", "mrOwner",
+                                                   "mrOwnerConfig", "mrsigner")),
+            member(o, path, "isvProdId", u_int, U16_MAX), tuple(levels))
     return _inner(K.InvalidServtdIdentity, parse)
 
 
@@ -136,24 +137,19 @@ def parse_tcb_mapping(value: Any, path: str = "tdTcbMapping") -> TdTcbMapping:
     """Parse a ``tdTcbMapping`` object; InvalidServtdTcbMapping on any problem."""
     def parse() -> TdTcbMapping:
         o = obj(value, path, ("id", "version", "issueDate", "nextUpdate", "mrSigner", "isvProdId", "svnMappings"))
-        raw = o["svnMappings"]
-        if not isinstance(raw, list):
-            raise PolicyError(K.InvalidPolicy, "must be an array", path=f"{path}.svnMappings")
         maps = []
-        for i, m in enumerate(raw):
+        for i, m in enumerate(array(o["svnMappings"], f"{path}.svnMappings")):
             w = f"{path}.svnMappings[{i}]"
             mo = obj(m, w, ("tdMeasurements", "isvsvn"))
-            tm = obj(mo["tdMeasurements"], f"{w}.tdMeasurements", ("mrtd", "rtmr0", "rtmr1"))
-            opt = {k: (string(tm[k], f"{w}.tdMeasurements.{k}") if tm.get(k) is not None else None)
-                   for k in ("rtmr2", "rtmr3")}
-            meas = Measurements(*(string(tm[k], f"{w}.tdMeasurements.{k}") for k in ("mrtd", "rtmr0", "rtmr1")),
+            mw = f"{w}.tdMeasurements"
+            tm = obj(mo["tdMeasurements"], mw, ("mrtd", "rtmr0", "rtmr1"))
+            opt = {k: (member(tm, mw, k, string) if tm.get(k) is not None else None) for k in ("rtmr2", "rtmr3")}
+            meas = Measurements(*(member(tm, mw, k, string) for k in ("mrtd", "rtmr0", "rtmr1")),
                                 opt["rtmr2"], opt["rtmr3"])
-            maps.append(SvnMapping(meas, u_int(mo["isvsvn"], f"{w}.isvsvn", U16_MAX)))
+            maps.append(SvnMapping(meas, member(mo, w, "isvsvn", u_int, U16_MAX)))
         return TdTcbMapping(
-            string(o["id"], f"{path}.id"), u_int(o["version"], f"{path}.version"),
-            string(o["issueDate"], f"{path}.issueDate"), string(o["nextUpdate"], f"{path}.nextUpdate"),
-            string(o["mrSigner"], f"{path}.mrSigner"), u_int(o["isvProdId"], f"{path}.isvProdId", U16_MAX),
-            tuple(maps))
+            *_header(o, path), member(o, path, "mrSigner", string),
+            member(o, path, "isvProdId", u_int, U16_MAX), tuple(maps))
     return _inner(K.InvalidServtdTcbMapping, parse)
 
 
