@@ -198,6 +198,21 @@ def _properties(value: Any, path: str, what: str) -> tuple[Property, ...]:
     return tuple(sorted(props, key=lambda p: p.name.encode("utf-8")))
 
 
+def _section(block: jsontext.JsonObject, path: str, key: str, fields: tuple[str, ...],
+             absent: str) -> jsontext.JsonObject:
+    """``block[key]``, an object whose first of ``fields`` is required (``absent``: message if no ``key``)."""
+    if key not in block:
+        raise _Invalid(path, absent)
+    section = _struct(block[key], f"{path}.{key}", key, fields)
+    if fields[0] not in section:
+        raise _Invalid(f"{path}.{key}", f'missing "{fields[0]}"')
+    return section
+
+
+def _section_properties(section: jsontext.JsonObject, path: str, name: str) -> tuple[Property, ...]:
+    return _properties(section[name], f"{path}.{name}", name)
+
+
 def _platform(block: jsontext.JsonObject, path: str) -> PlatformBlock:
     _struct(block, path, "a block", ("fmspc", "Platform"))
     if "fmspc" not in block:
@@ -205,46 +220,27 @@ def _platform(block: jsontext.JsonObject, path: str) -> PlatformBlock:
     fmspc = block["fmspc"]
     if not isinstance(fmspc, str):
         raise _Invalid(f"{path}.fmspc", f"fmspc must be a string, not {_type_name(fmspc)}")
-    if "Platform" not in block:
-        raise _Invalid(path, 'platform block has no "Platform"')
-    platform = _struct(block["Platform"], f"{path}.Platform", "Platform", ("TcbInfo",))
-    if "TcbInfo" not in platform:
-        raise _Invalid(f"{path}.Platform", 'missing "TcbInfo"')
-    return PlatformBlock(str(fmspc), _properties(platform["TcbInfo"], f"{path}.Platform.TcbInfo",
-                                                 "TcbInfo"), path)
+    platform = _section(block, path, "Platform", ("TcbInfo",), 'platform block has no "Platform"')
+    return PlatformBlock(str(fmspc), _section_properties(platform, f"{path}.Platform", "TcbInfo"), path)
 
 
 def _qe(block: jsontext.JsonObject, path: str) -> QeBlock:
     _struct(block, path, "a block", ("QE",))
-    if "QE" not in block:
-        raise _Invalid(path, 'no "QE"')
-    qe = _struct(block["QE"], f"{path}.QE", "QE", ("QeIdentity",))
-    if "QeIdentity" not in qe:
-        raise _Invalid(f"{path}.QE", 'missing "QeIdentity"')
-    return QeBlock(_properties(qe["QeIdentity"], f"{path}.QE.QeIdentity", "QeIdentity"), path)
+    qe = _section(block, path, "QE", ("QeIdentity",), 'no "QE"')
+    return QeBlock(_section_properties(qe, f"{path}.QE", "QeIdentity"), path)
 
 
 def _tdx_module(block: jsontext.JsonObject, path: str) -> TdxModuleBlock:
     _struct(block, path, "a block", ("TDXModule",))
-    if "TDXModule" not in block:
-        raise _Invalid(path, 'no "TDXModule"')
-    mod = _struct(block["TDXModule"], f"{path}.TDXModule", "TDXModule", ("TDXModule_Identity",))
-    if "TDXModule_Identity" not in mod:
-        raise _Invalid(f"{path}.TDXModule", 'missing "TDXModule_Identity"')
-    return TdxModuleBlock(_properties(mod["TDXModule_Identity"], f"{path}.TDXModule.TDXModule_Identity",
-                                      "TDXModule_Identity"), path)
+    mod = _section(block, path, "TDXModule", ("TDXModule_Identity",), 'no "TDXModule"')
+    return TdxModuleBlock(_section_properties(mod, f"{path}.TDXModule", "TDXModule_Identity"), path)
 
 
 def _migtd(block: jsontext.JsonObject, path: str) -> MigTdBlock:
     _struct(block, path, "a block", ("MigTD",))
-    if "MigTD" not in block:
-        raise _Invalid(path, 'no "MigTD"')
-    mig = _struct(block["MigTD"], f"{path}.MigTD", "MigTD", ("TDINFO", "EventLog"))
-    if "TDINFO" not in mig:
-        raise _Invalid(f"{path}.MigTD", 'missing "TDINFO"')
-    tdinfo = _properties(mig["TDINFO"], f"{path}.MigTD.TDINFO", "TDINFO")
-    ev = mig.get("EventLog")
-    events = () if ev is None else _properties(ev, f"{path}.MigTD.EventLog", "EventLog")
+    mig = _section(block, path, "MigTD", ("TDINFO", "EventLog"), 'no "MigTD"')
+    tdinfo = _section_properties(mig, f"{path}.MigTD", "TDINFO")
+    events = () if mig.get("EventLog") is None else _section_properties(mig, f"{path}.MigTD", "EventLog")
     return MigTdBlock(tdinfo, events, path)
 
 
