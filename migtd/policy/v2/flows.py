@@ -25,6 +25,7 @@ from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v1_events import EventParseError, NamedEvent, name_events
 from migtd.policy.v2 import chain as chainmod
 from migtd.policy.v2.collaterals import Collaterals
+from migtd.policy.v2.document import Entry
 from migtd.policy.v2.evaluate import EvaluationInfo, evaluate_block
 from migtd.policy.v2.servtd import Measurements, TdTcbMapping
 from migtd.policy.v2.verify import VerifiedPolicy, verify_signed_policy
@@ -206,18 +207,28 @@ def _decide(run: Callable[[list[RuleResult], list[str]], None], version: str = "
     return PolicyDecision.passed(rules, version=version, notes=notes)
 
 
+def _migration_peer(local: VerifiedPolicy, direction: tuple[Entry, ...] | None, rules: list[RuleResult],
+                    notes: list[str], *, local_report: bytes, peer_report: bytes, peer_event_log: bytes,
+                    peer_policy: bytes, peer_chain: bytes, tolerate_rtmr_mismatch: bool) -> AuthenticatedPeer:
+    """What both migration directions check: §3.9.2, then ``policy`` and the direction's rules."""
+    peer = authenticate_remote_common(local, peer_report=peer_report, peer_event_log=peer_event_log,
+                                      peer_policy=peer_policy, peer_chain=peer_chain,
+                                      tolerate_rtmr_mismatch=tolerate_rtmr_mismatch, rules=rules)
+    notes.extend(peer.notes)
+    rel = relative_reference(local, local_report)
+    evaluate_block(local.data.policy, peer.info, rel, False, rules)
+    evaluate_block(direction, peer.info, rel, False, rules)
+    return peer
+
+
 def authenticate_migration_dest(local: VerifiedPolicy, *, local_report: bytes, peer_report: bytes,
                                 peer_event_log: bytes, peer_policy: bytes, peer_chain: bytes,
                                 tolerate_rtmr_mismatch: bool = False) -> PolicyDecision:
     """Source checks destination: ``policy`` then ``forwardPolicy``; dst policySvn ≥ src's."""
     def run(rules: list[RuleResult], notes: list[str]) -> None:
-        peer = authenticate_remote_common(local, peer_report=peer_report, peer_event_log=peer_event_log,
-                                          peer_policy=peer_policy, peer_chain=peer_chain,
-                                          tolerate_rtmr_mismatch=tolerate_rtmr_mismatch, rules=rules)
-        notes.extend(peer.notes)
-        rel = relative_reference(local, local_report)
-        evaluate_block(local.data.policy, peer.info, rel, False, rules)
-        evaluate_block(local.data.forward_policy, peer.info, rel, False, rules)
+        peer = _migration_peer(local, local.data.forward_policy, rules, notes, local_report=local_report,
+                               peer_report=peer_report, peer_event_log=peer_event_log, peer_policy=peer_policy,
+                               peer_chain=peer_chain, tolerate_rtmr_mismatch=tolerate_rtmr_mismatch)
         _svn_rule(rules, "destination", peer.policy.policy_svn, local.policy_svn, local.policy_svn,
                   peer.policy.policy_svn)
     return _decide(run)
@@ -237,13 +248,9 @@ def authenticate_migration_source(local: VerifiedPolicy, *, local_report: bytes,
     (AzCVMEmu) skips these checks, so the engine passes None.
     """
     def run(rules: list[RuleResult], notes: list[str]) -> None:
-        peer = authenticate_remote_common(local, peer_report=peer_report, peer_event_log=peer_event_log,
-                                          peer_policy=peer_policy, peer_chain=peer_chain,
-                                          tolerate_rtmr_mismatch=tolerate_rtmr_mismatch, rules=rules)
-        notes.extend(peer.notes)
-        rel = relative_reference(local, local_report)
-        evaluate_block(local.data.policy, peer.info, rel, False, rules)
-        evaluate_block(local.data.backward_policy, peer.info, rel, False, rules)
+        _migration_peer(local, local.data.backward_policy, rules, notes, local_report=local_report,
+                        peer_report=peer_report, peer_event_log=peer_event_log, peer_policy=peer_policy,
+                        peer_chain=peer_chain, tolerate_rtmr_mismatch=tolerate_rtmr_mismatch)
         if init_tdinfo is not None:
             peer_meas = Measurements.from_bytes(*(rpt.field(peer_report, n) for n in ("MRTD", "RTMR0", "RTMR1")))
             verify_peer_init_tdinfo_against_suppl_data(init_tdinfo, peer_report)
