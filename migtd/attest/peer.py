@@ -43,10 +43,10 @@ from migtd.attest.collateral import Collateral
 from migtd.attest.trust import load_trust
 from migtd.attest.verify import QuoteVerificationError, VerifiedQuote, verify_quote
 from migtd.errors import ConfigError, MigtdError, SecureSessionError
-from migtd.policy.decision import PolicyDecision, RuleResult
+from migtd.policy.decision import PolicyDecision
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.ratls.certificate import ParsedCertificate, verify_self_signature
-from migtd.ratls.verifier import PeerVerdict, VerifierContext, check_structure
+from migtd.ratls.verifier import PeerVerdict, VerifierContext, check_policy_hash, check_structure
 from migtd.result import MigrationResult
 
 if TYPE_CHECKING:
@@ -239,19 +239,10 @@ class DcapPeerVerifier:
         check_structure(peer)
         if peer.policy_hash is None:
             raise SecureSessionError("peer certificate has no policy-hash extension (1.2.840.113741.1.5.5.1.4)")
-        blob = self.ctx.peer_blob
-        if blob is None:
-            raise MigtdError("policy v2: the peer's pre-session data was not received",
-                             MigrationResult.InvalidPolicyError)
-        expected = hashlib.sha384(blob).digest()
-        hash_ok = peer.policy_hash == expected
-        rule = RuleResult("integrity", "policy_hash", "equal", "SHA-384(pre-session peer data)",
-                          expected.hex().upper(), peer.policy_hash.hex().upper(), hash_ok,
-                          "" if hash_ok else "the certificate's policy hash is not SHA-384 of the peer data "
-                                             "received before the session").as_event()
-        if not hash_ok:
-            failure = MigtdError("policy v2: peer certificate's policy hash does not match the pre-session "
-                                 "peer data (PolicyHashMismatch)", MigrationResult.InvalidPolicyError)
+        blob = self.ctx.require_peer_blob("policy v2")
+        hash_rule, failure = check_policy_hash(peer, blob, "policy v2")
+        rule = hash_rule.as_event()
+        if failure is not None:
             policy = {"ok": False, "failed_rules": ["integrity.policy_hash"], "skipped": False,
                       "policy_version": 2, "kind": "PolicyHashMismatch", "reason": failure.message}
             return PeerVerdict(_unverified(peer.quote), policy, [rule], failure=failure)

@@ -55,7 +55,7 @@ from migtd.ratls.certificate import (
     ParsedCertificate,
     verify_self_signature,
 )
-from migtd.ratls.verifier import PeerVerdict, VerifierContext
+from migtd.ratls.verifier import PeerVerdict, VerifierContext, check_policy_hash
 from migtd.result import MigrationResult
 
 K = PolicyErrorKind
@@ -143,20 +143,9 @@ class TdReportRebindVerifier:
                                     "fmspc": "", "mrtd": "", "rtmrs": [], "tee_tcb_svn": "", "quote_bytes": 0,
                                     "bypassed": ["quote_verification", "tdreport_mac",
                                                  *(QUOTE_FILE_BYPASSES if self.bypass else ())]}
-        rules: list[dict[str, Any]] = []
-        blob = self.ctx.peer_blob
-        if blob is None:
-            raise MigtdError("rebinding: the peer's pre-session data was not received",
-                             MigrationResult.InvalidPolicyError)
-        expected = hashlib.sha384(blob).digest()
-        ok = peer.policy_hash == expected
-        rules.append(RuleResult("integrity", "policy_hash", "equal", "SHA-384(pre-session peer data)",
-                                expected.hex().upper(), (peer.policy_hash or b"").hex().upper(), ok,
-                                "" if ok else "the certificate's policy hash is not SHA-384 of the peer data"
-                                ).as_event())
-        if not ok:
-            failure = MigtdError("rebinding: peer certificate's policy hash does not match the pre-session "
-                                 "peer data (PolicyHashMismatch)", MigrationResult.InvalidPolicyError)
+        hash_rule, failure = check_policy_hash(peer, self.ctx.require_peer_blob("rebinding"), "rebinding")
+        rules: list[dict[str, Any]] = [hash_rule.as_event()]
+        if failure is not None:
             return PeerVerdict(attested, self._policy(None, failure, rules), rules, failure=failure)
         decision = self._decide(peer, we_are_new, attested)
         rules += [r.as_event() for r in decision.rules]

@@ -13,9 +13,10 @@ to run them: after the TLS handshake and before any application data.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from migtd.errors import ConfigError, MigtdError, SecureSessionError
 from migtd.ratls.certificate import (
@@ -25,6 +26,10 @@ from migtd.ratls.certificate import (
     OID_SERVTD_EXT,
     ParsedCertificate,
 )
+from migtd.result import MigrationResult
+
+if TYPE_CHECKING:
+    from migtd.policy.decision import RuleResult
 
 
 @dataclass
@@ -52,6 +57,13 @@ class VerifierContext:
     quote_source: str = ""
     #: Rebinding: our own TDREPORT (1024 bytes), the "self" reference of the rebinding policy rules.
     local_tdreport: bytes = b""
+
+    def require_peer_blob(self, what: str) -> bytes:
+        """The peer's pre-session data (policy v2); without it, InvalidPolicyError (9)."""
+        if self.peer_blob is None:
+            raise MigtdError(f"{what}: the peer's pre-session data was not received",
+                             MigrationResult.InvalidPolicyError)
+        return self.peer_blob
 
 
 @dataclass
@@ -94,6 +106,28 @@ def check_structure(peer: ParsedCertificate) -> None:
         raise SecureSessionError(f"peer certificate has no quote extension ({OID_QUOTE})")
     if peer.extension(OID_EVENT_LOG) is None:
         raise SecureSessionError(f"peer certificate has no event-log extension ({OID_EVENT_LOG})")
+
+
+def check_policy_hash(peer: ParsedCertificate, blob: bytes, what: str) -> tuple[RuleResult, MigtdError | None]:
+    """Policy v2: the certificate's policy-hash extension must be SHA-384 of the peer data
+    received in the pre-session exchange (protocol.md §5.5).
+
+    Returns the ``integrity.policy_hash`` rule and, when it fails, the failure
+    (InvalidPolicyError, 9). ``what`` ("policy v2", "rebinding") starts the messages.
+    """
+    from migtd.policy.decision import RuleResult
+
+    expected = hashlib.sha384(blob).digest()
+    actual = peer.policy_hash or b""
+    ok = actual == expected
+    rule = RuleResult("integrity", "policy_hash", "equal", "SHA-384(pre-session peer data)",
+                      expected.hex().upper(), actual.hex().upper(), ok,
+                      "" if ok else "the certificate's policy hash is not SHA-384 of the peer data "
+                                    "received before the session")
+    if ok:
+        return rule, None
+    return rule, MigtdError(f"{what}: peer certificate's policy hash does not match the pre-session peer data "
+                            "(PolicyHashMismatch)", MigrationResult.InvalidPolicyError)
 
 
 SKIP_RA_WARNING = ("SKIP-RA: the peer was NOT attested - its quote, event log, certificate "
