@@ -1,12 +1,16 @@
-"""Shared fixtures: where the vectors are, free ports, the installed commands."""
+"""Shared fixtures: where the vectors are, free ports, the installed commands, child processes."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +52,35 @@ def bin_path(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed (pip install -e .)")
     return found
+
+
+class Processes:
+    """Child processes a test started; whatever still runs when the test ends is killed."""
+
+    def __init__(self) -> None:
+        self.running: list[subprocess.Popen[str]] = []
+
+    def popen(self, cmd: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+        """``subprocess.Popen(cmd, text=True, **kwargs)``, remembered for the clean-up."""
+        proc = subprocess.Popen(cmd, text=True, **kwargs)
+        self.running.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        for proc in self.running:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate(timeout=5)
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """A :class:`Processes` that kills its children at teardown (areas build their ``procs`` on it)."""
+    p = Processes()
+    try:
+        yield p
+    finally:
+        p.kill_all()
 
 
 # Each area keeps its tests (and any conftest.py of its own) in tests/<area>/.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -17,8 +16,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.conftest import Processes
 
 MIGTD = [sys.executable, "-m", "migtd"]
 
@@ -58,35 +61,22 @@ class Finished:
 
 
 class Procs:
-    """Starts migtd processes and guarantees they are gone at the end of the test."""
+    """Starts migtd processes; the root ``processes`` fixture kills them at the end of the test."""
 
-    def __init__(self) -> None:
-        self.running: list[subprocess.Popen[str]] = []
+    def __init__(self, processes: Processes) -> None:
+        self.processes = processes
 
     def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(MIGTD + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        self.running.append(proc)
-        return proc
+        return self.processes.popen(MIGTD + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def finish(self, proc: subprocess.Popen[str], timeout: float = 30) -> Finished:
         out, err = proc.communicate(timeout=timeout)
         return Finished(proc.returncode, out, err)
 
-    def cleanup(self) -> None:
-        for proc in self.running:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                proc.communicate(timeout=5)
-
 
 @pytest.fixture
-def procs() -> Iterator[Procs]:
-    p = Procs()
-    try:
-        yield p
-    finally:
-        p.cleanup()
+def procs(processes: Processes) -> Procs:
+    return Procs(processes)
 
 
 class FakePeer:

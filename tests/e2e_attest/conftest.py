@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from migtd import paths
 from migtd.eventlog import parse_event_log, replay_rtmrs, v2_event_log
 from migtd.attest.providers import MOCK_MRTD
+
+if TYPE_CHECKING:
+    from tests.conftest import Processes
 
 HERE = Path(__file__).resolve().parent
 MIGTD = [sys.executable, "-m", "migtd"]
@@ -56,15 +58,13 @@ class Finished:
 
 
 class Procs:
-    """Starts processes and guarantees they are gone at the end of the test."""
+    """Starts processes; the root ``processes`` fixture kills them at the end of the test."""
 
-    def __init__(self) -> None:
-        self.running: list[subprocess.Popen[str]] = []
+    def __init__(self, processes: Processes) -> None:
+        self.processes = processes
 
     def start(self, args: list[str], env: dict[str, str], cmd: list[str] = MIGTD) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(cmd + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.running.append(proc)
-        return proc
+        return self.processes.popen(cmd + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def finish(self, proc: subprocess.Popen[str], timeout: float = 40) -> Finished:
         _, err = proc.communicate(timeout=timeout)
@@ -77,20 +77,10 @@ class Procs:
         src = self.start(["-m", "src", "-t", str(port)], src_env or dst_env, src_cmd)
         return self.finish(src), self.finish(dst)
 
-    def cleanup(self) -> None:
-        for proc in self.running:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                proc.communicate(timeout=5)
-
 
 @pytest.fixture
-def procs() -> Iterator[Procs]:
-    p = Procs()
-    try:
-        yield p
-    finally:
-        p.cleanup()
+def procs(processes: Processes) -> Procs:
+    return Procs(processes)
 
 
 def clean_env() -> dict[str, str]:
