@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Iterable
 
+from migtd.policy.decision import RuleResult
 from migtd.result import MigrationResult
 
 ROLES: tuple[str, str] = ("source", "destination")
@@ -78,20 +79,6 @@ class Step:
 
 
 @dataclass(slots=True)
-class PolicyRow:
-    """One ``policy_rule`` event, ready to display."""
-
-    section: str
-    field: str
-    operation: str
-    reference: str
-    local: str
-    actual: str
-    ok: bool
-    reason: str
-
-
-@dataclass(slots=True)
 class SideResult:
     """How a side ended: exit code, MigrationResult name and meaning, reason."""
 
@@ -147,7 +134,7 @@ class SideState:
         self.listening: tuple[str, int] | None = None
         self.quote: dict[str, Any] | None = None
         self.peer: dict[str, Any] | None = None
-        self.policy_rows: list[PolicyRow] = []
+        self.policy_rows: list[RuleResult] = []  # one per policy_rule event
         self.policy: dict[str, Any] | None = None
         self.msk: dict[str, Any] | None = None
         self.exit_event: dict[str, Any] | None = None
@@ -231,24 +218,14 @@ class SideState:
             self._mark("quote", "done", elapsed, f"{_text(rec.get('source'))}")
         elif event == "peer_attested":
             self.peer = rec
-            verified = rec.get("verified") is True
-            self._mark("peer attested", "done" if verified else "skipped", elapsed,
-                       "verified" if verified else "not verified")
+            state, note = attestation_verdict(rec)
+            self._mark("peer attested", state, elapsed, note)
         elif event == "policy_rule":
-            self.policy_rows.append(PolicyRow(
-                section=_text(rec.get("section")), field=_text(rec.get("field")),
-                operation=_text(rec.get("operation")), reference=_text(rec.get("reference")),
-                local=_text(rec.get("local")), actual=_text(rec.get("actual")),
-                ok=rec.get("ok") is True, reason=_text(rec.get("reason"))))
+            self.policy_rows.append(RuleResult.from_event(rec, _text))
         elif event == "policy_decision":
             self.policy = rec
-            if rec.get("skipped") is True:
-                self._mark("policy", "skipped", elapsed, "skipped")
-            elif rec.get("ok") is True:
-                self._mark("policy", "done", elapsed, "satisfied")
-            else:
-                failed = as_list(rec.get("failed_rules"))
-                self._mark("policy", "failed", elapsed, f"{len(failed)} rule(s) failed")
+            state, note = policy_verdict(rec)
+            self._mark("policy", state, elapsed, note)
         elif event == "msk_exchanged":
             self.msk = rec
             self._mark("MSK", "done", elapsed, _text(rec.get("key_sha256_8")))
@@ -316,7 +293,7 @@ class SideState:
         self._log(LogLine(None, "warn", "console", reason))
 
     # -- derived views ----------------------------------------------------------
-    def sorted_policy(self) -> list[PolicyRow]:
+    def sorted_policy(self) -> list[RuleResult]:
         """Policy rows with failures first, otherwise in the order checked."""
         return sorted(self.policy_rows, key=lambda row: row.ok)
 
@@ -334,6 +311,43 @@ def as_list(value: Any) -> list[Any]:
     if value is None or value == "":
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+#: How migtd words a policy step it did not reach (docs/events.md).
+NOT_EVALUATED = "not evaluated"
+
+
+def attestation_verdict(rec: dict[str, Any]) -> tuple[str, str]:
+    """Timeline state and note of a ``peer_attested`` record.
+
+    A quote that failed verification (``failed_step`` set) is a failed step;
+    one that was not verified at all (skip-RA) is a skipped one.
+    """
+    if rec.get("verified") is True:
+        return "done", "verified"
+    failed_step = _text(rec.get("failed_step"))
+    if failed_step:
+        return "failed", f"not verified: failed at {failed_step}"
+    return "skipped", "not verified"
+
+
+def policy_verdict(rec: dict[str, Any]) -> tuple[str, str]:
+    """Timeline state and note of a ``policy_decision`` record.
+
+    ``skipped`` with ``ok: true`` is skip-RA's accept-all ("skipped");
+    ``skipped`` with ``ok: false`` is a peer refused before the policy step
+    ("not evaluated (<reason>)").
+    """
+    if rec.get("skipped") is True:
+        if rec.get("ok") is True:
+            return "skipped", "skipped"
+        reason = _text(rec.get("reason"))
+        if reason.startswith(NOT_EVALUATED):
+            reason = reason[len(NOT_EVALUATED):].lstrip(": ")
+        return "skipped", f"{NOT_EVALUATED} ({reason})" if reason else NOT_EVALUATED
+    if rec.get("ok") is True:
+        return "done", "satisfied"
+    return "failed", f"{len(as_list(rec.get('failed_rules')))} rule(s) failed"
 
 
 def _parse(raw: str) -> dict[str, Any] | None:
@@ -361,10 +375,13 @@ class Attestation:
 
     @property
     def status(self) -> str:
-        """``verified``, ``NOT VERIFIED``, ``failed`` or ``pending``."""
+        """``verified``, ``NOT VERIFIED`` (skip-RA), ``NOT VERIFIED: failed at <step>`` or ``pending``."""
         if self.judgment is None:
             return "pending"
-        return "verified" if self.judgment.get("verified") is True else "NOT VERIFIED"
+        if self.judgment.get("verified") is True:
+            return "verified"
+        failed_step = _text(self.judgment.get("failed_step"))
+        return f"NOT VERIFIED: failed at {failed_step}" if failed_step else "NOT VERIFIED"
 
     def rows(self) -> list[tuple[str, str]]:
         """Label/value pairs for the Attestation pane."""
@@ -477,7 +494,7 @@ class RunModel:
                           for s in side.steps.values()],
                 "attestation_of_peer": self.attestation_of(
                     "destination" if role == "source" else "source").rows(),
-                "policy": [asdict(row) for row in side.sorted_policy()],
+                "policy": [row.as_event() for row in side.sorted_policy()],
                 "policy_decision": side.policy,
                 "msk_key_sha256_8": (side.msk or {}).get("key_sha256_8"),
                 "lines": side.total_lines,

@@ -9,11 +9,16 @@ docs/events.md are rendered straight from them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from migtd.policy.errors import PolicyError
 from migtd.result import MigrationResult
+
+
+#: The fields of a ``policy_rule`` event, in the order they are written.
+EVENT_FIELDS = ("section", "field", "operation", "reference", "local", "actual", "ok", "reason")
 
 
 @dataclass(frozen=True)
@@ -43,16 +48,20 @@ class RuleResult:
 
     def as_event(self) -> dict[str, Any]:
         """Exactly the fields of a ``policy_rule`` event (docs/events.md)."""
-        return {
-            "section": self.section,
-            "field": self.field,
-            "operation": self.operation,
-            "reference": self.reference,
-            "local": self.local,
-            "actual": self.actual,
-            "ok": self.ok,
-            "reason": self.reason,
-        }
+        return {name: getattr(self, name) for name in EVENT_FIELDS}
+
+    @classmethod
+    def from_event(cls, fields: Mapping[str, Any], text: Callable[[Any], str] | None = None) -> RuleResult:
+        """The rule a ``policy_rule`` event describes (the console's view of one).
+
+        ``text`` turns each text field into a string (a reader of another
+        process's output must not trust the types; by default ``str``, with a
+        missing field as ``""``); ``ok`` is true only for a JSON ``true``.
+        ``path`` is not part of the event and stays empty.
+        """
+        as_text = text or (lambda value: "" if value is None else str(value))
+        return cls(**{name: as_text(fields.get(name)) for name in EVENT_FIELDS if name != "ok"},
+                   ok=fields.get("ok") is True)
 
 
 @dataclass

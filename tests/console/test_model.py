@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tui.model import HISTORY_EVENTS, HISTORY_TAIL, LOG_CAPACITY, MAX_LINE, RunModel, SideState
+from tui.model import (HISTORY_EVENTS, HISTORY_TAIL, LOG_CAPACITY, MAX_LINE, RunModel, SideState,
+                       attestation_verdict, policy_verdict)
 from tui.record import RunRecord
 
 from .conftest import recorded_run, stream
@@ -70,6 +71,36 @@ def test_policy_rejection_shows_failure_first_and_exit_8() -> None:
     assert src.result is not None and src.result.code == 6
     assert src.steps["MSK"].state == "failed"
     assert model.msk_match is None and not model.succeeded
+
+
+def test_peer_quote_rejected_is_not_verified_and_policy_not_evaluated() -> None:
+    """A real run: the source refuses the destination's quote (failed_step root_ca) before its policy."""
+    model = feed("quote_reject", mode="mock-report")
+    src, dst = model.sides["source"], model.sides["destination"]
+    assert src.steps["peer attested"].state == "failed"
+    assert src.steps["peer attested"].note == "not verified: failed at root_ca"
+    assert src.steps["policy"].state == "skipped"
+    assert src.steps["policy"].note == "not evaluated (the peer quote did not verify)"
+    assert src.steps["MSK"].state == "pending"  # the failing step is marked; nothing after it ran
+    assert model.attestation_of("destination").status == "NOT VERIFIED: failed at root_ca"
+    assert src.result is not None and src.result.name == "MutualAttestationError"
+    assert dst.result is not None and dst.result.code == 6 and dst.steps["peer attested"].state == "pending"
+    # skip-RA's accept-all keeps its own wording
+    skip = feed("skipra_success").sides["source"]
+    assert (skip.steps["peer attested"].note, skip.steps["policy"].note) == ("not verified", "skipped")
+
+
+def test_policy_verdicts_from_records() -> None:
+    assert policy_verdict({"ok": True, "skipped": True}) == ("skipped", "skipped")
+    assert policy_verdict({"ok": False, "skipped": True, "reason": "not evaluated: bad binding"}) == \
+        ("skipped", "not evaluated (bad binding)")
+    assert policy_verdict({"ok": False, "skipped": True}) == ("skipped", "not evaluated")
+    assert policy_verdict({"ok": True, "skipped": False}) == ("done", "satisfied")
+    assert policy_verdict({"ok": False, "failed_rules": ["a.b", "c.d"]}) == ("failed", "2 rule(s) failed")
+    assert attestation_verdict({"verified": False}) == ("skipped", "not verified")
+    assert attestation_verdict({"verified": False, "failed_step": "quote_signature"}) == \
+        ("failed", "not verified: failed at quote_signature")
+    assert attestation_verdict({"verified": True}) == ("done", "verified")
 
 
 def test_ssh_failure_without_exit_event() -> None:

@@ -40,6 +40,12 @@ def test_policy_rejection(snap_compare, store: HistoryStore) -> None:  # type: i
     assert snap_compare(app, terminal_size=SIZE)
 
 
+def test_quote_rejection(snap_compare, store: HistoryStore) -> None:  # type: ignore[no-untyped-def]
+    """The source refuses the destination's quote: "not verified: failed at …", policy "not evaluated (…)"."""
+    app = replay_app(store, "quote_reject", "mock-report", exits={"source": 7, "destination": 6})
+    assert snap_compare(app, terminal_size=SIZE)
+
+
 def test_ssh_failure(snap_compare, store: HistoryStore) -> None:  # type: ignore[no-untyped-def]
     app = replay_app(store, "ssh_failure", "mock-report", exits={"destination": 255},
                      transport={"destination": "ssh"}, dst_host="root@10.9.9.9",

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.model import ROLES, STEPS, RunModel, SideState, as_list
+from tui.model import ROLES, STEPS, RunModel, SideState, as_list, policy_verdict
 
 _STATE_GLYPH = {"pending": ("○", "dim"), "done": ("✔", "green"), "skipped": ("◌", "yellow"),
                 "failed": ("✘", "bold red")}
@@ -112,7 +112,8 @@ class AttestationPane(Static):
         for label, value in rows:
             style = ""
             if label == "status":
-                style = {"verified": "bold green", "NOT VERIFIED": "bold white on red"}.get(status, "dim")
+                style = ("bold green" if status == "verified" else
+                         "bold white on red" if status.startswith("NOT VERIFIED") else "dim")
             elif label == "TCB status" and value:
                 style = "green" if value == "UpToDate" else "yellow"
             shown = short(value) if label in _HEX_LABELS else value
@@ -131,19 +132,20 @@ class PolicyPane(Static):
     def show(self, side: SideState) -> None:
         decision = side.policy
         verdict = ""
-        if decision is not None:
-            if decision.get("skipped") is True:
-                verdict = " · skipped (skip-RA)"
-            else:
-                verdict = " · satisfied" if decision.get("ok") is True else " · REJECTED"
+        state, note = policy_verdict(decision) if decision is not None else ("pending", "")
+        if state == "skipped":
+            verdict = " · skipped (skip-RA)" if note == "skipped" else f" · {note}"
+        elif decision is not None:
+            verdict = " · satisfied" if state == "done" else " · REJECTED"
         title = f"Policy checked by {side.role}{verdict}"
         self.border_title = title
         if self.parent is not None:
             self.parent.border_title = title  # the scrolling box draws the border
         if not side.policy_rows:
             msg = "no policy rules reported"
-            if decision is not None and decision.get("skipped") is True:
-                msg = "policy not evaluated: skip-RA accepts every peer"
+            if state == "skipped":
+                msg = ("policy not evaluated: skip-RA accepts every peer" if note == "skipped"
+                       else f"policy {note}")
             elif decision is not None and decision.get("failed_rules"):
                 msg = "failed: " + ", ".join(map(str, as_list(decision.get("failed_rules"))))
             self.update(Text(msg, style="dim"))
