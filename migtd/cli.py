@@ -46,8 +46,7 @@ Required Environment Variables:
   MIGTD_ROOT_CA_FILE              root CA certificate (DER) for quote verification
                                   (not used with --policy-version 2)
   MIGTD_POLICY_ISSUER_CHAIN_FILE  policy issuer certificate chain (--policy-version 2 only)
-  For --attestation azure the vTPM (/dev/tpmrm0) may need root access and
-  TSS2_TCTI=device:/dev/tpmrm0.
+  For --attestation azure the vTPM (/dev/tpmrm0) may need root access.
 
 Optional Environment Variables:
   MIGTD_LOG_FILE                  also write every log line to this file
@@ -61,6 +60,16 @@ Optional Environment Variables:
   MIGTD_EMU_MSK=zero              use upstream's all-zero migration key (default: random)
   MIGTD_EMU_MIG_VERSION=MIN-MAX   emulated migration version range (default 0-0)
   MIGTD_QUOTE_FAILURES=N          fail the first N quote requests (retry testing)
+  MIGTD_CONFIG_DIR                folder holding mock/ (the mock QE keys, root CA and
+                                  collateral of mock-report; default: config/ beside the package)
+
+Environment Variables for --attestation azure:
+  TSS2_TCTI                       the TPM to use (default: device:/dev/tpmrm0; e.g.
+                                  swtpm:host=127.0.0.1,port=2321)
+  MIGTD_IMDS_URL                  quote endpoint (default: http://169.254.169.254/acc/tdquote)
+  MIGTD_VTPM_SETTLE=SECONDS       longest wait for the paravisor to refresh the TD report
+                                  after the report data is written (default: 3)
+  TSS2_LOG                        TSS library logging (default: all+NONE, i.e. silent)
 
 Command Line Options:
   -r, --request-id ID             migration request ID (decimal, default: 1)

@@ -107,6 +107,22 @@ def test_help_exits_0_before_env_checks(capsys, flag: str) -> None:
     assert text + "\n" == USAGE
 
 
+def test_help_names_every_environment_variable_the_engine_reads() -> None:
+    """Each MIGTD_*/MOCK_*/TSS2_*/RUST_* name the engine's code mentions is in --help (not migtd-tool's)."""
+    import re
+    from pathlib import Path
+
+    import migtd
+
+    root = Path(migtd.__file__).parent
+    names = set()
+    for path in root.rglob("*.py"):
+        if "tool" not in path.relative_to(root).parts:
+            names |= set(re.findall(r'(?<![\w.])"((?:MIGTD|MOCK|TSS2|RUST)_[A-Z0-9_]+)"', path.read_text()))
+    assert {"MIGTD_IMDS_URL", "TSS2_TCTI", "MIGTD_VTPM_SETTLE"} <= names
+    assert sorted(n for n in names if n not in USAGE) == []
+
+
 def test_help_keeps_scanning_like_upstream(capsys) -> None:
     code, out, _ = run(capsys, ["-h", "-m", "sideways"], {})
     assert code == 1 and out[0].startswith("Invalid role value: sideways")
