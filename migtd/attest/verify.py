@@ -25,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -55,6 +56,8 @@ from migtd.attest.quote import (
 )
 from migtd.attest.sgx_ext import SGX_EXTENSION_OID, SgxExtension, parse_sgx_extension
 from migtd.errors import AttestationError, FormatError
+
+_T = TypeVar("_T")
 
 SUPPLEMENTAL_SIZE = 822
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
@@ -257,6 +260,21 @@ def _verify_body(text_and_sig: tuple[bytes, bytes], signer: x509.Certificate, st
         raise QuoteVerificationError(step, f"{what} signature does not verify") from None
 
 
+def _signed_document(body: str, key: str, signer: x509.Certificate, step: str, what: str,
+                     parse: Callable[[bytes], _T]) -> _T:
+    """A PCS body ``{key: {...}, "signature": ...}``: split, signature checked with ``signer``
+    (failure at ``<step>_signature``), then the signed text parsed; other failures at ``step``."""
+    try:
+        signed = split_signed_body(body, key)
+    except FormatError as exc:
+        raise QuoteVerificationError(step, exc.message) from None
+    _verify_body(signed, signer, f"{step}_signature", what)
+    try:
+        return parse(signed[0])
+    except FormatError as exc:
+        raise QuoteVerificationError(step, exc.message) from None
+
+
 def _prepare(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
     try:
         if root_ca_der.lstrip().startswith(b"-----BEGIN"):
@@ -301,15 +319,8 @@ def _prepare(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
                               "qe_identity", "QE identity")
     for i, cert in enumerate(qe_chain):
         window.cert(f"QE identity issuer chain[{i}]", cert)
-    try:
-        signed = split_signed_body(collateral.qe_identity, "enclaveIdentity")
-    except FormatError as exc:
-        raise QuoteVerificationError("qe_identity", exc.message) from None
-    _verify_body(signed, qe_chain[0], "qe_identity_signature", "QE identity")
-    try:
-        qe = QeIdentity.from_signed_text(signed[0])
-    except FormatError as exc:
-        raise QuoteVerificationError("qe_identity", exc.message) from None
+    qe = _signed_document(collateral.qe_identity, "enclaveIdentity", qe_chain[0], "qe_identity", "QE identity",
+                          QeIdentity.from_signed_text)
     if qe.id != "TD_QE" or qe.version not in (2, 3):
         raise QuoteVerificationError("qe_identity", f"QE identity is {qe.id!r} v{qe.version}, need TD_QE v2")
     window.items.append(("QE identity", qe.issue_date, qe.next_update))
@@ -343,15 +354,7 @@ def _tcb_entry(p: _Prepared, fmspc: bytes) -> _TcbEntry:
         raise QuoteVerificationError("tcb_info", f"collateral has no TCB info for FMSPC {fmspc.hex().upper()}")
     chain = _signing_chain(platform.tcb_info_issuer_chain, p.root, p.root_point, p.root_revoked,
                            "tcb_info", "TCB info")
-    try:
-        signed = split_signed_body(platform.tcb_info, "tcbInfo")
-    except FormatError as exc:
-        raise QuoteVerificationError("tcb_info", exc.message) from None
-    _verify_body(signed, chain[0], "tcb_info_signature", "TCB info")
-    try:
-        info = TcbInfo.from_signed_text(signed[0])
-    except FormatError as exc:
-        raise QuoteVerificationError("tcb_info", exc.message) from None
+    info = _signed_document(platform.tcb_info, "tcbInfo", chain[0], "tcb_info", "TCB info", TcbInfo.from_signed_text)
     if info.id != "TDX" or info.version < 3:
         raise QuoteVerificationError("tcb_info", f"TCB info is {info.id!r} v{info.version}, need TDX v3")
     if info.fmspc != fmspc:
