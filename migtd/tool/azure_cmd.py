@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from migtd.errors import ConfigError, FormatError
+from migtd.tool.files import read_file, write_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,13 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("file", type=Path)
     v.add_argument("--tcti", required=True, help="e.g. swtpm:host=127.0.0.1,port=2321")
     v.set_defaults(func=provision)
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read HCL report {path}: {exc.strerror or exc}") from None
 
 
 def describe_hcl(blob: bytes) -> dict[str, Any]:
@@ -89,7 +83,7 @@ def describe_hcl(blob: bytes) -> dict[str, Any]:
 
 def inspect_hcl(args: argparse.Namespace) -> int:
     if args.file is not None:
-        blob = _read(args.file)
+        blob = read_file(args.file, "HCL report")
     else:
         from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm, tcti_from_env
 
@@ -127,10 +121,7 @@ def mock_hcl(args: argparse.Namespace) -> int:
     td = TdReport.build(report_data=bytes(64), tee_tcb_info=tee, td_info=TdInfo(xfam=MOCK_XFAM, mrtd=MOCK_MRTD),
                         cpusvn=MOCK_TEE_TCB_SVN).to_bytes()
     blob = build_hcl_report(td, runtime_claims(user_data))
-    try:
-        args.out.write_bytes(blob)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    write_file(args.out, blob)
     print(f"wrote {args.out} ({len(blob)} bytes)")
     return 0
 
@@ -139,7 +130,7 @@ def provision(args: argparse.Namespace) -> int:
     from migtd.emu.hcl import parse_hcl_report
     from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm
 
-    blob = _read(args.file)
+    blob = read_file(args.file, "HCL report")
     parse_hcl_report(blob)  # refuse to stage something MigTD would reject
     Vtpm(args.tcti).provision(HCL_REPORT_INDEX, blob)
     print(f"provisioned NV 0x{HCL_REPORT_INDEX:08x} with {len(blob)} bytes through {args.tcti}")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from migtd.errors import ConfigError
+from migtd.tool.files import read_file, write_file
 
 REPORT_SIZE = 822
 
@@ -86,15 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.set_defaults(func=generate_rotation)
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-
-
 def _report(path: Path, args: argparse.Namespace, who: str) -> bytes:
-    data = _read(path, f"{who} report")
+    data = read_file(path, f"{who} report")
     if len(data) == REPORT_SIZE:
         return data
     if args.collateral is None or args.root_ca is None:
@@ -105,7 +99,7 @@ def _report(path: Path, args: argparse.Namespace, who: str) -> bytes:
         from migtd.attest.verify import verify_quote
     except ImportError as exc:
         raise ConfigError(f"quote inputs need the DCAP verifier (migtd.attest.verify): {exc}") from None
-    root = _read(args.root_ca, "root CA")
+    root = read_file(args.root_ca, "root CA")
     if root.lstrip().startswith(b"-----BEGIN"):
         from cryptography import x509
         from cryptography.hazmat.primitives.serialization import Encoding
@@ -155,11 +149,11 @@ def _is_v2(policy: bytes, args: argparse.Namespace) -> bool:
 def check(args: argparse.Namespace) -> int:
     from migtd.policy import authenticate_v1, evaluate_v1
 
-    policy = _read(args.policy, "policy")
+    policy = read_file(args.policy, "policy")
     local = _report(args.local, args, "local")
     peer = _report(args.peer, args, "peer")
-    local_log = _read(args.local_events, "local event log") if args.local_events else None
-    peer_log = _read(args.peer_events, "peer event log") if args.peer_events else None
+    local_log = read_file(args.local_events, "local event log") if args.local_events else None
+    peer_log = read_file(args.peer_events, "peer event log") if args.peer_events else None
     is_source = args.role == "source"
     if _is_v2(policy, args):
         decision = _check_v2(args, policy, local, peer, peer_log)
@@ -184,9 +178,9 @@ def _check_v2(args: argparse.Namespace, policy: bytes, local: bytes, peer: bytes
 
     if args.issuer_chain is None:
         raise ConfigError("a v2 policy needs --issuer-chain")
-    chain = _read(args.issuer_chain, "issuer chain")
-    peer_policy = _read(args.peer_policy, "peer policy") if args.peer_policy else policy
-    peer_chain = _read(args.peer_issuer_chain, "peer issuer chain") if args.peer_issuer_chain else chain
+    chain = read_file(args.issuer_chain, "issuer chain")
+    peer_policy = read_file(args.peer_policy, "peer policy") if args.peer_policy else policy
+    peer_chain = read_file(args.peer_issuer_chain, "peer issuer chain") if args.peer_issuer_chain else chain
     try:
         verified = verify_signed_policy(policy, chain)
     except PolicyError as exc:
@@ -205,7 +199,7 @@ def _check_v2(args: argparse.Namespace, policy: bytes, local: bytes, peer: bytes
 def verify(args: argparse.Namespace) -> int:
     from migtd.policy.v2 import verify_signed_policy
 
-    v = verify_signed_policy(_read(args.policy, "policy"), _read(args.issuer_chain, "issuer chain"))
+    v = verify_signed_policy(read_file(args.policy, "policy"), read_file(args.issuer_chain, "issuer chain"))
     d = v.data
     print(f"verified: id {d.id}, version {d.version}, policySvn {d.policy_svn}, "
           f"{len(v.collaterals.platforms)} collateral platforms, "
@@ -222,9 +216,9 @@ def sign(args: argparse.Namespace) -> int:
     from migtd.policy.v2.chain import ChainError, load_chain, verify_chain_links, verify_chain_and_signature
     from migtd.policy.v2.container import decode_signature, parse_container
 
-    data = _read(args.input, "input")
-    key_pem = _read(args.key, "key")
-    chain = _read(args.chain, "chain")
+    data = read_file(args.input, "input")
+    key_pem = read_file(args.key, "key")
+    chain = read_file(args.chain, "chain")
     try:
         certs = load_chain(chain)
         verify_chain_links(certs)
@@ -242,10 +236,7 @@ def sign(args: argparse.Namespace) -> int:
     except ChainError as exc:
         raise PolicyError(PolicyErrorKind.SignatureVerificationFailed, f"the signed output does not verify: {exc}"
                           ) from None
-    try:
-        args.output.write_bytes(signed)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    write_file(args.output, signed)
     print(f"signed {args.input} -> {args.output} ({len(signed)} bytes)")
     return 0
 
@@ -253,15 +244,12 @@ def sign(args: argparse.Namespace) -> int:
 def generate(args: argparse.Namespace) -> int:
     from migtd.policy.generate import dump, policy_from_report, policy_from_template
 
-    rep = _read(args.source, "report")
+    rep = read_file(args.source, "report")
     if args.template is not None:
-        doc = policy_from_template(_read(args.template, "template"), rep)
+        doc = policy_from_template(read_file(args.template, "template"), rep)
     else:
         doc = policy_from_report(rep)
-    try:
-        args.output.write_bytes(dump(doc))
-    except OSError as exc:
-        raise ConfigError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    write_file(args.output, dump(doc))
     print(f"wrote {args.output} (policy id {doc['id']})")
     return 0
 
@@ -285,8 +273,8 @@ def _facts(args: argparse.Namespace) -> tuple[Any, bytes]:
         raise ConfigError(f"--policy-svn must be a u32, got {args.policy_svn}")
     if args.forward_min_isvsvn is not None and not 0 <= args.forward_min_isvsvn < 1 << 16:
         raise ConfigError(f"--forward-min-isvsvn must be a u16, got {args.forward_min_isvsvn}")
-    collateral = _read(args.collateral or paths.mock_collateral(), "collateral")
-    root = _read(args.root_ca or paths.mock_root_ca(), "root CA")
+    collateral = read_file(args.collateral or paths.mock_collateral(), "collateral")
+    root = read_file(args.root_ca or paths.mock_root_ca(), "root CA")
     if root.lstrip().startswith(b"-----BEGIN"):
         from cryptography import x509
         from cryptography.hazmat.primitives.serialization import Encoding
@@ -294,16 +282,8 @@ def _facts(args: argparse.Namespace) -> tuple[Any, bytes]:
             root = x509.load_pem_x509_certificate(root).public_bytes(Encoding.DER)
         except ValueError as exc:
             raise ConfigError(f"{args.root_ca}: not a PEM certificate: {exc}") from None
-    quote = _read(args.quote, "quote") if args.quote else None
+    quote = read_file(args.quote, "quote") if args.quote else None
     return mock_facts(collateral, root, quote), collateral
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def generate_v2(args: argparse.Namespace) -> int:
@@ -320,10 +300,10 @@ def generate_v2(args: argparse.Namespace) -> int:
                              paths.mock_dir() / "policy_issuer_chain.pem")
     gen = build_signed_policy(facts, collateral, Signers.single(signer), policy_svn=args.policy_svn,
                               forward_min_isvsvn=args.forward_min_isvsvn)
-    _write(args.out, gen.policy)
-    _write(args.chain_out, gen.chain)
+    write_file(args.out, gen.policy, parents=True)
+    write_file(args.chain_out, gen.chain, parents=True)
     if args.key_out is not None:
-        _write(args.key_out, signer.key_pem)
+        write_file(args.key_out, signer.key_pem, parents=True)
         args.key_out.chmod(0o600)
     source = f"quote {args.quote}" if args.quote else "the mock QE report"
     print(f"wrote {args.out} ({len(gen.policy)} bytes, policySvn {gen.verified.policy_svn}, "
@@ -343,8 +323,8 @@ def generate_rotation(args: argparse.Namespace) -> int:
     for name, own, other in (("a", a, b), ("b", b, a)):
         gen = build_signed_policy(facts, collateral, own, peer_chains=[other.policy.chain_pem],
                                   policy_svn=args.policy_svn, forward_min_isvsvn=args.forward_min_isvsvn)
-        _write(args.out_dir / f"policy_v2_signed_{name}.json", gen.policy)
-        _write(args.out_dir / f"policy_issuer_chain_{name}.pem", gen.chain)
+        write_file(args.out_dir / f"policy_v2_signed_{name}.json", gen.policy, parents=True)
+        write_file(args.out_dir / f"policy_issuer_chain_{name}.pem", gen.chain, parents=True)
         print(f"{name}: policy signer {signer_fingerprint(own.policy.chain_pem)}, identity signer "
               f"{signer_fingerprint(own.identity.chain_pem)}, mapping signer "
               f"{signer_fingerprint(own.mapping.chain_pem)}")

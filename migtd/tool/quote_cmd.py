@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from migtd.errors import ConfigError
+from migtd.tool.files import read_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,13 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("--at", help="verify strictly at this ISO 8601 instant instead of MigTD's midpoint rule")
     v.add_argument("--json", action="store_true", help="one JSON object on stdout")
     v.set_defaults(func=verify)
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def _hex(b: bytes) -> str:
@@ -147,7 +141,7 @@ def _print_tree(obj: Any, indent: int = 0) -> None:
 
 
 def inspect(args: argparse.Namespace) -> int:
-    info = describe_quote(_read(args.file, "quote"))
+    info = describe_quote(read_file(args.file, "quote"))
     if args.json:
         json.dump(info, sys.stdout, indent=2)
         print()
@@ -172,8 +166,8 @@ def verify(args: argparse.Namespace) -> int:
     from migtd.errors import FormatError
 
     at = _parse_at(args.at)
-    quote = _read(args.file, "quote")
-    root = _read(args.root_ca, "root CA")
+    quote = read_file(args.file, "quote")
+    root = read_file(args.root_ca, "root CA")
     try:
         collateral = load_collateral(args.collateral)
     except FormatError as exc:  # a malformed input file is a usage error (exit 1), not a failed quote
