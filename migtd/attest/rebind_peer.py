@@ -92,7 +92,7 @@ def parse_tdreport(data: bytes) -> TdReport:
 
 def check_init_hash(init_tdinfo: bytes, servtd_ext: bytes) -> str:
     """Compare SERVTD_EXT's init hash with the init TDINFO; returns which form matched."""
-    from migtd.policy.v2.flows import servtd_ext_hash
+    from migtd.policy.v2.flows import masked_tdinfo, servtd_ext_hash
 
     if len(servtd_ext) != SERVTD_EXT_SIZE:
         raise PolicyError(K.InvalidParameter, f"SERVTD_EXT is {len(servtd_ext)} bytes, not {SERVTD_EXT_SIZE}")
@@ -101,19 +101,9 @@ def check_init_hash(init_tdinfo: bytes, servtd_ext: bytes) -> str:
     masked = servtd_ext_hash(init_tdinfo, init_attr)
     if masked == expected:
         return "SHA-384(TDINFO)"
-    if servtd_info_hash(_masked(init_tdinfo, init_attr), 0, init_attr) == expected:
+    if servtd_info_hash(masked_tdinfo(init_tdinfo, init_attr), 0, init_attr) == expected:
         return "SHA-384(SHA-384(TDINFO) || type || attr)"
     raise PolicyError(K.InvalidTdReport, "the init TDINFO does not match SERVTD_EXT's init_servtd_info_hash")
-
-
-def _masked(tdinfo: bytes, init_attr: int) -> bytes:
-    from migtd.policy.v2 import flows
-
-    buf = bytearray(tdinfo[:512])
-    for bit, (off, size) in flows._SERVTD_EXT_FIELDS.items():
-        if init_attr >> bit & 1:
-            buf[off:off + size] = bytes(size)
-    return bytes(buf)
 
 
 class TdReportRebindVerifier:
@@ -208,9 +198,8 @@ class TdReportRebindVerifier:
         """§3.9.2 for a TDREPORT peer: replay, peer policy, chains, policy integrity."""
         from migtd import eventlog
         from migtd.policy.v1_events import EventParseError, name_events
-        from migtd.policy.v2 import validate_peer_chain, verify_signed_policy
-        from migtd.policy.v2.chain import ChainError
-        from migtd.policy.v2.flows import check_policy_integrity
+        from migtd.policy.v2 import verify_signed_policy
+        from migtd.policy.v2.flows import chain_rule, check_policy_integrity
 
         try:
             ccel = eventlog.parse_event_log(peer.event_log or b"")
@@ -228,17 +217,9 @@ class TdReportRebindVerifier:
             rules.append(RuleResult("integrity", "event_log_replay", "equal", "TDREPORT RTMRs", "", "", True, "",
                                     "event_log"))
         peer_verified = verify_signed_policy(peer_policy, peer_chain)
-        for name, mine, theirs in (("policy_issuer_chain", self.local.policy_chain, peer_verified.policy_chain),
-                                   ("servtd_identity_issuer_chain", self.local.identity_chain,
-                                    peer_verified.identity_chain),
-                                   ("servtd_tcb_mapping_issuer_chain", self.local.mapping_chain,
-                                    peer_verified.mapping_chain)):
-            try:
-                validate_peer_chain(mine, theirs)
-            except ChainError as exc:
-                rules.append(RuleResult("chains", name, "same-root", "local chain", "", "", False, str(exc), name))
-                raise PolicyError(K.PeerCertChainValidation, f"{name}: {exc}") from None
-            rules.append(RuleResult("chains", name, "same-root", "local chain", "", "", True, "", name))
+        chain_rule(rules, "policy_issuer_chain", self.local.policy_chain, peer_verified.policy_chain)
+        chain_rule(rules, "servtd_identity_issuer_chain", self.local.identity_chain, peer_verified.identity_chain)
+        chain_rule(rules, "servtd_tcb_mapping_issuer_chain", self.local.mapping_chain, peer_verified.mapping_chain)
         try:
             events = name_events(ccel)
         except EventParseError as exc:

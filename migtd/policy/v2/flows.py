@@ -130,7 +130,8 @@ class AuthenticatedPeer:
     notes: tuple[str, ...] = ()
 
 
-def _chain_rule(rules: list[RuleResult], name: str, local: bytes, peer: bytes) -> None:
+def chain_rule(rules: list[RuleResult], name: str, local: bytes, peer: bytes) -> None:
+    """The ``chains.<name>`` rule: the peer's chain has our root and leaf subject (PeerCertChainValidation)."""
     try:
         chainmod.validate_peer_chain(local, peer)
     except chainmod.ChainError as exc:
@@ -157,9 +158,9 @@ def authenticate_remote_common(local: VerifiedPolicy, *, peer_report: bytes, pee
             raise PolicyError(K.InvalidEventLog, "the peer's event log does not replay to its RTMRs")
         notes.append("peer event log does not replay to its RTMRs; tolerated (AzCVMEmu)")
     peer = verify_signed_policy(peer_policy, peer_chain)
-    _chain_rule(rules, "policy_issuer_chain", local.policy_chain, peer.policy_chain)
-    _chain_rule(rules, "servtd_identity_issuer_chain", local.identity_chain, peer.identity_chain)
-    _chain_rule(rules, "servtd_tcb_mapping_issuer_chain", local.mapping_chain, peer.mapping_chain)
+    chain_rule(rules, "policy_issuer_chain", local.policy_chain, peer.policy_chain)
+    chain_rule(rules, "servtd_identity_issuer_chain", local.identity_chain, peer.identity_chain)
+    chain_rule(rules, "servtd_tcb_mapping_issuer_chain", local.mapping_chain, peer.mapping_chain)
     try:
         events = name_events(ccel)
     except EventParseError as exc:
@@ -333,15 +334,20 @@ _SERVTD_EXT_FIELDS = {32: (0, 8), 33: (8, 8), 34: (16, 48), 35: (64, 48), 36: (1
                       38: (208, 48), 39: (256, 48), 40: (304, 48), 41: (352, 48)}
 
 
-def servtd_ext_hash(tdinfo: bytes, init_attr: int) -> bytes:
-    """SHA-384 of the TDINFO with the fields selected by ``init_attr`` zeroed."""
+def masked_tdinfo(tdinfo: bytes, init_attr: int) -> bytes:
+    """The 512-byte TDINFO with the fields selected by ``init_attr`` zeroed."""
     if len(tdinfo) < TDINFO_SIZE:
         raise PolicyError(K.InvalidParameter, f"TDINFO has {len(tdinfo)} bytes, need {TDINFO_SIZE}")
     buf = bytearray(tdinfo[:TDINFO_SIZE])
     for bit, (off, size) in _SERVTD_EXT_FIELDS.items():
         if init_attr >> bit & 1:
             buf[off:off + size] = bytes(size)
-    return hashlib.sha384(bytes(buf)).digest()
+    return bytes(buf)
+
+
+def servtd_ext_hash(tdinfo: bytes, init_attr: int) -> bytes:
+    """SHA-384 of the TDINFO with the fields selected by ``init_attr`` zeroed."""
+    return hashlib.sha384(masked_tdinfo(tdinfo, init_attr)).digest()
 
 
 def check_servtd_ext_hash(tdinfo: bytes, init_attr: int, expected: bytes) -> None:
