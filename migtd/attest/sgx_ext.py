@@ -3,7 +3,8 @@
 ``cryptography`` hands this extension over as raw DER
 (``UnrecognizedExtension``), so this module carries a small DER reader for
 the few types it uses (SEQUENCE, OID, OCTET STRING, INTEGER, ENUMERATED,
-BOOLEAN) and the matching encoder used by the mock PKI to issue PCK leaves.
+BOOLEAN): offsets only, no copies, as it runs for every quote verified. The
+encoder the mock PKI uses to issue PCK leaves is :mod:`migtd.der`'s.
 Layout per attestation.md §2.6. Errors are :class:`FormatError` with the
 offset inside the extension value.
 """
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from migtd.errors import FormatError
+from migtd.der import decode_oid, encode_oid_body, integer, oid, tlv
 
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
 _S = "PCK SGX extension"
@@ -21,7 +23,7 @@ _S = "PCK SGX extension"
 _SEQ, _OID, _OCTETS, _INT, _ENUM, _BOOL = 0x30, 0x06, 0x04, 0x02, 0x0A, 0x01
 
 
-def _read_tlv(data: bytes, off: int, end: int, what: str) -> tuple[int, int, int]:
+def _readtlv(data: bytes, off: int, end: int, what: str) -> tuple[int, int, int]:
     """Return (tag, value_start, value_end) of the TLV at ``off``."""
     if off + 2 > end:
         raise FormatError(_S, what, off, "truncated DER header")
@@ -44,52 +46,18 @@ def _children(data: bytes, start: int, end: int, what: str) -> list[tuple[int, i
     out = []
     off = start
     while off < end:
-        tag, vs, ve = _read_tlv(data, off, end, what)
+        tag, vs, ve = _readtlv(data, off, end, what)
         out.append((tag, vs, ve))
         off = ve
     return out
 
 
-def _decode_oid(raw: bytes) -> str:
-    if not raw:
-        return ""
-    parts = [raw[0] // 40, raw[0] % 40]
-    value = 0
-    for b in raw[1:]:
-        value = (value << 7) | (b & 0x7F)
-        if not b & 0x80:
-            parts.append(value)
-            value = 0
-    return ".".join(str(p) for p in parts)
-
-
-def _encode_len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes([tag]) + _encode_len(len(value)) + value
-
-
-def _encode_oid(oid: str) -> bytes:
-    nums = [int(x) for x in oid.split(".")]
-    out = bytearray([nums[0] * 40 + nums[1]])
-    for n in nums[2:]:
-        chunk = [n & 0x7F]
-        n >>= 7
-        while n:
-            chunk.append(0x80 | (n & 0x7F))
-            n >>= 7
-        out += bytes(reversed(chunk))
-    return _tlv(_OID, bytes(out))
-
-
-def _encode_int(tag: int, n: int) -> bytes:
-    body = n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big")
-    return _tlv(tag, body)
+def _oid_text(raw: bytes) -> str:
+    """Dotted form of OID content octets for a message (hex when they do not decode)."""
+    try:
+        return decode_oid(raw)
+    except ValueError:
+        return raw.hex()
 
 
 @dataclass(frozen=True)
@@ -110,33 +78,33 @@ class SgxExtension:
         """Encode as the extension value (used by the mock PKI)."""
         base = SGX_EXTENSION_OID
         tcb_items = [
-            _tlv(_SEQ, _encode_oid(f"{base}.2.{i + 1}") + _encode_int(_INT, svn))
+            tlv(_SEQ, oid(f"{base}.2.{i + 1}") + integer(svn))
             for i, svn in enumerate(self.tcb_components)
         ]
-        tcb_items.append(_tlv(_SEQ, _encode_oid(f"{base}.2.17") + _encode_int(_INT, self.pcesvn)))
-        tcb_items.append(_tlv(_SEQ, _encode_oid(f"{base}.2.18") + _tlv(_OCTETS, self.cpusvn)))
+        tcb_items.append(tlv(_SEQ, oid(f"{base}.2.17") + integer(self.pcesvn)))
+        tcb_items.append(tlv(_SEQ, oid(f"{base}.2.18") + tlv(_OCTETS, self.cpusvn)))
         items = [
-            _tlv(_SEQ, _encode_oid(f"{base}.1") + _tlv(_OCTETS, self.ppid)),
-            _tlv(_SEQ, _encode_oid(f"{base}.2") + _tlv(_SEQ, b"".join(tcb_items))),
-            _tlv(_SEQ, _encode_oid(f"{base}.3") + _tlv(_OCTETS, self.pce_id)),
-            _tlv(_SEQ, _encode_oid(f"{base}.4") + _tlv(_OCTETS, self.fmspc)),
-            _tlv(_SEQ, _encode_oid(f"{base}.5") + _encode_int(_ENUM, self.sgx_type)),
+            tlv(_SEQ, oid(f"{base}.1") + tlv(_OCTETS, self.ppid)),
+            tlv(_SEQ, oid(f"{base}.2") + tlv(_SEQ, b"".join(tcb_items))),
+            tlv(_SEQ, oid(f"{base}.3") + tlv(_OCTETS, self.pce_id)),
+            tlv(_SEQ, oid(f"{base}.4") + tlv(_OCTETS, self.fmspc)),
+            tlv(_SEQ, oid(f"{base}.5") + integer(self.sgx_type, _ENUM)),
         ]
         if self.platform_instance_id is not None:
-            items.append(_tlv(_SEQ, _encode_oid(f"{base}.6") + _tlv(_OCTETS, self.platform_instance_id)))
+            items.append(tlv(_SEQ, oid(f"{base}.6") + tlv(_OCTETS, self.platform_instance_id)))
         if self.configuration:
             names = {"dynamicPlatform": 1, "cachedKeys": 2, "SMTEnabled": 3}
             cfg = b"".join(
-                _tlv(_SEQ, _encode_oid(f"{base}.7.{names[k]}") + _tlv(_BOOL, b"\xff" if v else b"\x00"))
+                tlv(_SEQ, oid(f"{base}.7.{names[k]}") + tlv(_BOOL, b"\xff" if v else b"\x00"))
                 for k, v in self.configuration.items())
-            items.append(_tlv(_SEQ, _encode_oid(f"{base}.7") + _tlv(_SEQ, cfg)))
-        return _tlv(_SEQ, b"".join(items))
+            items.append(tlv(_SEQ, oid(f"{base}.7") + tlv(_SEQ, cfg)))
+        return tlv(_SEQ, b"".join(items))
 
 
 _CONFIG_NAMES = {b"\x01": "dynamicPlatform", b"\x02": "cachedKeys", b"\x03": "SMTEnabled"}
 # Content bytes of the extension's base OID; every element OID is this plus small arcs,
 # so elements are keyed by the raw suffix bytes (no string decoding on the hot path).
-_PREFIX = _encode_oid(SGX_EXTENSION_OID)[2:]
+_PREFIX = encode_oid_body(SGX_EXTENSION_OID)
 
 
 def _iter_entries(der: bytes, start: int, end: int, what: str, prefix: bytes, *,
@@ -155,7 +123,7 @@ def _iter_entries(der: bytes, start: int, end: int, what: str, prefix: bytes, *,
         raw = der[kids[0][1]:kids[0][2]]
         if not raw.startswith(prefix):
             if strict:
-                raise FormatError(_S, what, es, f"unexpected OID {_decode_oid(raw)}")
+                raise FormatError(_S, what, es, f"unexpected OID {_oid_text(raw)}")
             continue
         yield raw[len(prefix):], kids[1]
 
@@ -167,7 +135,7 @@ def _entries(der: bytes, start: int, end: int, what: str, prefix: bytes) -> dict
 
 def _outer(der: bytes) -> tuple[int, int]:
     """Value bounds of the extension's outer SEQUENCE."""
-    tag, vs, ve = _read_tlv(der, 0, len(der), "extension")
+    tag, vs, ve = _readtlv(der, 0, len(der), "extension")
     if tag != _SEQ:
         raise FormatError(_S, "extension", 0, f"expected SEQUENCE, got tag {tag:#04x}")
     return vs, ve
@@ -213,7 +181,7 @@ def parse_sgx_extension(der: bytes) -> SgxExtension:
         _, s, e = want(key, _OCTETS, name, size)
         return der[s:e]
 
-    def integer(tag_: int, s: int, e: int, name: str) -> int:
+    def small_int(tag_: int, s: int, e: int, name: str) -> int:
         if e - s < 1 or e - s > 4 or der[s] & 0x80:
             raise FormatError(_S, name, s, "not a small non-negative integer")
         return int.from_bytes(der[s:e], "big")
@@ -225,11 +193,11 @@ def parse_sgx_extension(der: bytes) -> SgxExtension:
         item = tcb.get(bytes([i]))
         if item is None or item[0] != _INT:
             raise FormatError(_S, f"TCB.comp{i:02d}", ts, "missing or not an INTEGER")
-        comps.append(integer(*item, f"TCB.comp{i:02d}"))
+        comps.append(small_int(*item, f"TCB.comp{i:02d}"))
     item = tcb.get(b"\x11")
     if item is None or item[0] != _INT:
         raise FormatError(_S, "TCB.pcesvn", ts, "missing or not an INTEGER")
-    pcesvn = integer(*item, "TCB.pcesvn")
+    pcesvn = small_int(*item, "TCB.pcesvn")
     item = tcb.get(b"\x12")
     if item is None or item[0] != _OCTETS or item[2] - item[1] != 16:
         raise FormatError(_S, "TCB.cpusvn", ts, "missing or not a 16-byte OCTET STRING")
@@ -245,6 +213,6 @@ def parse_sgx_extension(der: bytes) -> SgxExtension:
     return SgxExtension(
         ppid=octets(b"\x01", "PPID", 16), tcb_components=tuple(comps), pcesvn=pcesvn, cpusvn=cpusvn,
         pce_id=octets(b"\x03", "PCE-ID", 2), fmspc=octets(b"\x04", "FMSPC", 6),
-        sgx_type=integer(_ENUM, ss, se, "sgxType"), platform_instance_id=instance,
+        sgx_type=small_int(_ENUM, ss, se, "sgxType"), platform_instance_id=instance,
         configuration=config,
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from migtd.errors import FormatError, SecureSessionError
-from migtd.ratls import der
+from migtd import der
 from migtd.result import MigrationResult
 
 if TYPE_CHECKING:  # keep `import migtd.ratls.certificate` free of cryptography

@@ -23,7 +23,7 @@ from migtd.emu.quote_provider import SKIP_RA_QUOTE_SIZE, SkipRaProvider
 from migtd.emu.report import mock_td_report, report_data_of
 from migtd.errors import FormatError, SecureSessionError
 from migtd.ratls import certificate as c
-from migtd.ratls import der
+from migtd import der
 from migtd.result import MigrationResult
 
 

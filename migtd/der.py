@@ -1,4 +1,5 @@
-"""A small DER writer and a tolerant DER reader, just enough for RA-TLS certificates.
+"""A small DER writer and a tolerant DER reader, just enough for RA-TLS certificates
+(and the writer for the PCK SGX extension of the mock PKI, :mod:`migtd.attest.sgx_ext`).
 
 Why our own: MigTD's certificates encode non-critical extensions with an
 explicit ``critical FALSE`` and keyUsage as ``03 02 00 80``. Neither is
@@ -26,6 +27,7 @@ BIT_STRING = 0x03
 OCTET_STRING = 0x04
 NULL = 0x05
 OID = 0x06
+ENUMERATED = 0x0A
 UTF8_STRING = 0x0C
 PRINTABLE_STRING = 0x13
 UTC_TIME = 0x17
@@ -61,10 +63,10 @@ def set_of(*items: bytes) -> bytes:
     return tlv(SET, b"".join(items))
 
 
-def integer(value: int) -> bytes:
-    """Two's-complement minimal INTEGER (a leading 0 keeps positives positive)."""
+def integer(value: int, tag: int = INTEGER) -> bytes:
+    """Two's-complement minimal INTEGER (a leading 0 keeps positives positive); ``tag`` for ENUMERATED."""
     length = max(1, (value.bit_length() + 8) // 8)
-    return tlv(INTEGER, value.to_bytes(length, "big", signed=True))
+    return tlv(tag, value.to_bytes(length, "big", signed=True))
 
 
 def boolean(value: bool) -> bytes:
