@@ -36,6 +36,7 @@ class Collaterals:
 
     @property
     def platforms(self) -> tuple[PlatformCollateral, ...]:
+        """The ``platforms[]`` entries, in document order."""
         return self.collateral.platforms
 
     def platform(self, fmspc: bytes) -> PlatformCollateral:
