@@ -18,7 +18,7 @@ SAMPLE_QUOTE = "sample_quote.bin"
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("mock-pki", help="generate the mock PKI, collateral and QE keys for mock-report mode",
-                       description=__doc__.split("\n\n")[1])
+                       description=__doc__.split("\n\n")[1].replace("``", ""))
     p.add_argument("--out", required=True, type=Path, help="directory to write into")
     p.add_argument("--force", action="store_true", help="overwrite an existing mock PKI in --out")
     p.set_defaults(func=run)

@@ -26,7 +26,7 @@ REPORT_SIZE = 822
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("policy", help="check, verify, sign or generate migration policies",
-                       description=__doc__.split("\n\n")[1])
+                       description=__doc__.split("\n\n")[1].replace("``", ""))
     ps = p.add_subparsers(dest="policy_cmd", metavar="ACTION", required=True)
 
     c = ps.add_parser("check", help="evaluate a policy for a local/peer pair (exit 0 = satisfied)")
