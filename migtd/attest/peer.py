@@ -38,24 +38,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from migtd.attest.binding import check_key_binding
+from migtd.attest.binding import AZCVMEMU_BYPASSES, bypasses_apply, signature_checks
 from migtd.attest.collateral import Collateral
 from migtd.attest.trust import load_trust
 from migtd.attest.verify import QuoteVerificationError, VerifiedQuote, verify_quote
 from migtd.errors import ConfigError, MigtdError, SecureSessionError
 from migtd.policy.decision import PolicyDecision
 from migtd.policy.errors import PolicyError, PolicyErrorKind
-from migtd.ratls.certificate import ParsedCertificate, verify_self_signature
+from migtd.ratls.certificate import ParsedCertificate
 from migtd.ratls.verifier import PeerVerdict, VerifierContext, check_policy_hash, check_structure
 from migtd.result import MigrationResult
 
 if TYPE_CHECKING:
     from migtd.policy.v2.verify import VerifiedPolicy
-
-#: Logged once per verified peer certificate when the binding check is bypassed (§5.6).
-BINDING_BYPASS_WARNING = "AzCVMEmu mode: Skipping public key verification in TD report"
-#: Names listed in ``peer_attested.bypassed`` in upstream mode.
-AZCVMEMU_BYPASSES = ("reportdata_binding", "event_log_replay")
 
 
 @dataclass(frozen=True)
@@ -114,12 +109,8 @@ class DcapPeerVerifier:
 
     def __init__(self, ctx: VerifierContext) -> None:
         self.ctx = ctx
-        env = ctx.env
-        source = ctx.quote_source
-        if not source and ctx.mode == "mock-report":
-            source = "mock-quote-file" if env.get("MOCK_QUOTE_FILE") else "mock-qe"
         #: True where §5.6 bypasses apply: REPORTDATA binding and RTMR replay are not checked.
-        self.bypass = source != "mock-qe"
+        self.bypass = bypasses_apply(ctx)
         self.local_policy: VerifiedPolicy | None = None
         if ctx.policy_version == 2:
             from migtd.policy.v2 import verify_signed_policy
@@ -131,7 +122,7 @@ class DcapPeerVerifier:
                 raise MigtdError(f"the local policy v2 does not verify: {exc.message} ({exc.kind.value})",
                                  MigrationResult.InvalidPolicyError) from None
         else:
-            self.anchors = v1_anchors(ctx.mode, env)
+            self.anchors = v1_anchors(ctx.mode, ctx.env)
         self._local: tuple[bytes, VerifiedQuote] | None = None
 
     # ------------------------------------------------------------ local quote
@@ -193,16 +184,6 @@ class DcapPeerVerifier:
             fields["notes"] = list(decision.notes)
         return fields
 
-    def _signature_checks(self, peer: ParsedCertificate, verified: VerifiedQuote) -> list[str]:
-        """REPORTDATA binding (unless bypassed) then the self-signature; both → 6."""
-        warnings: list[str] = []
-        if self.bypass:
-            warnings.append(BINDING_BYPASS_WARNING)
-        else:
-            check_key_binding(verified.report_data, peer.public_key)
-        verify_self_signature(peer)
-        return warnings
-
     # ------------------------------------------------------------ policy v1
     def _verify_v1(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
         from migtd.policy.v1 import authenticate_v1
@@ -223,7 +204,7 @@ class DcapPeerVerifier:
                                failure=MigtdError(f"peer {exc.message}", MigrationResult.MutualAttestationError))
         attested = self._attested(verified)
         try:
-            warnings = self._signature_checks(peer, verified)
+            warnings = signature_checks(peer, verified.report_data, self.bypass)
         except SecureSessionError as exc:
             return PeerVerdict(attested, self._not_evaluated(exc.message), failure=exc)
         decision = authenticate_v1(self.ctx.policy, is_source=is_client, local_report=local.report,
@@ -273,11 +254,10 @@ class DcapPeerVerifier:
         if decision.error is not None:
             return PeerVerdict(attested, self._decided(decision), rules, failure=decision.error)
         try:
-            warnings = self._signature_checks(peer, verified)
+            warnings = signature_checks(peer, verified.report_data, self.bypass)
         except SecureSessionError as exc:
             return PeerVerdict(attested, self._decided(decision), rules, failure=exc)
         return PeerVerdict(attested, self._decided(decision), rules, warnings)
 
 
-__all__ = ["DcapPeerVerifier", "TrustAnchors", "v1_anchors", "collateral_from_policy",
-           "BINDING_BYPASS_WARNING", "AZCVMEMU_BYPASSES"]
+__all__ = ["DcapPeerVerifier", "TrustAnchors", "v1_anchors", "collateral_from_policy"]

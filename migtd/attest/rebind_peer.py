@@ -40,7 +40,7 @@ import hashlib
 import struct
 from typing import Any
 
-from migtd.attest.binding import check_key_binding
+from migtd.attest.binding import AZCVMEMU_BYPASSES, bypasses_apply, signature_checks
 from migtd.attest.tdreport import TdReport
 from migtd.emu.rebind import SERVTD_EXT_SIZE, servtd_info_hash
 from migtd.errors import FormatError, MigtdError, SecureSessionError
@@ -53,14 +53,11 @@ from migtd.ratls.certificate import (
     OID_SERVTD_EXT,
     OID_TDREPORT,
     ParsedCertificate,
-    verify_self_signature,
 )
 from migtd.ratls.verifier import PeerVerdict, VerifierContext, check_policy_hash
 from migtd.result import MigrationResult
 
 K = PolicyErrorKind
-#: What the AzCVMEmu quote-file mode cannot check (the report does not come from our TD).
-QUOTE_FILE_BYPASSES = ("reportdata_binding", "event_log_replay")
 
 
 def check_rebind_structure(peer: ParsedCertificate, *, we_are_new: bool) -> None:
@@ -115,8 +112,7 @@ class TdReportRebindVerifier:
         from migtd.policy.v2 import verify_signed_policy
 
         self.ctx = ctx
-        source = ctx.quote_source or ("mock-quote-file" if ctx.env.get("MOCK_QUOTE_FILE") else "mock-qe")
-        self.bypass = source != "mock-qe"
+        self.bypass = bypasses_apply(ctx)
         if ctx.policy_version != 2:
             raise MigtdError("rebinding needs policy v2", MigrationResult.UnsupportedOperationError)
         try:
@@ -132,7 +128,7 @@ class TdReportRebindVerifier:
         attested: dict[str, Any] = {"verified": False, "evidence": "tdreport", "tcb_status": "", "advisories": [],
                                     "fmspc": "", "mrtd": "", "rtmrs": [], "tee_tcb_svn": "", "quote_bytes": 0,
                                     "bypassed": ["quote_verification", "tdreport_mac",
-                                                 *(QUOTE_FILE_BYPASSES if self.bypass else ())]}
+                                                 *(AZCVMEMU_BYPASSES if self.bypass else ())]}
         hash_rule, failure = check_policy_hash(peer, self.ctx.require_peer_blob("rebinding"), "rebinding")
         rules: list[dict[str, Any]] = [hash_rule.as_event()]
         if failure is not None:
@@ -142,14 +138,9 @@ class TdReportRebindVerifier:
         if decision.error is not None:
             return PeerVerdict(attested, self._policy(decision, decision.error, rules), rules,
                                failure=decision.error)
-        warnings: list[str] = []
         try:
-            if self.bypass:
-                warnings.append("AzCVMEmu mode: Skipping public key verification in TD report")
-            else:
-                tdreport = peer.extension(OID_TDREPORT).value  # type: ignore[union-attr]
-                check_key_binding(tdreport[128:192], peer.public_key)
-            verify_self_signature(peer)
+            tdreport = peer.extension(OID_TDREPORT).value  # type: ignore[union-attr]
+            warnings = signature_checks(peer, tdreport[128:192], self.bypass)
         except SecureSessionError as exc:
             return PeerVerdict(attested, self._policy(decision, exc, rules), rules, failure=exc)
         return PeerVerdict(attested, self._policy(decision, None, rules), rules, warnings)

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import eventlog, paths
-from migtd.attest.binding import report_data_for_key
-from migtd.attest.peer import AZCVMEMU_BYPASSES, BINDING_BYPASS_WARNING, DcapPeerVerifier
+from migtd.attest.binding import AZCVMEMU_BYPASSES, BINDING_BYPASS_WARNING, report_data_for_key
+from migtd.attest.peer import DcapPeerVerifier
 from migtd.attest.providers import MockQeProvider
 from migtd.errors import ConfigError, MigtdError, SecureSessionError
 from migtd.ratls.certificate import ParsedCertificate, build_certificate, parse_certificate, public_point
