@@ -18,13 +18,10 @@ for both the migration and the rebinding verifier.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 
-from migtd.errors import AttestationError, FormatError, SecureSessionError
-from migtd.eventlog import parse_event_log, replay_rtmrs
+from migtd.errors import SecureSessionError
 from migtd.ratls.certificate import ParsedCertificate, verify_self_signature
 from migtd.ratls.verifier import VerifierContext
-from migtd.result import MigrationResult
 
 #: Logged once per verified peer certificate when the binding check is bypassed (§5.6).
 BINDING_BYPASS_WARNING = "AzCVMEmu mode: Skipping public key verification in TD report"
@@ -42,19 +39,6 @@ def check_key_binding(report_data: bytes, public_point: bytes) -> None:
     if report_data[:48] != hashlib.sha384(public_point).digest():
         raise SecureSessionError("peer quote's REPORTDATA does not bind the certificate's public key "
                                  "(MismatchPublicKeyError)")
-
-
-def check_event_log(rtmrs: Sequence[bytes], event_log: bytes) -> None:
-    """Replay ``event_log`` and compare with the verified RTMRs; fail with 8 otherwise."""
-    try:
-        replayed = replay_rtmrs(parse_event_log(event_log))
-    except FormatError as exc:
-        raise AttestationError(f"peer event log is unusable: {exc.message}",
-                               MigrationResult.PolicyUnsatisfiedError) from None
-    for i, (want, got) in enumerate(zip(rtmrs, replayed)):
-        if want != got:
-            raise AttestationError(f"peer event log does not replay to the quote's RTMR{i}",
-                                   MigrationResult.PolicyUnsatisfiedError)
 
 
 def bypasses_apply(ctx: VerifierContext) -> bool:
