@@ -27,13 +27,10 @@ class MockReportProvider:
             QuoteFileProvider(path) if path else MockQeProvider(mock_dir=mock_dir))
         self.name = self._inner.name
 
-    @property
-    def uses_quote_file(self) -> bool:
-        """True in upstream mode, where REPORTDATA binding and RTMR replay must be bypassed."""
-        return isinstance(self._inner, QuoteFileProvider)
-
     def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        """The chosen provider's TD report (see :mod:`migtd.attest.providers`)."""
         return self._inner.td_report(report_data, event_log)
 
     def quote(self, td_report: bytes) -> bytes:
+        """The chosen provider's quote of ``td_report``."""
         return self._inner.quote(td_report)

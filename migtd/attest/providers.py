@@ -2,7 +2,9 @@
 
 The engine asks a provider for a TD report (with the REPORTDATA binding its TLS
 key and the CCEL event log it will present) and then for a quote of that
-report. Two providers exist:
+report (the ``QuoteProvider`` protocol of :mod:`migtd.emu.quote_provider`).
+Two providers exist; :class:`migtd.attest.mock_provider.MockReportProvider`
+chooses between them:
 
 * :class:`MockQeProvider` (``mock-qe``, the default): the TD report carries the
   requested REPORTDATA and RTMRs replayed from the given event log, and the
@@ -20,10 +22,7 @@ accept both providers' quotes; only REPORTDATA and the RTMRs differ.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
 
 from migtd.attest.mock_qe import MockQE
 from migtd.attest.quote import td_report_from_quote
@@ -40,16 +39,6 @@ MOCK_MRTD = bytes.fromhex("556fd5fcbf8a8c5a5490a1333fdcd5f261b7345f1735feb3e36dd
                           "0561284da5771db75a787571a0241507")
 MOCK_XFAM = bytes.fromhex("e718060000000000")
 MOCK_TD_ATTRIBUTES = bytes(8)
-
-
-class QuoteProvider(Protocol):
-    """What the engine needs from a quote source."""
-
-    name: str
-
-    def td_report(self, report_data: bytes, event_log: bytes) -> bytes: ...
-
-    def quote(self, td_report: bytes) -> bytes: ...
 
 
 class MockQeProvider:
@@ -117,9 +106,3 @@ class QuoteFileProvider:
     def quote(self, td_report: bytes) -> bytes:
         return self._read(MigrationResult.MutualAttestationError)
 
-
-def mock_report_provider(env: Mapping[str, str] | None = None) -> MockQeProvider | QuoteFileProvider:
-    """The provider ``--attestation mock-report`` uses: ``MOCK_QUOTE_FILE`` wins if set."""
-    env = os.environ if env is None else env
-    path = env.get("MOCK_QUOTE_FILE")
-    return QuoteFileProvider(path) if path else MockQeProvider()

@@ -36,11 +36,10 @@ def test_other_key_is_a_session_error(pki, provider):
     assert err.value.result == MigrationResult.SecureSessionError
 
 
-def test_engine_factory_adapter(azure, tmp_path):
+def test_engine_factory_adapter(azure):
     assert MockReportProvider(env={}).name == "mock-qe"
-    assert not MockReportProvider(env={}).uses_quote_file
     p = MockReportProvider(env={"MOCK_QUOTE_FILE": str(azure.dir / "az_migtd_quote.blob")})
-    assert p.name == "mock-quote-file" and p.uses_quote_file
+    assert p.name == "mock-quote-file"
     assert p.quote(p.td_report(bytes(64), b"")) == azure.quote
     q = MockReportProvider(mock_quote_file=azure.dir / "az_migtd_quote.blob", env={})
     assert q.td_report(bytes(64), b"") == azure.mock_td_report

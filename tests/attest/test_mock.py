@@ -12,12 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from migtd import paths
 from migtd.attest.collateral import load_collateral
 from migtd.attest.mock_qe import MockQE
-from migtd.attest.providers import (
-    MOCK_MRTD,
-    MockQeProvider,
-    QuoteFileProvider,
-    mock_report_provider,
-)
+from migtd.attest.providers import MOCK_MRTD, MockQeProvider, QuoteFileProvider
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport
 from migtd.attest.trust import load_trust
@@ -111,12 +106,6 @@ def test_quote_file_provider_errors(tmp_path, sample_log):
     junk.write_bytes(b"\x09" * 30)
     with pytest.raises(AttestationError, match="junk.bin"):
         QuoteFileProvider(junk).td_report(bytes(64), sample_log)
-
-
-def test_provider_selection(tmp_path):
-    assert mock_report_provider({}).name == "mock-qe"
-    chosen = mock_report_provider({"MOCK_QUOTE_FILE": str(tmp_path / "q.bin")})
-    assert chosen.name == "mock-quote-file"
 
 
 def test_trust_anchors(azure):
