@@ -21,8 +21,6 @@ from typing import Any
 from migtd.errors import ConfigError
 from migtd.tool.files import read_file, write_file
 
-REPORT_SIZE = 822
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("policy", help="check, verify, sign or generate migration policies",
@@ -87,24 +85,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.set_defaults(func=generate_rotation)
 
 
-def _report(path: Path, args: argparse.Namespace, who: str) -> bytes:
-    data = read_file(path, f"{who} report")
-    if len(data) == REPORT_SIZE:
-        return data
+def _verified_reports(args: argparse.Namespace) -> tuple[bytes, bytes]:
+    """``--local`` and ``--peer`` as 822-byte verified reports; a quote is verified with --collateral/--root-ca."""
+    from migtd.policy.report import REPORT_SIZE
+
+    data = {who: read_file(path, f"{who} report") for who, path in (("local", args.local), ("peer", args.peer))}
+    quotes = [who for who in data if len(data[who]) != REPORT_SIZE]
+    if not quotes:
+        return data["local"], data["peer"]
     if args.collateral is None or args.root_ca is None:
-        raise ConfigError(f"{path} is {len(data)} bytes, not an {REPORT_SIZE}-byte verified report; "
-                          "to use a quote, pass --collateral and --root-ca")
-    try:
-        from migtd.attest.collateral import load_collateral
-        from migtd.attest.verify import verify_quote
-    except ImportError as exc:
-        raise ConfigError(f"quote inputs need the DCAP verifier (migtd.attest.verify): {exc}") from None
-    root = read_file(args.root_ca, "root CA")
-    if root.lstrip().startswith(b"-----BEGIN"):
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-        root = x509.load_pem_x509_certificate(root).public_bytes(Encoding.DER)
-    return verify_quote(data, load_collateral(args.collateral), root).report
+        who = quotes[0]
+        raise ConfigError(f"{getattr(args, who)} is {len(data[who])} bytes, not an {REPORT_SIZE}-byte verified "
+                          "report; to use a quote, pass --collateral and --root-ca")
+    from migtd.attest.collateral import load_collateral
+    from migtd.attest.verify import verify_quote
+
+    collateral = load_collateral(args.collateral)
+    root = read_file(args.root_ca, "root CA")       # DER or PEM: verify_quote reads both
+    for who in quotes:
+        data[who] = verify_quote(data[who], collateral, root).report
+    return data["local"], data["peer"]
 
 
 def _short(value: str, width: int = 24) -> str:
@@ -150,8 +150,7 @@ def check(args: argparse.Namespace) -> int:
     from migtd.policy import authenticate_v1, evaluate_v1
 
     policy = read_file(args.policy, "policy")
-    local = _report(args.local, args, "local")
-    peer = _report(args.peer, args, "peer")
+    local, peer = _verified_reports(args)
     local_log = read_file(args.local_events, "local event log") if args.local_events else None
     peer_log = read_file(args.peer_events, "peer event log") if args.peer_events else None
     is_source = args.role == "source"
@@ -274,14 +273,7 @@ def _facts(args: argparse.Namespace) -> tuple[Any, bytes]:
     if args.forward_min_isvsvn is not None and not 0 <= args.forward_min_isvsvn < 1 << 16:
         raise ConfigError(f"--forward-min-isvsvn must be a u16, got {args.forward_min_isvsvn}")
     collateral = read_file(args.collateral or paths.mock_collateral(), "collateral")
-    root = read_file(args.root_ca or paths.mock_root_ca(), "root CA")
-    if root.lstrip().startswith(b"-----BEGIN"):
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-        try:
-            root = x509.load_pem_x509_certificate(root).public_bytes(Encoding.DER)
-        except ValueError as exc:
-            raise ConfigError(f"{args.root_ca}: not a PEM certificate: {exc}") from None
+    root = read_file(args.root_ca or paths.mock_root_ca(), "root CA")   # DER or PEM: verify_quote reads both
     quote = read_file(args.quote, "quote") if args.quote else None
     return mock_facts(collateral, root, quote), collateral
 

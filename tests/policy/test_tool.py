@@ -56,6 +56,12 @@ def test_check_bad_inputs_are_one_line(pvec: Path, tmp_path: Path, capsys) -> No
     assert code == 1 and "--collateral" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     code, _, err = run(capsys, *check_args(tmp_path / "missing.json", rep, rep))
     assert code == 1 and "missing.json" in err and len(err.strip().splitlines()) == 1
+    bad_root = tmp_path / "root.pem"
+    bad_root.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    quote = ROOT / "config/mock/sample_quote.bin"
+    code, _, err = run(capsys, *check_args(pvec / T / "policy_001.json", quote, rep, "--collateral",
+                                           ROOT / "config/mock/collateral.json", "--root-ca", bad_root))
+    assert code == 7 and "root_ca" in err and len(err.strip().splitlines()) == 1
 
 
 def test_check_quote_inputs_with_events(vectors: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
