@@ -35,12 +35,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from migtd.attest.binding import AZCVMEMU_BYPASSES, bypasses_apply, signature_checks
-from migtd.attest.collateral import Collateral
-from migtd.attest.trust import load_trust
+from migtd.attest.trust import TrustAnchors, load_trust
 from migtd.attest.verify import QuoteVerificationError, VerifiedQuote, verify_quote
 from migtd.errors import ConfigError, MigtdError, SecureSessionError
 from migtd.policy.decision import PolicyDecision
@@ -53,29 +51,6 @@ if TYPE_CHECKING:
     from migtd.policy.v2.verify import VerifiedPolicy
 
 
-@dataclass(frozen=True)
-class TrustAnchors:
-    """What a peer's quote is verified against: a DER root CA and its collateral."""
-
-    root_ca_der: bytes
-    collateral: Collateral
-    origin: str  # where they came from, for messages
-
-
-def _der_certificate(data: bytes, what: str) -> bytes:
-    """``data`` as DER, accepting PEM; a file that is neither is a configuration error."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
-        x509.load_der_x509_certificate(data)
-        return bytes(data)
-    except (ValueError, x509.InvalidVersion) as exc:
-        raise ConfigError(f"{what} is not an X.509 certificate: {exc}") from None
-
-
 def v1_anchors(mode: str, env: Mapping[str, str]) -> TrustAnchors:
     """Root CA and collateral for policy v1, from the environment (see :mod:`migtd.attest.trust`).
 
@@ -85,15 +60,13 @@ def v1_anchors(mode: str, env: Mapping[str, str]) -> TrustAnchors:
     if mode == "azure" and not env.get("MIGTD_COLLATERAL_FILE"):
         raise ConfigError("attestation mode azure: MIGTD_COLLATERAL_FILE must name the collateral "
                           "(upstream JSON) for the peer's platform")
-    trust = load_trust(env)
-    root = _der_certificate(trust.root_ca_der, f"root CA file {trust.root_ca_path}")
-    return TrustAnchors(root, trust.collateral, f"{trust.root_ca_path} + {trust.collateral_path}")
+    return load_trust(env)
 
 
 def collateral_from_policy(verified: VerifiedPolicy) -> TrustAnchors:
     """The collaterals embedded in a verified v2 policy, as the DCAP verifier's input (§3.4.1)."""
     c = verified.collaterals
-    return TrustAnchors(c.root_ca_der(), c.collateral, "the local policy's collaterals")
+    return TrustAnchors(c.root_ca_der(), c.collateral)
 
 
 def _unverified(quote: bytes | None, **extra: Any) -> dict[str, Any]:

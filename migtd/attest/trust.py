@@ -6,8 +6,9 @@
 * Otherwise the peer's quote comes from the mock QE, and the committed mock PKI
   (``config/mock``) is the default; either variable still overrides it.
 
-Missing or unreadable files are configuration errors (exit 1), reported before
-any connection is made.
+Missing or unreadable files, and a root CA that is neither a DER nor a PEM
+certificate, are configuration errors (exit 1), reported before any connection
+is made.
 """
 
 from __future__ import annotations
@@ -24,14 +25,28 @@ from migtd.errors import ConfigError, FormatError
 
 @dataclass(frozen=True)
 class TrustAnchors:
+    """What a peer's quote is verified against: a DER root CA and its collateral."""
+
     root_ca_der: bytes
     collateral: Collateral
-    root_ca_path: Path
-    collateral_path: Path
+
+
+def der_certificate(data: bytes, what: str) -> bytes:
+    """``data`` as DER, accepting PEM; a file that is neither is a configuration error."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
+        x509.load_der_x509_certificate(data)
+        return bytes(data)
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise ConfigError(f"{what} is not an X.509 certificate: {exc}") from None
 
 
 def load_trust(env: Mapping[str, str] | None = None) -> TrustAnchors:
-    """Read the root CA and collateral chosen by the environment (see module doc)."""
+    """Read the root CA (as DER) and collateral chosen by the environment (see module doc)."""
     env = os.environ if env is None else env
     upstream = bool(env.get("MOCK_QUOTE_FILE"))
     root = env.get("MIGTD_ROOT_CA_FILE")
@@ -50,4 +65,4 @@ def load_trust(env: Mapping[str, str] | None = None) -> TrustAnchors:
         collateral = load_collateral(coll_path)
     except FormatError as exc:  # a malformed file is a configuration problem here
         raise ConfigError(f"collateral file {coll_path}: {exc}") from None
-    return TrustAnchors(root_der, collateral, root_path, coll_path)
+    return TrustAnchors(der_certificate(root_der, f"root CA file {root_path}"), collateral)

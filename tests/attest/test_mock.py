@@ -110,7 +110,7 @@ def test_quote_file_provider_errors(tmp_path, sample_log):
 
 def test_trust_anchors(azure):
     t = load_trust({})
-    assert t.root_ca_path == paths.mock_root_ca() and t.collateral.platform(paths.MOCK_FMSPC)
+    assert t.root_ca_der == paths.mock_root_ca().read_bytes() and t.collateral.platform(paths.MOCK_FMSPC)
     with pytest.raises(ConfigError, match="MIGTD_ROOT_CA_FILE"):
         load_trust({"MOCK_QUOTE_FILE": "x"})
     real = load_trust({"MOCK_QUOTE_FILE": "x",
