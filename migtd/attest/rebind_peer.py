@@ -155,11 +155,12 @@ class TdReportRebindVerifier:
         try:
             report = parse_tdreport(peer.extension(OID_TDREPORT).value)  # type: ignore[union-attr]
             raw = report.to_bytes()
-            attested.update(verified=True, mrtd=raw[528:576].hex().upper(),
-                            rtmrs=[raw[720 + 48 * i:768 + 48 * i].hex().upper() for i in range(4)],
-                            tee_tcb_svn=raw[256:272].hex().upper())
+            rtmrs = list(report.td_info.rtmrs)
+            attested.update(verified=True, mrtd=report.td_info.mrtd.hex().upper(),
+                            rtmrs=[r.hex().upper() for r in rtmrs],
+                            tee_tcb_svn=report.tee_tcb_info.tee_tcb_svn.hex().upper())
             peer_policy_bytes, peer_chain = parse_peer_data(self.ctx.peer_blob or b"")
-            peer_policy = self._authenticate_common(peer, raw, peer_policy_bytes, peer_chain, pre_rules, notes)
+            peer_policy = self._authenticate_common(peer, rtmrs, peer_policy_bytes, peer_chain, pre_rules, notes)
         except PolicyError as exc:
             return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes)
         own = self.ctx.local_tdreport
@@ -184,9 +185,9 @@ class TdReportRebindVerifier:
         decision.notes[:0] = notes
         return decision
 
-    def _authenticate_common(self, peer: ParsedCertificate, report: bytes, peer_policy: bytes, peer_chain: bytes,
-                             rules: list[RuleResult], notes: list[str]) -> Any:
-        """§3.9.2 for a TDREPORT peer: replay, peer policy, chains, policy integrity."""
+    def _authenticate_common(self, peer: ParsedCertificate, rtmrs: list[bytes], peer_policy: bytes,
+                             peer_chain: bytes, rules: list[RuleResult], notes: list[str]) -> Any:
+        """§3.9.2 for a TDREPORT peer (``rtmrs`` its RTMR0..3): replay, peer policy, chains, policy integrity."""
         from migtd import eventlog
         from migtd.policy.v1_events import EventParseError, name_events
         from migtd.policy.v2 import verify_signed_policy
@@ -197,7 +198,6 @@ class TdReportRebindVerifier:
             replayed = eventlog.replay_rtmrs(ccel)
         except FormatError as exc:
             raise PolicyError(K.InvalidEventLog, f"peer event log: {exc.message}") from None
-        rtmrs = [report[720 + 48 * i:768 + 48 * i] for i in range(4)]
         if replayed != rtmrs:
             if not self.bypass:
                 rules.append(RuleResult("integrity", "event_log_replay", "equal", "TDREPORT RTMRs", "", "",
