@@ -178,6 +178,20 @@ def test_rebinding(make_side, report_dat: bytes) -> None:  # type: ignore[no-unt
         == "InvalidTdReport"
 
 
+def test_evaluation_info_from_tdreport_reads_the_tdreport_fields(make_side, report_dat: bytes) -> None:  # type: ignore[no-untyped-def]
+    """TEE_TCB_SVN is TEE_TCB_INFO bytes 8..24 (after VALID); the engine is found by MRTD/RTMR0/RTMR1."""
+    from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
+    from migtd.policy.v2.flows import evaluation_info_from_tdreport
+    a = make_side()
+    svn = bytes(range(1, 17))
+    rtmrs = (rpt.field(report_dat, "RTMR0"), rpt.field(report_dat, "RTMR1"), bytes(48), bytes(48))
+    tdreport = TdReport.build(report_data=bytes(64), tee_tcb_info=TeeTcbInfo(valid=b"\xff" * 8, tee_tcb_svn=svn),
+                              td_info=TdInfo(mrtd=rpt.field(report_dat, "MRTD"), rtmrs=rtmrs)).to_bytes()
+    info = evaluation_info_from_tdreport(tdreport, identity_of=a.verified)
+    assert info.tee_tcb_svn == svn
+    assert info.migtd_isvsvn is not None and info.migtd_tcb_status == "UpToDate"
+
+
 def test_peer_data_blob() -> None:
     blob = build_peer_data(b"policy", b"chain")
     assert parse_peer_data(blob) == (b"policy", b"chain")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from migtd import eventlog
+from migtd.attest.tdreport import TDINFO_SIZE, TDREPORT_SIZE, TdInfo, TeeTcbInfo
 from migtd.errors import FormatError
 from migtd.policy import report as rpt
 from migtd.policy.decision import PolicyDecision, RuleResult
@@ -25,14 +26,13 @@ from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v1_events import EventParseError, NamedEvent, name_events
 from migtd.policy.v2 import chain as chainmod
 from migtd.policy.v2.collaterals import Collaterals
+from migtd.policy.v2.container import parse_container
 from migtd.policy.v2.document import Entry
 from migtd.policy.v2.evaluate import EvaluationInfo, evaluate_block
 from migtd.policy.v2.servtd import Measurements, TdTcbMapping
 from migtd.policy.v2.verify import VerifiedPolicy, verify_signed_policy
 
 K = PolicyErrorKind
-TDINFO_SIZE = 512
-TDREPORT_SIZE = 1024
 
 
 # --------------------------------------------------------------------------- inputs
@@ -107,9 +107,9 @@ def evaluation_info_from_tdreport(tdreport: bytes, *, identity_of: VerifiedPolic
     tdreport = bytes(tdreport)
     if len(tdreport) < TDREPORT_SIZE:
         raise PolicyError(K.InvalidTdReport, f"TDREPORT has {len(tdreport)} bytes, need {TDREPORT_SIZE}")
-    info = tdreport[512:1024]
-    target = Measurements.from_bytes(info[16:64], info[208:256], info[256:304])
-    return EvaluationInfo(tee_tcb_svn=tdreport[256:272], **_svn_facts(identity_of, target))  # type: ignore[arg-type]
+    target = _measurements(TdInfo.parse(tdreport))
+    return EvaluationInfo(tee_tcb_svn=TeeTcbInfo.parse(tdreport).tee_tcb_svn,
+                          **_svn_facts(identity_of, target))  # type: ignore[arg-type]
 
 
 def check_policy_integrity(peer_events: dict[str, NamedEvent], peer_policy_file: bytes) -> None:
@@ -145,7 +145,6 @@ def authenticate_remote_common(local: VerifiedPolicy, *, peer_report: bytes, pee
                                rules: list[RuleResult], peer_fmspc: bytes | None = None
                                ) -> AuthenticatedPeer:
     """§3.9.2 step 2–3 for a peer whose quote already verified; raises PolicyError."""
-    from migtd.policy.v2.container import parse_container
     notes: list[str] = []
     parse_container(peer_policy, "policyData", path="peer policy")
     try:
@@ -184,10 +183,11 @@ def relative_reference(local: VerifiedPolicy, local_report: bytes) -> Evaluation
 
 # --------------------------------------------------------------------------- direction rules
 
-def _svn_rule(rules: list[RuleResult], newer: str, new_svn: int, old_svn: int, local: int, actual: int) -> None:
+def _svn_rule(rules: list[RuleResult], newer: str, new_svn: int, old_svn: int) -> None:
+    """The ``newer`` side's (the peer's) policySvn must not be below ours: local = reference = ``old_svn``."""
     ok = new_svn >= old_svn
     reason = "" if ok else f"the {newer}'s policySvn {new_svn} is below {old_svn}"
-    rules.append(RuleResult("policySvn", "policySvn", "greater-or-equal", str(old_svn), str(local), str(actual),
+    rules.append(RuleResult("policySvn", "policySvn", "greater-or-equal", str(old_svn), str(old_svn), str(new_svn),
                             ok, reason, "policyData.policySvn"))
     if not ok:
         raise PolicyError(K.SvnMismatch, reason, path="policyData.policySvn")
@@ -195,7 +195,7 @@ def _svn_rule(rules: list[RuleResult], newer: str, new_svn: int, old_svn: int, l
 
 def check_policy_svn(checked: int, local: int) -> None:
     """Policy-SVN rule as a bare check: the checked (newer) side must not be older (V2-57)."""
-    _svn_rule([], "peer", checked, local, local, checked)
+    _svn_rule([], "peer", checked, local)
 
 
 def _decide(run: Callable[[list[RuleResult], list[str]], None], version: str = "2.0") -> PolicyDecision:
@@ -230,8 +230,7 @@ def authenticate_migration_dest(local: VerifiedPolicy, *, local_report: bytes, p
         peer = _migration_peer(local, local.data.forward_policy, rules, notes, local_report=local_report,
                                peer_report=peer_report, peer_event_log=peer_event_log, peer_policy=peer_policy,
                                peer_chain=peer_chain, tolerate_rtmr_mismatch=tolerate_rtmr_mismatch)
-        _svn_rule(rules, "destination", peer.policy.policy_svn, local.policy_svn, local.policy_svn,
-                  peer.policy.policy_svn)
+        _svn_rule(rules, "destination", peer.policy.policy_svn, local.policy_svn)
     return _decide(run)
 
 
@@ -269,8 +268,7 @@ def authenticate_rebinding_new(local: VerifiedPolicy, *, peer_policy: VerifiedPo
         relative = rel or EvaluationInfo()
         evaluate_block(local.data.policy, info, relative, True, rules)
         evaluate_block(local.data.forward_policy, info, relative, True, rules)
-        _svn_rule(rules, "new MigTD", peer_policy.policy_svn, local.policy_svn, local.policy_svn,
-                  peer_policy.policy_svn)
+        _svn_rule(rules, "new MigTD", peer_policy.policy_svn, local.policy_svn)
     return _decide(run)
 
 
@@ -283,22 +281,31 @@ def authenticate_rebinding_old(local: VerifiedPolicy, *, peer_policy: VerifiedPo
         info = evaluation_info_from_tdreport(peer_tdreport, identity_of=peer_policy)
         evaluate_block(local.data.backward_policy, info, rel or EvaluationInfo(), True, rules)
         if init_tdinfo is not None:
-            tdinfo = bytes(peer_tdreport)[512:1024]
-            verify_peer_init_tdinfo_against_owner(init_tdinfo, tdinfo[112:160], tdinfo[160:208])
+            peer_info = TdInfo.parse(bytes(peer_tdreport))
+            verify_peer_init_tdinfo_against_owner(init_tdinfo, peer_info.mrowner, peer_info.mrownerconfig)
             if init_servtd_info_hash is not None:
                 check_servtd_ext_hash(init_tdinfo, init_attr, init_servtd_info_hash)
-            check_engine_not_older(local.tcb_mapping, Measurements.from_bytes(tdinfo[16:64], tdinfo[208:256], tdinfo[256:304]),
-                                   tdinfo_measurements(init_tdinfo))
+            check_engine_not_older(local.tcb_mapping, _measurements(peer_info), tdinfo_measurements(init_tdinfo))
     return _decide(run)
 
 
 # --------------------------------------------------------------------------- init-TDINFO checks
 
-def tdinfo_measurements(tdinfo: bytes) -> Measurements:
-    """MRTD/RTMR0/RTMR1 of a 512-byte TDINFO_STRUCT."""
+def _tdinfo(tdinfo: bytes) -> TdInfo:
+    """A TDINFO_STRUCT given on its own (at least 512 bytes, else InvalidParameter)."""
     if len(tdinfo) < TDINFO_SIZE:
         raise PolicyError(K.InvalidParameter, f"TDINFO has {len(tdinfo)} bytes, need {TDINFO_SIZE}")
-    return Measurements.from_bytes(tdinfo[16:64], tdinfo[208:256], tdinfo[256:304])
+    return TdInfo.parse(bytes(tdinfo), base=0)
+
+
+def _measurements(info: TdInfo) -> Measurements:
+    """MRTD/RTMR0/RTMR1: what a TCB mapping matches a TDINFO by."""
+    return Measurements.from_bytes(info.mrtd, info.rtmrs[0], info.rtmrs[1])
+
+
+def tdinfo_measurements(tdinfo: bytes) -> Measurements:
+    """MRTD/RTMR0/RTMR1 of a 512-byte TDINFO_STRUCT."""
+    return _measurements(_tdinfo(tdinfo))
 
 
 def _svn_of(config: bytes) -> int:
@@ -310,7 +317,8 @@ def verify_peer_init_tdinfo_against_owner(init_tdinfo: bytes, peer_mrowner: byte
     """Init MigTD and peer have the same policy owner and the peer's policy SVN is not older."""
     if len(init_tdinfo) != TDINFO_SIZE or len(peer_mrowner) != 48 or len(peer_mrownerconfig) != 48:
         raise PolicyError(K.InvalidParameter, "init TDINFO must be 512 bytes, MROWNER/MROWNERCONFIG 48 bytes")
-    init_owner, init_config = init_tdinfo[112:160], init_tdinfo[160:208]
+    init = _tdinfo(init_tdinfo)
+    init_owner, init_config = init.mrowner, init.mrownerconfig
     if init_owner != peer_mrowner:
         raise PolicyError(K.PolicyHashMismatch, "the peer's MROWNER (policy signer) differs from the init MigTD's")
     if any(init_config[4:]):
@@ -351,6 +359,7 @@ def servtd_ext_hash(tdinfo: bytes, init_attr: int) -> bytes:
 
 
 def check_servtd_ext_hash(tdinfo: bytes, init_attr: int, expected: bytes) -> None:
+    """The init TDINFO, masked by ``init_attr``, must hash to ``expected`` (else InvalidTdReport)."""
     if servtd_ext_hash(tdinfo, init_attr) != bytes(expected):
         raise PolicyError(K.InvalidTdReport, "the init TDINFO does not match the ServtdExt hash")
 
@@ -366,11 +375,10 @@ def check_engine_not_older(mapping: TdTcbMapping, peer: Measurements, init: Meas
 
 def verify_init_migtd_data_policy_binding(local: VerifiedPolicy, init_tdinfo: bytes) -> None:
     """Before MSK exchange: the init MigTD ran a policy signed by our signer, not newer than ours."""
-    if len(init_tdinfo) < TDINFO_SIZE:
-        raise PolicyError(K.InvalidParameter, f"TDINFO has {len(init_tdinfo)} bytes, need {TDINFO_SIZE}")
-    if init_tdinfo[112:160] != chainmod.signer_key_hash(local.policy_chain):
+    init = _tdinfo(init_tdinfo)
+    if init.mrowner != chainmod.signer_key_hash(local.policy_chain):
         raise PolicyError(K.PolicyHashMismatch, "the init MigTD's MROWNER is not our policy signer's key hash")
-    config = init_tdinfo[160:208]
+    config = init.mrownerconfig
     if any(config[4:]):
         raise PolicyError(K.InvalidParameter, "init MROWNERCONFIG has non-zero bytes after the policy SVN")
     if _svn_of(config) > local.policy_svn:
