@@ -15,6 +15,7 @@ these same types so parse and build cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from migtd.attest._reader import Reader
@@ -311,5 +312,4 @@ def td_report_from_quote(data: bytes) -> bytes:
     report = TdReport.build(report_data=body.report_data, tee_tcb_info=tee, td_info=info,
                             cpusvn=body.tee_tcb_svn, report_version=header.version,
                             mac=b"\xbb" * 32)
-    report = TdReport(**{**report.__dict__, "report_type": header.tee_type & 0xFF, "raw": b""})
-    return report.to_bytes()
+    return dataclasses.replace(report, report_type=header.tee_type & 0xFF).to_bytes()
