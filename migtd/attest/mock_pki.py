@@ -18,7 +18,7 @@ an UpToDate, an OutOfDate (with advisories) and a Revoked platform level, so
 tests can reach each status by choosing TEE_TCB_SVN.
 
 ``write(dir)`` stores what the mock QE and the verifier need (``root_ca.der``,
-``collateral.json``, ``pck_chain.pem``, ``pck_key.pem``, ``attestation_key.pem``,
+``root_ca.pem``, ``collateral.json``, ``pck_chain.pem``, ``pck_key.pem``, ``attestation_key.pem``,
 ``policy_issuer_chain.pem``, ``policy_signing_key.pem``). CA private keys are
 not written: nothing at run time signs collateral.
 """
@@ -228,7 +228,7 @@ class MockPki:
                          hash_alg=sha384)
 
         signing_chain = pem(tcb_signer, root)
-        collateral_json = Collateral(
+        collateral = Collateral(
             major_version=1, minor_version=0, tee_type=0x81, root_ca=pem(root),
             pck_crl_issuer_chain=pem(pck_ca, root),
             root_ca_crl=root_crl.public_bytes(serialization.Encoding.PEM).decode(),
@@ -237,9 +237,9 @@ class MockPki:
                                           pcs_body(tcb_key, "tcbInfo", tcb_info_document(fmspc))),),
             qe_identity_issuer_chain=signing_chain,
             qe_identity=pcs_body(tcb_key, "enclaveIdentity", qe_identity_document()),
-        ).to_json()
+        )
         return cls(root_key, root, pck_ca_key, pck_ca, pck_key, pck, tcb_key, tcb_signer, att_key,
-                   [pol_leaf, pol_int, pol_root], pol_leaf_key, Collateral.from_json(collateral_json))
+                   [pol_leaf, pol_int, pol_root], pol_leaf_key, collateral)
 
     @property
     def root_ca_der(self) -> bytes:
