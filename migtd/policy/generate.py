@@ -23,30 +23,16 @@ from typing import Any
 from migtd.policy import jsontext
 from migtd.policy import report as rpt
 from migtd.policy.errors import PolicyError, PolicyErrorKind
-from migtd.policy.v1 import (
-    QE_FIELDS,
-    TCB_INFO_FIELDS,
-    TD_ATTRIBUTES_MASK,
-    TDINFO_FIELDS,
-    TDX_MODULE_FIELDS,
-    XFAM_MASK,
-)
-from migtd.policy.v1_document import parse_v1
+from migtd.policy.v1 import QE_FIELDS, TCB_INFO_FIELDS, TDINFO_FIELDS, TDX_MODULE_FIELDS, masked_field
+from migtd.policy.v1_document import decode_text, parse_v1
 from migtd.result import MigrationResult
 
-_MASKS = {"TD_ATTRIBUTES": TD_ATTRIBUTES_MASK, "XFAM": XFAM_MASK}
 _SECTION_FIELDS = {
     ("Platform", "TcbInfo"): TCB_INFO_FIELDS,
     ("QE", "QeIdentity"): QE_FIELDS,
     ("TDXModule", "TDXModule_Identity"): TDX_MODULE_FIELDS,
     ("MigTD", "TDINFO"): TDINFO_FIELDS,
 }
-
-
-def _value(report: bytes, name: str) -> bytes:
-    raw = rpt.field(report, name)
-    mask = _MASKS.get(name)
-    return bytes(a & b for a, b in zip(raw, mask)) if mask else raw
 
 
 def reference_for(operation: str, value: bytes) -> Any:
@@ -59,7 +45,7 @@ def reference_for(operation: str, value: bytes) -> Any:
 
 
 def _rule(operation: str, report: bytes, name: str) -> dict[str, Any]:
-    return {"operation": operation, "reference": reference_for(operation, _value(report, name))}
+    return {"operation": operation, "reference": reference_for(operation, masked_field(report, name))}
 
 
 def policy_from_report(report: bytes, *, policy_id: str | None = None) -> dict[str, Any]:
@@ -106,7 +92,7 @@ def _fill_section(section: dict[str, Any], fields: dict[str, str], report: bytes
         ref = prop.get("reference") if isinstance(prop, dict) else None
         if field is None or ref == "self" or (isinstance(ref, str) and ".." in ref):
             continue
-        prop["reference"] = reference_for(prop["operation"], _value(report, field))
+        prop["reference"] = reference_for(prop["operation"], masked_field(report, field))
 
 
 def policy_from_template(template: bytes, report: bytes) -> dict[str, Any]:
@@ -117,7 +103,7 @@ def policy_from_template(template: bytes, report: bytes) -> dict[str, Any]:
     """
     _check_size(report)
     parse_v1(template)
-    doc = jsontext.loads(template.decode("utf-8").strip("\0"))
+    doc = jsontext.loads(decode_text(template))
     for block in doc["policy"]:
         if "fmspc" in block and block["fmspc"] != "self" and "Platform" in block:
             block["fmspc"] = rpt.field(report, "FMSPC").hex().upper()

@@ -78,7 +78,8 @@ def load_v1(policy: bytes) -> PolicyV1:
     return _parse_cached(bytes(policy))
 
 
-def _value(report: bytes, name: str) -> bytes:
+def masked_field(report: bytes, name: str) -> bytes:
+    """A report field as v1 rules compare it: TD ATTRIBUTES and XFAM masked, the rest raw."""
     raw = rpt.field(report, name)
     mask = _MASKS.get(name)
     if mask is not None:
@@ -109,7 +110,7 @@ class _Run:
         if name is None:
             self.rule(section, prop, "", "", False, f'"{prop.name}" is not a {section} property')
             return False, False
-        local, peer = _value(self.local, name), _value(self.peer, name)
+        local, peer = masked_field(self.local, name), masked_field(self.peer, name)
         ok = check(prop.operation, prop.reference, local, peer, self.is_src)
         reason = "" if ok else explain(prop.operation, prop.reference, local, peer, self.is_src)
         self.rule(section, prop, local, peer, ok, reason)
@@ -308,4 +309,4 @@ def authenticate_v1(policy: bytes, *, is_source: bool, local_report: bytes, loca
     return decision
 
 
-__all__ = ["evaluate_v1", "authenticate_v1", "load_v1", "TD_ATTRIBUTES_MASK", "XFAM_MASK", "RefKind"]
+__all__ = ["evaluate_v1", "authenticate_v1", "load_v1", "masked_field", "TD_ATTRIBUTES_MASK", "XFAM_MASK", "RefKind"]
