@@ -27,7 +27,6 @@ or all three signers of the second side.
 
 from __future__ import annotations
 
-import hashlib
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,10 +40,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from migtd import eventlog
+from migtd.attest.tdreport import TdInfo
 from migtd.policy import jsontext
 from migtd.policy import report as rpt
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.sign import sign_document
+from migtd.policy.v2.chain import signer_key_hash
+from migtd.policy.v2.collaterals import parse_collaterals
 from migtd.policy.v2.verify import VerifiedPolicy, verify_signed_policy
 from migtd.result import MigrationResult
 
@@ -182,7 +184,7 @@ class TdFacts:
     """What the generated policy pins: the verified report and the TD report's TDINFO."""
 
     verified_report: bytes  # 822 bytes, from verifying a quote against the embedded collateral
-    tdinfo: bytes           # 512 bytes of the TD report the quote was made from
+    tdinfo: TdInfo          # TDINFO of the TD report the quote was made from
     from_quote_file: bool   # True: fixed measurements, RTMRs do not follow the event log
 
 
@@ -209,7 +211,7 @@ def mock_facts(collateral_json: bytes, root_ca_der: bytes, quote_file: bytes | N
                           f"the {'quote file' if quote_file is not None else 'mock quote'} does not verify "
                           f"against the collateral: {exc.message}", result=MigrationResult.InvalidParameter
                           ) from None
-    return TdFacts(verified.report, report[512:1024], quote_file is not None)
+    return TdFacts(verified.report, TdInfo.parse(report), quote_file is not None)
 
 
 def measurements_for(facts: TdFacts, chains: Sequence[bytes]) -> list[dict[str, str]]:
@@ -219,10 +221,10 @@ def measurements_for(facts: TdFacts, chains: Sequence[bytes]) -> list[dict[str, 
     once. Otherwise the mock QE replays the event log, where RTMR0 is empty and
     RTMR1 holds the issuer-chain measurement.
     """
-    mrtd = facts.tdinfo[16:64].hex().upper()
+    mrtd = facts.tdinfo.mrtd.hex().upper()
     if facts.from_quote_file:
-        return [{"mrtd": mrtd, "rtmr0": facts.tdinfo[208:256].hex().upper(),
-                 "rtmr1": facts.tdinfo[256:304].hex().upper()}]
+        return [{"mrtd": mrtd, "rtmr0": facts.tdinfo.rtmrs[0].hex().upper(),
+                 "rtmr1": facts.tdinfo.rtmrs[1].hex().upper()}]
     out: list[dict[str, str]] = []
     for chain in chains:
         rtmrs = eventlog.replay_rtmrs(eventlog.parse_event_log(eventlog.v2_event_log(chain, b"{}")))
@@ -234,7 +236,7 @@ def measurements_for(facts: TdFacts, chains: Sequence[bytes]) -> list[dict[str, 
 
 # --------------------------------------------------------------------------- documents
 
-def _hex48(b: bytes) -> str:
+def _hex(b: bytes) -> str:
     return b.hex().upper()
 
 
@@ -245,9 +247,9 @@ def td_identity(facts: TdFacts, tcb_date: str) -> dict[str, Any]:
         "id": str(uuidlib.uuid4()).upper(), "version": 1,
         "issueDate": "2025-01-01T00:00:00Z", "nextUpdate": "2049-12-31T00:00:00Z",
         "tcbEvaluationNumber": 1,
-        "xfam": info[8:16].hex().upper(), "attributes": info[0:8].hex().upper(),
-        "mrConfigId": _hex48(info[64:112]), "mrOwner": _hex48(info[112:160]),
-        "mrOwnerConfig": _hex48(info[160:208]), "mrsigner": _hex48(bytes(48)),
+        "xfam": _hex(info.xfam), "attributes": _hex(info.attributes),
+        "mrConfigId": _hex(info.mrconfigid), "mrOwner": _hex(info.mrowner),
+        "mrOwnerConfig": _hex(info.mrownerconfig), "mrsigner": _hex(bytes(48)),
         "isvProdId": 1,
         "tcbLevels": [{"tcb": {"isvsvn": ENGINE_SVN}, "tcbDate": tcb_date, "tcbStatus": "UpToDate"}],
     }
@@ -258,7 +260,7 @@ def tcb_mapping(measurements: list[dict[str, str]]) -> dict[str, Any]:
     return {
         "id": str(uuidlib.uuid4()).upper(), "version": 1,
         "issueDate": "2025-01-01T00:00:00Z", "nextUpdate": "2049-12-31T00:00:00Z",
-        "mrSigner": _hex48(bytes(48)), "isvProdId": 1,
+        "mrSigner": _hex(bytes(48)), "isvProdId": 1,
         "svnMappings": [{"tdMeasurements": m, "isvsvn": ENGINE_SVN} for m in measurements],
     }
 
@@ -297,8 +299,6 @@ def policy_data(facts: TdFacts, collateral_json: bytes, servtd: dict[str, Any], 
     """
     report = facts.verified_report
     collaterals = jsontext.loads(collateral_json.decode("utf-8"))
-    from migtd.policy.v2.collaterals import parse_collaterals
-
     parsed = parse_collaterals(collaterals, "collaterals")
     fmspc = rpt.field(report, "FMSPC")
     data: dict[str, Any] = {
@@ -356,10 +356,4 @@ def build_signed_policy(facts: TdFacts, collateral_json: bytes, signers: Signers
 
 def signer_fingerprint(chain_pem: bytes) -> str:
     """First 8 bytes (hex) of SHA-384 of the leaf's public point: tells rotated keys apart in output."""
-    from migtd.policy.v2.chain import signer_key_hash
-
     return signer_key_hash(chain_pem)[:8].hex().upper()
-
-
-def sha384_hex(data: bytes) -> str:
-    return hashlib.sha384(data).hexdigest().upper()
