@@ -16,7 +16,6 @@ not MigTD, measures into the RTMRs, and peers tolerate the mismatch (§7).
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -29,16 +28,12 @@ from migtd.emu.vtpm import (
     DEFAULT_TCTI,
     Vtpm,
     VtpmReportSource,
+    tcti_from_env,
 )
 from migtd.errors import ConfigError
-from migtd.events import EventLog, null_log
+from migtd.events import EventLog
 
-
-@functools.cache
-def _quiet() -> EventLog:
-    """One shared discard-everything log for callers that pass none (null_log opens /dev/null)."""
-    return null_log()
-
+#: Bound on the IMDS call when the engine passes none (its own --timeout default).
 DEFAULT_TIMEOUT = 60.0
 
 
@@ -52,16 +47,16 @@ class AzureQuoteProvider:
 
     name = "azure-imds"
 
-    def __init__(self, tcti: str | None = None, imds_url: str | None = None,
+    def __init__(self, tcti: str = DEFAULT_TCTI, imds_url: str = DEFAULT_URL,
                  timeout: float = DEFAULT_TIMEOUT, log: EventLog | None = None, *,
                  settle: float = DEFAULT_SETTLE, attempts: int = DEFAULT_ATTEMPTS,
                  retry_wait: float = DEFAULT_RETRY_WAIT, probe: bool = True) -> None:
-        self.log = log or _quiet()
-        self.tcti = tcti or os.environ.get("TSS2_TCTI") or DEFAULT_TCTI
-        self.imds_url = imds_url or os.environ.get("MIGTD_IMDS_URL") or DEFAULT_URL
-        self.reports = VtpmReportSource(Vtpm(self.tcti, self.log), settle=settle,
-                                        attempts=attempts, retry_wait=retry_wait)
-        self.imds = ImdsClient(self.imds_url, timeout, self.log)
+        self.tcti = tcti
+        self.imds_url = imds_url
+        vtpm = Vtpm(tcti, log)
+        self.log = vtpm.log  # ``log``, or the vTPM's discard-everything log
+        self.reports = VtpmReportSource(vtpm, settle=settle, attempts=attempts, retry_wait=retry_wait)
+        self.imds = ImdsClient(imds_url, timeout, self.log)
         if probe:
             buffer_max = self.reports.probe()
             self.log.debug(f"vTPM at '{self.tcti}' is reachable (NV buffer {buffer_max} bytes); "
@@ -72,16 +67,15 @@ class AzureQuoteProvider:
                      timeout: float | None = None, **_ignored: Any) -> AzureQuoteProvider:
         """Build from the environment; the engine's factory passes its generic options here.
 
-        Options meant for other modes (``mock_quote_file``) are ignored, as
-        upstream ignores ``MOCK_QUOTE_FILE`` outside mock-report.
+        ``timeout`` is the engine's validated ``--timeout``/``MIGTD_TIMEOUT``
+        (:data:`DEFAULT_TIMEOUT` when not given). Options meant for other modes
+        (``mock_quote_file``) are ignored, as upstream ignores
+        ``MOCK_QUOTE_FILE`` outside mock-report.
         """
         source = os.environ if env is None else env
-        settle = _seconds(source, "MIGTD_VTPM_SETTLE", DEFAULT_SETTLE)
-        if timeout is None:
-            timeout = _seconds(source, "MIGTD_TIMEOUT", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
-        return cls(tcti=source.get("TSS2_TCTI") or DEFAULT_TCTI,
-                   imds_url=source.get("MIGTD_IMDS_URL") or DEFAULT_URL,
-                   timeout=timeout, log=log, settle=settle)
+        return cls(tcti=tcti_from_env(source), imds_url=source.get("MIGTD_IMDS_URL") or DEFAULT_URL,
+                   timeout=DEFAULT_TIMEOUT if timeout is None else timeout, log=log,
+                   settle=_seconds(source, "MIGTD_VTPM_SETTLE", DEFAULT_SETTLE))
 
     def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
         """The 1024-byte TDREPORT the paravisor produced for ``report_data``.
@@ -101,6 +95,7 @@ class AzureQuoteProvider:
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A non-negative number of seconds from ``env[name]``; unset or empty gives ``default``."""
     raw = env.get(name, "").strip()
     if not raw:
         return default

@@ -21,7 +21,7 @@ import grp
 import os
 import pwd
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -75,7 +75,7 @@ def load_tss() -> Any:
     return tpm2_pytss
 
 
-def tcti_from_env(env: dict[str, str] | None = None) -> str:
+def tcti_from_env(env: Mapping[str, str] | None = None) -> str:
     """``TSS2_TCTI`` or the Azure default ``device:/dev/tpmrm0``."""
     source = os.environ if env is None else env
     return source.get("TSS2_TCTI") or DEFAULT_TCTI
