@@ -421,7 +421,8 @@ port_listening() {
     if command -v ss >/dev/null 2>&1; then
         ss -Hlnt "sport = :$dest_port" 2>/dev/null | grep -q .
     else
-        (exec 3<>"/dev/tcp/$dest_ip/$dest_port") 2>/dev/null
+        # bounded: a connect to an address that drops SYNs would otherwise hang for minutes
+        timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$dest_ip" "$dest_port" 2>/dev/null
     fi
 }
 
