@@ -87,10 +87,13 @@ def test_random_json_only_policy_errors_v1(value: object, report: bytes) -> None
     text = json.dumps(value).encode()
     try:
         load_v1(text)
-    except PolicyError:
-        pass
+        load_error = None
+    except PolicyError as exc:
+        load_error = exc
     d = evaluate_v1(text, is_source=True, local_report=report, peer_report=report)
-    assert d.ok or d.error is not None
+    assert d.ok == (d.error is None)
+    if load_error is not None:          # a policy load_v1 refuses is refused by evaluation the same way
+        assert d.error is not None and d.error.kind is load_error.kind and d.error.message == load_error.message
 
 
 @SETTINGS
