@@ -24,13 +24,14 @@ import json
 import struct
 from dataclasses import dataclass
 
+from migtd.attest.tdreport import REPORT_TYPE_TDX
+from migtd.attest.tdreport import TDREPORT_SIZE as TD_REPORT_SIZE
 from migtd.errors import FormatError
 
 SIGNATURE = b"HCLA"
 HEADER_SIZE = 32
 HW_REPORT_OFFSET = HEADER_SIZE
 HW_REPORT_SIZE = 1184  # max(SNP report 1184, TDX report 1024)
-TD_REPORT_SIZE = 1024
 HCL_DATA_OFFSET = HW_REPORT_OFFSET + HW_REPORT_SIZE  # 1216
 HCL_DATA_HEADER_SIZE = 20
 VAR_DATA_OFFSET = HCL_DATA_OFFSET + HCL_DATA_HEADER_SIZE  # 1236
@@ -41,7 +42,6 @@ DEFAULT_VERSION = 2
 DEFAULT_REQUEST_TYPE = 2
 DEFAULT_HCL_DATA_VERSION = 1
 
-TDX_REPORT_TYPE_BYTE = 0x81
 _REPORT_DATA = slice(128, 192)
 
 _STRUCT = "HCL report"
@@ -146,7 +146,7 @@ def parse_hcl_report(blob: bytes) -> HclReport:
                           f"{report_size} != {HCL_DATA_OFFSET} + hcl_data.data_size {data_size}")
 
     td_report = bytes(blob[HW_REPORT_OFFSET:HW_REPORT_OFFSET + TD_REPORT_SIZE])
-    if td_report[0] != TDX_REPORT_TYPE_BYTE:
+    if td_report[0] != REPORT_TYPE_TDX:
         raise FormatError(_STRUCT, "td_report.report_type", HW_REPORT_OFFSET,
                           f"0x{td_report[0]:02x}, expected 0x81 (TDX)")
     return HclReport(

@@ -30,11 +30,11 @@ from collections.abc import Callable
 from typing import Any
 
 from migtd.attest.quote import TEE_TYPE_TDX, parse_quote
+from migtd.attest.tdreport import TDREPORT_SIZE as TD_REPORT_SIZE
 from migtd.errors import AttestationError, ConfigError, FormatError
 from migtd.events import EventLog, null_log
 
 DEFAULT_URL = "http://169.254.169.254/acc/tdquote"
-TD_REPORT_SIZE = 1024
 #: A TDX quote is at most 8 KiB (upstream TD_QUOTE_SIZE); refuse absurd answers early.
 MAX_RESPONSE_BYTES = 1 << 20
 #: Exactly this Content-Type: IMDS answered "; charset=utf-8" with HTTP 415 in the past.
@@ -189,10 +189,10 @@ class ImdsClient:
             reason = exc.reason
             if isinstance(reason, socket.gaierror):
                 raise AttestationError(f"IMDS host in {self.url} does not resolve: {reason}") from None
-            if isinstance(reason, (OSError, TimeoutError)):
+            if isinstance(reason, OSError):
                 raise _Transient(f"{self.url} unreachable: {_os_reason(reason)}") from None
             raise AttestationError(f"IMDS request to {self.url} failed: {reason}") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Transient(f"no answer from {self.url} within {timeout:.1f} s") from None
         except (ConnectionError, http.client.HTTPException) as exc:
             raise _Transient(f"connection to {self.url} broke: {type(exc).__name__}: {exc}") from None
