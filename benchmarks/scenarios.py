@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -42,12 +43,20 @@ def one_run(args: list[str]) -> float:
     """Seconds for one script run; raises if it fails."""
     with tempfile.TemporaryDirectory() as cwd:
         start = time.perf_counter()
-        proc = subprocess.run(["bash", str(ROOT / "migtdemu.sh"), *args, "--both", "--dest-port",
-                               str(free_port())], cwd=cwd, capture_output=True, text=True, timeout=60,
-                              env={k: v for k, v in os.environ.items() if k != "MIGTD_LOG_FORMAT"})
+        # Own process group: on a timeout the background destination is killed with the script.
+        proc = subprocess.Popen(["bash", str(ROOT / "migtdemu.sh"), *args, "--both", "--dest-port",
+                                 str(free_port())], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True,
+                                env={k: v for k, v in os.environ.items() if k != "MIGTD_LOG_FORMAT"})
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
         elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}")
+        raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{out[-2000:]}")
     return elapsed
 
 
