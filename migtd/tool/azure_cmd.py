@@ -107,9 +107,10 @@ def _print(obj: dict[str, Any], indent: int = 0) -> None:
 
 
 def mock_hcl(args: argparse.Namespace) -> int:
-    from migtd.attest.providers import MOCK_MRSEAM, MOCK_MRTD, MOCK_TEE_TCB_SVN, MOCK_XFAM
-    from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
+    """``azure mock-hcl``: an HCL report around the mock-qe TD report (empty event log)."""
+    from migtd.attest.providers import MockQeProvider
     from migtd.emu.hcl import build_hcl_report, runtime_claims
+    from migtd.eventlog import build_event_log
 
     try:
         user_data = bytes.fromhex(args.user_data)
@@ -117,9 +118,7 @@ def mock_hcl(args: argparse.Namespace) -> int:
         raise ConfigError(f"Invalid --user-data value: {args.user_data}. Use 128 hex digits") from None
     if len(user_data) != 64:
         raise ConfigError(f"Invalid --user-data value: {len(user_data)} bytes. Use 64 bytes (128 hex digits)")
-    tee = TeeTcbInfo(valid=(1).to_bytes(8, "little"), tee_tcb_svn=MOCK_TEE_TCB_SVN, mrseam=MOCK_MRSEAM)
-    td = TdReport.build(report_data=bytes(64), tee_tcb_info=tee, td_info=TdInfo(xfam=MOCK_XFAM, mrtd=MOCK_MRTD),
-                        cpusvn=MOCK_TEE_TCB_SVN).to_bytes()
+    td = MockQeProvider().td_report(bytes(64), build_event_log([]))
     blob = build_hcl_report(td, runtime_claims(user_data))
     write_file(args.out, blob)
     print(f"wrote {args.out} ({len(blob)} bytes)")

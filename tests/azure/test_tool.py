@@ -34,7 +34,7 @@ def test_mock_hcl_provision_and_read_back_from_swtpm(swtpm: Any, tmp_path: Path,
     assert main(["azure", "hcl", "--tcti", swtpm.tcti, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["user_data"] == "AB" * 64 and doc["size"] == len(blob)
-    assert doc["td_report"]["mrtd"].startswith("556FD5FC")
+    assert doc["td_report"]["mrtd"].startswith("556FD5FC") and doc["td_report"]["integrity"] == "ok"
 
 
 def test_errors_are_one_line_with_the_right_code(tmp_path: Path, swtpm: Any,
