@@ -11,13 +11,12 @@ from ``--attestation``:
   (``MockReportProvider``), also serving ``MOCK_QUOTE_FILE``;
 * ``azure``: the vTPM + IMDS provider ``migtd.emu.azure.AzureQuoteProvider``.
 
-The latter two are written elsewhere; the factory imports them only when
-chosen, and reports a mode whose module is missing as not available.
+The factory imports the latter two only when chosen, so a skip-RA run never
+loads the DCAP or TPM code.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, Protocol
 
 from migtd.emu.report import mock_td_report
@@ -66,33 +65,21 @@ class SkipRaProvider:
         return bytes(SKIP_RA_QUOTE_SIZE)
 
 
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def make_provider(mode: str, **options: Any) -> QuoteProvider:
     """The provider for ``mode``.
 
     Options: ``mock_quote_file`` (path or None), ``env`` (mapping), ``log``
     (EventLog), ``timeout`` (seconds for the provider's own network waits).
     Each mode takes the ones it understands. Raises :class:`ConfigError` for
-    an unknown mode or one whose implementation is not installed, so the CLI
-    prints one line and exits 1.
+    an unknown mode, so the CLI prints one line and exits 1.
     """
     if mode == "skip-ra":
         return SkipRaProvider(options.get("mock_quote_file"))
     if mode == "mock-report":
-        if not _available("migtd.attest.mock_provider"):
-            raise ConfigError("attestation mode mock-report is not available yet (no mock QE provider)")
         from migtd.attest.mock_provider import MockReportProvider
 
         return MockReportProvider(mock_quote_file=options.get("mock_quote_file"), env=options.get("env"))
     if mode == "azure":
-        if not _available("migtd.emu.azure"):
-            raise ConfigError("attestation mode azure is not available yet (no vTPM/IMDS provider)")
         from migtd.emu.azure import AzureQuoteProvider
 
         return AzureQuoteProvider.from_options(**options)

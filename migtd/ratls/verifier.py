@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from migtd.errors import ConfigError, MigtdError, SecureSessionError
 from migtd.ratls.certificate import (
     OID_EVENT_LOG,
+    OID_EXT_KEY_USAGE,
     OID_MIGTD_EKU,
     OID_QUOTE,
     OID_SERVTD_EXT,
@@ -98,7 +99,7 @@ def check_structure(peer: ParsedCertificate) -> None:
 
     A peer failing them is not a MigTD peer; that is a session error (6).
     """
-    if peer.extension("2.5.29.37") is None:
+    if peer.extension(OID_EXT_KEY_USAGE) is None:
         raise SecureSessionError("peer certificate has no extKeyUsage extension")
     if OID_MIGTD_EKU not in peer.extended_key_usages():
         raise SecureSessionError(f"peer certificate's extKeyUsage lacks the MigTD OID {OID_MIGTD_EKU}")
@@ -202,11 +203,7 @@ def make_verifier(ctx: VerifierContext) -> PeerVerifier:
     if ctx.mode == "skip-ra":
         return SkipRaVerifier(ctx)
     if ctx.mode in ("mock-report", "azure"):
-        import importlib.util
+        from migtd.attest.peer import DcapPeerVerifier
 
-        if importlib.util.find_spec("migtd.attest.peer") is None:
-            raise ConfigError(f"attestation mode {ctx.mode} is not available yet (no DCAP peer verifier)")
-        from migtd.attest.peer import DcapPeerVerifier  # type: ignore[import-not-found]
-
-        return DcapPeerVerifier(ctx)  # type: ignore[no-any-return]
+        return DcapPeerVerifier(ctx)
     raise ConfigError(f"unknown attestation mode {ctx.mode!r}")

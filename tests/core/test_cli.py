@@ -215,15 +215,14 @@ def test_bad_emulation_env_is_exit_1(capsys, files) -> None:
         assert code == 1 and var in err
 
 
-def test_unavailable_attestation_mode_is_one_line_exit_1(capsys, files, monkeypatch) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name in ("migtd.emu.azure", "migtd.attest.mock_provider",
-                                                          "migtd.attest.peer") else real(name, *a))
-    code, _, err = run(capsys, ["--attestation", "azure"], files)
-    assert code == 1 and "not available yet" in err and "Traceback" not in err
+def test_azure_without_a_tpm_is_one_line_before_networking(capsys, files, port) -> None:
+    """An attestation mode that cannot start fails at set-up: one line, its code, no connect attempt."""
+    env = dict(files, TSS2_TCTI="swtpm:host=127.0.0.1,port=1")  # nothing listens on port 1
+    code, _, err = run(capsys, ["--attestation", "azure", "-m", "src", "-t", str(port)], env)
+    # 4 (TdxModuleError) from the vTPM; 1 with the install hint where tpm2-pytss is absent
+    assert (code, "cannot open the TPM" in err) == (4, True) or (code, "needs tpm2-pytss" in err) == (1, True)
+    assert "Traceback" not in err and len([ln for ln in err.splitlines() if ln.startswith("ERROR")]) == 2
+    assert "Failed to connect" not in err and "Connected to peer" not in err
 
 
 def test_json_config_error_still_ends_with_exit_event(capsys, files) -> None:
