@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from migtd.errors import ConfigError, FormatError
-from migtd.tool.files import read_file, write_file
+from migtd.tool.files import print_tree, read_file, write_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -92,18 +92,8 @@ def inspect_hcl(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(described))
     else:
-        _print(described)
+        print_tree(described)
     return 0
-
-
-def _print(obj: dict[str, Any], indent: int = 0) -> None:
-    for key, value in obj.items():
-        if isinstance(value, dict):
-            print(f"{'  ' * indent}{key}:")
-            _print(value, indent + 1)
-        else:
-            shown = " ".join(value) if isinstance(value, list) else value
-            print(f"{'  ' * indent}{key}: {shown}")
 
 
 def mock_hcl(args: argparse.Namespace) -> int:

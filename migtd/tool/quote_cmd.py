@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from migtd.errors import ConfigError
-from migtd.tool.files import read_file
+from migtd.tool.files import print_tree, read_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -123,30 +123,13 @@ def describe_quote(data: bytes) -> dict[str, Any]:
     }
 
 
-def _print_tree(obj: Any, indent: int = 0) -> None:
-    pad = "  " * indent
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if isinstance(value, (dict, list)) and value and not all(isinstance(x, int) for x in value):
-                print(f"{pad}{key}:")
-                _print_tree(value, indent + 1)
-            else:
-                print(f"{pad}{key}: {value if not isinstance(value, list) else ' '.join(map(str, value))}")
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            print(f"{pad}[{i}]")
-            _print_tree(value, indent + 1)
-    else:
-        print(f"{pad}{obj}")
-
-
 def inspect(args: argparse.Namespace) -> int:
     info = describe_quote(read_file(args.file, "quote"))
     if args.json:
         json.dump(info, sys.stdout, indent=2)
         print()
     else:
-        _print_tree(info)
+        print_tree(info)
     return 0
 
 
