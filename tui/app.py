@@ -207,6 +207,7 @@ def default_migtd() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``migtd-console``: parse flags, run the app; 0 when the last run succeeded, else 1."""
     parser = build_parser()
     ns = parser.parse_args(argv)
     settings, notice = load_settings()
@@ -221,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     app = ConsoleApp(params, replay=replay, history=store, log_capacity=settings.log_capacity,
                      notice=notice)
-    result = app.run()
-    return int(result or 0)
+    app.run()
+    # return_code, not run()'s result: after an unhandled exception Textual
+    # returns None from run() but sets return_code to 1.
+    return int(app.return_code or 0)
 
 
 if __name__ == "__main__":

@@ -264,3 +264,14 @@ async def test_leaving_the_app_any_way_ends_the_processes(fake_migtd: str, store
                 break
             assert time.monotonic() < deadline, f"pid {proc.pid} outlived the app"
             time.sleep(0.05)
+
+
+def test_main_exits_1_when_the_app_crashes(xdg, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """An unhandled exception ends the app: the console must not report success."""
+    def crash(self: ConsoleApp) -> None:
+        raise RuntimeError("boom")
+
+    run = ConsoleApp.run
+    monkeypatch.setattr(ConsoleApp, "on_mount", crash)
+    monkeypatch.setattr(ConsoleApp, "run", lambda self, **kw: run(self, headless=True, **kw))
+    assert main(["--role", "source", "--skip-ra", "--migtd", "/nonexistent/migtd"]) == 1
