@@ -7,7 +7,7 @@ add one rule of our own: an inbound length above :data:`MAX_FRAME` is
 refused before anything is allocated, so a hostile length cannot exhaust
 memory.
 
-The codec (:func:`encode_frames`, :class:`FrameDecoder`) is pure; the
+The encoder (:func:`encode_frames`) and the length check are pure; the
 asyncio half (:class:`FramedStream`, :func:`listen_once`, :func:`connect`)
 only moves bytes and puts a timeout on every wait.
 """
@@ -33,54 +33,23 @@ class TransportTimeout(NetworkError):
     """A network wait ran past ``--timeout``: always NetworkError (5), whatever the phase."""
 
 
-def encode_frames(data: bytes, chunk: int = MAX_CHUNK) -> bytes:
+def encode_frames(data: bytes) -> bytes:
     """Frame ``data`` for the wire; empty data produces no frame at all."""
-    if not 0 < chunk <= MAX_CHUNK:
-        raise ValueError(f"chunk size must be 1..{MAX_CHUNK}")
     view = memoryview(data)
     out = bytearray()
-    for start in range(0, len(view), chunk):
-        piece = view[start:start + chunk]
+    for start in range(0, len(view), MAX_CHUNK):
+        piece = view[start:start + MAX_CHUNK]
         out += _LEN.pack(len(piece))
         out += piece
     return bytes(out)
 
 
-class FrameDecoder:
-    """Incremental frame parser: feed raw TCP bytes, get payload bytes back.
-
-    Raises :class:`NetworkError` for a zero-length frame or one larger than
-    ``max_frame``, at the moment its length prefix is seen.
-    """
-
-    def __init__(self, max_frame: int = MAX_FRAME) -> None:
-        self.max_frame = max_frame
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add bytes; return the payloads of every frame now complete."""
-        self._buf += data
-        frames: list[bytes] = []
-        while len(self._buf) >= 4:
-            (length,) = _LEN.unpack_from(self._buf, 0)
-            _check_length(length, self.max_frame)
-            if len(self._buf) < 4 + length:
-                break
-            frames.append(bytes(self._buf[4:4 + length]))
-            del self._buf[:4 + length]
-        return frames
-
-    @property
-    def pending(self) -> int:
-        """Bytes received that do not yet form a whole frame."""
-        return len(self._buf)
-
-
-def _check_length(length: int, max_frame: int) -> None:
+def _check_length(length: int) -> None:
+    """Refuse a zero-length frame (§3.4) or one above :data:`MAX_FRAME`, before reading its payload."""
     if length == 0:
         raise NetworkError("peer sent a zero-length frame (not allowed by the transport)")
-    if length > max_frame:
-        raise NetworkError(f"peer announced a {length}-byte frame, above the {max_frame}-byte limit")
+    if length > MAX_FRAME:
+        raise NetworkError(f"peer announced a {length}-byte frame, above the {MAX_FRAME}-byte limit")
 
 
 class FramedStream:
@@ -90,12 +59,10 @@ class FramedStream:
     :class:`NetworkError` on timeout, EOF or a socket error.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 timeout: float, max_frame: int = MAX_FRAME) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float) -> None:
         self._reader = reader
         self._writer = writer
         self.timeout = timeout
-        self.max_frame = max_frame
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
 
@@ -115,7 +82,7 @@ class FramedStream:
         """The payload of the next frame (at least one byte)."""
         header = await self._read_exactly(4, "length header")
         (length,) = _LEN.unpack(header)
-        _check_length(length, self.max_frame)
+        _check_length(length)
         return await self._read_exactly(length, "data payload")
 
     async def _read_exactly(self, n: int, what: str) -> bytes:
