@@ -23,6 +23,7 @@ from migtd.tool.files import print_tree, read_file, write_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``azure hcl``, ``azure mock-hcl`` and ``azure provision``."""
     p = sub.add_parser("azure", help="inspect or stage Azure vTPM HCL reports",
                        description="Inspect Azure HCL reports, build a mock one, or provision a (software) TPM.")
     az = p.add_subparsers(dest="azure_cmd", metavar="ACTION", required=True)
@@ -82,6 +83,7 @@ def describe_hcl(blob: bytes) -> dict[str, Any]:
 
 
 def inspect_hcl(args: argparse.Namespace) -> int:
+    """``azure hcl``: decode an HCL report from a file or from the TPM."""
     if args.file is not None:
         blob = read_file(args.file, "HCL report")
     else:
@@ -116,6 +118,7 @@ def mock_hcl(args: argparse.Namespace) -> int:
 
 
 def provision(args: argparse.Namespace) -> int:
+    """``azure provision``: write a valid HCL report into NV 0x01400001 of a TPM."""
     from migtd.emu.hcl import parse_hcl_report
     from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm
 

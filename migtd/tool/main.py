@@ -20,6 +20,7 @@ from migtd.errors import MigtdError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``migtd-tool`` parser with every ``*_cmd`` group registered."""
     parser = argparse.ArgumentParser(
         prog="migtd-tool",
         description="Inspect and verify TD quotes, check and sign migration policies, "
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit status (a MigtdError's result, 1 for I/O errors)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

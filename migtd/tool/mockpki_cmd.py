@@ -12,11 +12,13 @@ import argparse
 from pathlib import Path
 
 from migtd.errors import ConfigError
+from migtd.tool.files import write_file
 
 SAMPLE_QUOTE = "sample_quote.bin"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``mock-pki``."""
     p = sub.add_parser("mock-pki", help="generate the mock PKI, collateral and QE keys for mock-report mode",
                        description=__doc__.split("\n\n")[1].replace("``", ""))
     p.add_argument("--out", required=True, type=Path, help="directory to write into")
@@ -25,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    """``mock-pki``: write a fresh mock PKI and a sample quote into ``--out``; print the paths."""
     from migtd.attest.mock_pki import MockPki
     from migtd.attest.mock_qe import MockQE
     from migtd.attest.providers import MockQeProvider
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     written = pki.write(out)
     provider = MockQeProvider(MockQE.from_pki(pki))
     sample = provider.quote(provider.td_report(bytes(64), build_event_log([])))
-    (out / SAMPLE_QUOTE).write_bytes(sample)
+    write_file(out / SAMPLE_QUOTE, sample)
     written.append(out / SAMPLE_QUOTE)
     for path in written:
         print(path)

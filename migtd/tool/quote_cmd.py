@@ -22,6 +22,7 @@ from migtd.tool.files import print_tree, read_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``quote inspect`` and ``quote verify``."""
     p = sub.add_parser("quote", help="inspect or verify a TD quote",
                        description="Inspect or verify a TDX DCAP quote (v4 or v5).")
     qs = p.add_subparsers(dest="quote_cmd", metavar="ACTION", required=True)
@@ -124,6 +125,7 @@ def describe_quote(data: bytes) -> dict[str, Any]:
 
 
 def inspect(args: argparse.Namespace) -> int:
+    """``quote inspect``: print :func:`describe_quote` as a tree or as JSON."""
     info = describe_quote(read_file(args.file, "quote"))
     if args.json:
         json.dump(info, sys.stdout, indent=2)
@@ -144,6 +146,7 @@ def _parse_at(value: str | None) -> datetime | None:
 
 
 def verify(args: argparse.Namespace) -> int:
+    """``quote verify``: 0 when the quote verifies, 7 (QuoteVerificationError) otherwise."""
     from migtd.attest.collateral import load_collateral
     from migtd.attest.verify import QuoteVerificationError, verify_quote
     from migtd.errors import FormatError
