@@ -66,14 +66,20 @@ def _sig_alg() -> bytes:
     return der.seq(der.oid(OID_ECDSA_SHA384))
 
 
-def build_tbs(public_point: bytes, quote: bytes, event_log: bytes, *,
-              policy_hash: bytes | None = None,
-              extra: Iterable[tuple[str, bytes]] = ()) -> bytes:
-    """DER of a migration TBSCertificate for a 97-byte uncompressed P-384 point."""
+def _migration_extensions(quote: bytes, event_log: bytes, policy_hash: bytes | None,
+                          extra: Iterable[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Event log, quote, policy hash (v2 only), then ``extra``: HEAD's order."""
     exts = [(OID_EVENT_LOG, event_log), (OID_QUOTE, quote)]
     if policy_hash is not None:
         exts.append((OID_POLICY_HASH, policy_hash))
-    return tbs_with_extensions(public_point, [*exts, *extra])
+    return [*exts, *extra]
+
+
+def build_tbs(public_point: bytes, quote: bytes, event_log: bytes, *,
+              policy_hash: bytes | None = None,
+              extra: Iterable[tuple[str, bytes]] = ()) -> bytes:
+    """DER of a migration TBSCertificate for a 97-byte uncompressed P-384 point (unsigned)."""
+    return tbs_with_extensions(public_point, _migration_extensions(quote, event_log, policy_hash, extra))
 
 
 def tbs_with_extensions(public_point: bytes, extensions: Iterable[tuple[str, bytes]]) -> bytes:
@@ -126,10 +132,7 @@ def build_certificate(private_key: EllipticCurvePrivateKey, quote: bytes, event_
                       policy_hash: bytes | None = None,
                       extra: Sequence[tuple[str, bytes]] = ()) -> bytes:
     """Self-signed migration RA-TLS certificate DER, laid out as a Rust MigTD lays it out."""
-    exts = [(OID_EVENT_LOG, event_log), (OID_QUOTE, quote)]
-    if policy_hash is not None:
-        exts.append((OID_POLICY_HASH, policy_hash))
-    return _sign(private_key, [*exts, *extra])
+    return _sign(private_key, _migration_extensions(quote, event_log, policy_hash, extra))
 
 
 def build_rebind_certificate(private_key: EllipticCurvePrivateKey, event_log: bytes, td_report: bytes, *,
@@ -149,6 +152,8 @@ def build_rebind_certificate(private_key: EllipticCurvePrivateKey, event_log: by
 
 @dataclass(frozen=True)
 class Extension:
+    """One X.509 extension as received (a Rust peer writes ``critical FALSE`` explicitly)."""
+
     oid: str
     critical: bool
     value: bytes  # extnValue OCTET STRING contents
@@ -175,6 +180,7 @@ class ParsedCertificate:
     extension_order: tuple[str, ...] = ()
 
     def extension(self, oid: str) -> Extension | None:
+        """The extension with ``oid``, or None when the certificate has none."""
         return self.extensions.get(oid)
 
     def extended_key_usages(self) -> list[str]:
