@@ -123,13 +123,10 @@ class SideState:
         self.started = False  # a process was launched (or lines arrived)
         self.running = False
         self.t0: float | None = None
-        self.last_ts: float | None = None
         self.steps: dict[str, Step] = {name: Step(name) for name, _ in STEPS}
         self.logs: deque[LogLine] = deque(maxlen=log_capacity)
         self.total_lines = 0
         self.malformed = 0
-        self.level_counts: dict[str, int] = {}
-        self.events: dict[str, dict[str, Any]] = {}  # last record of each event name
         self.config: dict[str, Any] = {}
         self.listening: tuple[str, int] | None = None
         self.quote: dict[str, Any] | None = None
@@ -137,7 +134,6 @@ class SideState:
         self.policy_rows: list[RuleResult] = []  # one per policy_rule event
         self.policy: dict[str, Any] | None = None
         self.msk: dict[str, Any] | None = None
-        self.exit_event: dict[str, Any] | None = None
         self.result: SideResult | None = None
         self.problems: list[str] = []  # launcher-level failures, shown in the panes
         self.last_raw: str = ""
@@ -164,7 +160,7 @@ class SideState:
             if raw.strip():
                 self.malformed += 1
                 self.last_raw = raw.strip()
-            self._log(LogLine(None, "raw", "-", raw))
+            self.logs.append(LogLine(None, "raw", "-", raw))
             return
         event = str(record.get("event", "log"))
         self._keep(raw, structured=event != "log")
@@ -182,17 +178,12 @@ class SideState:
         merged = sorted([*self._key_lines, *self._tail_lines])
         return [raw for _, raw in merged]
 
-    def _log(self, entry: LogLine) -> None:
-        self.logs.append(entry)
-        self.level_counts[entry.level] = self.level_counts.get(entry.level, 0) + 1
-
     def _elapsed(self, record: dict[str, Any]) -> float | None:
         ts = record.get("ts")
         if not isinstance(ts, (int, float)) or isinstance(ts, bool):
             return None
         if self.t0 is None:
             self.t0 = float(ts)
-        self.last_ts = float(ts)
         return max(0.0, float(ts) - self.t0)
 
     def _mark(self, step: str, state: str, elapsed: float | None, note: str = "") -> None:
@@ -203,8 +194,7 @@ class SideState:
     def _record(self, event: str, rec: dict[str, Any]) -> None:
         elapsed = self._elapsed(rec)
         level = _level(rec.get("level"))
-        self.events[event] = rec
-        self._log(LogLine(elapsed, level, event, _text(rec.get("msg", ""), MAX_LINE)))
+        self.logs.append(LogLine(elapsed, level, event, _text(rec.get("msg", ""), MAX_LINE)))
         if event == "config":
             self.config = rec
         elif event == "listening":
@@ -230,7 +220,6 @@ class SideState:
             self.msk = rec
             self._mark("MSK", "done", elapsed, _text(rec.get("key_sha256_8")))
         elif event == "exit":
-            self.exit_event = rec
             code = as_int(rec.get("code"), default=-1)
             name, meaning = MigrationResult.describe(code)
             name = _text(rec.get("result")) or name
@@ -281,7 +270,7 @@ class SideState:
         self.started = True
         self.running = False
         self.problems.append(reason)
-        self._log(LogLine(None, "error", "launcher", reason))
+        self.logs.append(LogLine(None, "error", "launcher", reason))
         if self.result is None:
             self.result = SideResult(-1, "NotStarted", "the process could not be started.",
                                      reason, "launcher")
@@ -290,7 +279,7 @@ class SideState:
     def problem(self, reason: str) -> None:
         """A launcher-level note (timeout waiting, stop requested) shown with the logs."""
         self.problems.append(reason)
-        self._log(LogLine(None, "warn", "console", reason))
+        self.logs.append(LogLine(None, "warn", "console", reason))
 
     # -- derived views ----------------------------------------------------------
     def sorted_policy(self) -> list[RuleResult]:
