@@ -14,9 +14,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migtd import paths
+
+if TYPE_CHECKING:
+    from tests.conftest import Processes
 
 MIGTD = [sys.executable, "-m", "migtd"]
 
@@ -49,26 +52,20 @@ def _env(tpm: Any, imds: Any, **extra: str) -> dict[str, str]:
     return env
 
 
-def _pair(port: int, dst_env: dict[str, str], src_env: dict[str, str]) -> tuple[Run, Run]:
-    procs: list[subprocess.Popen[str]] = []
-    try:
-        for role, env in (("dst", dst_env), ("src", src_env)):
-            procs.append(subprocess.Popen(MIGTD + ["-m", role, "-t", str(port)], env=env, text=True,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-        dst, src = procs
-        _, src_err = src.communicate(timeout=60)
-        _, dst_err = dst.communicate(timeout=60)
-        return Run(src.returncode, src_err), Run(dst.returncode, dst_err)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=5)
+def _pair(processes: Processes, port: int, dst_env: dict[str, str],
+          src_env: dict[str, str]) -> tuple[Run, Run]:
+    """Destination then source on ``port`` (the ``processes`` fixture reaps them); returns (source, destination)."""
+    dst, src = (processes.popen(MIGTD + ["-m", role, "-t", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                for role, env in (("dst", dst_env), ("src", src_env)))
+    _, src_err = src.communicate(timeout=60)
+    _, dst_err = dst.communicate(timeout=60)
+    return Run(src.returncode, src_err), Run(dst.returncode, dst_err)
 
 
 def test_two_azure_migtds_attest_each_other(provisioned_swtpm: Any, second_swtpm: Any, imds: Any,
-                                            port: int) -> None:
-    src, dst = _pair(port, _env(provisioned_swtpm, imds, RUST_LOG="debug"), _env(second_swtpm, imds))
+                                            port: int, processes: Processes) -> None:
+    src, dst = _pair(processes, port, _env(provisioned_swtpm, imds, RUST_LOG="debug"), _env(second_swtpm, imds))
     assert (src.code, dst.code) == (0, 0), src.stderr + dst.stderr
     for run in (src, dst):
         assert run.event("quote_generated")["source"] == "azure-imds"
@@ -91,8 +88,8 @@ def test_two_azure_migtds_attest_each_other(provisioned_swtpm: Any, second_swtpm
 
 
 def test_quote_retry_hook_in_azure_mode(provisioned_swtpm: Any, second_swtpm: Any, imds: Any,
-                                        port: int) -> None:
-    src, dst = _pair(port, _env(provisioned_swtpm, imds),
+                                        port: int, processes: Processes) -> None:
+    src, dst = _pair(processes, port, _env(provisioned_swtpm, imds),
                      _env(second_swtpm, imds, MIGTD_QUOTE_FAILURES="3"))
     assert (src.code, dst.code) == (0, 0), src.stderr + dst.stderr
     simulated = [e for e in src.events if "Simulating quote failure" in e["msg"]]
@@ -102,9 +99,10 @@ def test_quote_retry_hook_in_azure_mode(provisioned_swtpm: Any, second_swtpm: An
     assert src.event("msk_exchanged")["key_sha256_8"] == dst.event("msk_exchanged")["key_sha256_8"]
 
 
-def test_imds_outage_is_ridden_out(provisioned_swtpm: Any, second_swtpm: Any, imds: Any, port: int) -> None:
+def test_imds_outage_is_ridden_out(provisioned_swtpm: Any, second_swtpm: Any, imds: Any, port: int,
+                                   processes: Processes) -> None:
     imds.fail_first = 2
-    src, dst = _pair(port, _env(provisioned_swtpm, imds), _env(second_swtpm, imds))
+    src, dst = _pair(processes, port, _env(provisioned_swtpm, imds), _env(second_swtpm, imds))
     assert (src.code, dst.code) == (0, 0), src.stderr + dst.stderr
     assert len(imds.requests) == 4
     retried = [e["msg"] for run in (src, dst) for e in run.events
