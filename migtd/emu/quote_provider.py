@@ -52,16 +52,20 @@ class SkipRaProvider:
     name = "skip-ra"
 
     def __init__(self, mock_quote_file: str | None = None) -> None:
-        self.mock_quote_file = mock_quote_file
-
-    def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
-        if self.mock_quote_file:
+        self._quote_file: QuoteProvider | None = None
+        if mock_quote_file:
             from migtd.attest.providers import QuoteFileProvider
 
-            return QuoteFileProvider(self.mock_quote_file).td_report(report_data, event_log)
+            self._quote_file = QuoteFileProvider(mock_quote_file)
+
+    def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        """The TD report derived from ``MOCK_QUOTE_FILE``, else a mock one carrying ``report_data``."""
+        if self._quote_file is not None:
+            return self._quote_file.td_report(report_data, event_log)
         return mock_td_report(report_data)
 
     def quote(self, td_report: bytes) -> bytes:
+        """Upstream's null quote: 822 zero bytes."""
         return bytes(SKIP_RA_QUOTE_SIZE)
 
 

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import eventlog
 from migtd.emu.quote_provider import SKIP_RA_QUOTE_SIZE, SkipRaProvider
-from migtd.emu.report import mock_td_report, report_data_of
+from migtd.attest.tdreport import TdReport
+from migtd.emu.report import mock_td_report
 from migtd.errors import FormatError, SecureSessionError
 from migtd.ratls import certificate as c
 from migtd import der
@@ -158,8 +159,9 @@ def test_skip_ra_provider_and_mock_report() -> None:
     p = SkipRaProvider()
     rd = hashlib.sha384(b"k").digest() + bytes(16)
     report = p.td_report(rd, b"")
-    assert len(report) == 1024 and report_data_of(report) == rd and report[:1] == b"\x81"
-    assert report[224:256] == b"\xBB" * 32
+    parsed = TdReport.parse(report)
+    assert (parsed.report_type, parsed.report_data, parsed.mac) == (0x81, rd, b"\xBB" * 32)
+    parsed.check_integrity()  # both info hashes match the (zero) TEE_TCB_INFO and TDINFO
     assert p.quote(report) == bytes(822) and p.name == "skip-ra"
     assert mock_td_report(b"x")[128:130] == b"x\x00"
 
