@@ -103,11 +103,13 @@ class PolicyDecision:
     @classmethod
     def passed(cls, rules: list[RuleResult], *, version: str = "", notes: list[str] | None = None
                ) -> PolicyDecision:
+        """A satisfied decision over ``rules``."""
         return cls(ok=True, rules=rules, notes=list(notes or []), policy_version=version)
 
     @classmethod
     def failed(cls, error: PolicyError, rules: list[RuleResult] | None = None, *,
                version: str = "", notes: list[str] | None = None) -> PolicyDecision:
+        """A refused decision: ``error`` is the first failure, ``rules`` those checked up to it."""
         return cls(ok=False, rules=list(rules or []), error=error, notes=list(notes or []),
                    policy_version=version)
 

@@ -128,6 +128,7 @@ class IssuerCa:
 
     @classmethod
     def generate(cls, label: str = "MigTD-Py Policy") -> IssuerCa:
+        """A new root and intermediate, both P-384, named after ``label``."""
         root_key = ec.generate_private_key(ec.SECP384R1())
         root_name = _name(f"{label} Root CA")
         root = _certificate(root_name, root_key, root_name, root_key, ca=True)
@@ -156,6 +157,7 @@ class Signers:
 
     @classmethod
     def single(cls, signer: Signer) -> Signers:
+        """One signer for all three documents."""
         return cls(signer, signer, signer)
 
 

@@ -96,10 +96,12 @@ class PolicyV1:
 
     @property
     def platforms(self) -> list[PlatformBlock]:
+        """The Platform blocks, in document order."""
         return [b for b in self.blocks if isinstance(b, PlatformBlock)]
 
     @property
     def tdx_modules(self) -> list[TdxModuleBlock]:
+        """The TDXModule blocks (alternatives, OR-ed), in document order."""
         return [b for b in self.blocks if isinstance(b, TdxModuleBlock)]
 
 

@@ -23,6 +23,7 @@ from migtd.tool.files import read_file, write_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``policy`` and its actions to ``migtd-tool``."""
     p = sub.add_parser("policy", help="check, verify, sign or generate migration policies",
                        description=__doc__.split("\n\n")[1].replace("``", ""))
     ps = p.add_subparsers(dest="policy_cmd", metavar="ACTION", required=True)
@@ -147,6 +148,7 @@ def _is_v2(policy: bytes, args: argparse.Namespace) -> bool:
 
 
 def check(args: argparse.Namespace) -> int:
+    """``policy check``: print the rule table; exit 0, or the decision's MigrationResult."""
     from migtd.policy import authenticate_v1, evaluate_v1
 
     policy = read_file(args.policy, "policy")
@@ -196,6 +198,7 @@ def _check_v2(args: argparse.Namespace, policy: bytes, local: bytes, peer: bytes
 
 
 def verify(args: argparse.Namespace) -> int:
+    """``policy verify``: verify a signed v2 policy and summarise it."""
     from migtd.policy.v2 import verify_signed_policy
 
     v = verify_signed_policy(read_file(args.policy, "policy"), read_file(args.issuer_chain, "issuer chain"))
@@ -208,6 +211,7 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def sign(args: argparse.Namespace) -> int:
+    """``policy sign``: json-signer; the key must be the chain's leaf, and the output is re-verified."""
     from cryptography.hazmat.primitives import serialization
 
     from migtd.policy.errors import PolicyError, PolicyErrorKind
@@ -241,6 +245,7 @@ def sign(args: argparse.Namespace) -> int:
 
 
 def generate(args: argparse.Namespace) -> int:
+    """``policy generate``: a v1 policy pinning a verified report (optionally into a template)."""
     from migtd.policy.generate import dump, policy_from_report, policy_from_template
 
     rep = read_file(args.source, "report")
@@ -279,6 +284,7 @@ def _facts(args: argparse.Namespace) -> tuple[Any, bytes]:
 
 
 def generate_v2(args: argparse.Namespace) -> int:
+    """``policy generate-v2``: a signed v2 policy and issuer chain for the mock TD."""
     from migtd import paths
     from migtd.policy.generate_v2 import IssuerCa, Signer, Signers, build_signed_policy, signer_fingerprint
 
@@ -306,6 +312,7 @@ def generate_v2(args: argparse.Namespace) -> int:
 
 
 def generate_rotation(args: argparse.Namespace) -> int:
+    """``policy generate-rotation``: policies a and b whose signers differ as the variant says."""
     from migtd.policy.generate_v2 import ROTATION_VARIANTS, build_signed_policy, rotation_pair, signer_fingerprint
 
     if args.variant not in ROTATION_VARIANTS:

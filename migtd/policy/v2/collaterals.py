@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from migtd.attest.collateral import Collateral, PlatformCollateral
 from migtd.policy.errors import PolicyError, PolicyErrorKind
@@ -62,15 +63,16 @@ class Collaterals:
 
     @property
     def pck_crl_num(self) -> int:
+        """CRL Number of ``pckCrl``."""
         return crl_number(self.collateral.pck_crl, "pckCrl")
 
     @property
     def root_ca_crl_num(self) -> int:
+        """CRL Number of ``rootCaCrl``."""
         return crl_number(self.collateral.root_ca_crl, "rootCaCrl")
 
     def root_ca_der(self) -> bytes:
         """``rootCa`` as DER: the attestation root a v2 MigTD installs at start-up."""
-        from cryptography.hazmat.primitives.serialization import Encoding
         try:
             return x509.load_pem_x509_certificate(self.collateral.root_ca.encode()).public_bytes(Encoding.DER)
         except ValueError as exc:

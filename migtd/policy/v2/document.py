@@ -131,6 +131,7 @@ Entry = GlobalPolicy | ServtdPolicy
 
 
 def parse_global(value: Any, path: str) -> GlobalPolicy:
+    """A ``global`` entry: its optional ``tcb``, ``platform`` and ``crl`` rule groups."""
     o = obj(value, path)
     tcb = _props(o["tcb"], f"{path}.tcb", ("tcbEvaluationDataNumber", "tcbStatusAccepted", "tcbDate")) \
         if o.get("tcb") is not None else {}
@@ -140,6 +141,7 @@ def parse_global(value: Any, path: str) -> GlobalPolicy:
 
 
 def parse_servtd(value: Any, path: str) -> ServtdPolicy:
+    """A ``servtd`` entry: the ``migtdIdentity`` rules."""
     o = obj(value, path, ("migtdIdentity",))
     ident = _props(o["migtdIdentity"], f"{path}.migtdIdentity", ("isvsvn", "tcbDate", "tcbStatusAccepted"))
     return ServtdPolicy(ident, path)
@@ -181,6 +183,7 @@ class PolicyData:
 
 
 def parse_policy_data(value: Any, path: str = "policyData") -> PolicyData:
+    """The ``policyData`` object (§3.3); InvalidPolicy naming the path on any schema error."""
     o = obj(value, path, ("id", "version", "policySvn", "collaterals", "servtdCollateral"))
     return PolicyData(
         id=member(o, path, "id", string),

@@ -13,7 +13,9 @@ the PolicyError of the first failure; the flows turn that into a decision.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from migtd.policy.decision import RuleResult
 from migtd.policy.errors import PolicyError, PolicyErrorKind
@@ -178,8 +180,9 @@ class _Block:
         self.rules.append(RuleResult(section, name, prop.operation, prop.text, show(local), show(actual), ok,
                                      "" if ok else reason, prop.path))
 
-    def run(self, section: str, name: str, prop: Prop, fn, value: object, rel: object,  # type: ignore[no-untyped-def]
-            missing: PolicyErrorKind, false: PolicyErrorKind) -> None:
+    def run(self, section: str, name: str, prop: Prop, fn: Callable[[Prop, Any, Any], bool], value: object,
+            rel: object, missing: PolicyErrorKind, false: PolicyErrorKind) -> None:
+        """Record and judge one rule: ``missing`` when the fact is unknown, ``false`` when it fails."""
         if value is None:
             reason = f"the peer's {name} is not known"
             self.record(section, name, prop, rel, None, False, reason)

@@ -8,8 +8,9 @@ embedded in the policy with their own issuer chains.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v2 import chain as chainmod
@@ -17,6 +18,7 @@ from migtd.policy.v2.container import SignedContainer, decode_signature, parse_c
 from migtd.policy.v2.document import U16_MAX, array, member, obj, string, u_int
 
 K = PolicyErrorKind
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Measurements:
     @classmethod
     def from_bytes(cls, mrtd: bytes, rtmr0: bytes, rtmr1: bytes, rtmr2: bytes | None = None,
                    rtmr3: bytes | None = None) -> Measurements:
+        """Measurements from raw register values (upper-case hex)."""
         def h(b: bytes | None) -> str | None:
             return None if b is None else b.hex().upper()
         return cls(mrtd.hex().upper(), rtmr0.hex().upper(), rtmr1.hex().upper(), h(rtmr2), h(rtmr3))
@@ -99,7 +102,8 @@ class TdTcbMapping:
         return None
 
 
-def _inner(kind: PolicyErrorKind, fn: Any) -> Any:
+def _inner(kind: PolicyErrorKind, fn: Callable[[], T]) -> T:
+    """Run a parser, re-raising its PolicyError as ``kind`` (same message and path)."""
     try:
         return fn()
     except PolicyError as exc:
@@ -153,11 +157,11 @@ def parse_tcb_mapping(value: Any, path: str = "tdTcbMapping") -> TdTcbMapping:
     return _inner(K.InvalidServtdTcbMapping, parse)
 
 
-def verify_signed_document(container: Any, chain_pem: str, name: str, path: str) -> SignedContainer:
+def verify_signed_document(container: str, chain_pem: str, name: str, path: str) -> SignedContainer:
     """Verify an embedded ``{name: {...}, "signature": hex}`` against its chain.
 
-    The container's raw bytes are re-read from the policy text by the caller
-    (``container`` here is the raw JSON text of the container object).
+    ``container`` is the container object's raw JSON text as it stands in the
+    policy (the caller cuts it out), since the signature covers those bytes.
     """
     signed = parse_container(container, name, path=path)
     sig = decode_signature(signed.signature_hex, path=f"{path}.signature")

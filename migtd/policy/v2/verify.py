@@ -44,6 +44,7 @@ class VerifiedPolicy:
 
     @property
     def policy_svn(self) -> int:
+        """``policyData.policySvn``."""
         return self.data.policy_svn
 
     @property
