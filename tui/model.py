@@ -24,6 +24,12 @@ from migtd.result import MigrationResult
 
 ROLES: tuple[str, str] = ("source", "destination")
 
+
+def peer_of(role: str) -> str:
+    """The other side of a migration."""
+    return "destination" if role == "source" else "source"
+
+
 #: Timeline steps in display order, with the event that completes each one.
 STEPS: tuple[tuple[str, str], ...] = (
     ("connected", "connected"),
@@ -446,7 +452,7 @@ class RunModel:
 
     def attestation_of(self, subject: str) -> Attestation:
         """How ``subject``'s quote fared with its peer (one direction)."""
-        verifier = "destination" if subject == "source" else "source"
+        verifier = peer_of(subject)
         return Attestation(subject, verifier, self.sides[subject].quote, self.sides[verifier].peer)
 
     @property
@@ -481,8 +487,7 @@ class RunModel:
                     "code": res.code, "name": res.name, "meaning": res.meaning, "reason": res.reason},
                 "steps": [{"name": s.name, "state": s.state, "elapsed": s.elapsed, "note": s.note}
                           for s in side.steps.values()],
-                "attestation_of_peer": self.attestation_of(
-                    "destination" if role == "source" else "source").rows(),
+                "attestation_of_peer": self.attestation_of(peer_of(role)).rows(),
                 "policy": [row.as_event() for row in side.sorted_policy()],
                 "policy_decision": side.policy,
                 "msk_key_sha256_8": (side.msk or {}).get("key_sha256_8"),

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tui.model import RunModel
+from tui.model import RunModel, peer_of
 
 
 def report_json(model: RunModel, run_id: str, started_at: float) -> dict[str, Any]:
@@ -47,8 +47,7 @@ def report_markdown(model: RunModel, run_id: str, started_at: float) -> str:
             t = f" +{step['elapsed']:.3f}s" if step["elapsed"] is not None else ""
             note = f" ({step['note']})" if step["note"] else ""
             out.append(f"- {step['name']}: {step['state']}{t}{note}")
-        peer = "destination" if role == "source" else "source"
-        out += ["", f"Attestation of the {peer}, as judged by the {role}:", "",
+        out += ["", f"Attestation of the {peer_of(role)}, as judged by the {role}:", "",
                 "| field | value |", "|---|---|"]
         out += [f"| {k} | {_cell(v)} |" for k, v in side["attestation_of_peer"]]
         if side["policy"]:

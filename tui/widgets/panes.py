@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.model import ROLES, STEPS, RunModel, SideState, as_list, policy_verdict
+from tui.model import ROLES, STEPS, RunModel, SideState, as_list, peer_of, policy_verdict
 
 _STATE_GLYPH = {"pending": ("○", "dim"), "done": ("✔", "green"), "skipped": ("◌", "yellow"),
                 "failed": ("✘", "bold red")}
@@ -29,10 +29,6 @@ def short(value: str, limit: int = 28) -> str:
         return value
     keep = limit - 1
     return value[: keep - 8] + "…" + value[-8:]
-
-
-def peer_of(role: str) -> str:
-    return "destination" if role == "source" else "source"
 
 
 class RunHeader(Static):
