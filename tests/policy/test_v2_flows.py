@@ -227,3 +227,33 @@ def test_source_with_init_tdinfo(make_side, report_dat: bytes) -> None:  # type:
     assert run(bytes(unknown_engine), servtd_ext_hash(bytes(unknown_engine), 1 << 36)).kind == "SvnMismatch"
     # the MROWNER field is excluded from the hash by init_attr bit 36
     assert servtd_ext_hash(bytes(changed_owner), 1 << 36) == good_hash
+
+
+def test_start_up_and_init_data_bindings(make_side) -> None:  # type: ignore[no-untyped-def]
+    """§3.9.1 step 3 (verify_own_tdinfo) and §3.9.3 verify_init_migtd_data_policy_binding."""
+    from migtd.attest.tdreport import TdInfo
+    from migtd.policy.v2 import signer_key_hash, verify_init_migtd_data_policy_binding, verify_own_tdinfo
+
+    def kind(fn, *args) -> str:  # type: ignore[no-untyped-def]
+        try:
+            fn(*args)
+        except PolicyError as exc:
+            return exc.kind.value
+        return "pass"
+
+    a = make_side(svn=3)
+    signer = signer_key_hash(a.chain)
+    config = (3).to_bytes(4, "little") + bytes(44)
+    assert kind(verify_own_tdinfo, a.verified, signer, config) == "pass"
+    assert kind(verify_own_tdinfo, a.verified, signer, (4).to_bytes(4, "little") + bytes(44)) == "SvnMismatch"
+    assert kind(verify_own_tdinfo, a.verified, bytes(48), config) == "PolicyHashMismatch"
+
+    def init(owner: bytes, cfg: bytes) -> bytes:
+        return TdInfo(mrowner=owner, mrownerconfig=cfg).to_bytes()
+    bind = verify_init_migtd_data_policy_binding
+    assert kind(bind, a.verified, init(signer, (2).to_bytes(4, "little") + bytes(44))) == "pass"
+    assert kind(bind, a.verified, init(signer, config)) == "pass"
+    assert kind(bind, a.verified, init(signer, (4).to_bytes(4, "little") + bytes(44))) == "SvnMismatch"
+    assert kind(bind, a.verified, init(bytes(48), config)) == "PolicyHashMismatch"
+    assert kind(bind, a.verified, init(signer, config[:47] + b"\x01")) == "InvalidParameter"
+    assert kind(bind, a.verified, bytes(100)) == "InvalidParameter"
