@@ -30,15 +30,6 @@ _CUR_HASH = slice(112, 160)
 _CUR_ATTR = slice(160, 168)
 
 
-def _write_bytes(store: FieldStore, bh: int, uuid: Uuid, base: int, data: bytes) -> None:
-    for i in range(0, len(data), 8):
-        store.servtd_wr(bh, uuid, base + i // 8, int.from_bytes(data[i:i + 8].ljust(8, b"\0"), "little"))
-
-
-def _read_bytes(store: FieldStore, bh: int, uuid: Uuid, base: int, words: int) -> bytes:
-    return b"".join(struct.pack("<Q", store.servtd_rd(bh, uuid, base + i)) for i in range(words))
-
-
 def servtd_info_hash(tdinfo: bytes, servtd_type: int = 0, attr: int = 0) -> bytes:
     """``SHA-384(SHA-384(TDINFO) ‖ type u16 ‖ attr u64)``, what the emulator stores (§7)."""
     return hashlib.sha384(hashlib.sha384(tdinfo).digest() + struct.pack("<HQ", servtd_type, attr)).digest()
@@ -49,26 +40,26 @@ def populate_servtd_fields(store: FieldStore, bh: int, uuid: Uuid, td_report: by
     if len(td_report) != 1024:
         raise ValueError("a TDREPORT is 1024 bytes")
     info_hash = servtd_info_hash(td_report[512:1024])
-    _write_bytes(store, bh, uuid, SERVTD_INIT_SERVTD_INFO_HASH, info_hash)
+    store.write_bytes(bh, uuid, SERVTD_INIT_SERVTD_INFO_HASH, info_hash)
     store.servtd_wr(bh, uuid, SERVTD_INIT_ATTR, 0)
-    _write_bytes(store, bh, uuid, INIT_CPUSVN, td_report[16:32])
-    _write_bytes(store, bh, uuid, INIT_TEE_TCB_SVN, td_report[256 + 8:256 + 24])
+    store.write_bytes(bh, uuid, INIT_CPUSVN, td_report[16:32])
+    store.write_bytes(bh, uuid, INIT_TEE_TCB_SVN, td_report[256 + 8:256 + 24])
     for i in range(3):
         store.servtd_wr(bh, uuid, INIT_TEE_MODEL + i, 0)
-    _write_bytes(store, bh, uuid, SERVTD_INFO_HASH, info_hash)
+    store.write_bytes(bh, uuid, SERVTD_INFO_HASH, info_hash)
     store.servtd_wr(bh, uuid, SERVTD_ATTR, 0)
 
 
 def read_servtd_ext(store: FieldStore, bh: int, uuid: Uuid) -> bytes:
     """The 272-byte SERVTD_EXT of the old MigTD, packed from its TDCS fields."""
     model = b"".join(struct.pack("<Q", store.servtd_rd(bh, uuid, INIT_TEE_MODEL + i))[:4] for i in range(3))
-    ext = (_read_bytes(store, bh, uuid, SERVTD_INIT_SERVTD_INFO_HASH, 6)
-           + _read_bytes(store, bh, uuid, SERVTD_INIT_ATTR, 1) + bytes(8)
-           + _read_bytes(store, bh, uuid, INIT_CPUSVN, 2)
-           + _read_bytes(store, bh, uuid, INIT_TEE_TCB_SVN, 2)
+    ext = (store.read_bytes(bh, uuid, SERVTD_INIT_SERVTD_INFO_HASH, 6)
+           + store.read_bytes(bh, uuid, SERVTD_INIT_ATTR, 1) + bytes(8)
+           + store.read_bytes(bh, uuid, INIT_CPUSVN, 2)
+           + store.read_bytes(bh, uuid, INIT_TEE_TCB_SVN, 2)
            + model + bytes(4)
-           + _read_bytes(store, bh, uuid, SERVTD_INFO_HASH, 6)
-           + _read_bytes(store, bh, uuid, SERVTD_ATTR, 1) + bytes(104))
+           + store.read_bytes(bh, uuid, SERVTD_INFO_HASH, 6)
+           + store.read_bytes(bh, uuid, SERVTD_ATTR, 1) + bytes(104))
     assert len(ext) == SERVTD_EXT_SIZE
     return ext
 
@@ -85,19 +76,20 @@ def store_accept(store: FieldStore, bh: int, uuid: Uuid, token: bytes, peer_ext:
     """New MigTD: record the token, the peer's current attributes and the SERVTD_EXT hash."""
     if len(token) != TOKEN_SIZE or len(peer_ext) != SERVTD_EXT_SIZE:
         raise ValueError("token is 32 bytes and SERVTD_EXT 272 bytes")
-    _write_bytes(store, bh, uuid, SERVTD_REBIND_ACCEPT_TOKEN, token)
+    store.write_bytes(bh, uuid, SERVTD_REBIND_ACCEPT_TOKEN, token)
     store.servtd_wr(bh, uuid, SERVTD_REBIND_ATTR, int.from_bytes(peer_ext[_CUR_ATTR], "little"))
-    _write_bytes(store, bh, uuid, SERVTD_ACCEPT_SERVTD_EXT_HASH, accept_hash(peer_ext))
+    store.write_bytes(bh, uuid, SERVTD_ACCEPT_SERVTD_EXT_HASH, accept_hash(peer_ext))
 
 
 def read_accept_token(store: FieldStore, bh: int, uuid: Uuid) -> bytes:
-    return _read_bytes(store, bh, uuid, SERVTD_REBIND_ACCEPT_TOKEN, 4)
+    """SERVTD_REBIND_ACCEPT_TOKEN (32 bytes; all zero when no token is held)."""
+    return store.read_bytes(bh, uuid, SERVTD_REBIND_ACCEPT_TOKEN, 4)
 
 
 def clear_accept_token(store: FieldStore, bh: int, uuid: Uuid) -> bool:
     """rebind-finalize on the new MigTD: zero SERVTD_REBIND_ACCEPT_TOKEN; False if none was set."""
     had = any(read_accept_token(store, bh, uuid))
-    _write_bytes(store, bh, uuid, SERVTD_REBIND_ACCEPT_TOKEN, bytes(TOKEN_SIZE))
+    store.write_bytes(bh, uuid, SERVTD_REBIND_ACCEPT_TOKEN, bytes(TOKEN_SIZE))
     return had
 
 

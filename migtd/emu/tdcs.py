@@ -57,6 +57,7 @@ class FieldStore:
         return 0
 
     def servtd_wr(self, binding: int, uuid: Uuid, field: int, value: int) -> None:
+        """Set one 64-bit TDCS word."""
         if not 0 <= value < 1 << 64:
             raise ValueError("TDCS words are 64-bit")
         self._tdcs[(binding, uuid, field)] = value
@@ -66,16 +67,27 @@ class FieldStore:
         self.approved_rebind[(binding, uuid)] = token
 
     def sys_rd(self, field: int) -> int:
+        """A global-system (GSM) field such as the export/import version range; 0 if unset."""
         return self._sys.get(field, 0)
+
+    def read_bytes(self, binding: int, uuid: Uuid, base: int, words: int) -> bytes:
+        """``words`` consecutive little-endian TDCS words from ``base``, as bytes."""
+        return b"".join(struct.pack("<Q", self.servtd_rd(binding, uuid, base + i)) for i in range(words))
+
+    def write_bytes(self, binding: int, uuid: Uuid, base: int, data: bytes) -> None:
+        """Store ``data`` in consecutive words from ``base`` (a short last word is zero-padded)."""
+        for i in range(0, len(data), 8):
+            self.servtd_wr(binding, uuid, base + i // 8, int.from_bytes(data[i:i + 8].ljust(8, b"\0"), "little"))
 
     def read_key(self, binding: int, uuid: Uuid, base: int) -> bytes:
         """Four consecutive words as the 32-byte key they hold."""
-        return b"".join(struct.pack("<Q", self.servtd_rd(binding, uuid, base + i)) for i in range(4))
+        return self.read_bytes(binding, uuid, base, 4)
 
     def write_key(self, binding: int, uuid: Uuid, base: int, key: bytes) -> None:
-        for i in range(4):
-            self.servtd_wr(binding, uuid, base + i, int.from_bytes(key[8 * i:8 * i + 8], "little"))
-
+        """Store a 32-byte key in four consecutive words."""
+        if len(key) != 32:
+            raise ValueError("a TDCS key is 32 bytes")
+        self.write_bytes(binding, uuid, base, key)
 
 def parse_version_range(text: str) -> tuple[int, int]:
     """``MIN-MAX`` (or a single number) as two integers; values are checked later as u16."""
