@@ -4,9 +4,10 @@
   kills whatever is still running when the test ends.
 * ``mock_env`` is a clean environment for mock-report with policy v1, the
   default policy and the committed mock PKI.
-* ``v2_policy`` writes a signed policy v2 whose embedded collaterals are the
-  mock PKI's and whose ServTD TCB mapping knows the mock-qe MigTD, signed with
-  the mock policy-signing key; ``v2_env`` turns it into an environment.
+* ``v2_policy`` builds a signed policy v2 whose embedded collaterals are the
+  mock PKI's and whose ServTD TCB mapping knows the mock-qe MigTD (through
+  :mod:`migtd.policy.generate_v2`), signed with the mock policy-signing key;
+  ``v2_env`` writes it and turns it into an environment.
 
 Helpers are fixtures because tests are imported with ``--import-mode=importlib``.
 """
@@ -25,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from migtd import paths
-from migtd.eventlog import parse_event_log, replay_rtmrs, v2_event_log
-from migtd.attest.providers import MOCK_MRTD
 
 if TYPE_CHECKING:
     from tests.conftest import Processes
@@ -122,47 +121,32 @@ V2_RULES: list[dict[str, Any]] = [
 ]
 
 
-def _mock_migtd_measurements(chain: bytes) -> dict[str, str]:
-    """MRTD/RTMR0/RTMR1 of a mock-qe MigTD running a v2 policy signed under ``chain``.
-
-    The mock QE replays the RTMRs from the event log; RTMR1 holds the issuer
-    chain, RTMR2 the policy itself (so the mapping leaves RTMR2 out, as the
-    policy cannot pin its own hash).
-    """
-    rtmrs = replay_rtmrs(parse_event_log(v2_event_log(chain, b"placeholder")))
-    return {"mrtd": MOCK_MRTD.hex().upper(), "rtmr0": rtmrs[0].hex().upper(), "rtmr1": rtmrs[1].hex().upper()}
-
-
 def build_v2_policy(*, svn: int = 1, policy: list[Any] | None = None, forward: list[Any] | None = None,
                     backward: list[Any] | None = None) -> bytes:
-    """A signed v2 policy over the mock PKI's collaterals, signed by the mock policy key."""
+    """A signed v2 policy over the mock PKI's collaterals, signed by the committed mock policy key.
+
+    The ServTD collateral (TD identity, and a TCB mapping that knows the
+    mock-qe MigTD's MRTD/RTMR0/RTMR1 under the mock policy chain) comes from
+    the project's generator (:mod:`migtd.policy.generate_v2`); the rules are
+    :data:`V2_RULES` unless ``policy`` is given.
+    """
+    from migtd.policy import jsontext
+    from migtd.policy import report as rpt
+    from migtd.policy.generate_v2 import (Signer, Signers, measurements_for, mock_facts, policy_data,
+                                          servtd_collateral)
     from migtd.policy.sign import sign_document
 
     mock = paths.mock_dir()
-    key, chain = (mock / "policy_signing_key.pem").read_bytes(), (mock / "policy_issuer_chain.pem").read_bytes()
-
-    def compact(v: object) -> bytes:
-        return json.dumps(v, separators=(",", ":")).encode()
-
-    identity = {"id": "E2E-ATTEST-IDENTITY", "version": 1, "issueDate": "2024-01-01T00:00:00Z",
-                "nextUpdate": "2049-12-31T00:00:00Z", "tcbEvaluationNumber": 1, "xfam": "E718060000000000",
-                "attributes": "0000000000000000", "mrConfigId": "00" * 48, "mrOwner": "00" * 48,
-                "mrOwnerConfig": "00" * 48, "mrsigner": "00" * 48, "isvProdId": 1,
-                "tcbLevels": [{"tcb": {"isvsvn": 1}, "tcbDate": "2024-01-01T00:00:00Z", "tcbStatus": "UpToDate"}]}
-    mapping = {"id": "E2E-ATTEST-MAPPING", "version": 1, "issueDate": "2024-01-01T00:00:00Z",
-               "nextUpdate": "2049-12-31T00:00:00Z", "mrSigner": "00" * 16, "isvProdId": 1,
-               "svnMappings": [{"tdMeasurements": _mock_migtd_measurements(chain), "isvsvn": 1}]}
-    signed_identity = json.loads(sign_document(compact(identity), key, "tdIdentity"))
-    signed_mapping = json.loads(sign_document(compact(mapping), key, "tdTcbMapping"))
-    data = {"id": "E2E-ATTEST-POLICY", "version": "2.0", "policySvn": svn,
-            "policy": V2_RULES if policy is None else policy, "forwardPolicy": forward,
-            "backwardPolicy": backward,
-            "collaterals": json.loads(paths.mock_collateral().read_bytes()),
-            "servtdCollateral": {"majorVersion": 1, "minorVersion": 0,
-                                 "servtdIdentityIssuerChain": chain.decode(), "servtdIdentity": signed_identity,
-                                 "servtdTcbMappingIssuerChain": chain.decode(),
-                                 "servtdTcbMapping": signed_mapping}}
-    return sign_document(compact(data), key, "policyData")
+    signer = Signer.load(mock / "policy_signing_key.pem", mock / "policy_issuer_chain.pem")
+    collateral_json = paths.mock_collateral().read_bytes()
+    facts = mock_facts(collateral_json, paths.mock_root_ca().read_bytes())
+    servtd = servtd_collateral(facts, Signers.single(signer), measurements_for(facts, [signer.chain_pem]),
+                               rpt.iso8601(rpt.tcb_date_seconds(facts.verified_report)))
+    data = policy_data(facts, collateral_json, servtd, policy_svn=svn, policy_id="E2E-ATTEST-POLICY")
+    data["policy"] = V2_RULES if policy is None else policy
+    data["forwardPolicy"] = forward
+    data["backwardPolicy"] = backward
+    return sign_document(jsontext.compact(data).encode("utf-8"), signer.key_pem, "policyData")
 
 
 @pytest.fixture
