@@ -51,7 +51,7 @@ class RunRecord:
             for raw in self.lines.get(role, []):
                 side.feed(raw)
             for reason in self.problems.get(role, []):
-                if reason not in self.launch_errors.values():
+                if reason != self.launch_errors.get(role):  # failed_to_start adds it again
                     side.problem(reason)
             if role in self.launch_errors:
                 side.failed_to_start(self.launch_errors[role])
