@@ -23,7 +23,7 @@ from migtd.policy import generate_v2 as g
 from migtd.policy import jsontext
 from migtd.policy.errors import PolicyError
 from migtd.policy.v2 import ChainError, validate_peer_chain, verify_signed_policy
-from migtd.policy.v2.servtd import Measurements
+from migtd.policy.v2.flows import tdinfo_measurements
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The tool installed next to the interpreter running the tests (the project venv in CI).
@@ -58,14 +58,10 @@ def test_mapping_matches_what_the_mock_qe_reports(facts: g.TdFacts) -> None:
     signer = _mock_signer()
     gen = g.build_signed_policy(facts, paths.mock_collateral().read_bytes(), g.Signers.single(signer))
     report = MockQeProvider().td_report(bytes(64), eventlog.v2_event_log(signer.chain_pem, gen.policy))
-    info = report[512:1024]
-    target = Measurements.from_bytes(info[16:64], info[208:256], info[256:304])
-    assert gen.verified.tcb_mapping.engine_svn(target) == g.ENGINE_SVN
+    assert gen.verified.tcb_mapping.engine_svn(tdinfo_measurements(report[512:1024])) == g.ENGINE_SVN
     other = g.IssuerCa.generate().issue()
     report = MockQeProvider().td_report(bytes(64), eventlog.v2_event_log(other.chain_pem, gen.policy))
-    info = report[512:1024]
-    assert gen.verified.tcb_mapping.engine_svn(Measurements.from_bytes(info[16:64], info[208:256],
-                                                                       info[256:304])) is None
+    assert gen.verified.tcb_mapping.engine_svn(tdinfo_measurements(report[512:1024])) is None
 
 
 @pytest.mark.parametrize("variant", list(g.ROTATION_VARIANTS))
