@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/azure_provider.py [--runs 30]
 
-Starts a swtpm on loopback, provisions NV 0x01400001 with a 1.4 KB HCL report
+Starts a swtpm on loopback, provisions NV 0x01400001 with a 1.5 KB HCL report
 around the mock TD report, and runs a local IMDS that quotes with the mock QE
 (``config/mock``). Then, ``--runs`` times each (after 3 warm-up runs):
 
@@ -19,7 +19,6 @@ swtpm and the server are stopped before the script exits.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import shutil
 import socket
@@ -38,11 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from migtd.attest.mock_qe import MockQE  # noqa: E402
-from migtd.attest.providers import MOCK_MRSEAM, MOCK_MRTD, MOCK_TEE_TCB_SVN, MOCK_XFAM  # noqa: E402
-from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo  # noqa: E402
+from migtd.attest.providers import MockQeProvider  # noqa: E402
 from migtd.emu import hcl  # noqa: E402
 from migtd.emu.azure import AzureQuoteProvider  # noqa: E402
-from migtd.emu.imds import b64url_encode  # noqa: E402
+from migtd.emu.imds import b64url_decode, b64url_encode  # noqa: E402
+from migtd.eventlog import build_event_log  # noqa: E402
 from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm  # noqa: E402
 
 
@@ -82,8 +81,7 @@ def _imds(quote: Callable[[bytes], bytes]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            text = json.loads(body)["report"]
-            report = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            report = b64url_decode(json.loads(body)["report"])
             payload = json.dumps({"quote": b64url_encode(quote(report))}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(payload)))
@@ -108,9 +106,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
-    tee = TeeTcbInfo(valid=(1).to_bytes(8, "little"), tee_tcb_svn=MOCK_TEE_TCB_SVN, mrseam=MOCK_MRSEAM)
-    td = TdReport.build(report_data=bytes(64), tee_tcb_info=tee, td_info=TdInfo(xfam=MOCK_XFAM, mrtd=MOCK_MRTD),
-                        cpusvn=MOCK_TEE_TCB_SVN).to_bytes()
+    td = MockQeProvider().td_report(bytes(64), build_event_log([]))
     blob = hcl.build_hcl_report(td, hcl.runtime_claims(bytes(64)))
     with tempfile.TemporaryDirectory() as state:
         proc, port = _start_swtpm(state)
