@@ -17,6 +17,7 @@ key material.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -25,13 +26,6 @@ from typing import IO, Any
 
 #: Ordered like Rust's log levels; a record is written when level <= threshold.
 LEVELS: dict[str, int] = {"error": 1, "warn": 2, "info": 3, "debug": 4, "trace": 5}
-
-#: Event names the console understands (others are shown as plain log lines).
-KNOWN_EVENTS = frozenset({
-    "log", "start", "config", "listening", "connected", "request", "report_status",
-    "quote_generated", "tls_established", "peer_attested", "policy_rule",
-    "policy_decision", "msk_exchanged", "exit", "warning",
-})
 
 _FORBIDDEN_FIELD_PARTS = ("msk", "secret", "private", "session_key", "enc_key", "dec_key")
 
@@ -72,6 +66,7 @@ class EventLog:
             self._tee = open(tee_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def enabled(self, level: str) -> bool:
+        """Whether a record at ``level`` passes the ``RUST_LOG`` threshold."""
         return LEVELS[level] <= self.threshold
 
     def emit(self, event: str, msg: str, level: str = "info", **fields: Any) -> None:
@@ -121,6 +116,7 @@ class EventLog:
             self._tee.flush()
 
     def close(self) -> None:
+        """Close the ``MIGTD_LOG_FILE`` tee (the stream belongs to the caller)."""
         if self._tee is not None:
             self._tee.close()
             self._tee = None
@@ -134,6 +130,10 @@ def _check_field(name: str, value: Any) -> None:
         raise TypeError(f"event field {name!r} is bytes; log a hex digest or length instead")
 
 
+@functools.cache
 def null_log() -> EventLog:
-    """An EventLog that discards everything (for library use and tests)."""
+    """The one EventLog that discards everything (for library callers that pass no log).
+
+    Shared, so a caller may use it freely without opening ``/dev/null`` again.
+    """
     return EventLog("source", 0, stream=open(os.devnull, "w", encoding="utf-8"), level="error")
