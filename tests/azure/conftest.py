@@ -27,21 +27,18 @@ from pathlib import Path
 
 import pytest
 
-from migtd.attest.providers import MOCK_MRSEAM, MOCK_MRTD, MOCK_TEE_TCB_SVN, MOCK_XFAM
-from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
+from migtd.attest.providers import MockQeProvider
 from migtd.emu import hcl
 from migtd.emu.imds import b64url_encode
 from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm
+from migtd.eventlog import build_event_log
 
 SWTPM_START_TIMEOUT = 10.0
 
 
 def mock_td_report(report_data: bytes = bytes(64)) -> bytes:
-    """A TD report with the mock TD's measurements (those the mock PKI's policy accepts)."""
-    tee = TeeTcbInfo(valid=(1).to_bytes(8, "little"), tee_tcb_svn=MOCK_TEE_TCB_SVN, mrseam=MOCK_MRSEAM)
-    info = TdInfo(xfam=MOCK_XFAM, mrtd=MOCK_MRTD)
-    return TdReport.build(report_data=report_data, tee_tcb_info=tee, td_info=info,
-                          cpusvn=MOCK_TEE_TCB_SVN).to_bytes()
+    """The mock-qe TD report (empty event log): the measurements the mock PKI's policy accepts."""
+    return MockQeProvider().td_report(report_data, build_event_log([]))
 
 
 def small_hcl_report(user_data: bytes = bytes(64), pad_to: int | None = None) -> bytes:
