@@ -296,8 +296,7 @@ class VtpmReportSource:
                 started = time.monotonic()
                 report = parse_hcl_report(vtpm.nv_read_all(ctx, HCL_REPORT_INDEX))
                 vtpm.log_step("read HCL report (NV 0x01400001)", started)
-                user_data = report.user_data()
-                if user_data is not None and user_data == report_data:
+                if report.user_data() == report_data:
                     return report
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
