@@ -136,6 +136,7 @@ def test_tcb_info_signed_by_wrong_key(pki, mock_quote):
 def test_tcb_info_text_altered_after_signing(pki, mock_quote):
     p = pki.collateral.platforms[0]
     altered = PlatformCollateral(p.fmspc, p.tcb_info_issuer_chain, p.tcb_info.replace('"Revoked"', '"UpToDate"'))
+    assert altered.tcb_info != p.tcb_info  # the signed text really changed
     with pytest.raises(QuoteVerificationError) as err:
         verify_quote(mock_quote, dataclasses.replace(pki.collateral, platforms=(altered,)), pki.root_ca_der)
     assert err.value.step == "tcb_info_signature"
