@@ -322,7 +322,7 @@ def _prepare(collateral: Collateral, root_ca_der: bytes) -> _Prepared:
     qe = _signed_document(collateral.qe_identity, "enclaveIdentity", qe_chain[0], "qe_identity", "QE identity",
                           QeIdentity.from_signed_text)
     if qe.id != "TD_QE" or qe.version not in (2, 3):
-        raise QuoteVerificationError("qe_identity", f"QE identity is {qe.id!r} v{qe.version}, need TD_QE v2")
+        raise QuoteVerificationError("qe_identity", f"QE identity is {qe.id!r} v{qe.version}, need TD_QE v2 or v3")
     window.items.append(("QE identity", qe.issue_date, qe.next_update))
     return _Prepared(root, root.public_bytes(Encoding.DER), root_point, root_revoked,
                      _crl_number(root_crl), pck_crl, frozenset(r.serial_number for r in pck_crl),
@@ -356,7 +356,7 @@ def _tcb_entry(p: _Prepared, fmspc: bytes) -> _TcbEntry:
                            "tcb_info", "TCB info")
     info = _signed_document(platform.tcb_info, "tcbInfo", chain[0], "tcb_info", "TCB info", TcbInfo.from_signed_text)
     if info.id != "TDX" or info.version < 3:
-        raise QuoteVerificationError("tcb_info", f"TCB info is {info.id!r} v{info.version}, need TDX v3")
+        raise QuoteVerificationError("tcb_info", f"TCB info is {info.id!r} v{info.version}, need TDX v3 or later")
     if info.fmspc != fmspc:
         raise QuoteVerificationError("tcb_info", f"TCB info FMSPC {info.fmspc.hex().upper()} is not the PCK's")
     window = _Window()
