@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from migtd.eventlog import v2_event_log
 from migtd.policy import report as rpt
@@ -146,6 +147,21 @@ def test_bad_peer_inputs_never_raise(make_side) -> None:  # type: ignore[no-unty
                     peer_chain=a.chain, tolerate_rtmr_mismatch=True)
         args.update(kw)
         assert authenticate_migration_dest(a.verified, **args).kind == kind
+
+
+def test_peer_chain_with_an_unknown_key_algorithm_is_a_decision(make_side, chain3) -> None:  # type: ignore[no-untyped-def]
+    """cryptography raises UnsupportedAlgorithm (not a ValueError) for such a key; it must not escape."""
+    from cryptography.hazmat.primitives import serialization
+    a = make_side()
+    _, _, certs = chain3
+    der = certs[1].public_bytes(serialization.Encoding.DER)
+    ec_key_oid = bytes.fromhex("06072a8648ce3d0201")                 # id-ecPublicKey
+    unknown = der.replace(ec_key_oid, bytes.fromhex("06072a8648ce3d0209"), 1)
+    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in
+                   (certs[0], x509.load_der_x509_certificate(unknown), certs[2]))
+    d = authenticate_migration_dest(a.verified, local_report=a.report, peer_report=a.report, peer_event_log=a.log,
+                                    peer_policy=a.policy, peer_chain=pem, tolerate_rtmr_mismatch=True)
+    assert d.kind == "SignatureVerificationFailed" and "unreadable public key" in d.error.message  # type: ignore[union-attr]
 
 
 def test_evaluation_info_from_report(make_side, report_dat: bytes) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
@@ -34,11 +34,16 @@ def load_chain(pem: bytes) -> list[x509.Certificate]:
     return certs
 
 
-def _p384_key(cert: x509.Certificate, what: str) -> ec.EllipticCurvePublicKey:
+def _public_key(cert: x509.Certificate, what: str) -> object:
+    """The certificate's key; a malformed key or an algorithm cryptography does not know is a ChainError."""
     try:
-        key = cert.public_key()
-    except ValueError as exc:
+        return cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise ChainError(f"{what}: unreadable public key ({exc})") from None
+
+
+def _p384_key(cert: x509.Certificate, what: str) -> ec.EllipticCurvePublicKey:
+    key = _public_key(cert, what)
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
         raise ChainError(f"{what}: key is not an EC P-384 key")
     return key
@@ -80,11 +85,13 @@ def verify_chain_and_signature(chain_pem: bytes, message: bytes, signature_der: 
     verify_signature(certs, message, signature_der)
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def _is_ca(cert: x509.Certificate, what: str) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca)
     except x509.ExtensionNotFound:
         return False
+    except ValueError as exc:
+        raise ChainError(f"{what}: unreadable extensions ({exc})") from None
 
 
 def validate_peer_chain(local_pem: bytes, peer_pem: bytes) -> None:
@@ -98,14 +105,13 @@ def validate_peer_chain(local_pem: bytes, peer_pem: bytes) -> None:
     if local[0].subject.public_bytes() != peer[0].subject.public_bytes():
         raise ChainError("the peer's leaf subject differs from ours")
     for i, cert in enumerate(peer[1:], start=1):
-        if not _is_ca(cert):
+        if not _is_ca(cert, f"the peer's certificate {i}"):
             raise ChainError(f"the peer's certificate {i} is not a CA (BasicConstraints cA missing)")
 
 
 def signer_key_hash(chain_pem: bytes) -> bytes:
     """SHA-384 of the leaf's raw subjectPublicKey (the 97-byte uncompressed point)."""
-    leaf = load_chain(chain_pem)[0]
-    key = leaf.public_key()
+    key = _public_key(load_chain(chain_pem)[0], "leaf certificate")
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise ChainError("leaf key is not an EC key")
     point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
