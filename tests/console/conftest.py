@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -9,9 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
+from rich.console import Console
+from textual.widgets import Static
 
 from tui.history import HistoryStore
 from tui.record import RunRecord
@@ -47,6 +50,22 @@ def recorded_run(name: str, mode: str, *, exits: dict[str, int] | None = None,
                            "where": f"ssh {dst_host}" if t == "ssh" else "local"}
     rec.launch_errors = dict(launch_errors or {})
     return rec
+
+
+def plain(widget: Static) -> str:
+    """The text a Static currently shows."""
+    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 40.0) -> None:
+    """Let the app run until ``cond()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached within {timeout:g} s")
+        await pilot.pause(0.05)
 
 
 def free_port() -> int:
@@ -145,8 +164,9 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
         "  LogLevel ERROR",
         "",
     ]))
+    log = open(root / "sshd.log", "wb")  # noqa: SIM115 - closed below, after sshd
     proc = subprocess.Popen([str(binary), "-D", "-e", "-f", str(config), "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=open(root / "sshd.log", "wb"))
+                            stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -167,3 +187,4 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        log.close()

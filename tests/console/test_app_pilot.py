@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import io
+import json
 import os
 import subprocess
 import sys
-import json
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
-from rich.console import Console
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input
 
 from tui.app import ConsoleApp, main
 from tui.history import HistoryStore
@@ -23,24 +20,9 @@ from tui.screens.run import RunScreen
 from tui.widgets.logview import LogView
 from tui.widgets.panes import ResultBar, RunHeader
 
-from .conftest import recorded_run
+from .conftest import plain, recorded_run, until
 
 SIZE = (160, 48)
-
-
-def plain(widget: Static) -> str:
-    """The text a Static currently shows."""
-    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
-    console.print(widget.content)
-    return console.export_text()
-
-
-async def until(pilot, cond: Callable[[], bool], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 def live_app(fake: str, store: HistoryStore, mode: str = "mock-report") -> ConsoleApp:

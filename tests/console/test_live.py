@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -19,8 +18,7 @@ from tui.launchers import SshLauncher
 from tui.params import RunParams
 from tui.widgets.panes import ResultBar, RunHeader
 
-from .conftest import Sshd, free_port
-from .test_app_pilot import plain
+from .conftest import Sshd, free_port, plain, until
 
 SIZE = (160, 48)
 
@@ -30,14 +28,6 @@ def migtd_bin() -> str:
     if not path.exists():
         pytest.fail(f"{path} missing: pip install -e .")
     return str(path)
-
-
-async def until(pilot, cond: Callable[[], bool], timeout: float = 40.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("run did not finish in time")
-        await pilot.pause(0.1)
 
 
 def skip_ra_params(**kw: object) -> RunParams:
