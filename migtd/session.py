@@ -16,6 +16,7 @@ modules (codecs, verifier, version negotiation).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import struct
@@ -126,6 +127,11 @@ class Migration:
         #: One line saying why the run failed (empty on success), for the exit event.
         self.failure = ""
 
+    @functools.cached_property
+    def event_log(self) -> bytes:
+        """This MigTD's CCEL log, built once per run (it depends only on the configuration)."""
+        return local_event_log(self.cfg)
+
     # ------------------------------------------------------------ request loop
     async def run(self) -> MigrationResult:
         """Serve requests until the migration request is done; its result is the exit code."""
@@ -174,7 +180,7 @@ class Migration:
     def _handle_report(self, req: Request) -> None:
         report_data = HOST_REPORT_DATA if req.operation == Operation.GetTDReport else req.report_data
         try:
-            report = self.provider.td_report(report_data, local_event_log(self.cfg))
+            report = self.provider.td_report(report_data, self.event_log)
         except Exception as exc:  # a failed report never ends the loop (§2.4)
             self.log.error(f"TD report generation failed: {_describe(exc)}")
             failed = (MigrationResult.TdxModuleError if req.operation == Operation.GetTDReport
@@ -240,10 +246,8 @@ class Migration:
 
     async def start_rebinding(self, req: Request) -> None:
         """§7: pre-session, TLS with TDREPORT certificates, 32-byte token old → new (or finalize)."""
-        from cryptography.hazmat.primitives.asymmetric import ec
-
         from migtd.emu import rebind
-        from migtd.ratls.certificate import OID_SERVTD_EXT, build_rebind_certificate, public_point
+        from migtd.ratls.certificate import OID_SERVTD_EXT, build_rebind_certificate
 
         info = req.migration
         assert info is not None
@@ -253,9 +257,7 @@ class Migration:
             return
         blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
         await self.pre_session(blob)
-        key = ec.generate_private_key(ec.SECP384R1())
-        log_bytes = local_event_log(self.cfg)
-        report = self._td_report(hashlib.sha384(public_point(key)).digest() + bytes(16), log_bytes)
+        key, report = self._keyed_report()
         if self.verifier_context is not None:
             self.verifier_context.local_tdreport = report
         extra: dict[str, bytes] = {}
@@ -263,7 +265,8 @@ class Migration:
             if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
                 raise MigtdError("current SERVTD_ATTR is not zero", MigrationResult.InvalidParameter)
             extra = {"servtd_ext": rebind.read_servtd_ext(self.store, bh, uuid), "init_tdinfo": report[512:1024]}
-        cert = build_rebind_certificate(key, log_bytes, report, policy_hash=hashlib.sha384(blob).digest(), **extra)
+        cert = build_rebind_certificate(key, self.event_log, report, policy_hash=hashlib.sha384(blob).digest(),
+                                        **extra)
         engine, peer = await self._handshake(key, cert)
         if is_old:
             token = os.urandom(rebind.TOKEN_SIZE)
@@ -335,28 +338,33 @@ class Migration:
             raise MigtdError("pre-session: expected START_SESSION", MigrationResult.InvalidParameter)
 
     # ------------------------------------------------------------ RA-TLS
-    async def _local_certificate(self, blob: bytes | None) -> tuple[EllipticCurvePrivateKey, bytes]:
-        """Fresh P-384 key, TD report over SHA-384(key), quote, certificate (§5.2, §5.8)."""
+    def _keyed_report(self) -> tuple[EllipticCurvePrivateKey, bytes]:
+        """A fresh P-384 key and a TD report whose REPORTDATA is SHA-384(public key) ‖ 16 zeros (§5.2)."""
         from cryptography.hazmat.primitives.asymmetric import ec
 
-        from migtd.ratls.certificate import build_certificate, public_point
+        from migtd.ratls.certificate import public_point
 
         key = ec.generate_private_key(ec.SECP384R1())
-        log_bytes = local_event_log(self.cfg)
-        report = self._td_report(hashlib.sha384(public_point(key)).digest() + bytes(16), log_bytes)
+        return key, self._td_report(hashlib.sha384(public_point(key)).digest() + bytes(16), self.event_log)
+
+    async def _local_certificate(self, blob: bytes | None) -> tuple[EllipticCurvePrivateKey, bytes]:
+        """Fresh P-384 key, TD report over SHA-384(key), quote, certificate (§5.2, §5.8)."""
+        from migtd.ratls.certificate import build_certificate
+
+        key, report = self._keyed_report()
         quote = await quote_with_retry(self.provider, report, self.log, self.injector)
         self.log.emit("quote_generated", "Quote generated successfully", bytes=len(quote),
                       source=self.provider.name)
         if self.verifier_context is not None:
             self.verifier_context.local_quote = quote
-            self.verifier_context.local_event_log = log_bytes
+            self.verifier_context.local_event_log = self.event_log
         prepare_local = getattr(self.verifier, "prepare_local", None)
         if prepare_local is not None:  # DCAP verifiers check our own quote first (§5.5 v1 step 1)
             local = prepare_local()
             self.log.info(f"Local quote verified: TCB status {local.tcb_status}")
         policy_hash = hashlib.sha384(blob).digest() if blob is not None else None
         try:
-            cert = build_certificate(key, quote, log_bytes, policy_hash=policy_hash)
+            cert = build_certificate(key, quote, self.event_log, policy_hash=policy_hash)
         except ValueError as exc:
             raise SecureSessionError(f"building the RA-TLS certificate failed: {exc}") from None
         return key, cert
