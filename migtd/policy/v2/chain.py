@@ -90,7 +90,7 @@ def _is_ca(cert: x509.Certificate, what: str) -> bool:
         return bool(cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca)
     except x509.ExtensionNotFound:
         return False
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension) as exc:
         raise ChainError(f"{what}: unreadable extensions ({exc})") from None
 
 

@@ -32,5 +32,5 @@ def fmspc_from_quote(quote: bytes) -> bytes:
         cert = x509.load_der_x509_certificate(der)
         ext = cert.extensions.get_extension_for_oid(_SGX_OID).value
         return fmspc_of_extension(ext.value)  # type: ignore[attr-defined]
-    except (ValueError, FormatError, x509.ExtensionNotFound, TypeError) as exc:
+    except (ValueError, FormatError, x509.ExtensionNotFound, x509.DuplicateExtension, TypeError) as exc:
         raise PolicyError(PolicyErrorKind.InvalidQuote, f"no FMSPC in the quote's PCK certificate ({exc})") from None
