@@ -88,11 +88,11 @@ def test_rebind_certificate_extensions() -> None:
     assert verifier.verify(old, is_client=False).ok
     import pytest
 
-    from migtd.errors import SecureSessionError
+    from migtd.errors import ConfigError, SecureSessionError
 
     with pytest.raises(SecureSessionError, match="SERVTD_EXT"):
         verifier.verify(new, is_client=False)  # the new side needs the old one's SERVTD_EXT
-    with pytest.raises(Exception, match="not implemented"):
+    with pytest.raises(ConfigError, match="not implemented"):
         make_verifier(VerifierContext(mode="azure", operation="rebind-prepare"))  # only skip-ra and mock-report
 
 

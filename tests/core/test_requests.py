@@ -18,6 +18,7 @@ from migtd.emu.requests import (
     MigrationInfo, Operation, Request, RequestError, migration_queue, parse_request, rebinding_queue,
 )
 from migtd.emu.vmm import EmulatedVmm, enable_log_area, log_area_response
+from migtd.errors import MigtdError
 from migtd.result import MigrationResult
 
 UUID = (1, 2, 3, 4)
@@ -116,8 +117,9 @@ def test_report_status_word_bits() -> None:
     assert ghci.report_status_word(MigrationResult.Success) == 0
     assert ghci.report_status_word(MigrationResult.SecureSessionError) == 0x0601
     assert ghci.split_status_word(0x0C01) == (1, 12)
-    with pytest.raises(Exception):
+    with pytest.raises(MigtdError, match="not a MigrationResult") as err:
         ghci.report_status_word(77)
+    assert err.value.result == MigrationResult.InvalidParameter
 
 
 def test_vmm_records_reports_and_classifies_by_id_bits() -> None:
