@@ -15,7 +15,6 @@ Everything else is the real engine, so the rest of the session is genuine.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 
@@ -23,10 +22,11 @@ import sys
 def _wrong_reportdata() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    from migtd.attest.binding import report_data_for_key
     from migtd.attest.providers import MockQeProvider
     from migtd.ratls.certificate import public_point
 
-    other = hashlib.sha384(public_point(ec.generate_private_key(ec.SECP384R1()))).digest() + bytes(16)
+    other = report_data_for_key(public_point(ec.generate_private_key(ec.SECP384R1())))
     genuine = MockQeProvider.td_report
 
     def td_report(self: MockQeProvider, report_data: bytes, event_log: bytes) -> bytes:
