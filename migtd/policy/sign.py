@@ -9,7 +9,7 @@ human edits and the bytes that were signed would differ silently. Output is
 
 from __future__ import annotations
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -44,7 +44,7 @@ def load_private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
     """A P-384 private key from PEM (PKCS#8 or SEC1)."""
     try:
         key = serialization.load_pem_private_key(bytes(pem), password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise _usage(f"cannot read the private key: {exc}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP384R1):
         raise _usage("the signing key must be an EC P-384 key")
@@ -67,7 +67,10 @@ def verify_with_public_key(signed: bytes, public_key_pem: bytes, name: str = "po
     if set(value) != {name, "signature"}:
         raise PolicyError(K.InvalidPolicy, f'a signed file holds exactly "{name}" and "signature"')
     sig = decode_signature(container.signature_hex)
-    key = serialization.load_pem_public_key(bytes(public_key_pem))
+    try:
+        key = serialization.load_pem_public_key(bytes(public_key_pem))
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise _usage(f"cannot read the verification key: {exc}") from None
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise _usage("the verification key must be an EC key")
     try:

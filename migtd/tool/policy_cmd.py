@@ -212,6 +212,7 @@ def verify(args: argparse.Namespace) -> int:
 
 def sign(args: argparse.Namespace) -> int:
     """``policy sign``: json-signer; the key must be the chain's leaf, and the output is re-verified."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     from migtd.policy.errors import PolicyError, PolicyErrorKind
@@ -228,7 +229,10 @@ def sign(args: argparse.Namespace) -> int:
     except ChainError as exc:
         raise ConfigError(f"{args.chain}: {exc}") from None
     fmt = serialization.PublicFormat.SubjectPublicKeyInfo
-    leaf_pub = certs[0].public_key().public_bytes(serialization.Encoding.DER, fmt)
+    try:
+        leaf_pub = certs[0].public_key().public_bytes(serialization.Encoding.DER, fmt)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{args.chain}: unreadable leaf public key ({exc})") from None
     key_pub = load_private_key(key_pem).public_key().public_bytes(serialization.Encoding.DER, fmt)
     if leaf_pub != key_pub:
         raise ConfigError(f"{args.key} is not the key of the leaf certificate in {args.chain}")

@@ -91,3 +91,14 @@ def test_non_p384_key_is_refused() -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     with pytest.raises(PolicyError, match="P-384"):
         sign_document(CANON, key)
+
+
+def test_unreadable_keys_are_usage_errors(chain3) -> None:  # type: ignore[no-untyped-def]
+    signed = sign_document(CANON, chain3[0])
+    for bad in (b"not a key", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"):
+        with pytest.raises(PolicyError) as err:
+            verify_with_public_key(signed, bad)
+        assert err.value.result is MigrationResult.InvalidParameter
+        with pytest.raises(PolicyError) as err:
+            sign_document(CANON, bad)
+        assert err.value.result is MigrationResult.InvalidParameter
