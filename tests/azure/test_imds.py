@@ -19,7 +19,7 @@ from migtd.errors import AttestationError, ConfigError
 from migtd.result import MigrationResult
 
 
-def test_request_is_unpadded_urlsafe_json(make_td_report: Callable[..., bytes]) -> None:
+def test_request_is_unpadded_urlsafe_json() -> None:
     report = bytes(range(256)) * 4  # exercises '-' and '_' in the alphabet
     body = json.loads(encode_request(report))
     assert set(body) == {"report"}
