@@ -30,8 +30,7 @@ def _source(tpm: Any, log: Any = None, **kw: Any) -> VtpmReportSource:
     return VtpmReportSource(Vtpm(tpm.tcti, log), **kw)
 
 
-def test_report_comes_from_the_hcl_index(provisioned_swtpm: Any, logs: Any,
-                                         make_td_report: Callable[..., bytes]) -> None:
+def test_report_comes_from_the_hcl_index(provisioned_swtpm: Any, logs: Any) -> None:
     data = bytes(range(64))
     report = _source(provisioned_swtpm, logs.log).hcl_report(data)
     expected = hcl.parse_hcl_report(provisioned_swtpm.read(HCL_REPORT_INDEX))
