@@ -19,7 +19,7 @@ import os
 import stat
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import migtd
@@ -145,10 +145,10 @@ class Options:
     policy_version: int | None = None
     log_format: str | None = None
     timeout: float | None = None
-    unknown: list[str] = field(default_factory=list)
 
     @property
     def role(self) -> str:
+        """``source`` or ``destination``, as the events spell it."""
         return "source" if self.is_source else "destination"
 
 
@@ -232,7 +232,6 @@ def parse_args(argv: Sequence[str]) -> Options:
                              "AzCVMEmu compatible)")
         else:
             _say(f"Unknown argument: {arg}")
-            opts.unknown.append(arg)
             help_requested = True
             i += 1
     if help_requested:
@@ -264,7 +263,7 @@ def _timeout(text: str, what: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 < value <= 86400 or value != value:
+    if not 0 < value <= 86400:  # also refuses nan and inf
         raise CliExit(1, f"Invalid {what}: {text}. Use a number of seconds between 0 and 86400", usage=True)
     return value
 
@@ -288,6 +287,8 @@ def merge_env(opts: Options, env: Mapping[str, str]) -> Options:
 
 @dataclass
 class LoadedFiles:
+    """The configuration files' bytes, read once at start-up (root CA for v1, issuer chain for v2)."""
+
     policy_path: str
     policy: bytes
     root_ca: bytes = b""
@@ -431,7 +432,7 @@ def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None) -> int:
         _say(f"Cannot open MIGTD_LOG_FILE {environ.get('MIGTD_LOG_FILE')}: {exc.strerror or exc}")
         return 1
     code, reason = _run_logged(opts, environ, log)
-    _install_stop_handlers()  # asyncio.run reset them to the defaults on its way out
+    _install_stop_handlers()  # _serve's remove_signal_handler reset them to the defaults
     name, _ = MigrationResult.describe(code)
     log.emit("exit", f"MigTD exiting with {code} ({name})" + (f": {reason}" if reason else ""),
              "info" if code == 0 else "error", code=code, result=name, reason=reason)
@@ -497,10 +498,9 @@ def prepare(opts: Options, files: LoadedFiles, env: Mapping[str, str], log: Even
     from migtd.session import SessionConfig
 
     assert opts.attestation is not None and opts.policy_version is not None
-    cfg = SessionConfig(is_source=opts.is_source, request_id=opts.request_id, uuid=opts.uuid,
-                        binding=opts.binding, attestation=opts.attestation,
+    cfg = SessionConfig(is_source=opts.is_source, attestation=opts.attestation,
                         policy_version=opts.policy_version, policy=files.policy,
-                        root_ca=files.root_ca, issuer_chain=files.issuer_chain, env=env)
+                        root_ca=files.root_ca, issuer_chain=files.issuer_chain)
     store = store_from_env(env)
     injector = FailureInjector.from_env(env)
     provider = make_provider(opts.attestation, mock_quote_file=env.get("MOCK_QUOTE_FILE") or None, env=env,
@@ -516,15 +516,14 @@ def prepare(opts: Options, files: LoadedFiles, env: Mapping[str, str], log: Even
     return Plan(opts, log, cfg, store, provider, verifier, ctx, injector)
 
 
-def prepare_rebinding_fields(plan: Plan) -> None:
+def prepare_rebinding_fields(plan: Plan, event_log: bytes) -> None:
     """Emulator set-up at queue time (§7): service-TD fields from the local TD report.
 
     For rebind-finalize also the session a completed rebind-prepare left (a fresh token).
     """
     from migtd.emu.rebind import populate_servtd_fields
-    from migtd.session import local_event_log
 
-    report = plan.provider.td_report(bytes(64), local_event_log(plan.session))
+    report = plan.provider.td_report(bytes(64), event_log)
     populate_servtd_fields(plan.store, plan.opts.binding, plan.opts.uuid, report)
     if plan.opts.operation == "rebind-finalize":
         from migtd.emu.rebind import TOKEN_SIZE, seed_prepared_session
@@ -580,10 +579,10 @@ async def _serve(plan: Plan) -> tuple[int, str]:
                 log.info("Setting up rebinding flow (EnableLogArea -> GetMigtdData -> StartRebinding)")
                 queue = rebinding_queue(opts.request_id, opts.is_source, opts.uuid, opts.binding,
                                         finalize=opts.operation == "rebind-finalize")
-                if opts.policy_version == 2:
-                    prepare_rebinding_fields(plan)
             run = Migration(plan.session, log, stream, EmulatedVmm(queue), plan.store,
                             plan.provider, plan.verifier, plan.injector, plan.verifier_context)
+            if opts.operation != "migration" and opts.policy_version == 2:
+                prepare_rebinding_fields(plan, run.event_log)
             result = await run.run()
         finally:
             await stream.close()

@@ -20,8 +20,8 @@ import functools
 import hashlib
 import os
 import struct
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from migtd import eventlog
@@ -54,18 +54,17 @@ MAX_PEER_BLOB = 1024 * 1024 + 8192 + 8
 
 @dataclass
 class SessionConfig:
-    """Everything the flow needs, already validated by the CLI."""
+    """Everything the flow needs, already validated by the CLI.
+
+    Request id, UUID and binding handle come with each VMM request, not from here.
+    """
 
     is_source: bool
-    request_id: int
-    uuid: tuple[int, int, int, int]
-    binding: int
     attestation: str
     policy_version: int = 1
     policy: bytes = b""
     root_ca: bytes = b""
     issuer_chain: bytes = b""
-    env: Mapping[str, str] = field(default_factory=dict)
 
 
 def local_event_log(cfg: SessionConfig) -> bytes:

@@ -97,8 +97,8 @@ def test_rebind_certificate_extensions() -> None:
 
 
 def _side(is_source: bool, store: FieldStore, stream) -> Migration:
-    cfg = SessionConfig(is_source=is_source, request_id=5, uuid=UUID, binding=BH, attestation="skip-ra",
-                        policy_version=2, policy=b'{"p": 1}', issuer_chain=b"chain")
+    cfg = SessionConfig(is_source=is_source, attestation="skip-ra", policy_version=2, policy=b'{"p": 1}',
+                        issuer_chain=b"chain")
     provider = SkipRaProvider()
     rebind.populate_servtd_fields(store, BH, UUID, provider.td_report(bytes(64), eventlog.skip_ra_event_log()))
     log = EventLog("source" if is_source else "destination", 5, stream=io.StringIO(), fmt="json")
