@@ -109,11 +109,20 @@ class EventLog:
         try:
             self.stream.write(line + "\n")
             self.stream.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # the reader went away; keep the run going for the file tee
+        except (OSError, ValueError):
+            pass  # the reader went away (or closed the pipe); keep the run going for the file tee
         if self._tee is not None:
-            self._tee.write(line + "\n")
-            self._tee.flush()
+            try:
+                self._tee.write(line + "\n")
+                self._tee.flush()
+            except OSError as exc:  # e.g. the disk filled up: lose the copy, not the run
+                tee, self._tee = self._tee, None
+                try:
+                    tee.close()
+                except OSError:
+                    pass
+                self.emit("log", f"MIGTD_LOG_FILE: write failed ({exc.strerror or exc}); no longer copying the log",
+                          "warn")
 
     def close(self) -> None:
         """Close the ``MIGTD_LOG_FILE`` tee (the stream belongs to the caller)."""

@@ -263,6 +263,15 @@ def test_log_file_tee(capsys, files, tmp_path) -> None:
     assert code == 1 and out[0].startswith("Cannot open MIGTD_LOG_FILE")
 
 
+def test_log_file_write_failure_keeps_the_run_and_its_exit_code(capsys, files) -> None:
+    """/dev/full opens but every write fails (ENOSPC): one warning on stderr, the run goes on."""
+    env = dict(files, MIGTD_LOG_FILE="/dev/full")
+    env.pop("MIGTD_POLICY_FILE")
+    code, _, err = run(capsys, [], env)
+    assert code == 1 and "Traceback" not in err
+    assert "MIGTD_LOG_FILE: write failed" in err and "MigTD exiting with 1" in err.splitlines()[-1]
+
+
 @pytest.mark.parametrize("cmd", [[sys.executable, "-m", "migtd"], ["migtd"]])
 def test_entry_points_exit_status(cmd: list[str]) -> None:
     if cmd == ["migtd"]:
