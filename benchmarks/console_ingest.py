@@ -64,6 +64,7 @@ class MemoryLauncher(Launcher):
         super().__init__(role, ["memory"], where="memory")
         self.data = data
         self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None  # held: the loop keeps only weak refs
 
     async def start(self, sink: LineSink) -> None:
         reader = asyncio.StreamReader(limit=2 * CHUNK)
@@ -77,7 +78,7 @@ class MemoryLauncher(Launcher):
                 await asyncio.sleep(0)
             reader.feed_eof()
 
-        asyncio.get_running_loop().create_task(writer())
+        self._writer = asyncio.create_task(writer())
         self._task = asyncio.create_task(pump(reader, sink))
 
     @property
@@ -90,8 +91,9 @@ class MemoryLauncher(Launcher):
         return 0
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._writer, self._task):
+            if task is not None:
+                task.cancel()
 
 
 def rss_mib() -> float:
@@ -154,7 +156,6 @@ async def main() -> None:
             rate, kept = await one_ingest(args.lines, store)
             rates.append(rate)
             rss_runs.append(rss_mib())
-        rss1 = rss_mib()
         paints = [await first_paint(store) for _ in range(args.runs)]
         # Memory: trace allocations during one more ingest (slower, so not timed);
         # the input streams are built before tracing starts and are not counted.
