@@ -85,13 +85,16 @@ class PeerVerdict:
 
     @property
     def ok(self) -> bool:
+        """True when the peer is accepted."""
         return self.failure is None
 
 
 class PeerVerifier(Protocol):
     """Judges a peer certificate; ``is_client`` is True when we are the TLS client."""
 
-    def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict: ...
+    def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+        """The verdict on ``peer``; may raise :class:`MigtdError` for a peer that is not a MigTD at all."""
+        ...
 
 
 def check_structure(peer: ParsedCertificate) -> None:
@@ -136,6 +139,16 @@ SKIP_RA_WARNING = ("SKIP-RA: the peer was NOT attested - its quote, event log, c
                    "with real secrets")
 
 
+def _skip_ra_verdict(quote_bytes: int, bypassed: list[str], policy_version: int) -> PeerVerdict:
+    """The accept-all verdict: nothing verified, the policy skipped, and the loud warning."""
+    attested = {
+        "verified": False, "tcb_status": "", "advisories": [], "fmspc": "", "mrtd": "", "rtmrs": [],
+        "tee_tcb_svn": "", "quote_bytes": quote_bytes, "bypassed": bypassed,
+    }
+    policy = {"ok": True, "failed_rules": [], "skipped": True, "policy_version": policy_version}
+    return PeerVerdict(attested=attested, policy=policy, warnings=[SKIP_RA_WARNING])
+
+
 class SkipRaVerifier:
     """Accept-all verification of upstream's ``test_disable_ra_and_accept_all`` build.
 
@@ -149,17 +162,11 @@ class SkipRaVerifier:
         self.policy_version = ctx.policy_version if ctx is not None else 1
 
     def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+        """Structure only (§9.2); the verdict lists every check that was bypassed."""
         check_structure(peer)
-        quote = peer.quote or b""
-        attested = {
-            "verified": False, "tcb_status": "", "advisories": [], "fmspc": "",
-            "mrtd": "", "rtmrs": [], "tee_tcb_svn": "", "quote_bytes": len(quote),
-            "bypassed": ["quote_verification", "reportdata_binding", "event_log_replay",
-                         "certificate_signature", "policy"],
-        }
-        policy = {"ok": True, "failed_rules": [], "skipped": True,
-                  "policy_version": self.policy_version}
-        return PeerVerdict(attested=attested, policy=policy, warnings=[SKIP_RA_WARNING])
+        return _skip_ra_verdict(len(peer.quote or b""), ["quote_verification", "reportdata_binding",
+                                                         "event_log_replay", "certificate_signature", "policy"],
+                                self.policy_version)
 
 
 class SkipRaRebindVerifier:
@@ -172,15 +179,11 @@ class SkipRaRebindVerifier:
         self.policy_version = ctx.policy_version if ctx is not None else 2
 
     def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+        """Only the new MigTD's SERVTD_EXT requirement; the verdict lists what was bypassed."""
         if not is_client and peer.extension(OID_SERVTD_EXT) is None:
             raise SecureSessionError(f"peer certificate has no SERVTD_EXT extension ({OID_SERVTD_EXT})")
-        attested = {
-            "verified": False, "tcb_status": "", "advisories": [], "fmspc": "", "mrtd": "",
-            "rtmrs": [], "tee_tcb_svn": "", "quote_bytes": 0,
-            "bypassed": ["td_report_verification", "init_tdinfo", "certificate_signature", "policy"],
-        }
-        policy = {"ok": True, "failed_rules": [], "skipped": True, "policy_version": self.policy_version}
-        return PeerVerdict(attested=attested, policy=policy, warnings=[SKIP_RA_WARNING])
+        return _skip_ra_verdict(0, ["td_report_verification", "init_tdinfo", "certificate_signature", "policy"],
+                                self.policy_version)
 
 
 def make_verifier(ctx: VerifierContext) -> PeerVerifier:
