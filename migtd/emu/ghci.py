@@ -25,15 +25,19 @@ VMM_CANCEL_SUBSTATUS = 0x03
 
 @dataclass(frozen=True)
 class GhciBuffer:
+    """A decoded shared buffer: the status word the VMM wrote and the payload."""
+
     status: int
     payload: bytes
 
     @property
     def status_byte(self) -> int:
+        """Byte 0: 1 when the VMM completed the call."""
         return self.status & 0xFF
 
     @property
     def operation(self) -> int:
+        """Byte 1: the operation of a WaitForRequest answer."""
         return (self.status >> 8) & 0xFF
 
 

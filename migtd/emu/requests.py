@@ -61,6 +61,7 @@ class MigrationInfo:
     init_td_info: bytes = b""
 
     def encode(self) -> bytes:
+        """The 56-byte structure (plus the 512-byte init TDINFO when present), as the VMM writes it."""
         reserved = bytes([self.operation_byte]) + bytes(5)
         body = MIGRATION_INFO.pack(self.request_id, 1 if self.is_source else 0, self.has_init_data,
                                    reserved, *self.uuid, self.binding_handle)
@@ -96,29 +97,28 @@ def report_data_for(request_id: int, tag: bytes) -> bytes:
     return (struct.pack("<Q", request_id) + tag).ljust(64, b"\0")
 
 
+def _queue(request_id: int, report_op: Operation, tag: bytes, start_op: Operation,
+           info: MigrationInfo) -> list[Request]:
+    """EnableLogArea (bit 63), the report request (bit 62, REPORTDATA tagged), then the start request."""
+    return [
+        Request(Operation.EnableLogArea, request_id | ENABLE_LOG_AREA_BIT, log_level=LOG_LEVEL_INFO),
+        Request(report_op, request_id | GET_REPORT_BIT, report_data=report_data_for(request_id, tag)),
+        Request(start_op, request_id, migration=info),
+    ]
+
+
 def migration_queue(request_id: int, is_source: bool, uuid: tuple[int, int, int, int],
                     binding_handle: int) -> list[Request]:
     """EnableLogArea → GetTDReport → StartMigration for ``--operation migration``."""
-    return [
-        Request(Operation.EnableLogArea, request_id | ENABLE_LOG_AREA_BIT, log_level=LOG_LEVEL_INFO),
-        Request(Operation.GetTDReport, request_id | GET_REPORT_BIT,
-                report_data=report_data_for(request_id, MIGRATION_REPORTDATA_TAG)),
-        Request(Operation.StartMigration, request_id,
-                migration=MigrationInfo(request_id, is_source, uuid, binding_handle)),
-    ]
+    return _queue(request_id, Operation.GetTDReport, MIGRATION_REPORTDATA_TAG, Operation.StartMigration,
+                  MigrationInfo(request_id, is_source, uuid, binding_handle))
 
 
 def rebinding_queue(request_id: int, is_source: bool, uuid: tuple[int, int, int, int],
                     binding_handle: int, finalize: bool) -> list[Request]:
     """EnableLogArea → GetMigtdData → StartRebinding for the rebind operations."""
-    return [
-        Request(Operation.EnableLogArea, request_id | ENABLE_LOG_AREA_BIT, log_level=LOG_LEVEL_INFO),
-        Request(Operation.GetMigtdData, request_id | GET_REPORT_BIT,
-                report_data=report_data_for(request_id, REBINDING_REPORTDATA_TAG)),
-        Request(Operation.StartRebinding, request_id,
-                migration=MigrationInfo(request_id, is_source, uuid, binding_handle,
-                                        operation_byte=1 if finalize else 0)),
-    ]
+    return _queue(request_id, Operation.GetMigtdData, REBINDING_REPORTDATA_TAG, Operation.StartRebinding,
+                  MigrationInfo(request_id, is_source, uuid, binding_handle, operation_byte=1 if finalize else 0))
 
 
 def parse_request(buf: bytes, *, policy_v2: bool = False) -> Request | None:
