@@ -159,6 +159,7 @@ class ConsoleApp(App[int]):
         self.notify("saved " + ", ".join(str(p) for p in paths), timeout=6)
 
     def export_run(self, run_id: str, fmt: str) -> None:
+        """Write a saved run's report in ``fmt`` (``json`` or ``md``) and say where."""
         try:
             record = self.history.load(run_id)
             paths = save_reports(record.replay(), record.run_id, record.started_at,
@@ -174,6 +175,7 @@ class ConsoleApp(App[int]):
         self.push_screen(HistoryScreen(self.history))
 
     def switch_to_run(self) -> None:
+        """Pop screens until the Run screen shows."""
         while len(self.screen_stack) > 1 and self.screen is not self.run_screen:
             self.pop_screen()
 

@@ -48,6 +48,7 @@ class RunInfo:
 
 
 def summarize(record: RunRecord, model: RunModel) -> RunInfo:
+    """The History screen's line for a run: mode, each side's result, MSK check, verdict."""
     results = {}
     for role in model.active_roles:
         res = model.sides[role].result
@@ -65,6 +66,7 @@ class HistoryStore:
         self.reports = self.root / "reports"
 
     def save(self, record: RunRecord, model: RunModel) -> Path:
+        """Write the run and its summary (each atomically); the path of the run file."""
         self.runs.mkdir(parents=True, exist_ok=True)
         path = self.runs / f"{record.run_id}.json"
         _atomic_write(path, json.dumps(record.to_json()))
@@ -99,6 +101,7 @@ class HistoryStore:
         return RunRecord.from_json(data)
 
     def delete(self, run_id: str) -> None:
+        """Remove a saved run and its summary; a run already gone is not an error."""
         for path in (self.runs / f"{run_id}.json", self.runs / f"{run_id}.meta.json"):
             try:
                 path.unlink()

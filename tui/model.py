@@ -248,6 +248,7 @@ class SideState:
 
     # -- process lifecycle ------------------------------------------------------
     def launched(self, where: str) -> None:
+        """The process was started ``where``."""
         self.started = True
         self.running = True
         self.where = where
@@ -411,28 +412,34 @@ class RunModel:
         self.version = 0  # bumped on every change; the UI redraws when it moves
 
     def feed(self, role: str, line: str | dict[str, Any]) -> None:
+        """One output line (or parsed record) of ``role``."""
         self.sides[role].feed(line)
         self.version += 1
 
     def feed_many(self, role: str, lines: Iterable[str | dict[str, Any]]) -> None:
+        """Several lines of ``role``, counted as one change."""
         side = self.sides[role]
         for line in lines:
             side.feed(line)
         self.version += 1
 
     def launched(self, role: str, where: str) -> None:
+        """``role``'s process was started ``where`` (``local`` or ``ssh HOST``)."""
         self.sides[role].launched(where)
         self.version += 1
 
     def ended(self, role: str, code: int, transport: str = "local") -> None:
+        """``role``'s process ended with ``code`` (see :meth:`SideState.ended`)."""
         self.sides[role].ended(code, transport)
         self.version += 1
 
     def failed_to_start(self, role: str, reason: str) -> None:
+        """``role``'s process could not be started at all."""
         self.sides[role].failed_to_start(reason)
         self.version += 1
 
     def problem(self, role: str, reason: str) -> None:
+        """A launcher-level note for ``role`` (timeout, stop requested)."""
         self.sides[role].problem(reason)
         self.version += 1
 
@@ -448,6 +455,7 @@ class RunModel:
 
     @property
     def active_roles(self) -> list[str]:
+        """The sides that were started (or sent lines), in :data:`ROLES` order."""
         return [r for r in ROLES if self.sides[r].started]
 
     def attestation_of(self, subject: str) -> Attestation:
@@ -465,11 +473,13 @@ class RunModel:
 
     @property
     def finished(self) -> bool:
+        """Every started side has a result."""
         started = self.active_roles
         return bool(started) and all(self.sides[r].result is not None for r in started)
 
     @property
     def succeeded(self) -> bool:
+        """Finished, every started side exited 0, and the MSK fingerprints do not differ."""
         started = self.active_roles
         return (self.finished and all(self.sides[r].result.ok for r in started)  # type: ignore[union-attr]
                 and self.msk_match is not False)

@@ -46,15 +46,18 @@ class RunParams:
     listen_timeout: float = 15.0
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (stored with a run)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunParams":
+        """Parameters from :meth:`to_dict`'s form; unknown keys (an older record) are ignored."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
     @property
     def both(self) -> bool:
+        """Both sides run (destination first)."""
         return len(self.roles) == 2
 
     def host(self, role: str) -> str | None:
@@ -62,10 +65,12 @@ class RunParams:
         return self.src_host if role == "source" else self.dst_host
 
     def policy_for(self, role: str) -> str:
+        """``MIGTD_POLICY_FILE`` for ``role``: its own file, else the shared one, else the default."""
         specific = self.src_policy_file if role == "source" else self.dst_policy_file
         return specific or self.policy_file or str(paths.default_policy())
 
     def root_ca(self) -> str:
+        """``MIGTD_ROOT_CA_FILE``: the given file, else Intel's (azure) or the mock root CA."""
         if self.root_ca_file:
             return self.root_ca_file
         if self.attestation == "azure":
@@ -100,6 +105,7 @@ class RunParams:
         return env
 
     def program(self, role: str) -> str:
+        """The ``migtd`` to run for ``role``: the remote one on an SSH host, else the local one."""
         return self.remote_migtd if self.host(role) else self.migtd
 
     def command_line(self, role: str) -> str:
@@ -121,6 +127,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``migtd-console`` flags (see docs/console.md)."""
     p = _Parser(
         prog="migtd-console",
         description="Run MigTD source and destination (locally or over SSH) and watch the migration.")

@@ -29,6 +29,7 @@ class RunRecord:
     @classmethod
     def from_model(cls, run_id: str, started_at: float, model: RunModel,
                    exits: dict[str, dict[str, Any]]) -> "RunRecord":
+        """The record of a finished run: each side's kept lines, problems and launch error."""
         rec = cls(run_id, started_at, dict(model.params))
         for role in model.active_roles:
             side = model.sides[role]
@@ -61,6 +62,7 @@ class RunRecord:
         return model
 
     def to_json(self) -> dict[str, Any]:
+        """The stored form (``migtd-console-run/1``)."""
         return {"format": "migtd-console-run/1", "run_id": self.run_id,
                 "started_at": self.started_at, "params": self.params, "lines": self.lines,
                 "exits": self.exits, "launch_errors": self.launch_errors,
@@ -68,6 +70,7 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunRecord":
+        """Read :meth:`to_json`'s form; ValueError if it is not a run record."""
         if not isinstance(data, dict) or data.get("format") != "migtd-console-run/1":
             raise ValueError("not a migtd-console run record")
         return cls(str(data.get("run_id", "")), float(data.get("started_at", 0.0)),

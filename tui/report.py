@@ -16,6 +16,7 @@ from tui.model import RunModel, peer_of
 
 
 def report_json(model: RunModel, run_id: str, started_at: float) -> dict[str, Any]:
+    """The JSON report: the model's summary with the run's id and start time."""
     return {"format": "migtd-console-report/1", "run_id": run_id,
             "started_at": started_at, **model.summary()}
 

@@ -27,6 +27,7 @@ from tui.model import LOG_CAPACITY
 
 
 def settings_path() -> Path:
+    """``settings.toml`` in platformdirs' user config directory."""
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "settings.toml"
 
 
