@@ -12,7 +12,5 @@ class LocalLauncher(Launcher):
     spawned, and the console's terminal signals never reach it.
     """
 
-    transport = "local"
-
     def __init__(self, role: str, argv: list[str], env: dict[str, str]) -> None:
         super().__init__(role, argv, env, where="local")

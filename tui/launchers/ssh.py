@@ -45,8 +45,6 @@ class SshLauncher(Launcher):
         super().__init__(role, ssh_argv(host, command, ssh_config=ssh_config, options=options,
                                         ssh=ssh),
                          None, where=f"ssh {host}", stdin_pipe=True)
-        self.host = host
-        self.command = command
 
     async def stop(self) -> None:
         """Interrupt the remote ``migtd`` through its pty, then end ssh if needed.
