@@ -1,4 +1,4 @@
-"""The pure run model, fed with recorded streams that follow docs/events.md."""
+"""The pure run model, fed with fixed streams: hand-written in the docs/events.md format, or captured from migtd."""
 
 from __future__ import annotations
 
