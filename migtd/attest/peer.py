@@ -63,6 +63,21 @@ def v1_anchors(mode: str, env: Mapping[str, str]) -> TrustAnchors:
     return load_trust(env)
 
 
+def verify_local_policy(ctx: VerifierContext) -> VerifiedPolicy:
+    """The local signed policy v2 checked against its issuer chain (at start-up).
+
+    A policy that does not verify is InvalidPolicyError (9), before any
+    networking; the migration and the rebinding verifier both start with this.
+    """
+    from migtd.policy.v2 import verify_signed_policy
+
+    try:
+        return verify_signed_policy(ctx.policy, ctx.issuer_chain)
+    except PolicyError as exc:
+        raise MigtdError(f"the local policy v2 does not verify: {exc.message} ({exc.kind.value})",
+                         MigrationResult.InvalidPolicyError) from None
+
+
 def collateral_from_policy(verified: VerifiedPolicy) -> TrustAnchors:
     """The collaterals embedded in a verified v2 policy, as the DCAP verifier's input (§3.4.1)."""
     c = verified.collaterals
@@ -86,14 +101,8 @@ class DcapPeerVerifier:
         self.bypass = bypasses_apply(ctx)
         self.local_policy: VerifiedPolicy | None = None
         if ctx.policy_version == 2:
-            from migtd.policy.v2 import verify_signed_policy
-
-            try:
-                self.local_policy = verify_signed_policy(ctx.policy, ctx.issuer_chain)
-                self.anchors = collateral_from_policy(self.local_policy)
-            except PolicyError as exc:
-                raise MigtdError(f"the local policy v2 does not verify: {exc.message} ({exc.kind.value})",
-                                 MigrationResult.InvalidPolicyError) from None
+            self.local_policy = verify_local_policy(ctx)
+            self.anchors = collateral_from_policy(self.local_policy)
         else:
             self.anchors = v1_anchors(ctx.mode, ctx.env)
         self._local: tuple[bytes, VerifiedQuote] | None = None
@@ -233,4 +242,4 @@ class DcapPeerVerifier:
         return PeerVerdict(attested, self._decided(decision), rules, warnings)
 
 
-__all__ = ["DcapPeerVerifier", "TrustAnchors", "v1_anchors", "collateral_from_policy"]
+__all__ = ["DcapPeerVerifier", "TrustAnchors", "v1_anchors", "collateral_from_policy", "verify_local_policy"]

@@ -41,6 +41,7 @@ import struct
 from typing import Any
 
 from migtd.attest.binding import AZCVMEMU_BYPASSES, bypasses_apply, signature_checks
+from migtd.attest.peer import verify_local_policy
 from migtd.attest.tdreport import TdReport
 from migtd.emu.rebind import SERVTD_EXT_SIZE, servtd_info_hash
 from migtd.errors import FormatError, MigtdError, SecureSessionError
@@ -109,17 +110,11 @@ class TdReportRebindVerifier:
     name = "tdreport"
 
     def __init__(self, ctx: VerifierContext) -> None:
-        from migtd.policy.v2 import verify_signed_policy
-
         self.ctx = ctx
         self.bypass = bypasses_apply(ctx)
         if ctx.policy_version != 2:
             raise MigtdError("rebinding needs policy v2", MigrationResult.UnsupportedOperationError)
-        try:
-            self.local = verify_signed_policy(ctx.policy, ctx.issuer_chain)
-        except PolicyError as exc:
-            raise MigtdError(f"the local policy v2 does not verify: {exc.message} ({exc.kind.value})",
-                             MigrationResult.InvalidPolicyError) from None
+        self.local = verify_local_policy(ctx)
 
     def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
         """``is_client``: we are the TLS client, i.e. the old MigTD judging the new one."""
