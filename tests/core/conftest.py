@@ -24,6 +24,47 @@ if TYPE_CHECKING:
     from tests.conftest import Processes
 
 MIGTD = [sys.executable, "-m", "migtd"]
+CLIENT_AUTH, SERVER_AUTH = "1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.1"
+
+
+@pytest.fixture
+def ratls_identity():
+    """Factory: a fresh P-384 key and a skip-RA MigTD certificate for it (822-byte zero quote)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from migtd import eventlog
+    from migtd.ratls import certificate
+
+    def make():
+        key = ec.generate_private_key(ec.SECP384R1())
+        return key, certificate.build_certificate(key, bytes(822), eventlog.skip_ra_event_log())
+
+    return make
+
+
+@pytest.fixture
+def plain_identity():
+    """Factory: a well-formed self-signed certificate that is not a MigTD one.
+
+    ``eku`` lists its extKeyUsage OIDs (default clientAuth, serverAuth); None leaves the extension out.
+    """
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def make(eku=(CLIENT_AUTH, SERVER_AUTH)):
+        key = ec.generate_private_key(ec.SECP384R1())
+        name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "not-migtd")])
+        t = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+        b = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+             .serial_number(2).not_valid_before(t).not_valid_after(t + datetime.timedelta(days=9)))
+        if eku is not None:
+            b = b.add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(o) for o in eku]), False)
+        return key, b.sign(key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+
+    return make
 
 
 @pytest.fixture

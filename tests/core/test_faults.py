@@ -10,35 +10,11 @@ rejected peer gets nothing more from us (no ExchangeInformation).
 
 from __future__ import annotations
 
-import datetime
 import struct
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd import eventlog
-from migtd.ratls import certificate as c
 from migtd.ratls.tls import TlsEngine
-
-
-def ratls_identity() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    key = ec.generate_private_key(ec.SECP384R1())
-    return key, c.build_certificate(key, bytes(822), eventlog.skip_ra_event_log())
-
-
-def plain_identity() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    """A well-formed certificate that is not a MigTD one (EKU clientAuth/serverAuth only)."""
-    key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "intruder")])
-    t = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(3).not_valid_before(t).not_valid_after(t + datetime.timedelta(days=1))
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH,
-                                                  x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
-            .sign(key, hashes.SHA384()))
-    return key, cert.public_bytes(serialization.Encoding.DER)
 
 
 def clean(done, code: int, reason_part: str) -> None:
@@ -58,7 +34,7 @@ def dst(procs, cfg_env, port, connect_to, fake_peer):
     peer.close()
 
 
-def test_peer_closes_during_tls(procs, dst) -> None:
+def test_peer_closes_during_tls(procs, dst, ratls_identity) -> None:
     proc, peer = dst
     key, cert = ratls_identity()
     engine = TlsEngine(is_client=True, certificate_der=cert, private_key=key)
@@ -94,7 +70,7 @@ def test_truncated_frame_then_close(procs, dst) -> None:
     clean(procs.finish(proc), 6, "connection closed after 3 of 100 bytes")
 
 
-def test_no_client_certificate(procs, dst) -> None:
+def test_no_client_certificate(procs, dst, ratls_identity) -> None:
     proc, peer = dst
     key, _ = ratls_identity()
     engine = TlsEngine(is_client=True, certificate_der=b"", private_key=key, send_certificate=False)
@@ -103,7 +79,7 @@ def test_no_client_certificate(procs, dst) -> None:
     clean(procs.finish(proc), 6, "certificate")
 
 
-def test_client_certificate_without_migtd_eku(procs, dst) -> None:
+def test_client_certificate_without_migtd_eku(procs, dst, plain_identity) -> None:
     proc, peer = dst
     key, cert = plain_identity()
     engine = TlsEngine(is_client=True, certificate_der=cert, private_key=key)
@@ -138,7 +114,7 @@ def _serve_tls(peer, identity) -> TlsEngine:
     return engine
 
 
-def test_server_certificate_without_migtd_eku(procs, src) -> None:
+def test_server_certificate_without_migtd_eku(procs, src, plain_identity) -> None:
     proc, peer = src
     key, cert = plain_identity()
     engine = TlsEngine(is_client=False, certificate_der=cert, private_key=key)
@@ -158,7 +134,7 @@ def _read_app(peer, engine: TlsEngine) -> bytes:
             engine.feed(frame)
 
 
-def test_nonzero_reserved_bytes_from_peer_is_1(procs, src) -> None:
+def test_nonzero_reserved_bytes_from_peer_is_1(procs, src, ratls_identity) -> None:
     proc, peer = src
     engine = _serve_tls(peer, ratls_identity())
     assert len(_read_app(peer, engine)) == 40
@@ -167,7 +143,7 @@ def test_nonzero_reserved_bytes_from_peer_is_1(procs, src) -> None:
     clean(procs.finish(proc), 1, "reserved bytes")
 
 
-def test_short_exchange_information_is_5(procs, src) -> None:
+def test_short_exchange_information_is_5(procs, src, ratls_identity) -> None:
     proc, peer = src
     engine = _serve_tls(peer, ratls_identity())
     assert len(_read_app(peer, engine)) == 40
@@ -177,7 +153,7 @@ def test_short_exchange_information_is_5(procs, src) -> None:
     clean(procs.finish(proc), 5, "short ExchangeInformation")
 
 
-def test_good_fake_destination_succeeds_like_a_rust_peer(procs, src) -> None:
+def test_good_fake_destination_succeeds_like_a_rust_peer(procs, src, ratls_identity) -> None:
     """A peer behaving like Rust (40 zero bytes, version 0–0) completes the migration."""
     proc, peer = src
     engine = _serve_tls(peer, ratls_identity())

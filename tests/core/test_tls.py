@@ -8,14 +8,9 @@ and event-log extensions; quote retry = 5 more attempts, back-off from 20 ms.
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd import eventlog
 from migtd.emu.quote_provider import SkipRaProvider, make_provider
 from migtd.emu.quote_retry import FailureInjector, backoff_delays, quote_with_retry
 from migtd.errors import AttestationError, ConfigError, SecureSessionError
@@ -23,22 +18,6 @@ from migtd.events import EventLog
 from migtd.ratls import certificate as c
 from migtd.ratls.tls import TlsEngine
 from migtd.ratls.verifier import SkipRaVerifier, VerifierContext, make_verifier
-
-
-def _ratls_cert() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    key = ec.generate_private_key(ec.SECP384R1())
-    return key, c.build_certificate(key, bytes(822), eventlog.skip_ra_event_log())
-
-
-def _plain_cert(eku: list[str] | None) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "not-migtd")])
-    t = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-    b = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-         .serial_number(2).not_valid_before(t).not_valid_after(t + datetime.timedelta(days=9)))
-    if eku is not None:
-        b = b.add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(o) for o in eku]), False)
-    return key, b.sign(key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
 
 
 def _pump(client: TlsEngine, server: TlsEngine) -> None:
@@ -52,12 +31,18 @@ def _pump(client: TlsEngine, server: TlsEngine) -> None:
     raise AssertionError("handshake did not finish")
 
 
-def test_handshake_parameters_and_peer_certificates_byte_exact() -> None:
-    ck, ccert = _ratls_cert()
-    sk, scert = _ratls_cert()
+def _connected(ratls_identity) -> tuple[TlsEngine, TlsEngine, bytes, bytes]:
+    """Client and server engines with fresh MigTD certificates, handshake done; also both certificates."""
+    ck, ccert = ratls_identity()
+    sk, scert = ratls_identity()
     client = TlsEngine(is_client=True, certificate_der=ccert, private_key=ck)
     server = TlsEngine(is_client=False, certificate_der=scert, private_key=sk)
     _pump(client, server)
+    return client, server, ccert, scert
+
+
+def test_handshake_parameters_and_peer_certificates_byte_exact(ratls_identity) -> None:
+    client, server, ccert, scert = _connected(ratls_identity)
     assert (client.version, client.cipher) == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")
     assert client.peer_certificate_der() == scert
     assert server.peer_certificate_der() == ccert
@@ -66,16 +51,16 @@ def test_handshake_parameters_and_peer_certificates_byte_exact() -> None:
     assert server.read(40) == b"A" * 40
 
 
-def test_server_requires_a_client_certificate() -> None:
-    sk, scert = _ratls_cert()
+def test_server_requires_a_client_certificate(ratls_identity) -> None:
+    sk, scert = ratls_identity()
     client = TlsEngine(is_client=True, certificate_der=b"", private_key=sk, send_certificate=False)
     server = TlsEngine(is_client=False, certificate_der=scert, private_key=sk)
     with pytest.raises(SecureSessionError, match="certificate"):
         _pump(client, server)
 
 
-def test_skip_ra_verifier_accepts_migtd_cert_and_says_so() -> None:
-    _, cert = _ratls_cert()
+def test_skip_ra_verifier_accepts_migtd_cert_and_says_so(ratls_identity) -> None:
+    _, cert = ratls_identity()
     verdict = SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
     assert verdict.ok and verdict.attested["verified"] is False and verdict.policy["skipped"] is True
     assert verdict.attested["quote_bytes"] == 822
@@ -95,8 +80,8 @@ def test_skip_ra_ignores_signature_and_contents() -> None:
     (["1.3.6.1.5.5.7.3.2"], "MigTD OID"),
     ([c.OID_MIGTD_EKU], "quote"),
 ])
-def test_skip_ra_rejects_non_migtd_certificates(eku, missing) -> None:
-    _, cert = _plain_cert(eku)
+def test_skip_ra_rejects_non_migtd_certificates(eku, missing, plain_identity) -> None:
+    _, cert = plain_identity(eku)
     with pytest.raises(SecureSessionError, match=missing):
         SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
 
@@ -190,9 +175,9 @@ def _client_hello_extensions(ch: bytes) -> tuple[bytes, dict[int, bytes]]:
     return suites, exts
 
 
-def test_client_hello_offers_exactly_what_a_rust_peer_needs() -> None:
+def test_client_hello_offers_exactly_what_a_rust_peer_needs(ratls_identity) -> None:
     """§5.1 / §9.1 item 4: only TLS 1.3, only 0x1302, only secp384r1 with a P-384 key share, SNI localhost."""
-    key, cert = _ratls_cert()
+    key, cert = ratls_identity()
     engine = TlsEngine(is_client=True, certificate_der=cert, private_key=key)
     engine.step_handshake()
     suites, exts = _client_hello_extensions(engine.take_outgoing())
@@ -204,13 +189,9 @@ def test_client_hello_offers_exactly_what_a_rust_peer_needs() -> None:
     assert 0x0010 not in exts  # no ALPN
 
 
-def test_exchange_information_arrives_in_one_read() -> None:
+def test_exchange_information_arrives_in_one_read(ratls_identity) -> None:
     """§9.1 item 8: a Rust peer does a single read and needs all 40 bytes from it."""
-    ck, ccert = _ratls_cert()
-    sk, scert = _ratls_cert()
-    client = TlsEngine(is_client=True, certificate_der=ccert, private_key=ck)
-    server = TlsEngine(is_client=False, certificate_der=scert, private_key=sk)
-    _pump(client, server)
+    client, server, _, _ = _connected(ratls_identity)
     server.write(bytes(range(40)))
     client.feed(server.take_outgoing())
     assert client.read(65536) == bytes(range(40))
