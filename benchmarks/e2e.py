@@ -31,17 +31,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
+    """A loopback port free right now (the destination binds it a moment later)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def migtd_command() -> list[str]:
+    """The installed ``migtd`` beside this interpreter, else ``python -m migtd``."""
     exe = Path(sys.executable).with_name("migtd")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "migtd"]
 
 
 def one_run(cmd: list[str], env: dict[str, str]) -> float:
+    """Seconds from spawning the destination until both sides exited; RuntimeError if either failed."""
     port = str(free_port())
     start = time.perf_counter()
     dst = subprocess.Popen(cmd + ["-m", "dst", "-t", port], env=env,
@@ -64,6 +67,7 @@ def one_run(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> int:
+    """Run the migrations and print the median against the target; 1 when a run failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="number of migrations (>= 10)")
     parser.add_argument("--attestation", choices=sorted(TARGETS_S), default="skip-ra",
@@ -84,12 +88,16 @@ def main() -> int:
             env.update(MIGTD_POLICY_FILE=str(policy), MIGTD_ROOT_CA_FILE=str(root))
         env.update(MIGTD_ATTESTATION=args.attestation, RUST_LOG="error")
         cmd = migtd_command()
-        one_run(cmd, env)  # warm the page cache; not counted
         times = []
-        for i in range(runs):
-            t = one_run(cmd, env)
-            times.append(t)
-            print(f"run {i + 1:2d}: {t * 1000:7.1f} ms")
+        try:
+            one_run(cmd, env)  # warm the page cache; not counted
+            for i in range(runs):
+                t = one_run(cmd, env)
+                times.append(t)
+                print(f"run {i + 1:2d}: {t * 1000:7.1f} ms")
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            print(f"benchmark aborted: {exc}", file=sys.stderr)
+            return 1
     median = statistics.median(times)
     print(f"{args.attestation} migration, spawn to exit of both processes, {runs} runs: "
           f"median {median * 1000:.1f} ms (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}); "
