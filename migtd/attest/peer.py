@@ -84,8 +84,8 @@ def collateral_from_policy(verified: VerifiedPolicy) -> TrustAnchors:
     return TrustAnchors(c.root_ca_der(), c.collateral)
 
 
-def _unverified(quote: bytes | None, **extra: Any) -> dict[str, Any]:
-    """``peer_attested`` fields for a peer whose quote did not verify (or was not reached)."""
+def unverified_fields(quote: bytes | None, **extra: Any) -> dict[str, Any]:
+    """``peer_attested`` fields for a peer whose quote did not verify (or was not reached yet)."""
     return {"verified": False, "tcb_status": "", "advisories": [], "fmspc": "", "mrtd": "", "rtmrs": [],
             "tee_tcb_svn": "", "quote_bytes": len(quote or b""), "bypassed": [], **extra}
 
@@ -175,13 +175,13 @@ class DcapPeerVerifier:
         except QuoteVerificationError as exc:
             failure = MigtdError(f"local quote verification failed at {exc.step}: {exc.problem}",
                                  MigrationResult.MutualAttestationError)
-            return PeerVerdict(_unverified(peer.quote, failed_step="local_quote"),
+            return PeerVerdict(unverified_fields(peer.quote, failed_step="local_quote"),
                                self._not_evaluated("the local quote did not verify"), failure=failure)
         check_structure(peer)
         try:
             verified = verify_quote(peer.quote or b"", self.anchors.collateral, self.anchors.root_ca_der)
         except QuoteVerificationError as exc:
-            return PeerVerdict(_unverified(peer.quote, failed_step=exc.step),
+            return PeerVerdict(unverified_fields(peer.quote, failed_step=exc.step),
                                self._not_evaluated("the peer quote did not verify"),
                                failure=MigtdError(f"peer {exc.message}", MigrationResult.MutualAttestationError))
         attested = self._attested(verified)
@@ -208,12 +208,12 @@ class DcapPeerVerifier:
         if failure is not None:
             policy = {"ok": False, "failed_rules": ["integrity.policy_hash"], "skipped": False,
                       "policy_version": 2, "kind": "PolicyHashMismatch", "reason": failure.message}
-            return PeerVerdict(_unverified(peer.quote), policy, [rule], failure=failure)
+            return PeerVerdict(unverified_fields(peer.quote), policy, [rule], failure=failure)
         try:
             verified = verify_quote(peer.quote or b"", self.anchors.collateral, self.anchors.root_ca_der)
         except QuoteVerificationError as exc:
             error = PolicyError(PolicyErrorKind.QuoteVerification, f"peer {exc.message}")
-            return PeerVerdict(_unverified(peer.quote, failed_step=exc.step),
+            return PeerVerdict(unverified_fields(peer.quote, failed_step=exc.step),
                                self._decided(PolicyDecision.failed(error, version="2.0")), [rule], failure=error)
         attested = self._attested(verified)
         try:

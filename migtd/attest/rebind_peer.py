@@ -41,7 +41,7 @@ import struct
 from typing import Any
 
 from migtd.attest.binding import AZCVMEMU_BYPASSES, bypasses_apply, signature_checks
-from migtd.attest.peer import verify_local_policy
+from migtd.attest.peer import unverified_fields, verify_local_policy
 from migtd.attest.tdreport import TdReport
 from migtd.emu.rebind import SERVTD_EXT_SIZE, servtd_info_hash
 from migtd.errors import FormatError, MigtdError, SecureSessionError
@@ -120,10 +120,9 @@ class TdReportRebindVerifier:
         """``is_client``: we are the TLS client, i.e. the old MigTD judging the new one."""
         we_are_new = not is_client
         check_rebind_structure(peer, we_are_new=we_are_new)
-        attested: dict[str, Any] = {"verified": False, "evidence": "tdreport", "tcb_status": "", "advisories": [],
-                                    "fmspc": "", "mrtd": "", "rtmrs": [], "tee_tcb_svn": "", "quote_bytes": 0,
-                                    "bypassed": ["quote_verification", "tdreport_mac",
-                                                 *(AZCVMEMU_BYPASSES if self.bypass else ())]}
+        attested = unverified_fields(None, evidence="tdreport",
+                                     bypassed=["quote_verification", "tdreport_mac",
+                                               *(AZCVMEMU_BYPASSES if self.bypass else ())])
         hash_rule, failure = check_policy_hash(peer, self.ctx.require_peer_blob("rebinding"), "rebinding")
         rules: list[dict[str, Any]] = [hash_rule.as_event()]
         if failure is not None:
