@@ -4,7 +4,7 @@
 constructs this class. It chooses between the two providers of
 :mod:`migtd.attest.providers`: the quote file (``mock_quote_file`` or
 ``MOCK_QUOTE_FILE`` in ``env``) when one is given, else the mock QE over the
-committed mock PKI (``mock_dir`` overrides its location).
+committed mock PKI (``config/mock``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from migtd.attest.providers import MockQeProvider, QuoteFileProvider
 class MockReportProvider:
     """Delegates to :class:`QuoteFileProvider` or :class:`MockQeProvider`; ``name`` says which."""
 
-    def __init__(self, mock_quote_file: str | Path | None = None, env: Mapping[str, str] | None = None,
-                 mock_dir: Path | None = None) -> None:
+    def __init__(self, mock_quote_file: str | Path | None = None, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
         path = mock_quote_file or env.get("MOCK_QUOTE_FILE") or None
         self._inner: MockQeProvider | QuoteFileProvider = (
-            QuoteFileProvider(path) if path else MockQeProvider(mock_dir=mock_dir))
+            QuoteFileProvider(path) if path else MockQeProvider())
         self.name = self._inner.name
 
     def td_report(self, report_data: bytes, event_log: bytes) -> bytes:

@@ -46,14 +46,13 @@ class MockQeProvider:
 
     name = "mock-qe"
 
-    def __init__(self, qe: MockQE | None = None, *, mock_dir: Path | None = None,
-                 mrtd: bytes = MOCK_MRTD) -> None:
+    def __init__(self, qe: MockQE | None = None, *, mock_dir: Path | None = None) -> None:
         self._qe = qe
         self._mock_dir = mock_dir
-        self.mrtd = mrtd
 
     @property
     def qe(self) -> MockQE:
+        """The mock QE, loaded from ``mock_dir`` (default ``config/mock``) on first use."""
         if self._qe is None:
             self._qe = MockQE.load(self._mock_dir)
         return self._qe
@@ -68,12 +67,13 @@ class MockQeProvider:
         except FormatError as exc:
             raise AttestationError(f"TD report: event log: {exc.message}", MigrationResult.TdxModuleError) from None
         tee = TeeTcbInfo(valid=(1).to_bytes(8, "little"), tee_tcb_svn=MOCK_TEE_TCB_SVN, mrseam=MOCK_MRSEAM)
-        info = TdInfo(attributes=MOCK_TD_ATTRIBUTES, xfam=MOCK_XFAM, mrtd=self.mrtd,
+        info = TdInfo(attributes=MOCK_TD_ATTRIBUTES, xfam=MOCK_XFAM, mrtd=MOCK_MRTD,
                       rtmrs=tuple(rtmrs))  # type: ignore[arg-type]
         return TdReport.build(report_data=bytes(report_data), tee_tcb_info=tee, td_info=info,
                               cpusvn=MOCK_TEE_TCB_SVN).to_bytes()
 
     def quote(self, td_report: bytes) -> bytes:
+        """The mock QE's v4 quote of ``td_report``."""
         return self.qe.quote(td_report)
 
 
@@ -104,5 +104,6 @@ class QuoteFileProvider:
                                    MigrationResult.TdxModuleError) from None
 
     def quote(self, td_report: bytes) -> bytes:
+        """The file's bytes, whatever ``td_report`` is (an unreadable or empty file fails with 7)."""
         return self._read(MigrationResult.MutualAttestationError)
 
