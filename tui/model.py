@@ -68,10 +68,14 @@ class LogLine:
     event: str
     text: str
 
+    def columns(self) -> tuple[str, str, str, str]:
+        """Elapsed time, level, event and text, each padded as the log pane shows it."""
+        when = f"{self.elapsed:9.3f}s " if self.elapsed is not None else " " * 11
+        return when, f"{self.level.upper():5} ", f"{self.event:15} ", self.text
+
     def render(self) -> str:
         """The plain text shown in the log pane (and matched by the filter)."""
-        when = f"{self.elapsed:9.3f}s" if self.elapsed is not None else " " * 10
-        return f"{when} {self.level.upper():5} {self.event:15} {self.text}"
+        return "".join(self.columns())
 
 
 @dataclass(slots=True)

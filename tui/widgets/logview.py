@@ -126,9 +126,7 @@ class LogView(ScrollView, can_focus=True):
         if index >= len(self._view):
             return Strip.blank(width, base)
         line = self._view[index]
-        when = f"{line.elapsed:9.3f}s " if line.elapsed is not None else " " * 11
-        head = f"{line.level.upper():5} "
-        event = f"{line.event:15} "
+        when, head, event, _ = line.columns()
         segments = [
             Segment(when, base + Style(dim=True)),
             Segment(head, base + LEVEL_STYLES.get(line.level, Style())),
