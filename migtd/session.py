@@ -77,8 +77,14 @@ def local_event_log(cfg: SessionConfig) -> bytes:
 
 
 def peer_data_blob(policy: bytes, issuer_chain: bytes) -> bytes:
-    """Policy-v2 pre-session blob: ``len ‖ policy ‖ len ‖ issuer chain`` (§4.2)."""
-    return struct.pack("<I", len(policy)) + policy + struct.pack("<I", len(issuer_chain)) + issuer_chain
+    """Policy-v2 pre-session blob: ``len ‖ policy ‖ len ‖ issuer chain`` (§4.2).
+
+    The codec lives in :mod:`migtd.policy.v2.flows`; it is imported here, on
+    first use, so policy-v1 and skip-RA runs do not load the v2 policy engine.
+    """
+    from migtd.policy.v2.flows import build_peer_data
+
+    return build_peer_data(policy, issuer_chain)
 
 
 class PayloadReader:
@@ -486,18 +492,17 @@ class Migration:
 
 
 def _check_blob(blob: bytes) -> None:
-    """A peer-data blob must be two non-empty length-prefixed parts, nothing more."""
-    def bad(problem: str) -> MigtdError:
-        return MigtdError(f"pre-session: peer data blob {problem}", MigrationResult.InvalidParameter)
+    """A peer-data blob must be two non-empty length-prefixed parts, nothing more (InvalidParameter)."""
+    from migtd.policy.errors import PolicyError
+    from migtd.policy.v2.flows import parse_peer_data
 
-    if len(blob) < 4:
-        raise bad("is truncated")
-    n = struct.unpack_from("<I", blob, 0)[0]
-    if n == 0 or 4 + n + 4 > len(blob):
-        raise bad("has a bad policy length")
-    m = struct.unpack_from("<I", blob, 4 + n)[0]
-    if m == 0 or 8 + n + m != len(blob):
-        raise bad("has a bad issuer-chain length")
+    try:
+        policy, chain = parse_peer_data(blob)
+    except PolicyError as exc:
+        raise MigtdError(f"pre-session: {exc.message}", MigrationResult.InvalidParameter) from None
+    if not policy or not chain:
+        raise MigtdError(f"pre-session: peer data has an empty {'policy' if not policy else 'issuer chain'}",
+                         MigrationResult.InvalidParameter)
 
 
 def _describe(exc: BaseException) -> str:

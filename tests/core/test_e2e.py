@@ -208,6 +208,23 @@ def test_policy_v2_oversized_peer_blob_is_refused(procs, v2_env, listener, fake_
     assert s.code == 1 and "exceeds" in s.event("exit")["reason"]
 
 
+@pytest.mark.parametrize(("blob", "problem"), [
+    (struct.pack("<I", 2) + b"{}" + struct.pack("<I", 0), "empty issuer chain"),
+    (struct.pack("<I", 2) + b"{}" + struct.pack("<I", 1) + b"cX", "1 trailing bytes"),
+    (struct.pack("<I", 9) + b"{}", "runs past the end"),
+])
+def test_policy_v2_malformed_peer_blob_is_1(procs, v2_env, listener, fake_peer, blob, problem) -> None:
+    server, port = listener()
+    src = procs.start(["-m", "src", "-t", str(port), "--timeout", "3"], v2_env)
+    peer = fake_peer(server.accept()[0])
+    peer.send_frame(bytes.fromhex("FF00000008000000") + b"MGTD\x00\x01\x00\x01")
+    peer.send_frame(b"\x01\x00\x00\x00" + struct.pack("<I", len(blob)) + blob)
+    s = procs.finish(src)
+    peer.close()
+    assert s.code == 1 and "pre-session: peer data" in s.event("exit")["reason"]
+    assert problem in s.event("exit")["reason"]
+
+
 def test_rebind_without_policy_v2_is_unsupported_operation(procs, cfg_env, port) -> None:
     s, d = pair(procs, cfg_env, port, extra=("-o", "rebind-prepare"))
     for side in (s, d):
