@@ -378,10 +378,8 @@ class Attestation:
         """``verified``, ``NOT VERIFIED`` (skip-RA), ``NOT VERIFIED: failed at <step>`` or ``pending``."""
         if self.judgment is None:
             return "pending"
-        if self.judgment.get("verified") is True:
-            return "verified"
-        failed_step = _text(self.judgment.get("failed_step"))
-        return f"NOT VERIFIED: failed at {failed_step}" if failed_step else "NOT VERIFIED"
+        state, note = attestation_verdict(self.judgment)
+        return note if state == "done" else note.replace("not verified", "NOT VERIFIED", 1)
 
     def rows(self) -> list[tuple[str, str]]:
         """Label/value pairs for the Attestation pane."""
