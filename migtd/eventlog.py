@@ -61,6 +61,7 @@ class CcEvent:
     data: bytes
 
     def encode(self) -> bytes:
+        """The 66-byte CC event header (one SHA-384 digest) followed by the data."""
         return _CC_HEADER.pack(self.mr_index, self.event_type, 1, SHA384_ALG_ID,
                                self.digest, len(self.data)) + self.data
 
@@ -86,8 +87,9 @@ def build_event_log(events: list[CcEvent]) -> bytes:
 def parse_event_log(data: bytes) -> list[CcEvent]:
     """Decode a log; raise :class:`FormatError` naming the offset of the problem.
 
-    Like td-shim, an event is returned only if at least one byte follows it;
-    an event header or body that runs past the end is an error.
+    Like td-shim, an event is returned only if at least one byte follows it,
+    and trailing bytes too short for an event header (or all zero) end the
+    log; an event body that runs past the end is an error.
     """
     data = bytes(data)
     if len(data) < _PCR_HEADER.size:

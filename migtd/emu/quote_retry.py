@@ -34,6 +34,7 @@ class FailureInjector:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FailureInjector:
+        """``MIGTD_QUOTE_FAILURES`` (unset: 0); anything but a non-negative integer is a ConfigError."""
         raw = env.get("MIGTD_QUOTE_FAILURES", "").strip()
         if not raw:
             return cls(0)
@@ -42,6 +43,7 @@ class FailureInjector:
         return cls(int(raw))
 
     def next_fails(self) -> bool:
+        """Count one quote request; True while it is among the first ``count``."""
         self.requests += 1
         return self.requests <= self.count
 
