@@ -57,12 +57,12 @@ class ConsoleApp(App[int]):
             self.params = RunParams.from_dict(replay.params)
             self.model = replay.replay(log_capacity)
             self.run_id, self.started_at = replay.run_id, replay.started_at
-            self._first_status = f"replay of run {replay.run_id}"
+            status = f"replay of run {replay.run_id}"
         else:
             self.model = RunModel(params.to_dict(), log_capacity)
-            self._first_status = "ready: press r to run" if not autostart else "starting"
+            status = "ready: press r to run" if not autostart else "starting"
         self.run_screen = RunScreen(self.model)
-        self.run_screen.status = self._first_status
+        self.run_screen.status = status
 
     def get_default_screen(self) -> Screen[None]:
         return self.run_screen
