@@ -40,7 +40,6 @@ class RunController:
 
     async def run(self) -> None:
         """Start the sides, wait for all of them, return when the run is over."""
-        self.started_at = time.time()
         order = ["destination", "source"] if self.params.both else list(self.params.roles)
         for role in order:
             if self.stopping:
