@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import http.client
 import json
 import re
@@ -41,12 +40,6 @@ MAX_RESPONSE_BYTES = 1 << 20
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "Metadata": "true"}
 _REPORT_DATA = slice(128, 192)
 _B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
-
-
-@functools.cache
-def _quiet() -> EventLog:
-    """One shared discard-everything log for callers that pass none (null_log opens /dev/null)."""
-    return null_log()
 
 
 def b64url_encode(data: bytes) -> str:
@@ -135,7 +128,7 @@ class ImdsClient:
             raise ConfigError(f"Invalid MIGTD_IMDS_URL value: {url}. Use an http:// or https:// URL")
         self.url = url
         self.timeout = timeout
-        self.log = log or _quiet()
+        self.log = log or null_log()
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self._sleep = sleep

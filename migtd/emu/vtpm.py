@@ -16,7 +16,6 @@ The TCTI string is the one tpm2-tools understands (``TSS2_TCTI``):
 
 from __future__ import annotations
 
-import functools
 import grp
 import os
 import pwd
@@ -29,13 +28,6 @@ from migtd.emu.hcl import HclReport, parse_hcl_report
 from migtd.errors import ConfigError, FormatError, MigtdError
 from migtd.events import EventLog, null_log
 from migtd.result import MigrationResult
-
-
-@functools.cache
-def _quiet() -> EventLog:
-    """One shared discard-everything log for callers that pass none (null_log opens /dev/null)."""
-    return null_log()
-
 
 HCL_REPORT_INDEX = 0x01400001
 REPORT_DATA_INDEX = 0x01400002
@@ -120,7 +112,7 @@ class Vtpm:
     def __init__(self, tcti: str, log: EventLog | None = None) -> None:
         self.tss = load_tss()
         self.tcti = tcti
-        self.log = log or _quiet()
+        self.log = log or null_log()
 
     @contextmanager
     def session(self) -> Iterator[Any]:
