@@ -54,7 +54,7 @@ class AzureQuoteProvider:
         self.tcti = tcti
         self.imds_url = imds_url
         vtpm = Vtpm(tcti, log)
-        self.log = vtpm.log  # ``log``, or the vTPM's discard-everything log
+        self.log = vtpm.log  # ``log``, or events.null_log()
         self.reports = VtpmReportSource(vtpm, settle=settle, attempts=attempts, retry_wait=retry_wait)
         self.imds = ImdsClient(imds_url, timeout, self.log)
         if probe:
