@@ -33,6 +33,7 @@ class StatusReport:
 
     @property
     def kind(self) -> str:
+        """Which request this answers, from the id bits 63/62 (as upstream's emulator logs it)."""
         if self.request_id & ENABLE_LOG_AREA_BIT:
             return "EnableLogArea response"
         if self.request_id & GET_REPORT_BIT:
@@ -41,19 +42,14 @@ class StatusReport:
 
 
 class EmulatedVmm:
-    """FIFO of requests plus a record of the statuses MigTD reported."""
+    """FIFO of requests; each ReportStatus is decoded as the VMM would see it."""
 
     def __init__(self, requests: list[Request]) -> None:
         self._queue: deque[bytes] = deque(r.encode() for r in requests)
-        self.reports: list[StatusReport] = []
 
     def wait_for_request(self) -> bytes | None:
         """The next WaitForRequest buffer, or None when the queue is empty."""
         return self._queue.popleft() if self._queue else None
-
-    def push_raw(self, buffer: bytes) -> None:
-        """Queue a hand-made buffer (tests use it to send malformed requests)."""
-        self._queue.append(buffer)
 
     def report_status(self, request_id: int, result: MigrationResult | int, data: bytes = b"") -> StatusReport:
         """MigTD's ReportStatus: encode the buffer and status word, decode them as the VMM."""
@@ -61,9 +57,7 @@ class EmulatedVmm:
         buffer = encode_buffer(0, data)
         received = decode_buffer(buffer)
         status, code = split_status_word(word)
-        report = StatusReport(request_id, status, code, received.payload)
-        self.reports.append(report)
-        return report
+        return StatusReport(request_id, status, code, received.payload)
 
 
 def log_area_response(num_vcpus: int) -> bytes:
