@@ -73,8 +73,11 @@ class RunRecord:
         """Read :meth:`to_json`'s form; ValueError if it is not a run record."""
         if not isinstance(data, dict) or data.get("format") != "migtd-console-run/1":
             raise ValueError("not a migtd-console run record")
-        return cls(str(data.get("run_id", "")), float(data.get("started_at", 0.0)),
-                   dict(data.get("params") or {}),
-                   {k: list(v) for k, v in (data.get("lines") or {}).items()},
-                   dict(data.get("exits") or {}), dict(data.get("launch_errors") or {}),
-                   {k: list(v) for k, v in (data.get("problems") or {}).items()})
+        try:
+            return cls(str(data.get("run_id", "")), float(data.get("started_at", 0.0)),
+                       dict(data.get("params") or {}),
+                       {k: list(v) for k, v in (data.get("lines") or {}).items()},
+                       dict(data.get("exits") or {}), dict(data.get("launch_errors") or {}),
+                       {k: list(v) for k, v in (data.get("problems") or {}).items()})
+        except (TypeError, ValueError, AttributeError) as exc:  # a hand-edited or foreign file
+            raise ValueError(f"malformed migtd-console run record: {exc}") from None

@@ -182,6 +182,8 @@ def test_record_roundtrip_replays_identically() -> None:
     assert model.sides["destination"].result.code == 8  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         RunRecord.from_json({"format": "something-else"})
+    with pytest.raises(ValueError, match="malformed"):  # not a traceback for --replay
+        RunRecord.from_json({"format": "migtd-console-run/1", "lines": ["not", "a", "mapping"]})
 
 
 def test_stream_captured_from_the_engine_mock_report() -> None:
