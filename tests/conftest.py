@@ -1,13 +1,11 @@
-"""Shared fixtures: where the vectors are, free ports, the installed commands, child processes."""
+"""Shared fixtures: where the vectors are, free ports, child processes."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,10 +27,12 @@ def vectors_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def vectors() -> Path:
+    """``../shared/vectors`` (see :func:`vectors_dir`)."""
     return vectors_dir()
 
 
 def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -40,18 +40,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def port() -> int:
+    """A free loopback port for this test."""
     return free_port()
-
-
-def bin_path(name: str) -> str:
-    """Path of an installed entry point next to the running interpreter."""
-    candidate = Path(sys.executable).with_name(name)
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} is not installed (pip install -e .)")
-    return found
 
 
 class Processes:
@@ -67,6 +57,7 @@ class Processes:
         return proc
 
     def kill_all(self) -> None:
+        """SIGKILL whatever still runs and reap it (no zombie, no open pipes)."""
         for proc in self.running:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
