@@ -270,18 +270,13 @@ def _timeout(text: str, what: str) -> float:
 
 def merge_env(opts: Options, env: Mapping[str, str]) -> Options:
     """Fill the MigTD-Py options left unset from their environment twins, then defaults."""
-    if opts.attestation is None:
-        opts.attestation = _attestation(env["MIGTD_ATTESTATION"], "MIGTD_ATTESTATION value") \
-            if env.get("MIGTD_ATTESTATION") else "azure"
-    if opts.policy_version is None:
-        opts.policy_version = _policy_version(env["MIGTD_POLICY_VERSION"], "MIGTD_POLICY_VERSION value") \
-            if env.get("MIGTD_POLICY_VERSION") else 1
-    if opts.log_format is None:
-        opts.log_format = _log_format(env["MIGTD_LOG_FORMAT"], "MIGTD_LOG_FORMAT value") \
-            if env.get("MIGTD_LOG_FORMAT") else "text"
-    if opts.timeout is None:
-        opts.timeout = _timeout(env["MIGTD_TIMEOUT"], "MIGTD_TIMEOUT value") \
-            if env.get("MIGTD_TIMEOUT") else DEFAULT_TIMEOUT
+    twins = (("attestation", "MIGTD_ATTESTATION", _attestation, "azure"),
+             ("policy_version", "MIGTD_POLICY_VERSION", _policy_version, 1),
+             ("log_format", "MIGTD_LOG_FORMAT", _log_format, "text"),
+             ("timeout", "MIGTD_TIMEOUT", _timeout, DEFAULT_TIMEOUT))
+    for attr, var, parse, default in twins:
+        if getattr(opts, attr) is None:
+            setattr(opts, attr, parse(env[var], f"{var} value") if env.get(var) else default)
     return opts
 
 
