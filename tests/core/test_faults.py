@@ -76,7 +76,7 @@ def test_no_client_certificate(procs, dst, ratls_identity) -> None:
     engine = TlsEngine(is_client=True, certificate_der=b"", private_key=key, send_certificate=False)
     assert peer.drive_handshake(engine)  # TLS 1.3: the client finishes first
     peer.send_frame(peer.pending)
-    clean(procs.finish(proc), 6, "certificate")
+    clean(procs.finish(proc), 6, "peer did not return a certificate")
 
 
 def test_client_certificate_without_migtd_eku(procs, dst, plain_identity) -> None:
