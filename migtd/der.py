@@ -52,14 +52,17 @@ def encode_length(n: int) -> bytes:
 
 
 def tlv(tag: int, content: bytes) -> bytes:
+    """One element: tag byte, definite length, content."""
     return bytes([tag]) + encode_length(len(content)) + content
 
 
 def seq(*items: bytes) -> bytes:
+    """SEQUENCE of already-encoded ``items``."""
     return tlv(SEQUENCE, b"".join(items))
 
 
 def set_of(*items: bytes) -> bytes:
+    """SET of already-encoded ``items`` (in the order given; MigTD's names have one per set)."""
     return tlv(SET, b"".join(items))
 
 
@@ -70,30 +73,37 @@ def integer(value: int, tag: int = INTEGER) -> bytes:
 
 
 def boolean(value: bool) -> bytes:
+    """BOOLEAN, TRUE as 0xFF."""
     return tlv(BOOLEAN, b"\xff" if value else b"\x00")
 
 
 def octet_string(value: bytes) -> bytes:
+    """OCTET STRING."""
     return tlv(OCTET_STRING, value)
 
 
 def bit_string(value: bytes, unused_bits: int = 0) -> bytes:
+    """BIT STRING with ``unused_bits`` in its first content byte."""
     return tlv(BIT_STRING, bytes([unused_bits]) + value)
 
 
 def utf8_string(value: str) -> bytes:
+    """UTF8String."""
     return tlv(UTF8_STRING, value.encode("utf-8"))
 
 
 def printable_string(value: str) -> bytes:
+    """PrintableString (ASCII)."""
     return tlv(PRINTABLE_STRING, value.encode("ascii"))
 
 
 def generalized_time(value: str) -> bytes:
+    """GeneralizedTime from its text form, e.g. ``19700101000000Z``."""
     return tlv(GENERALIZED_TIME, value.encode("ascii"))
 
 
 def explicit(n: int, inner: bytes) -> bytes:
+    """``[n] EXPLICIT`` wrapper around an encoded element."""
     return tlv(context(n), inner)
 
 
@@ -117,6 +127,7 @@ def encode_oid_body(dotted: str) -> bytes:
 
 
 def oid(dotted: str) -> bytes:
+    """OBJECT IDENTIFIER from dotted form."""
     return tlv(OID, encode_oid_body(dotted))
 
 
@@ -133,6 +144,7 @@ class Tlv:
 
     @property
     def constructed(self) -> bool:
+        """Whether the tag's constructed bit is set (the content holds elements)."""
         return bool(self.tag & 0x20)
 
     def children(self, structure: str) -> list[Tlv]:
@@ -214,6 +226,7 @@ def decode_oid(body: bytes) -> str:
 
 
 def decode_integer(body: bytes) -> int:
+    """Value of INTEGER content octets (two's complement); ValueError when empty."""
     if not body:
         raise ValueError("empty INTEGER")
     return int.from_bytes(body, "big", signed=True)

@@ -22,6 +22,7 @@ class MigtdError(Exception):
 
     @property
     def message(self) -> str:
+        """The one line the CLI prints and the ``exit`` event carries as ``reason``."""
         return str(self.args[0]) if self.args else self.__class__.__name__
 
 

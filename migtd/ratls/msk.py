@@ -21,6 +21,8 @@ EXCHANGE_INFO_SIZE = EXCHANGE_INFO.size  # 40
 
 @dataclass(frozen=True)
 class ExchangeInformation:
+    """One side's record: its migration key and its version range (export or import)."""
+
     key: bytes
     min_ver: int
     max_ver: int
@@ -29,6 +31,7 @@ class ExchangeInformation:
         return f"ExchangeInformation(key=<{len(self.key)} bytes>, min_ver={self.min_ver}, max_ver={self.max_ver})"
 
     def encode(self) -> bytes:
+        """The 40 wire bytes; a local version that does not fit in u16 is InvalidParameter."""
         if len(self.key) != 32:
             raise ValueError("the MSK is 32 bytes")
         for v in (self.min_ver, self.max_ver):
@@ -39,6 +42,7 @@ class ExchangeInformation:
 
     @classmethod
     def decode(cls, data: bytes) -> ExchangeInformation:
+        """Parse the peer's 40 bytes: a short record is NetworkError, non-zero reserved InvalidParameter."""
         if len(data) != EXCHANGE_INFO_SIZE:
             raise MigtdError(f"ExchangeInformation is {len(data)} bytes, expected 40",
                              MigrationResult.NetworkError)

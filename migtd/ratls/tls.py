@@ -137,6 +137,7 @@ class TlsEngine:
 
     # -- facts about the session
     def peer_certificate_der(self) -> bytes | None:
+        """The peer's certificate exactly as it sent it, or None if it sent none."""
         from OpenSSL import crypto
 
         cert = self._conn.get_peer_certificate()
@@ -146,10 +147,12 @@ class TlsEngine:
 
     @property
     def version(self) -> str:
+        """Negotiated protocol name, ``TLSv1.3``."""
         return self._conn.get_protocol_version_name()
 
     @property
     def cipher(self) -> str:
+        """Negotiated cipher suite name (OpenSSL spelling)."""
         return self._conn.get_cipher_name() or ""
 
 
