@@ -89,7 +89,7 @@ class RunParams:
 
     def env(self, role: str) -> dict[str, str]:
         """Environment variables ``migtd`` needs for ``role`` (added to the parent's)."""
-        env = {"MIGTD_POLICY_FILE": self.policy_for(role), "MIGTD_LOG_FORMAT": "json"}
+        env = {"MIGTD_POLICY_FILE": self.policy_for(role)}  # --log-format json is in argv()
         if self.policy_version == 1:
             env["MIGTD_ROOT_CA_FILE"] = self.root_ca()
         elif self.policy_issuer_chain_file:
