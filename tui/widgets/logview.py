@@ -3,7 +3,8 @@
 Like toolong's viewer it uses Textual's line API: the cost of a frame is the
 number of visible rows, not the number of lines received, so a flood of tens
 of thousands of lines per second only costs the ring-buffer appends. Filtering
-(by text and minimum level) rebuilds a view list at most once per UI tick.
+(by text and minimum level) rebuilds a view list when the filter changes and,
+while it is set, at most once per UI tick as lines arrive.
 """
 
 from __future__ import annotations
