@@ -104,6 +104,7 @@ def test_unavailable_modes_are_config_errors() -> None:
 
 class _Flaky(SkipRaProvider):
     def __init__(self, failures: int) -> None:
+        super().__init__()
         self.failures = failures
         self.calls = 0
 
