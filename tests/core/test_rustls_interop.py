@@ -59,6 +59,18 @@ def feed_rustls(conn, data: bytes) -> None:
         conn.process_new_packets()
 
 
+def pump_with_rustls_client(client, server: TlsEngine, rounds: int = 6) -> None:
+    """Move handshake bytes between a rustls client and our server engine until both are done."""
+    for _ in range(rounds):
+        server.feed(client.write_tls())
+        server.step_handshake()
+        back = server.take_outgoing()
+        if back:
+            feed_rustls(client, back)
+        if server.handshake_done and not client.is_handshaking():
+            return
+
+
 def test_webpki_accepts_our_certificate_and_certificate_verify() -> None:
     """Strict mode: our server certificate is the rustls client's only root, so webpki parses it,
     checks EKU serverAuth, validity and the signature chain, then our CertificateVerify."""
@@ -71,14 +83,7 @@ def test_webpki_accepts_our_certificate_and_certificate_verify() -> None:
     b.set_client_cert_chain_pem(client_pem, client_key)
     client = b.build_client_connection("localhost")
     server = TlsEngine(is_client=False, certificate_der=der, private_key=key)
-    for _ in range(6):
-        server.feed(client.write_tls())
-        server.step_handshake()
-        back = server.take_outgoing()
-        if back:
-            feed_rustls(client, back)
-        if server.handshake_done and not client.is_handshaking():
-            break
+    pump_with_rustls_client(client, server)
     assert server.handshake_done and not client.is_handshaking()
     assert client.negotiated_cipher_suite() == "TLS13_AES_256_GCM_SHA384"
     assert client.protocol_version() == TLS13
@@ -99,12 +104,7 @@ def test_webpki_rejects_a_tampered_certificate() -> None:
     client = b.build_client_connection("localhost")
     server = TlsEngine(is_client=False, certificate_der=broken, private_key=key)
     with pytest.raises(Exception, match="BadSignature"):
-        for _ in range(6):
-            server.feed(client.write_tls())
-            server.step_handshake()
-            back = server.take_outgoing()
-            if back:
-                feed_rustls(client, back)
+        pump_with_rustls_client(client, server)
 
 
 def drive_client(peer, conn) -> None:
