@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from migtd import eventlog
+from migtd.attest.binding import report_data_for_key
 from migtd.emu.quote_provider import QuoteProvider
 from migtd.emu.quote_retry import FailureInjector, quote_with_retry
 from migtd.emu.requests import HOST_REPORT_DATA, Operation, Request, RequestError, parse_request
@@ -350,7 +351,7 @@ class Migration:
         from migtd.ratls.certificate import public_point
 
         key = ec.generate_private_key(ec.SECP384R1())
-        return key, self._td_report(hashlib.sha384(public_point(key)).digest() + bytes(16), self.event_log)
+        return key, self._td_report(report_data_for_key(public_point(key)), self.event_log)
 
     async def _local_certificate(self, blob: bytes | None) -> tuple[EllipticCurvePrivateKey, bytes]:
         """Fresh P-384 key, TD report over SHA-384(key), quote, certificate (§5.2, §5.8)."""

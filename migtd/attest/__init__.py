@@ -1,9 +1,10 @@
 """TD attestation: report and quote codecs, the DCAP verifier, the mock PKI/QE.
 
 Everything in this package is pure (bytes in, values out) except the quote
-providers, which read files. The engine calls four things:
+providers, which read files. The engine uses three things:
 
-* :func:`migtd.attest.providers.provider_for` style objects to produce a TD
+* the quote providers (:class:`migtd.attest.mock_provider.MockReportProvider`,
+  chosen by :func:`migtd.emu.quote_provider.make_provider`) to produce a TD
   report and a quote for the local RA-TLS certificate;
 * :func:`migtd.attest.verify.verify_quote` to judge a peer's quote;
 * :class:`migtd.attest.verify.VerifiedQuote` ``.report`` (822 bytes) for the

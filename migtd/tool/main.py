@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -48,9 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     except MigtdError as exc:
         print(f"migtd-tool: error: {exc.message}", file=sys.stderr)
         return int(exc.result)
+    except BrokenPipeError:
+        # The reader went away (``migtd-tool ... | head``): end quietly, as a
+        # process killed by SIGPIPE would, instead of reporting an error.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+        return 128 + 13
     except OSError as exc:
-        name = f" {exc.filename}" if exc.filename else ""
-        print(f"migtd-tool: error:{name}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"migtd-tool: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
