@@ -1,0 +1,278 @@
+"""Everything an operator or a peer hands us from disk, read one safe way.
+
+Every program of the project (``migtd``, ``migtd-tool``, ``migtd-console``)
+reads its file inputs, parses its JSON and its integer flags, and opens its
+output files through this module, so the promises of the README's "What
+MigTD-Py guarantees" hold in one place instead of at each call site:
+
+* a file input is a *regular* file no larger than its limit, checked on the
+  open descriptor before a byte is read (a FIFO without a writer cannot hang
+  us, ``/dev/zero`` cannot exhaust memory);
+* JSON is nested at most :data:`MAX_JSON_DEPTH` levels (serde_json's own
+  recursion limit, so we refuse what upstream refuses) and never ends in a
+  ``RecursionError``;
+* integers follow Rust's unsigned ``from_str``: ASCII digits only, one
+  optional ``+``, range-checked, with no cost for thousands of digits;
+* an output (log, report, generated file) is never one of the run's inputs:
+  it is opened without truncation, compared by device and inode with every
+  input (symlinks and hard links included), and only then emptied.
+
+Each failure is an :class:`InputError` (a :class:`~migtd.errors.ConfigError`,
+exit 1) whose message is one line naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable
+from typing import IO, Any
+
+from migtd.errors import ConfigError
+
+#: serde_json's recursion limit: a deeper document is refused by upstream too.
+MAX_JSON_DEPTH = 128
+
+#: Default ceiling for a file input when the caller names none (collateral,
+#: signed policies and run records are all far below it).
+DEFAULT_LIMIT = 16 * 1024 * 1024
+
+
+class InputError(ConfigError):
+    """A file, JSON document or number given to the program is unusable (exit 1)."""
+
+
+# ---------------------------------------------------------------- files
+
+def read_input(path: str | os.PathLike[str], what: str, *, limit: int = DEFAULT_LIMIT,
+               allow_empty: bool = False) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    The file is opened non-blocking (opening a FIFO must not wait for a
+    writer), then judged on its descriptor, so a path swapped between a check
+    and the read cannot slip past. ``what`` names the input in the error,
+    e.g. ``"collateral file"`` gives "collateral file /x is not a regular file".
+    """
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"{what} {name} {_os_problem(exc)}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{what} {name} is not a regular file ({_kind(st.st_mode)})")
+        if st.st_size > limit:
+            raise InputError(f"{what} {name} is {st.st_size} bytes, above the {limit}-byte limit")
+        chunks = []
+        total = 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise InputError(f"{what} {name} grew past the {limit}-byte limit while being read")
+    except OSError as exc:
+        raise InputError(f"{what} {name} {_os_problem(exc)}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if not data and not allow_empty:
+        raise InputError(f"{what} {name} is empty")
+    return data
+
+
+def read_text_input(path: str | os.PathLike[str], what: str, *, limit: int = DEFAULT_LIMIT) -> str:
+    """:func:`read_input` decoded as UTF-8 (an undecodable file is one line, not a traceback)."""
+    data = read_input(path, what, limit=limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {os.fspath(path)} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _kind(mode: int) -> str:
+    for test, word in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "not a plain file"
+
+
+def _os_problem(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "does not exist"
+    if isinstance(exc, PermissionError):
+        return "cannot be read (permission denied)"
+    if isinstance(exc, IsADirectoryError):
+        return "is not a regular file (a directory)"
+    return f"cannot be read ({exc.strerror or exc})"
+
+
+# ---------------------------------------------------------------- outputs
+
+def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def refuse_input_as_output(path: str | os.PathLike[str], inputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
+                           what: str) -> None:
+    """Raise if ``path`` is (by device and inode) the same file as one of ``inputs``.
+
+    ``inputs`` are ``(label, path)`` pairs; ``None`` paths are skipped. Use it
+    before anything is written so the error comes up front, with exit 1.
+    """
+    target = _identity(path)
+    if target is None:
+        return
+    for label, candidate in inputs:
+        if candidate is not None and _identity(candidate) == target:
+            raise InputError(f"{what} {os.fspath(path)} is the {label} ({os.fspath(candidate)}); "
+                             "refusing to overwrite an input")
+
+
+def open_output(path: str | os.PathLike[str], what: str,
+                inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = (), *,
+                binary: bool = False, append: bool = False) -> IO[Any]:
+    """Open ``path`` for writing without ever truncating one of ``inputs``.
+
+    The file is opened (created if needed) *without* ``O_TRUNC``, its device
+    and inode compared with every input's, and only then truncated, so no
+    race between a check and the open can destroy an input.
+    """
+    name = os.fspath(path)
+    inputs = list(inputs)
+    # O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of hanging the open.
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+             | (os.O_APPEND if append else 0))
+    try:
+        fd = os.open(name, flags, 0o644)
+    except OSError as exc:
+        raise InputError(f"cannot open {what} {name}: {exc.strerror or exc}") from None
+    try:
+        os.set_blocking(fd, True)
+        st = os.fstat(fd)
+        for label, candidate in inputs:
+            if candidate is not None and _identity(candidate) == (st.st_dev, st.st_ino):
+                raise InputError(f"{what} {name} is the {label} ({os.fspath(candidate)}); "
+                                 "refusing to overwrite an input")
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISCHR(st.st_mode) and not stat.S_ISFIFO(st.st_mode):
+            raise InputError(f"{what} {name} is not a regular file ({_kind(st.st_mode)})")
+        if not append and stat.S_ISREG(st.st_mode):
+            os.ftruncate(fd, 0)
+        return os.fdopen(fd, "wb" if binary else ("a" if append else "w"),
+                         **({} if binary else {"encoding": "utf-8"}))
+    except InputError:
+        os.close(fd)
+        raise
+    except OSError as exc:
+        os.close(fd)
+        raise InputError(f"cannot open {what} {name}: {exc.strerror or exc}") from None
+
+
+# ---------------------------------------------------------------- JSON
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def check_json_depth(text: str | bytes, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuse ``text`` if its arrays and objects nest deeper than ``max_depth``.
+
+    A linear scan that skips string contents, so it never recurses. Cheap when
+    the text holds fewer brackets than the limit (most files): then it returns
+    at once.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if text.count("[") + text.count("{") <= max_depth:
+        return
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise InputError(f"{what}: JSON nested deeper than {max_depth} levels "
+                                 f"(at character {match.start()})")
+        elif token in "]}":
+            depth -= 1
+
+
+def load_json(data: str | bytes, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON with the depth limit; any syntax problem is one line naming ``what``."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{what}: not UTF-8 text (byte {exc.start})") from None
+    check_json_depth(data, what, max_depth=max_depth)
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{what}: invalid JSON: {exc}") from None
+
+
+def load_json_file(path: str | os.PathLike[str], what: str, *, limit: int = DEFAULT_LIMIT,
+                   max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """:func:`read_input` then :func:`load_json`; errors name the file."""
+    data = read_input(path, what, limit=limit)
+    return load_json(data, f"{what} {os.fspath(path)}", max_depth=max_depth)
+
+
+# ---------------------------------------------------------------- integers
+
+_BITS_DIGITS = {8: 3, 16: 5, 32: 10, 64: 20, 128: 39}
+
+
+def parse_uint(text: str, bits: int, radix: int = 10) -> int | None:
+    """Rust's unsigned ``from_str_radix``: ``None`` where Rust returns ``Err``.
+
+    One optional leading ``+``, then at least one ASCII digit of ``radix``
+    (10 or 16), value below ``2**bits``. Leading zeros are accepted, as Rust
+    accepts them; a value with thousands of digits costs nothing (its length
+    is judged before any conversion). Unicode digits, signs, spaces and
+    underscores are refused.
+    """
+    body = text[1:] if text.startswith("+") else text
+    if not body:
+        return None
+    if radix == 10:
+        if not (body.isascii() and body.isdigit()):
+            return None
+        significant = body.lstrip("0")
+        if len(significant) > _BITS_DIGITS.get(bits, bits):
+            return None
+    elif radix == 16:
+        if not body.isascii() or any(c not in "0123456789abcdefABCDEF" for c in body):
+            return None
+        significant = body.lstrip("0")
+        if len(significant) * 4 > bits + 3:
+            return None
+    else:
+        raise ValueError(f"unsupported radix {radix}")
+    value = int(significant or "0", radix)
+    return value if value < 1 << bits else None
+
+
+def parse_seconds(text: str, *, maximum: float = 86400.0) -> float | None:
+    """A positive duration in seconds (ASCII decimal, at most ``maximum``), else ``None``.
+
+    Python's ``float`` accepts Unicode digits, ``_`` separators, ``nan`` and
+    ``inf``; none of these is a duration an operator means, so all are refused.
+    """
+    body = text.strip()
+    if not body or len(body) > 32 or not body.isascii() or not re.fullmatch(r"\+?(\d+\.?\d*|\.\d+)", body):
+        return None
+    value = float(body)
+    return value if 0 < value <= maximum else None
