@@ -91,10 +91,21 @@ class Run:
     wire: list[tuple[str, bytes]]
 
 
-def pump(req: Requester, rsp: Responder, tamper: Tamper | None = None, max_steps: int = 10_000) -> Run:
+def _feed(endpoint: Requester | Responder, data: bytes, piece: int | None) -> list[Event]:
+    if piece is None:
+        return endpoint.receive_data(data)
+    out: list[Event] = []
+    for i in range(0, len(data), piece):
+        out += endpoint.receive_data(data[i:i + piece])
+    return out
+
+
+def pump(req: Requester, rsp: Responder, tamper: Tamper | None = None, max_steps: int = 10_000,
+         piece: int | None = None) -> Run:
     """Move writes between the two until both are done (or nothing moves).
 
-    ``tamper(direction, write)`` may replace a write ("S>D" or "D>S") or drop it (None).
+    ``tamper(direction, write)`` may replace a write ("S>D" or "D>S") or drop it (None);
+    ``piece`` feeds the receiver that many bytes at a time.
     """
     req_events: list[Event] = []
     rsp_events: list[Event] = []
@@ -106,13 +117,13 @@ def pump(req: Requester, rsp: Responder, tamper: Tamper | None = None, max_steps
             data = tamper("S>D", write) if tamper else write
             wire.append(("S>D", write))
             if data is not None:
-                rsp_events += rsp.receive_data(data)
+                rsp_events += _feed(rsp, data, piece)
             moved = True
         for write in rsp.data_to_send():
             data = tamper("D>S", write) if tamper else write
             wire.append(("D>S", write))
             if data is not None:
-                req_events += req.receive_data(data)
+                req_events += _feed(req, data, piece)
             moved = True
         if not moved:
             break
@@ -133,3 +144,22 @@ def pair(mode: Mode = Mode.MIGRATION, req_att=None, rsp_att=None, req_info=None,
                 Responder(attester=rsp_att, verifier=rsp_att, migration=rsp_info or Info()))
     return (Requester(attester=req_att, verifier=req_att, rebind=req_rebind or Rebind(), mode=mode),
             Responder(attester=rsp_att, verifier=rsp_att, rebind=rsp_rebind or Rebind(), mode=mode))
+
+
+def body(write: bytes) -> bytes:
+    """The SPDM message (or secured record) inside one transport write."""
+    return write[12:]
+
+
+def rewrap(write: bytes, new_body: bytes) -> bytes:
+    """The same transport write with another body (header length fixed up)."""
+    return write[:8] + len(new_body).to_bytes(4, "little") + new_body
+
+
+def code_of(write: bytes) -> int:
+    return write[13] if write[6] == 1 and len(write) > 13 else -1
+
+
+def quote_blob() -> bytes:
+    from pathlib import Path
+    return (Path(__file__).parent / "vectors" / "az_migtd_quote.blob").read_bytes()
