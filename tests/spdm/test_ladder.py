@@ -141,7 +141,7 @@ def test_mode_mismatch_fails_both_sides() -> None:
     _, rsp = pair(Mode.MIGRATION)
     pump(req, rsp)
     assert req.result == rsp.result == MigrationResult.SecureSessionError
-    assert "rebind" in rsp.failure.reason  # type: ignore[union-attr]
+    assert "op 0x07 in a migration session" in rsp.failure.reason  # type: ignore[union-attr]
 
 
 def test_local_evidence_of_the_wrong_shape_is_an_attestation_failure() -> None:
