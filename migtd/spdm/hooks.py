@@ -92,7 +92,8 @@ class MigrationInfo:
     max_version: int = 0
 
     def __repr__(self) -> str:  # the key never reaches a log
-        return f"MigrationInfo(key=<{len(self.key)} bytes>, min_version={self.min_version}, max_version={self.max_version})"
+        return (f"MigrationInfo(key=<{len(self.key)} bytes>, min_version={self.min_version}, "
+                f"max_version={self.max_version})")
 
 
 class Attester(Protocol):

@@ -27,6 +27,8 @@ from __future__ import annotations
 import enum
 import os
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from migtd.errors import MigtdError
 from migtd.result import MigrationResult
 from migtd.spdm import codec, crypto, negotiation, opaque, vdm
@@ -128,10 +130,10 @@ class Requester(Endpoint):
         self._chunk_handle = 0
         self._chunks_sent = 0
         self._chunks_received = 0
-        self._signing_key = None
-        self._peer_key = None
+        self._signing_key: ec.EllipticCurvePrivateKey | None = None
+        self._peer_key: ec.EllipticCurvePublicKey | None = None
         self._local_spki = b""
-        self._dhe_key = None
+        self._dhe_key: ec.EllipticCurvePrivateKey | None = None
         self._schedule: KeySchedule | None = None
         self._handshake: HandshakeKeys | None = None
         self._local_info: MigrationInfo | None = None
@@ -248,8 +250,8 @@ class Requester(Endpoint):
         self._emit(ev.Negotiated(SPDM_VERSION_12, self._peer_caps.flags, self._peer_caps.data_transfer_size,
                                  self._peer_caps.max_spdm_msg_size))
         self.phase = ev.Phase.PUBLIC_KEYS
-        self._signing_key = crypto.generate_signing_key()
-        self._local_spki = crypto.spki_of(self._signing_key)
+        key = self._signing_key = crypto.generate_signing_key()
+        self._local_spki = crypto.spki_of(key)
         self._wait = _Wait.PUBLIC_KEY
         self._request(vdm.encode_message(vdm.PubKeyRequest(self._local_spki)))
 
@@ -261,8 +263,8 @@ class Requester(Endpoint):
         self.transcript.add(vdm_pair_hash(self._sent, raw))  # P
         self._emit(ev.PublicKeysExchanged(self._local_spki, body.spki))
         self.phase = ev.Phase.KEY_EXCHANGE
-        self._dhe_key = crypto.generate_dhe_key()
-        ke = codec.encode(m.KeyExchange(os.urandom(RANDOM_SIZE), crypto.exchange_data(self._dhe_key),
+        dhe = self._dhe_key = crypto.generate_dhe_key()
+        ke = codec.encode(m.KeyExchange(os.urandom(RANDOM_SIZE), crypto.exchange_data(dhe),
                                         opaque.encode_supported_versions(), HALF_SESSION_ID))
         self.transcript.add(ke)
         self._wait = _Wait.KEY_EXCHANGE_RSP

@@ -26,6 +26,8 @@ from __future__ import annotations
 import enum
 import os
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from migtd.errors import MigtdError
 from migtd.result import MigrationResult
 from migtd.spdm import codec, crypto, negotiation, opaque, vdm
@@ -132,9 +134,9 @@ class Responder(Endpoint):
         self._rsp_handle = 0
         self._chunks_received = 0
         self._chunks_sent = 0
-        self._signing_key = None
+        self._signing_key: ec.EllipticCurvePrivateKey | None = None
         self._local_spki = b""
-        self._peer_key = None
+        self._peer_key: ec.EllipticCurvePublicKey | None = None
         self._peer_spki = b""
         self._schedule: KeySchedule | None = None
         self._handshake: HandshakeKeys | None = None
@@ -344,8 +346,8 @@ class Responder(Endpoint):
         assert isinstance(body, vdm.PubKeyRequest)
         self._peer_key = crypto.load_peer_spki(body.spki)
         self._peer_spki = body.spki
-        self._signing_key = crypto.generate_signing_key()
-        self._local_spki = crypto.spki_of(self._signing_key)
+        key = self._signing_key = crypto.generate_signing_key()
+        self._local_spki = crypto.spki_of(key)
         response = vdm.encode_message(vdm.PubKeyResponse(self._local_spki))
         self.transcript.add(vdm_pair_hash(raw, response))  # P
         self._state = _State.KEYS_PROVISIONED

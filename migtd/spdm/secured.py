@@ -39,7 +39,7 @@ def session_id(req_half: int, rsp_half: int) -> int:
 def nonce(iv: bytes, sequence: int) -> bytes:
     """IV with bytes 0..7 XORed with the sequence number, little-endian."""
     seq = sequence.to_bytes(8, "little")
-    return bytes(a ^ b for a, b in zip(iv[:8], seq)) + iv[8:]
+    return bytes(a ^ b for a, b in zip(iv[:8], seq, strict=False)) + iv[8:]
 
 
 class RecordSealer:

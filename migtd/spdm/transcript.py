@@ -23,6 +23,7 @@ secured messages never enter the transcript.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from migtd.spdm.constants import REPORT_DATA_PREFIX_REQUESTER, REPORT_DATA_PREFIX_RESPONDER
@@ -55,6 +56,20 @@ def vdm_pair_hash(request_message: bytes, response_message: bytes) -> bytes:
 def report_data(prefix: bytes, th1: bytes) -> bytes:
     """REPORTDATA binding a quote to the session: H(prefix ‖ TH1) ‖ 16 zero bytes (spdm.md §5)."""
     return sha384(prefix + th1) + bytes(16)
+
+
+#: Where a verifier finds REPORTDATA: bytes [128..192) of a 1024-byte TDREPORT (rebinding),
+#: bytes [520..584) of the 822-byte verified report / supplemental data of a quote (spdm.md §5).
+TDREPORT_REPORT_DATA = slice(128, 192)
+VERIFIED_REPORT_REPORT_DATA = slice(520, 584)
+
+
+def report_data_matches(actual: bytes, expected: bytes) -> bool:
+    """Constant-time check of a peer's REPORTDATA against :attr:`PeerEvidence.expected_report_data`.
+
+    MigTD compares the first 48 bytes (the hash); the 16 bytes after it are zero in both.
+    """
+    return len(actual) == len(expected) == 64 and hmac.compare_digest(actual[:48], expected[:48])
 
 
 def requester_report_data(th1: bytes) -> bytes:

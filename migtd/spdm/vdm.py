@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Union
 
 from migtd.spdm import messages as m
 from migtd.spdm._reader import Reader
@@ -158,7 +158,8 @@ class MigrationInfoRequest:
     layout: ClassVar[tuple[Element, ...]] = (Element.MigrationExportVersion, Element.ForwardMigrationSessionKey)
 
     def __repr__(self) -> str:  # the key never reaches a log
-        return f"MigrationInfoRequest(min_version={self.min_version}, max_version={self.max_version}, key={_hidden(len(self.key))})"
+        return (f"MigrationInfoRequest(min_version={self.min_version}, max_version={self.max_version}, "
+                f"key={_hidden(len(self.key))})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +173,8 @@ class MigrationInfoResponse:
     layout: ClassVar[tuple[Element, ...]] = (Element.MigrationImportVersion, Element.BackwardMigrationSessionKey)
 
     def __repr__(self) -> str:
-        return f"MigrationInfoResponse(min_version={self.min_version}, max_version={self.max_version}, key={_hidden(len(self.key))})"
+        return (f"MigrationInfoResponse(min_version={self.min_version}, max_version={self.max_version}, "
+                f"key={_hidden(len(self.key))})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +228,7 @@ def encode_payload(body: VdmBody) -> bytes:
     """The VdmMessage bytes (ReqLength/RspLength worth) of ``body``."""
     values = _values(body)
     out = [bytes((VDM_MAJOR, VDM_MINOR, body.op, len(values)))]
-    for etype, value in zip(body.layout, values):
+    for etype, value in zip(body.layout, values, strict=False):
         size = _SIZES[etype]
         if size is not None and len(value) != size:
             raise ValueError(f"{etype.name} must be {size} bytes, got {len(value)}")
@@ -260,7 +262,7 @@ def peek_op(payload: bytes) -> int:
     return r.u8("op code")
 
 
-def decode_payload(payload: bytes, expected: type) -> VdmBody:
+def decode_payload(payload: bytes, expected: Any) -> VdmBody:
     """Decode a VdmMessage that must be of class ``expected`` (one of this module's ops)."""
     r = Reader(payload, f"VdmMessage {expected.__name__}")
     r.expect(VDM_MAJOR, r.u8("major version"), "major version", 0)

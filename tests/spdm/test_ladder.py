@@ -161,3 +161,16 @@ def test_events_carry_no_secrets_and_sessions_are_fresh() -> None:
     pump(req2, rsp2)
     assert req2.th1 != req.th1 and req2.session_id == req.session_id == 0xFFFDFFFD
     assert isinstance(codec.decode(codec.encode(m.EndSession())), m.EndSession)
+
+
+def test_rebind_tdreport_binding_helper() -> None:
+    """A verifier for rebinding reads REPORTDATA at TDREPORT[128..192) and compares it (spdm.md §7)."""
+    from migtd.spdm.transcript import TDREPORT_REPORT_DATA, report_data_matches, requester_report_data
+
+    th1 = hashlib.sha384(b"th1").digest()
+    report = bytearray(1024)
+    report[TDREPORT_REPORT_DATA] = requester_report_data(th1)
+    assert report_data_matches(bytes(report[TDREPORT_REPORT_DATA]), requester_report_data(th1))
+    report[130] ^= 1
+    assert not report_data_matches(bytes(report[TDREPORT_REPORT_DATA]), requester_report_data(th1))
+    assert not report_data_matches(b"short", requester_report_data(th1))

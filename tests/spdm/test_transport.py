@@ -20,7 +20,8 @@ from migtd.spdm.transport import (
 
 def test_header_bytes() -> None:
     """spdm.md §2.1: "SPDM", version 0x0100, type, reserved, length."""
-    assert encode_record(RecordType.SPDM, b"\x10\x84\x00\x00") == bytes.fromhex("5350444d 0001 01 00 04000000 10840000".replace(" ", ""))
+    assert encode_record(RecordType.SPDM, b"\x10\x84\x00\x00") == \
+        bytes.fromhex("5350444d 0001 01 00 04000000 10840000".replace(" ", ""))
     assert encode_record(RecordType.SECURED, b"")[:12] == bytes.fromhex("5350444d000102 00 00000000".replace(" ", ""))
     rec = decode_record(encode_record(RecordType.SECURED, b"abc"))
     assert rec == Record(RecordType.SECURED, b"abc")

@@ -44,11 +44,14 @@ def test_spec_bytes() -> None:
     assert len(pk) == 143
     assert pk[:23] == bytes.fromhex("12FE0000 0400 04 57010000 8200 00000101 0100 78000000".replace(" ", ""))
     assert pk[23:] == SPKI
-    assert vdm.encode_message(vdm.PubKeyResponse(SPKI))[:17] == bytes.fromhex("127E00000400045701000082000000 0201".replace(" ", ""))
+    rsp_head = bytes.fromhex("127E00000400045701000082000000 0201".replace(" ", ""))
+    assert vdm.encode_message(vdm.PubKeyResponse(SPKI))[:17] == rsp_head
     info = vdm.encode_message(vdm.MigrationInfoRequest(0, 0, bytes(32)))
     assert len(info) == 65
-    assert info[11:] == (bytes.fromhex("3400 00000502 8100 04000000 00000000 8300 20000000".replace(" ", "")) + bytes(32))
-    assert vdm.encode_message(vdm.RebindInfoResponse()) == bytes.fromhex("127E0000040004570100000400 00000A00".replace(" ", ""))
+    head = bytes.fromhex("3400 00000502 8100 04000000 00000000 8300 20000000".replace(" ", ""))
+    assert info[11:] == head + bytes(32)
+    rebind_rsp = bytes.fromhex("127E0000040004570100000400 00000A00".replace(" ", ""))
+    assert vdm.encode_message(vdm.RebindInfoResponse()) == rebind_rsp
     assert len(vdm.encode_message(vdm.RebindInfoRequest(bytes(32)))) == 13 + 4 + 6 + 32
     # request = 879 + quote + event log, response = 83 + quote + event log (§3.7)
     req = vdm.encode_message(vdm.MigrationAttestRequest(bytes(822), bytes(177), bytes(48), bytes(272), bytes(512)))
