@@ -36,6 +36,8 @@ from migtd.spdm import messages as m
 from migtd.spdm._endpoint import Endpoint
 from migtd.spdm.chunking import LargeRequestReceiver, LargeResponseSender, needs_chunking
 from migtd.spdm.constants import (
+    CHUNK_RESPONSE_HEADER,
+    CHUNK_RESPONSE_HEADER_FIRST,
     CHUNK_SEND_ACK_HEADER,
     DATA_TRANSFER_SIZE,
     FINISH_CONTEXT,
@@ -280,6 +282,14 @@ class Responder(Endpoint):
             self._large_out = None
         return out
 
+    def _chunks_for(self, response: bytes) -> int:
+        """How many CHUNK_RESPONSEs ``response`` will take (0 when it goes in one message)."""
+        dts = min(self.local_dts, self._peer_caps.data_transfer_size if self._peer_caps else self.local_dts)
+        if len(response) <= dts:
+            return 0
+        first = dts - CHUNK_RESPONSE_HEADER_FIRST
+        return 1 + -(-(len(response) - first) // (dts - CHUNK_RESPONSE_HEADER))
+
     # --- negotiation ------------------------------------------------------------------------------
 
     def _on_get_version(self) -> bytes:
@@ -388,7 +398,7 @@ class Responder(Endpoint):
         self._servtd_ext = body.servtd_ext
         self.transcript.add(vdm_pair_hash(raw, response))  # Q
         self._q_set = True
-        self._emit(ev.EvidenceExchanged(len(response), len(raw), 0, self._chunks_received))
+        self._emit(ev.EvidenceExchanged(len(response), len(raw), self._chunks_for(response), self._chunks_received))
         self.phase = ev.Phase.FINISH
         return response
 

@@ -231,3 +231,12 @@ def test_encode_refuses_what_cannot_be_encoded() -> None:
 
 def test_codes_cover_the_ladder() -> None:
     assert {type(s).code for s in SAMPLES} == set(Code)
+
+
+@pytest.mark.parametrize("msg", SAMPLES, ids=lambda x: type(x).__name__)
+def test_every_message_refuses_a_wrong_version(msg: m.Message) -> None:
+    data = codec.encode(msg)
+    for bad in (0x00, 0x11, 0x13, 0x20) + ((0x12,) if data[0] == 0x10 and data[1] != Code.ERROR else (0x10,)
+                                           if data[1] != Code.ERROR else ()):
+        with pytest.raises(VersionError):
+            codec.decode(bytes([bad]) + data[1:])

@@ -90,6 +90,8 @@ def test_quote_attestation_chunked_both_ways_with_transcript_binding() -> None:
     assert codes.count(Code.ERROR) == 1                               # the bare LargeResponse
     got = [e for e in run.req_events if isinstance(e, ev.EvidenceExchanged)][0]
     assert got == ev.EvidenceExchanged(879 + 5006 + 177, 83 + 5006 + 177, 2, 2)
+    got = [e for e in run.rsp_events if isinstance(e, ev.EvidenceExchanged)][0]
+    assert got == ev.EvidenceExchanged(83 + 5006 + 177, 879 + 5006 + 177, 2, 2)
     # REPORTDATA = H("MigTDReq"/"MigTDRsp" ‖ TH1) ‖ 0^16, checked by each verifier and here again
     (seen_by_rsp,), (seen_by_req,) = rsp_att.seen, req_att.seen
     th1 = req.th1
