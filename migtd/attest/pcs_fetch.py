@@ -73,7 +73,7 @@ def http_get(url: str, deadline: float, *, clock: Callable[[], float] = time.mon
     remaining = deadline - clock()
     if remaining <= 0:
         raise CollateralFetchError("timeout", f"no time left to fetch {url}")
-    box: dict[str, Response | BaseException] = {}
+    box: dict[str, Response | Exception] = {}
     worker = threading.Thread(target=_get_into, args=(url, min(remaining, REQUEST_TIMEOUT), box),
                               name="collateral-fetch", daemon=True)
     worker.start()
@@ -89,17 +89,17 @@ def http_get(url: str, deadline: float, *, clock: Callable[[], float] = time.mon
     raise CollateralFetchError("unreachable", f"cannot fetch {url}: {outcome!r}")
 
 
-def _get_into(url: str, timeout: float, box: dict[str, Response | BaseException]) -> None:
+def _get_into(url: str, timeout: float, box: dict[str, Response | Exception]) -> None:
     try:
         box["result"] = _get(url, timeout)
-    except BaseException as exc:  # handed to the waiting thread, which reports it
+    except Exception as exc:  # noqa: BLE001 - handed to the waiting thread, which reports it in one line
         box["result"] = exc
 
 
 def _get(url: str, timeout: float) -> Response:
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "*/*"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) only, checked
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             return Response(answer.status, _headers(answer.headers), _read_body(answer, url))
     except urllib.error.HTTPError as exc:
         try:
