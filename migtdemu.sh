@@ -53,7 +53,8 @@ features=""
 log_level=""
 num_cpus="1"
 
-if [[ -t 1 ]]; then
+# Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
     RED=$'\033[0;31m'; GREEN=$'\033[0;32m'; YELLOW=$'\033[1;33m'; BLUE=$'\033[0;34m'; NC=$'\033[0m'
 else
     RED=""; GREEN=""; YELLOW=""; BLUE=""; NC=""
