@@ -80,7 +80,7 @@ class PcsStandIn:
 
 def _handler(stand_in: PcsStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             parts = urllib.parse.urlsplit(self.path)
             stand_in.requests.append(self.path)
             status, headers, body = stand_in.answer(parts.path, urllib.parse.parse_qs(parts.query))
@@ -105,7 +105,7 @@ def _handler(stand_in: PcsStandIn) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler

@@ -215,7 +215,7 @@ def test_installed_command_exit_status(att: Path, tmp_path: Path) -> None:
     """The console script itself: one line on stderr and exit 5 for an unreachable service."""
     done = subprocess.run([TOOL, "collateral", "fetch", str(att / "az_migtd_quote.blob"), "--pccs",
                            f"http://127.0.0.1:{closed_port()}", "--out", str(tmp_path / "c.json")],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 5 and one_line(done.stderr).startswith("migtd-tool: error: ")
 
 
@@ -230,7 +230,7 @@ def _pair(env: dict[str, str], port: int) -> tuple[tuple[int, str], tuple[int, s
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         src = subprocess.run([MIGTD, "-m", "src", "-t", str(port)], env=env, text=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60, check=False)
         _, dst_err = dst.communicate(timeout=60)
     finally:
         if dst.poll() is None:
@@ -261,14 +261,14 @@ def test_migtd_fetches_collateral_from_the_source(pcs_stand_in, att: Path, port:
 
 def test_migtd_unreachable_source_is_an_attestation_failure(att: Path, port: int) -> None:
     (s_code, s_err), (d_code, d_err) = _pair(_source_env(att, f"pccs:http://127.0.0.1:{closed_port()}"), port)
-    assert (s_code, d_code) == (7, 7)
+    assert (s_code, d_code) == (7, 7), s_err + d_err
     reason = [e for e in _events(s_err) if e["event"] == "exit"][-1]["reason"]
     assert "cannot fetch collateral from pccs" in reason and "cannot reach" in reason
 
 
 def test_migtd_bad_source_value_is_exit_1_before_listening(att: Path, port: int) -> None:
     env = _source_env(att, "ftp:somewhere")
-    done = subprocess.run([MIGTD, "-m", "dst", "-t", str(port)], env=env, text=True, capture_output=True, timeout=60)
+    done = subprocess.run([MIGTD, "-m", "dst", "-t", str(port)], env=env, text=True, capture_output=True, timeout=60, check=False)
     assert done.returncode == 1
     events = _events(done.stderr)
     assert not any(e["event"] == "listening" for e in events)

@@ -68,10 +68,10 @@ def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def test_python_m_migtd_paths() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MIGTD_CONFIG_DIR"}
     done = subprocess.run([sys.executable, "-m", "migtd.paths", "config-dir", "intel-root-ca"],
-                          capture_output=True, text=True, timeout=60, env=env)
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 0 and done.stdout.split() == [str(paths.config_dir()), str(paths.intel_root_ca())]
     done = subprocess.run([sys.executable, "-m", "migtd.paths", "nope"], capture_output=True, text=True,
-                          timeout=60, env=env)
+                          timeout=60, env=env, check=False)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1 and "nope" in done.stderr
 
 
@@ -119,6 +119,6 @@ def test_other_modes_still_require_the_root_ca() -> None:
     env["MIGTD_POLICY_FILE"] = str(paths.default_policy())
     for mode in ("mock-report", "skip-ra"):
         done = subprocess.run([str(Path(sys.executable).with_name("migtd")), "--attestation", mode, "-m", "dst",
-                               "-t", "0", "--timeout", "5"], capture_output=True, text=True, timeout=60, env=env)
+                               "-t", "0", "--timeout", "5"], capture_output=True, text=True, timeout=60, env=env, check=False)
         assert done.returncode == 1, done.stderr
         assert "MIGTD_ROOT_CA_FILE environment variable not set" in done.stdout
