@@ -15,7 +15,9 @@ replaced.
 ``migtd`` uses this through ``MIGTD_COLLATERAL_SOURCE`` (see
 :func:`collateral_fetcher`): collateral is then fetched for the platform of
 each quote being verified, as upstream's verification library asks its quote
-provider for the quote's FMSPC and CA.
+provider for the quote's FMSPC and CA. The verifier runs inside the session,
+so a fetch holds it for at most :data:`DEFAULT_DEADLINE`; where that matters,
+fetch ahead with ``migtd-tool collateral fetch`` and set ``MIGTD_COLLATERAL_FILE``.
 """
 
 from __future__ import annotations
