@@ -66,8 +66,9 @@ Optional Environment Variables:
   MIGTD_EMU_MSK=zero              use upstream's all-zero migration key (default: random)
   MIGTD_EMU_MIG_VERSION=MIN-MAX   emulated migration version range (default 0-0)
   MIGTD_QUOTE_FAILURES=N          fail the first N quote requests (retry testing)
-  MIGTD_CONFIG_DIR                folder holding mock/ (the mock QE keys, root CA and
-                                  collateral of mock-report; default: config/ beside the package)
+  MIGTD_CONFIG_DIR                folder replacing the shipped config/: mock/ (the mock QE keys,
+                                  root CA and collateral of mock-report) and the Intel root CA
+                                  (default: inside the package; see migtd-tool paths)
 
 Environment Variables for --attestation azure:
   TSS2_TCTI                       the TPM to use (default: device:/dev/tpmrm0; e.g.
