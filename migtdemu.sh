@@ -12,12 +12,20 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # ---------------------------------------------------------------- defaults --
-# Defaults live in the project; paths you pass are taken relative to where you
-# run the script, and the log files are written there too.
-DEFAULT_POLICY_FILE="$here/config/policy.json"
-DEFAULT_ROOT_CA_FILE="$here/config/Intel_SGX_Provisioning_Certification_RootCA.cer"
-MOCK_ROOT_CA_FILE="$here/config/mock/root_ca.der"
-MOCK_COLLATERAL_FILE="$here/config/mock/collateral.json"
+# Defaults live in the project's config/ folder; paths you pass are taken
+# relative to where you run the script, and the log files are written there too.
+# MIGTD_CONFIG_DIR replaces the folder. A copy of this script outside a checkout
+# asks the installed package where its config/ is (migtd-tool paths).
+config_dir="${MIGTD_CONFIG_DIR:-$here/config}"
+if [[ ! -d "$config_dir" ]]; then
+    for tool in "$here/.venv/bin/migtd-tool" "$(command -v migtd-tool 2>/dev/null)"; do
+        [[ -n "$tool" && -x "$tool" ]] && config_dir="$("$tool" paths config-dir 2>/dev/null)" && break
+    done
+fi
+DEFAULT_POLICY_FILE="$config_dir/policy.json"
+DEFAULT_ROOT_CA_FILE="$config_dir/Intel_SGX_Provisioning_Certification_RootCA.cer"
+MOCK_ROOT_CA_FILE="$config_dir/mock/root_ca.der"
+MOCK_COLLATERAL_FILE="$config_dir/mock/collateral.json"
 
 role="source"
 request_id="1"
@@ -45,7 +53,8 @@ features=""
 log_level=""
 num_cpus="1"
 
-if [[ -t 1 ]]; then
+# Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
     RED=$'\033[0;31m'; GREEN=$'\033[0;32m'; YELLOW=$'\033[1;33m'; BLUE=$'\033[0;34m'; NC=$'\033[0m'
 else
     RED=""; GREEN=""; YELLOW=""; BLUE=""; NC=""

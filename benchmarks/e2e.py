@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from migtd import paths
+
 TARGETS_S = {"skip-ra": 0.5, "mock-report": 0.8}
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,8 +80,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MIGTD_", "MOCK_QUOTE"))}
         if args.attestation == "mock-report":
-            env.update(MIGTD_POLICY_FILE=str(ROOT / "config" / "policy.json"),
-                       MIGTD_ROOT_CA_FILE=str(ROOT / "config" / "mock" / "root_ca.der"))
+            env.update(MIGTD_POLICY_FILE=str(paths.default_policy()), MIGTD_ROOT_CA_FILE=str(paths.mock_root_ca()))
         else:
             policy = Path(tmp, "policy.json")
             policy.write_text('{"benchmark": true}')

@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-VECTORS = ROOT.parent / "shared" / "vectors"
+VECTORS = ROOT / "tests" / "vectors"
 
 from migtd import paths  # noqa: E402
 from migtd.attest.collateral import load_collateral  # noqa: E402
@@ -84,9 +84,9 @@ def generated_v2() -> tuple[GeneratedPolicy, bytes]:
 def rows(runs: int) -> list[tuple[str, tuple[float, float, float], bool]]:
     if not VECTORS.is_dir():
         sys.exit(f"benchmarks/policy.py: vectors not found at {VECTORS}")
-    policy = (ROOT / "config" / "policy.json").read_bytes()
+    policy = paths.default_policy().read_bytes()
     az = (VECTORS / "attestation/derived/expected_suppl822_az_quote_thim.bin").read_bytes()
-    root = (VECTORS / "attestation/Intel_SGX_Provisioning_Certification_RootCA.cer").read_bytes()
+    root = paths.intel_root_ca().read_bytes()
     log = v1_event_log(policy, root)
     events = name_events(parse_event_log(log))
     prod = (VECTORS / "policy/config/policy_production_fmspc.json").read_bytes()

@@ -3,8 +3,8 @@
     .venv/bin/pip install -e '.[bench]'        # dcap-qvl 0.7.0
     .venv/bin/python benchmarks/verify_quote.py [--runs 200] [--vectors DIR] [--json]
 
-Inputs: ``vectors/attestation/az_migtd_quote.blob`` with
-``collateral_production_fmspc.json`` and the Intel root CA.
+Inputs: ``tests/vectors/attestation/az_migtd_quote.blob`` with
+``collateral_production_fmspc.json`` and the shipped Intel root CA.
 
 * ours, cold: verifier cache cleared before every run, so each run checks the
   whole collateral (CRLs, signing chains, TCB info / QE identity signatures)
@@ -76,7 +76,7 @@ def to_dcap_collateral(doc: dict[str, Any], fmspc: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--vectors", type=Path, default=ROOT.parent / "shared" / "vectors")
+    ap.add_argument("--vectors", type=Path, default=ROOT / "tests" / "vectors")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("dcap-qvl is not installed: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
         return 1
+    from migtd import paths
     from migtd.attest import verify as v
     from migtd.attest.collateral import Collateral
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         quote = (a / "az_migtd_quote.blob").read_bytes()
         coll_bytes = (a / "collateral_production_fmspc.json").read_bytes()
-        root = (a / "Intel_SGX_Provisioning_Certification_RootCA.cer").read_bytes()
+        root = paths.intel_root_ca().read_bytes()  # the shipped anchor
     except OSError as exc:
         print(f"vectors not found: {exc}", file=sys.stderr)
         return 1

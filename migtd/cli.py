@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import migtd
+from migtd import paths
 from migtd.errors import ConfigError, MigtdError
 from migtd.events import EventLog, parse_level
 from migtd.result import MigrationResult
@@ -44,7 +45,8 @@ requests come from an in-process VMM queue and the peer is reached over TCP.
 Required Environment Variables:
   MIGTD_POLICY_FILE               migration policy file
   MIGTD_ROOT_CA_FILE              root CA certificate (DER) for quote verification
-                                  (not used with --policy-version 2)
+                                  (not used with --policy-version 2; azure mode defaults
+                                  to the shipped Intel SGX root CA, see migtd-tool paths)
   MIGTD_POLICY_ISSUER_CHAIN_FILE  policy issuer certificate chain (--policy-version 2 only)
   For --attestation azure the vTPM (/dev/tpmrm0) may need root access.
 
@@ -54,14 +56,19 @@ Optional Environment Variables:
                                   with skip-ra only the TD report is derived from it
   MIGTD_COLLATERAL_FILE           collateral JSON for quote verification (policy v1); mock-report
                                   defaults to config/mock, MOCK_QUOTE_FILE and azure need it
+                                  or MIGTD_COLLATERAL_SOURCE
+  MIGTD_COLLATERAL_SOURCE         where to fetch collateral when MIGTD_COLLATERAL_FILE is unset:
+                                  pcs (Intel), pcs:URL, pccs:URL or thim:URL|REGION (cached
+                                  until its nextUpdate; see migtd-tool collateral fetch)
   RUST_LOG                        log level: error, warn, info (default), debug, trace
   MIGTD_ATTESTATION, MIGTD_POLICY_VERSION, MIGTD_LOG_FORMAT, MIGTD_TIMEOUT
                                   defaults for the options of the same name
   MIGTD_EMU_MSK=zero              use upstream's all-zero migration key (default: random)
   MIGTD_EMU_MIG_VERSION=MIN-MAX   emulated migration version range (default 0-0)
   MIGTD_QUOTE_FAILURES=N          fail the first N quote requests (retry testing)
-  MIGTD_CONFIG_DIR                folder holding mock/ (the mock QE keys, root CA and
-                                  collateral of mock-report; default: config/ beside the package)
+  MIGTD_CONFIG_DIR                folder replacing the shipped config/: mock/ (the mock QE keys,
+                                  root CA and collateral of mock-report) and the Intel root CA
+                                  (default: inside the package; see migtd-tool paths)
 
 Environment Variables for --attestation azure:
   TSS2_TCTI                       the TPM to use (default: device:/dev/tpmrm0; e.g.
@@ -290,8 +297,8 @@ class LoadedFiles:
     issuer_chain: bytes = b""
 
 
-def _required_path(env: Mapping[str, str], var: str, label: str) -> str:
-    path = env.get(var)
+def _required_path(env: Mapping[str, str], var: str, label: str, default: object = None) -> str:
+    path = env.get(var) or (str(default) if default is not None else "")
     if not path:
         raise CliExit(1, f"{var} environment variable not set", usage=True)
     if not os.path.exists(path):
@@ -335,8 +342,10 @@ def load_files(opts: Options, env: Mapping[str, str], log: EventLog) -> LoadedFi
             raise CliExit(1, f"Policy issuer chain file not found: {chain_path}", usage=True)
         log.info(f"MIGTD_POLICY_ISSUER_CHAIN_FILE set to: {chain_path}")
     else:
-        root_path = _required_path(env, "MIGTD_ROOT_CA_FILE", "Root CA")
-        log.info(f"MIGTD_ROOT_CA_FILE set to: {root_path}")
+        root_path = _required_path(env, "MIGTD_ROOT_CA_FILE", "Root CA",
+                                   paths.default_root_ca(opts.attestation or ""))
+        log.info(f"MIGTD_ROOT_CA_FILE set to: {root_path}" if env.get("MIGTD_ROOT_CA_FILE")
+                 else f"MIGTD_ROOT_CA_FILE not set; using the shipped Intel SGX root CA: {root_path}")
     files = LoadedFiles(policy_path, read_config_file(policy_path, "policy file", POLICY_MAX))
     if root_path:
         files.root_ca = read_config_file(root_path, "root CA file", ROOT_CA_MAX)

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker
 
+from migtd.completion import add_conventions
 from tui.history import HistoryStore, new_run_id
 from tui.launchers import make_launcher
 from tui.model import LOG_CAPACITY, RunModel
@@ -210,7 +211,7 @@ def default_migtd() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``migtd-console``: parse flags, run the app; 0 when the last run succeeded, else 1."""
-    parser = build_parser()
+    parser = add_conventions(build_parser())  # --version, --print-completion
     ns = parser.parse_args(argv)
     settings, notice = load_settings()
     params = params_from_args(ns, default_migtd(), settings)

@@ -74,7 +74,7 @@ class RunParams:
         if self.root_ca_file:
             return self.root_ca_file
         if self.attestation == "azure":
-            return str(paths.config_dir() / "Intel_SGX_Provisioning_Certification_RootCA.cer")
+            return str(paths.intel_root_ca())
         return str(paths.mock_root_ca())
 
     def argv(self, role: str) -> list[str]:

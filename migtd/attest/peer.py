@@ -37,6 +37,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from migtd import paths
 from migtd.attest.binding import AZCVMEMU_BYPASSES, bypasses_apply, signature_checks
 from migtd.attest.trust import TrustAnchors, load_trust
 from migtd.attest.verify import QuoteVerificationError, VerifiedQuote, verify_quote
@@ -57,9 +58,13 @@ def v1_anchors(mode: str, env: Mapping[str, str]) -> TrustAnchors:
     Azure quotes are Intel-signed, so azure mode needs the collateral named
     explicitly; defaulting to the mock PKI's would only fail later, per peer.
     """
-    if mode == "azure" and not env.get("MIGTD_COLLATERAL_FILE"):
+    root = paths.default_root_ca(mode)  # azure: the shipped Intel root unless MIGTD_ROOT_CA_FILE
+    if root is not None and not env.get("MIGTD_ROOT_CA_FILE"):
+        env = {**env, "MIGTD_ROOT_CA_FILE": str(root)}
+    if mode == "azure" and not env.get("MIGTD_COLLATERAL_FILE") and not env.get("MIGTD_COLLATERAL_SOURCE"):
         raise ConfigError("attestation mode azure: MIGTD_COLLATERAL_FILE must name the collateral "
-                          "(upstream JSON) for the peer's platform")
+                          "(upstream JSON) for the peer's platform, or MIGTD_COLLATERAL_SOURCE "
+                          "(pcs, pccs:URL or thim:URL) say where to fetch it")
     return load_trust(env)
 
 
@@ -120,7 +125,7 @@ class DcapPeerVerifier:
             raise QuoteVerificationError("parse", "the local quote is not available yet")
         digest = hashlib.sha256(quote).digest()
         if self._local is None or self._local[0] != digest:
-            verified = verify_quote(quote, self.anchors.collateral, self.anchors.root_ca_der)
+            verified = verify_quote(quote, self.anchors.collateral_for(quote), self.anchors.root_ca_der)
             self._local = (digest, verified)
         return self._local[1]
 
@@ -179,7 +184,8 @@ class DcapPeerVerifier:
                                self._not_evaluated("the local quote did not verify"), failure=failure)
         check_structure(peer)
         try:
-            verified = verify_quote(peer.quote or b"", self.anchors.collateral, self.anchors.root_ca_der)
+            verified = verify_quote(peer.quote or b"", self.anchors.collateral_for(peer.quote or b""),
+                                    self.anchors.root_ca_der)
         except QuoteVerificationError as exc:
             return PeerVerdict(unverified_fields(peer.quote, failed_step=exc.step),
                                self._not_evaluated("the peer quote did not verify"),
@@ -210,7 +216,8 @@ class DcapPeerVerifier:
                       "policy_version": 2, "kind": "PolicyHashMismatch", "reason": failure.message}
             return PeerVerdict(unverified_fields(peer.quote), policy, [rule], failure=failure)
         try:
-            verified = verify_quote(peer.quote or b"", self.anchors.collateral, self.anchors.root_ca_der)
+            verified = verify_quote(peer.quote or b"", self.anchors.collateral_for(peer.quote or b""),
+                                    self.anchors.root_ca_der)
         except QuoteVerificationError as exc:
             error = PolicyError(PolicyErrorKind.QuoteVerification, f"peer {exc.message}")
             return PeerVerdict(unverified_fields(peer.quote, failed_step=exc.step),

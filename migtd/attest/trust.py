@@ -5,6 +5,9 @@
   ``MIGTD_COLLATERAL_FILE`` must name the Intel root and matching collateral.
 * Otherwise the peer's quote comes from the mock QE, and the committed mock PKI
   (``config/mock``) is the default; either variable still overrides it.
+* ``MIGTD_COLLATERAL_SOURCE`` (``pcs``, ``pccs:URL``, ``thim:URL``), used when
+  ``MIGTD_COLLATERAL_FILE`` is unset, fetches collateral for each quote's
+  platform instead (:mod:`migtd.attest.pcs_fetch`).
 
 Missing or unreadable files, and a root CA that is neither a DER nor a PEM
 certificate, are configuration errors (exit 1), reported before any connection
@@ -14,7 +17,7 @@ is made.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +31,16 @@ class TrustAnchors:
     """What a peer's quote is verified against: a DER root CA and its collateral."""
 
     root_ca_der: bytes
-    collateral: Collateral
+    collateral: Collateral | None
+    #: With MIGTD_COLLATERAL_SOURCE: fetches the collateral for a quote's platform.
+    fetch: Callable[[bytes], Collateral] | None = None
+
+    def collateral_for(self, quote: bytes) -> Collateral:
+        """The collateral to verify ``quote`` against: the loaded file's, or fetched for its platform."""
+        if self.fetch is not None:
+            return self.fetch(quote)
+        assert self.collateral is not None
+        return self.collateral
 
 
 def der_certificate(data: bytes, what: str) -> bytes:
@@ -53,14 +65,21 @@ def load_trust(env: Mapping[str, str] | None = None) -> TrustAnchors:
     coll = env.get("MIGTD_COLLATERAL_FILE")
     if upstream and not root:
         raise ConfigError("MOCK_QUOTE_FILE is set: MIGTD_ROOT_CA_FILE must name the root CA of that quote")
-    if upstream and not coll:
-        raise ConfigError("MOCK_QUOTE_FILE is set: MIGTD_COLLATERAL_FILE must name its collateral")
+    source = None if coll else env.get("MIGTD_COLLATERAL_SOURCE")
+    if upstream and not coll and not source:
+        raise ConfigError("MOCK_QUOTE_FILE is set: MIGTD_COLLATERAL_FILE must name its collateral "
+                          "(or MIGTD_COLLATERAL_SOURCE where to fetch it)")
     root_path = Path(root) if root else paths.mock_root_ca()
     coll_path = Path(coll) if coll else paths.mock_collateral()
     try:
         root_der = root_path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read root CA file {root_path}: {exc.strerror or exc}") from None
+    if source:
+        from migtd.attest.pcs_fetch import collateral_fetcher
+
+        root_ca = der_certificate(root_der, f"root CA file {root_path}")
+        return TrustAnchors(root_ca, None, collateral_fetcher(env, root_ca))
     try:
         collateral = load_collateral(coll_path)
     except FormatError as exc:  # a malformed file is a configuration problem here

@@ -17,6 +17,7 @@ import sys
 
 import migtd
 import migtd.tool
+from migtd.completion import add_conventions
 from migtd.errors import MigtdError
 
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.endswith("_cmd"):
             module = importlib.import_module(f"migtd.tool.{info.name}")
             module.register(sub)
-    return parser
+    return add_conventions(parser, version=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,10 @@
 
 ``inspect FILE`` decodes every field (header, TD report body, signature data,
 QE report, QE auth data, PCK chain and its SGX extension). ``verify FILE
---collateral F --root-ca F`` runs the same DCAP verification as ``migtd``
-(MigTD's midpoint time rule, or a strict check at ``--at``), exits 0 when the
-quote verifies and 7 otherwise, naming the failing step.
+--collateral F [--root-ca F]`` runs the same DCAP verification as ``migtd``
+(MigTD's midpoint time rule, or a strict check at ``--at``) against the given
+root CA, by default the shipped Intel SGX root CA, exits 0 when the quote
+verifies and 7 otherwise, naming the failing step.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migtd import paths
 from migtd.errors import ConfigError
 from migtd.tool.files import print_tree, read_file
 
@@ -33,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v = qs.add_parser("verify", help="verify a quote against collateral and a root CA (exit 0 = verified)")
     v.add_argument("file", type=Path)
     v.add_argument("--collateral", required=True, type=Path, help="collateral JSON (upstream MigTD format)")
-    v.add_argument("--root-ca", required=True, type=Path, help="trusted root CA certificate (DER or PEM)")
+    v.add_argument("--root-ca", type=Path, default=None,
+                   help="trusted root CA certificate (DER or PEM; default: the shipped Intel SGX root CA)")
     v.add_argument("--at", help="verify strictly at this ISO 8601 instant instead of MigTD's midpoint rule")
     v.add_argument("--json", action="store_true", help="one JSON object on stdout")
     v.set_defaults(func=verify)
@@ -153,7 +156,7 @@ def verify(args: argparse.Namespace) -> int:
 
     at = _parse_at(args.at)
     quote = read_file(args.file, "quote")
-    root = read_file(args.root_ca, "root CA")
+    root = read_file(args.root_ca or paths.intel_root_ca(), "root CA")
     try:
         collateral = load_collateral(args.collateral)
     except FormatError as exc:  # a malformed input file is a usage error (exit 1), not a failed quote

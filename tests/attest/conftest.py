@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from migtd import paths
 from migtd.attest.collateral import Collateral, load_collateral
 from migtd.attest.mock_pki import MockPki
 from migtd.attest.mock_qe import MockQE
@@ -35,7 +36,7 @@ def azure(vectors: Path) -> AzureVectors:
     return AzureVectors(
         dir=a,
         quote=(a / "az_migtd_quote.blob").read_bytes(),
-        root_ca=(a / "Intel_SGX_Provisioning_Certification_RootCA.cer").read_bytes(),
+        root_ca=paths.intel_root_ca().read_bytes(),  # the shipped anchor
         preprod_root_ca=(a / "Intel_SGX_Provisioning_Certification_RootCA_preproduction.cer").read_bytes(),
         thim=load_collateral(a / "collateral_azure_thim.json"),
         prod=load_collateral(a / "collateral_production_fmspc.json"),

@@ -114,7 +114,7 @@ def test_trust_anchors(azure):
     with pytest.raises(ConfigError, match="MIGTD_ROOT_CA_FILE"):
         load_trust({"MOCK_QUOTE_FILE": "x"})
     real = load_trust({"MOCK_QUOTE_FILE": "x",
-                       "MIGTD_ROOT_CA_FILE": str(azure.dir / "Intel_SGX_Provisioning_Certification_RootCA.cer"),
+                       "MIGTD_ROOT_CA_FILE": str(paths.intel_root_ca()),
                        "MIGTD_COLLATERAL_FILE": str(azure.dir / "collateral_azure_thim.json")})
     assert verify_quote(azure.quote, real.collateral, real.root_ca_der).tcb_status == "UpToDate"
     with pytest.raises(ConfigError):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from migtd import paths
 from migtd.tool.main import main
 
 
@@ -22,7 +23,7 @@ def _tool() -> str:
 
 def _verify_args(azure, quote: Path, collateral: str = "collateral_production_fmspc.json") -> list[str]:
     return ["quote", "verify", str(quote), "--collateral", str(azure.dir / collateral),
-            "--root-ca", str(azure.dir / "Intel_SGX_Provisioning_Certification_RootCA.cer")]
+            "--root-ca", str(paths.intel_root_ca())]
 
 
 def test_inspect_json_has_every_part(azure, capsys):
@@ -87,7 +88,7 @@ def test_verify_failure_names_step(azure, tmp_path, capsys):
 def test_verify_missing_files_exit_1(azure, tmp_path, capsys):
     assert main(_verify_args(azure, tmp_path / "none.bin")) == 1
     args = ["quote", "verify", str(azure.dir / "az_migtd_quote.blob"), "--collateral", str(tmp_path / "c.json"),
-            "--root-ca", str(azure.dir / "Intel_SGX_Provisioning_Certification_RootCA.cer")]
+            "--root-ca", str(paths.intel_root_ca())]
     assert main(args) == 1
     assert "c.json" in capsys.readouterr().err
     (tmp_path / "c.json").write_text('{"majorVersion": 1}')

@@ -18,13 +18,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd import eventlog
-from migtd.emu.quote_provider import SKIP_RA_QUOTE_SIZE, SkipRaProvider
+from migtd import der, eventlog
 from migtd.attest.tdreport import TdReport
+from migtd.emu.quote_provider import SKIP_RA_QUOTE_SIZE, SkipRaProvider
 from migtd.emu.report import mock_td_report
 from migtd.errors import FormatError, SecureSessionError
 from migtd.ratls import certificate as c
-from migtd import der
 from migtd.result import MigrationResult
 
 
@@ -170,7 +169,7 @@ def test_skip_ra_report_from_mock_quote_file_matches_upstream(vectors) -> None:
     """§1.4: skip-RA builds use MOCK_QUOTE_FILE for the TD report only (quote stays 822 zeros)."""
     from migtd.emu.quote_provider import make_provider
 
-    quote = vectors / "attestation" / "mock" / "mock_quote_QUOTE.bin"
+    quote = vectors / "attestation" / "az_migtd_quote.blob"  # the bytes of upstream's Rust array QUOTE
     expected = (vectors / "attestation" / "derived" / "mock_td_report_from_QUOTE.bin").read_bytes()
     provider = make_provider("skip-ra", mock_quote_file=str(quote))
     assert provider.td_report(bytes(64), b"") == expected

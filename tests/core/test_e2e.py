@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from migtd import paths
 from migtd.ratls.msk import key_fingerprint
 
 
@@ -234,10 +235,9 @@ def test_rebind_without_policy_v2_is_unsupported_operation(procs, cfg_env, port)
 
 
 def test_upstream_config_files_pass_the_checks(procs, cfg_env, port, vectors) -> None:
-    """Upstream's own policy.json and Intel root CA (v1), as a Rust MigTD would load them."""
+    """Upstream's own policy.json and Intel root CA (v1; the shipped copy), as a Rust MigTD would load them."""
     cfg = vectors / "policy" / "config"
-    env = dict(cfg_env, MIGTD_POLICY_FILE=str(cfg / "policy.json"),
-               MIGTD_ROOT_CA_FILE=str(cfg / "Intel_SGX_Provisioning_Certification_RootCA.cer"))
+    env = dict(cfg_env, MIGTD_POLICY_FILE=str(cfg / "policy.json"), MIGTD_ROOT_CA_FILE=str(paths.intel_root_ca()))
     s, d = pair(procs, env, port)
     assert (s.code, d.code) == (0, 0), s.stderr + d.stderr
 

@@ -74,7 +74,7 @@ def test_upstream_quote_file_with_intel_collateral_bypasses_binding_and_replay(
         procs, mock_env, port, vectors: Path) -> None:  # type: ignore[no-untyped-def]
     att = vectors / "attestation"
     env = dict(mock_env, MOCK_QUOTE_FILE=str(att / "az_migtd_quote.blob"),
-               MIGTD_ROOT_CA_FILE=str(att / "Intel_SGX_Provisioning_Certification_RootCA.cer"),
+               MIGTD_ROOT_CA_FILE=str(paths.intel_root_ca()),
                MIGTD_COLLATERAL_FILE=str(att / "collateral_azure_thim.json"))
     src, dst = procs.pair(port, env)
     assert (src.code, dst.code) == (0, 0), src.stderr + dst.stderr
@@ -274,7 +274,7 @@ def test_policy_v2_with_the_upstream_quote_file_and_intel_collateral_in_the_poli
     subprocess.run([str(Path(sys.executable).with_name("migtd-tool")), "policy", "generate-v2",
                     "--out", str(tmp_path / "p.json"), "--chain-out", str(tmp_path / "c.pem"),
                     "--quote", str(quote), "--collateral", str(att / "collateral_azure_thim.json"),
-                    "--root-ca", str(att / "Intel_SGX_Provisioning_Certification_RootCA.cer")],
+                    "--root-ca", str(paths.intel_root_ca())],
                    check=True, capture_output=True, timeout=60)
     env = {k: v for k, v in mock_env.items() if k != "MIGTD_ROOT_CA_FILE"}
     env.update(MIGTD_POLICY_VERSION="2", MIGTD_POLICY_FILE=str(tmp_path / "p.json"),

@@ -1,9 +1,7 @@
 """Fixtures for the policy tests: the policy vector folder and report.dat.
 
-Parametrized tests read the case tables at collection time from
-``POLICY_VECTORS``; when the folder is absent their tables are empty and the
-``pvec`` fixture (used by every vector test) skips — or fails when ``CI``
-is set, through the root ``vectors`` fixture.
+The vectors are ``tests/vectors/policy`` (upstream files at their upstream
+paths, plus ``derived/``); see the PROVENANCE.md files there.
 """
 
 from __future__ import annotations

@@ -19,14 +19,13 @@ from migtd.policy.report import field, with_field
 from migtd.policy.v1_events import NamedEvent
 from migtd.result import MigrationResult
 
-ROOT = Path(__file__).resolve().parents[2]
-POLICY = (ROOT / "config" / "policy.json").read_bytes()
+POLICY = paths.default_policy().read_bytes()
 
 
 def test_default_policy_shape() -> None:
     doc = load_v1(POLICY)
     assert len(doc.platforms) == 1 and doc.platforms[0].fmspc == "self"
-    assert paths.default_policy().read_bytes() == POLICY
+    assert paths.default_policy() == paths.config_dir() / "policy.json"
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +34,8 @@ def az_report(vectors: Path) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def intel_root(vectors: Path) -> bytes:
-    return (vectors / "attestation/Intel_SGX_Provisioning_Certification_RootCA.cer").read_bytes()
+def intel_root() -> bytes:
+    return paths.intel_root_ca().read_bytes()
 
 
 @pytest.mark.parametrize("is_source", [True, False])

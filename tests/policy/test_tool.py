@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from migtd import paths
 from migtd.eventlog import v1_event_log
 from migtd.policy import report as rpt
 from migtd.tool.main import main
 
-ROOT = Path(__file__).resolve().parents[2]
 T = "src/policy/test"
 
 
@@ -58,17 +58,17 @@ def test_check_bad_inputs_are_one_line(pvec: Path, tmp_path: Path, capsys) -> No
     assert code == 1 and "missing.json" in err and len(err.strip().splitlines()) == 1
     bad_root = tmp_path / "root.pem"
     bad_root.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    quote = ROOT / "config/mock/sample_quote.bin"
+    quote = paths.sample_quote()
     code, _, err = run(capsys, *check_args(pvec / T / "policy_001.json", quote, rep, "--collateral",
-                                           ROOT / "config/mock/collateral.json", "--root-ca", bad_root))
+                                           paths.mock_collateral(), "--root-ca", bad_root))
     assert code == 7 and "root_ca" in err and len(err.strip().splitlines()) == 1
 
 
 def test_check_quote_inputs_with_events(vectors: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """The real Azure quote on both sides, verified with --collateral/--root-ca, default policy + logs."""
     att = vectors / "attestation"
-    policy = ROOT / "config" / "policy.json"
-    root = att / "Intel_SGX_Provisioning_Certification_RootCA.cer"
+    policy = paths.default_policy()
+    root = paths.intel_root_ca()
     log = tmp_path / "events.bin"
     log.write_bytes(v1_event_log(policy.read_bytes(), root.read_bytes()))
     quote = att / "az_migtd_quote.blob"

@@ -75,13 +75,13 @@ def test_raw_policy_bases_parse(pvec: Path, rel: str) -> None:
     assert parse_entries(doc["policy"], "policy") is not None
 
 
-@pytest.mark.parametrize("rel,count,evalnum,fmspc", [
-    ("config/collateral_production_fmspc.json", 13, 18, None),
-    ("config/collateral_pre_production_fmspc.json", 32, 5, None),
-    ("config/AzCVMEmu/collateral_azure_thim.json", 3, None, "90C06F000000"),
+@pytest.mark.parametrize("name,count,evalnum,fmspc", [  # upstream's config/ collaterals, kept in attestation/
+    ("collateral_production_fmspc.json", 13, 18, None),
+    ("collateral_pre_production_fmspc.json", 32, 5, None),
+    ("collateral_azure_thim.json", 3, None, "90C06F000000"),
 ])
-def test_collateral_files(pvec: Path, rel: str, count: int, evalnum: int | None, fmspc: str | None) -> None:
-    c = parse_collaterals(jsontext.loads(text(pvec, rel)))
+def test_collateral_files(vectors: Path, name: str, count: int, evalnum: int | None, fmspc: str | None) -> None:
+    c = parse_collaterals(jsontext.loads((vectors / "attestation" / name).read_text()))
     assert len(c.platforms) == count
     if evalnum is not None:
         assert {c.tcb_evaluation_number(bytes.fromhex(p.fmspc)) for p in c.platforms} == {evalnum}

@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from migtd import paths
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "migtdemu.sh"
 #: The tool installed next to the interpreter running the tests (the project venv in CI).
@@ -147,7 +149,7 @@ def test_policy_v2_generated_from_mock_report(tmp_path: Path, port: int) -> None
     assert "Policy generated successfully from mock report data" in run.out
     assert (tmp_path / "generated_policy_v2_signed.json").is_file()
     assert (tmp_path / "generated_policy_issuer_chain.pem").is_file()
-    assert not (ROOT / "config" / "generated").exists()
+    assert not (paths.config_dir() / "generated").exists()
     for side in ("source", "destination"):
         assert "Pre-Session-Message Version: 0x0100" in run.messages(side)
         checked = rules(run, side)
@@ -306,7 +308,7 @@ def test_mock_quote_file_from_upstream(tmp_path: Path, port: int, vectors: Path,
     att = vectors / "attestation"
     run = script(["--operation", operation, "--mock-report", *extra,
                   "--mock-quote-file", str(att / "az_migtd_quote.blob"),
-                  "--root-ca-file", str(att / "Intel_SGX_Provisioning_Certification_RootCA.cer")],
+                  "--root-ca-file", str(paths.intel_root_ca())],
                  tmp_path, port, operation=operation,
                  env_extra={"MIGTD_COLLATERAL_FILE": str(att / "collateral_azure_thim.json")})
     both_ok(run)
