@@ -42,7 +42,6 @@ MAX_STDERR = 64 * 1024
 SAVE_INTERVAL = 2.0
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-Report = Callable[[str], None]
 
 
 def parse_age(text: str) -> float:
@@ -87,6 +86,24 @@ class HostOutcome:
     kind: str = ""
     message: str = ""
     duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class CollectProgress:
+    """Reported after each host: how far the run is, and that host's outcome."""
+
+    done: int
+    total: int
+    outcome: HostOutcome
+
+    def line(self) -> str:
+        """``[3/50] host: ok (0.8 s)`` or ``[4/50] host: FAILED kind: detail (1.2 s)``."""
+        o = self.outcome
+        verdict = "ok" if o.status == "collected" else f"FAILED {o.kind}: {o.message}"
+        return f"[{self.done}/{self.total}] {o.name}: {verdict} ({o.duration:.1f} s)"
+
+
+Report = Callable[[CollectProgress], None]
 
 
 @dataclass
@@ -256,9 +273,7 @@ async def collect_hosts(inventory: Inventory, options: CollectOptions, *, report
             outcomes[host.name] = HostOutcome(host.name, "failed", failure.kind, failure.message, duration)
         done += 1
         if report is not None:
-            o = outcomes[host.name]
-            verdict = "ok" if o.status == "collected" else f"FAILED {o.kind}: {o.message}"
-            report(f"[{done}/{len(todo)}] {host.name}: {verdict} ({duration:.1f} s)")
+            report(CollectProgress(done, len(todo), outcomes[host.name]))
         if time.monotonic() - last_save > SAVE_INTERVAL:
             last_save = time.monotonic()
             state.save(state_path, now_utc())

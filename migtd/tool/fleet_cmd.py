@@ -213,8 +213,8 @@ def collect(args: argparse.Namespace) -> int:
     return 0 if summary.complete else 3
 
 
-def _collect_line(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def _collect_line(progress: Any) -> None:
+    print(progress.line(), file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- matrix and diff

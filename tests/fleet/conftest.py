@@ -81,24 +81,25 @@ class SshdFleet:
         return path
 
 
-@pytest.fixture
-def sshd_fleet(tmp_path: Path) -> Iterator[SshdFleet]:
-    """A real ``sshd -D`` with generated host and user keys on a free loopback port."""
+class SshdUnavailable(Exception):
+    """sshd cannot be run here (binary missing, privilege-separation folder not creatable)."""
+
+
+def start_sshd(root: Path) -> tuple[SshdFleet, subprocess.Popen[bytes]]:
+    """Start ``sshd -D`` with fresh host and user keys in ``root``, on a free loopback port.
+
+    Used by the fixture and by ``benchmarks/fleet_collect.py``; the caller stops the process.
+    """
     binary = Path("/usr/sbin/sshd")
     if not binary.exists() or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        if os.environ.get("CI"):
-            pytest.fail("openssh-server/openssh-client missing (required when CI is set)")
-        pytest.skip("openssh-server or openssh-client not installed")
+        raise SshdUnavailable("openssh-server or openssh-client not installed")
     privsep = Path("/run/sshd")
     if not privsep.is_dir():
         try:
             privsep.mkdir(mode=0o755, parents=True)
         except OSError as exc:
-            if os.environ.get("CI"):
-                pytest.fail(f"cannot create sshd's {privsep}: {exc} (required when CI is set)")
-            pytest.skip(f"cannot create {privsep}: {exc}")
-    root = tmp_path / "sshd"
-    root.mkdir()
+            raise SshdUnavailable(f"cannot create sshd's {privsep}: {exc}") from None
+    root.mkdir(parents=True, exist_ok=True)
     _keygen(root / "host_key")
     _keygen(root / "user_key")
     (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
@@ -121,30 +122,50 @@ def sshd_fleet(tmp_path: Path) -> Iterator[SshdFleet]:
         "MaxAuthTries 3",
         "",
     ]))
-    log = open(root / "sshd.log", "wb")  # noqa: SIM115 - closed below, after sshd
+    log = open(root / "sshd.log", "wb")  # noqa: SIM115 - sshd keeps it; closed with the process
     proc = subprocess.Popen([str(binary), "-D", "-e", "-f", str(config), "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"sshd exited: {(root / 'sshd.log').read_text()[-500:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("sshd did not listen within 10 s")
-                time.sleep(0.05)
-        yield SshdFleet(root, port)
-    finally:
-        proc.terminate()
+    log.close()
+    deadline = time.monotonic() + 10
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sshd exited: {(root / 'sshd.log').read_text()[-500:]}")
         try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return SshdFleet(root, port), proc
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait(5)
+                raise RuntimeError("sshd did not listen within 10 s") from None
+            time.sleep(0.05)
+
+
+def stop_sshd(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate sshd (kill after 5 s) and reap it."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@pytest.fixture
+def sshd_fleet(tmp_path: Path) -> Iterator[SshdFleet]:
+    """A real ``sshd -D`` with generated host and user keys on a free loopback port."""
+    try:
+        server, proc = start_sshd(tmp_path / "sshd")
+    except SshdUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (required when CI is set)")
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        stop_sshd(proc)
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def _run(inv: Path, out: Path, sshd: Any, **kw: Any) -> Any:
     options = CollectOptions(out_dir=out, concurrency=16, timeout=kw.pop("timeout", 60.0),
                              ssh_config=str(sshd.ssh_config), inventory_label=str(inv), **kw)
     lines: list[str] = []
-    summary = collect_fleet(load_inventory(inv, reader="builtin"), options, report=lines.append)
+    summary = collect_fleet(load_inventory(inv, reader="builtin"), options, report=lambda p: lines.append(p.line()))
     return summary, lines
 
 
