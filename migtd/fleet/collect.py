@@ -38,6 +38,8 @@ from migtd.inputs import parse_seconds, refuse_input_as_output
 #: Most bytes read from a host's stdout (an evidence file is at most 4 MiB) and stderr.
 MAX_OUTPUT = 8 * 1024 * 1024
 MAX_STDERR = 64 * 1024
+#: Longest ssh ConnectTimeout: past it ssh itself reports the unreachable host (within the host's deadline).
+CONNECT_TIMEOUT = 30.0
 #: Seconds between state saves while collecting.
 SAVE_INTERVAL = 2.0
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -200,7 +202,7 @@ async def collect_host(host: Host, options: CollectOptions) -> tuple[Evidence | 
     """Collect one host's evidence (or say why not)."""
     settings = options.remote.for_host(host)
     argv = ssh_argv(host, remote_command(host, settings), ssh=options.ssh, ssh_config=options.ssh_config,
-                    options=options.ssh_options, connect_timeout=options.timeout)
+                    options=options.ssh_options, connect_timeout=min(options.timeout, CONNECT_TIMEOUT))
     try:
         status, out, err, timed_out, too_large = await run_ssh(argv, options.timeout)
     except OSError as exc:

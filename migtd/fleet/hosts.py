@@ -62,7 +62,11 @@ def _from_folder(folder: Path, warn: Warn) -> Iterator[FleetHost]:
         state = FleetState.load(state_path)
         for name, host in sorted(state.hosts.items()):
             groups = tuple(host.groups)
-            if host.evidence and host.collected_at:
+            if host.evidence and ("/" in host.evidence or host.evidence.startswith(".")):
+                problem = f"{state_path}: evidence file name {host.evidence[:80]!r} is not a file in {folder}"
+                warn(problem)
+                yield FleetHost(name, groups, problem=problem, problem_kind="bad_evidence")
+            elif host.evidence and host.collected_at:
                 yield _from_file(folder / host.evidence, name, groups, warn)
             elif host.ok:
                 yield FleetHost(name, groups, problem="collected, but the state names no evidence file",

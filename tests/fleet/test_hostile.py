@@ -187,6 +187,15 @@ def test_the_state_file_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(err) == 1 and "hosts is not an object" in err[0]
 
 
+def test_state_naming_a_file_outside_its_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = {"format": "migtd-fleet-state", "format_version": 1,
+             "hosts": {"h": {"status": "ok", "evidence": "../../etc/passwd", "collected_at": "2026-01-01T00:00:00Z"}}}
+    (tmp_path / "fleet-state.json").write_text(json.dumps(state))
+    assert main(["fleet", "matrix", str(tmp_path), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "is not a file in" in captured.err and "1 hosts in 1 profile classes" in captured.out
+
+
 def test_evidence_round_trip_is_exact(synthetic_fleet: SyntheticFleet) -> None:
     ev = synthetic_fleet.evidence("rt", Profile())
     assert Evidence.from_json(ev.to_json()) == ev
