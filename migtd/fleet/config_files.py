@@ -89,10 +89,15 @@ class PolicySpec:
     issuer_chain: bytes = b""
     label: str = ""
 
-    @property
+    @functools.cached_property
     def sha384(self) -> bytes:
         """SHA-384 of the policy file: the digest a MigTD running it measures (tag 1)."""
         return hashlib.sha384(self.policy).digest()
+
+    @functools.cached_property
+    def key(self) -> tuple[int, bytes, bytes]:
+        """Identity of the spec for caches: version, SHA-384 of the policy and of the issuer chain."""
+        return (self.version, self.sha384, hashlib.sha384(self.issuer_chain).digest())
 
     @property
     def short(self) -> str:

@@ -526,10 +526,17 @@ def load_inventory(path: str | Path, *, reader: str = "auto", ansible_inventory:
             doc = load_json(text, f"inventory {source}")
             if isinstance(doc, dict) and "_meta" in doc:
                 return _nonempty(parse_ansible_list(doc, source, "ansible-inventory JSON"))
-        is_yaml = doc is not None or suffix in (".yml", ".yaml") or (suffix not in (".ini", ".cfg")
-                                                                      and _looks_yaml(text))
+        declared_yaml = doc is not None or suffix in (".yml", ".yaml")
+        is_yaml = declared_yaml or (suffix not in (".ini", ".cfg") and _looks_yaml(text))
         if is_yaml and doc is None:
-            doc = _yaml(text, source)
+            try:
+                doc = _yaml(text, source)
+            except InventoryError:
+                if declared_yaml:
+                    raise
+                is_yaml = False  # only looked like YAML: an INI inventory with a colon in a value
+            if not declared_yaml and not isinstance(doc, (dict, list)):
+                is_yaml = False
         if is_yaml and is_plain_list(doc):
             return _nonempty(parse_yaml_inventory(doc, source))
         if program is not None and reader != "builtin":

@@ -206,10 +206,10 @@ class _ClassState:
         self.rep = host
         self.hosts: list[str] = []
         self.attestations = attestations
-        self._projections: dict[tuple[tuple[bytes, bytes], int, bytes, bytes], Projection] = {}
+        self._projections: dict[tuple[tuple[bytes, bytes], tuple[int, bytes, bytes]], Projection] = {}
 
     def projection(self, anchors: Anchors, spec: PolicySpec) -> Projection:
-        key = (anchors.key, spec.version, spec.sha384, hashlib.sha384(spec.issuer_chain).digest())
+        key = (anchors.key, spec.key)
         hit = self._projections.get(key)
         if hit is None:
             assert self.rep.evidence is not None

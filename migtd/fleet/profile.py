@@ -21,6 +21,7 @@ Three steps, all pure (bytes in, values out):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class Anchors:
     collateral: Collateral
     label: str = ""
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[bytes, bytes]:
         """Identity of the anchor set (collateral digest, root CA SHA-256)."""
         return (self.collateral.digest, hashlib.sha256(self.root_ca_der).digest())

@@ -92,13 +92,15 @@ def collect(args: argparse.Namespace) -> int:
     policy_path = _path(args.policy, "MIGTD_POLICY_FILE") or paths.default_policy()
     policy = cf.read_config(policy_path, "policy file", cf.POLICY_MAX)
     version_text = args.policy_version or os.environ.get("MIGTD_POLICY_VERSION", "").strip()
-    chain_path = args.issuer_chain
-    if chain_path is None and args.root_ca is None and version_text != "1" \
-            and (version_text == "2" or cf.looks_like_v2(policy)):
-        chain_path = _path(None, "MIGTD_POLICY_ISSUER_CHAIN_FILE")
     if version_text not in ("", "1", "2"):
         raise ConfigError(f"Invalid MIGTD_POLICY_VERSION value: {version_text}. Use 1 or 2")
-    version = int(version_text) if version_text else (2 if chain_path or cf.looks_like_v2(policy) else 1)
+    if version_text:
+        version = int(version_text)
+    elif args.issuer_chain is not None or args.root_ca is not None:
+        version = 2 if args.issuer_chain is not None else 1
+    else:
+        version = 2 if cf.looks_like_v2(policy) else 1
+    chain_path = (args.issuer_chain or _path(None, "MIGTD_POLICY_ISSUER_CHAIN_FILE")) if version == 2 else None
     root_ca = chain = b""
     root_path: Path | None = None
     if version == 2:

@@ -126,6 +126,9 @@ def test_plain_lists(tmp_path: Path) -> None:
     assert inv.hosts[1].vars == {"migtd_tool": "/opt/t"}
     under = load_inventory(_write(tmp_path, "under.yml", "hosts:\n  - a\n  - b\n"))
     assert [h.name for h in under.hosts] == ["a", "b"]
+    # an INI line with a colon in a value only looks like YAML
+    colon = load_inventory(_write(tmp_path, "colon", 'w1 note="a: b" ansible_host=10.0.0.1\nw2\n'), reader="builtin")
+    assert [(h.name, h.address) for h in colon.hosts] == [("w1", "10.0.0.1"), ("w2", "w2")]
 
 
 def test_ansible_list_json(tmp_path: Path) -> None:
