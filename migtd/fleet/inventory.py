@@ -222,20 +222,24 @@ def expand_pattern(pattern: str, source: str = "inventory") -> list[str]:
     if m is None:
         return [pattern]
     start, end, step_text = m.group(1), m.group(2), m.group(3)
-    step = int(step_text) if step_text else 1
     head, tail = pattern[:m.start()], pattern[m.end():]
+    bad = InventoryError(f"{source}: host range {m.group(0)[:40]!r} in {pattern[:80]!r} is not "
+                         "[start:end] of numbers or of single letters")
+    step = parse_uint(step_text, 32) if step_text else 1
     if start.isdigit() and end.isdigit():
-        lo, hi = int(start), int(end)
+        lo, hi = parse_uint(start, 64), parse_uint(end, 64)
+        if lo is None or hi is None:
+            raise bad
         width = len(start) if start.startswith("0") and len(start) > 1 else 0
-        values = [str(i).zfill(width) for i in range(lo, hi + 1, max(step, 1))]
     elif len(start) == 1 and len(end) == 1 and start.isalpha() and end.isalpha():
-        values = [chr(c) for c in range(ord(start), ord(end) + 1, max(step, 1))]
+        lo, hi, width = ord(start), ord(end), -1
     else:
-        raise InventoryError(f"{source}: host range {m.group(0)!r} in {pattern[:80]!r} is not "
-                             "[start:end] of numbers or of single letters")
-    if not values or len(values) > MAX_RANGE or step == 0:
-        raise InventoryError(f"{source}: host range {m.group(0)!r} expands to {len(values)} hosts "
+        raise bad
+    count = (hi - lo) // step + 1 if step and hi >= lo else 0
+    if not 1 <= count <= MAX_RANGE:
+        raise InventoryError(f"{source}: host range {m.group(0)[:40]!r} expands to {count} hosts "
                              f"(1 to {MAX_RANGE} allowed)")
+    values = [chr(i) if width < 0 else str(i).zfill(width) for i in range(lo, hi + 1, step)]
     out: list[str] = []
     for v in values:
         out.extend(expand_pattern(head + v + tail, source))
