@@ -118,7 +118,8 @@ def matrix_text(m: Matrix, *, grid_limit: int = 40, rules_shown: int = 15) -> st
         pr = c.profile
         if c.attested:
             desc = (f"{pr.get('fmspc', '')} {pr.get('tcb_status', '')} tcb_svn {pr.get('tee_tcb_svn', '')[:8]} "
-                    f"mrtd {pr.get('mrtd', '')} {pr.get('quote_source', '')} policy {pr.get('policy', '')}")
+                    f"qe_svn {pr.get('qe_isvsvn', '')} xfam {pr.get('xfam', '')} mrtd {pr.get('mrtd', '')[:8]} "
+                    f"report {pr.get('report', '')} {pr.get('quote_source', '')} policy {pr.get('policy', '')}")
         else:
             desc = f"NOT ATTESTED: {c.problem}"
         first = ", ".join(c.hosts[:3]) + (f", … (+{len(c.hosts) - 3})" if len(c.hosts) > 3 else "")

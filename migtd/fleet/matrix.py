@@ -316,6 +316,10 @@ class Evaluator:
         return PairOutcome(verdict, s, d), sd, dd
 
 
+def _n(count: int, word: str, plural: str = "s") -> str:
+    return f"{count} {word}" + ("" if count == 1 else plural)
+
+
 def _short(text: str, n: int = 16) -> str:
     return text[:n] + "…" if len(text) > n else text
 
@@ -332,8 +336,17 @@ def _profile(state: _ClassState, anchors: Anchors) -> dict[str, str]:
            "issuer_chain": ev.issuer_chain.sha384.hex().upper()[:8] if ev.issuer_chain else "",
            "event_log": hashlib.sha256(ev.event_log).hexdigest().upper()[:8]}
     if att.ok:
+        from migtd.policy import report as rpt
+
+        def hexf(name: str) -> str:
+            return rpt.field(att.report, name).hex().upper()
+
+        fingerprint = hashlib.sha256(rpt.with_field(att.report, "REPORTDATA", bytes(64))).hexdigest().upper()
         out.update(fmspc=att.fmspc, tcb_status=att.tcb_status, tee_tcb_svn=att.tee_tcb_svn,
-                   mrtd=_short(att.mrtd), advisories=",".join(att.advisories))
+                   mrtd=_short(att.mrtd), advisories=",".join(att.advisories), xfam=hexf("XFAM"),
+                   td_attributes=hexf("TD_ATTRIBUTES"), qe_isvsvn=str(int.from_bytes(
+                       rpt.field(att.report, "QE_ISVSVN"), "little")), mrconfigid=_short(hexf("MRCONFIGID")),
+                   report=fingerprint[:8])
     else:
         out.update(verification=f"{att.step}: {att.problem}")
     return out
@@ -446,7 +459,8 @@ class Matrix:
 
     def grouping_line(self) -> str:
         """One sentence stating how the hosts were grouped (printed with every matrix)."""
-        return (f"{len(self.hosts)} hosts in {len(self.classes)} profile classes (identical verified report, "
+        return (f"{_n(len(self.hosts), 'host')} in {_n(len(self.classes), 'profile class', 'es')} "
+                f"(identical verified report, "
                 f"event log, quote source and configuration digests); {len(self.classes) ** 2} class pairs "
                 f"evaluated for {self.total_pairs} host pairs; {self.verified_quotes} quote verifications")
 

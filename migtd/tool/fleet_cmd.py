@@ -24,7 +24,8 @@ DEFAULT_STALE = "24h"
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``fleet`` and its actions."""
     p = sub.add_parser("fleet", help="collect fleet evidence over SSH; compatibility matrix and policy diff",
-                       description=__doc__.split("\n\n")[1].replace("``", ""))
+                       description="Which hosts can migrate to which, under a policy, from their own quotes: "
+                                   + __doc__.split("\n\n")[1].replace("``", ""))
     fs = p.add_subparsers(dest="fleet_cmd", metavar="ACTION", required=True)
 
     h = fs.add_parser("hosts", help="list the hosts an inventory names (with address, user, port, groups)")
