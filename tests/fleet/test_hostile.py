@@ -198,7 +198,7 @@ def test_state_naming_a_file_outside_its_folder(tmp_path: Path, capsys: pytest.C
     (tmp_path / "fleet-state.json").write_text(json.dumps(state))
     assert main(["fleet", "matrix", str(tmp_path), "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert "is not a file in" in captured.err and "1 hosts in 1 profile classes" in captured.out
+    assert "is not a file in" in captured.err and "1 host in 1 profile class " in captured.out
 
 
 def test_evidence_round_trip_is_exact(synthetic_fleet: SyntheticFleet) -> None:
