@@ -90,8 +90,11 @@ def iter_fleet(paths: Iterable[str | Path], warn: Warn | None = None) -> Iterato
         path = Path(raw)
         try:
             is_dir = path.is_dir()
+            exists = is_dir or path.exists()
         except OSError as exc:
             raise InputError(f"evidence path {path} cannot be read ({exc.strerror or exc})") from None
+        if not exists:  # a typo must not become a host "not attested"
+            raise InputError(f"evidence path {path} does not exist")
         hosts = _from_folder(path, say) if is_dir else iter([_from_file(path, None, (), say)])
         for host in hosts:
             if host.name in seen:

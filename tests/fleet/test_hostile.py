@@ -185,6 +185,12 @@ def test_ansible_read_inventories_are_checked_too(tmp_path: Path, capsys: pytest
     assert len(err) == 1 and "ansible-inventory failed" in err[0]
 
 
+def test_a_missing_evidence_path_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fleet", "matrix", str(tmp_path / "typo"), "--quiet"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"migtd-tool: error: evidence path {tmp_path / 'typo'} does not exist"]
+
+
 def test_the_state_file_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "fleet-state.json").write_text('{"format": "migtd-fleet-state", "format_version": 1, "hosts": []}')
     assert main(["fleet", "matrix", str(tmp_path), "--quiet"]) == 1
