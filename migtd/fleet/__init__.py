@@ -18,6 +18,7 @@ loads its heavy dependencies on first use. The pieces, in the order data flows
 * :mod:`migtd.fleet.matrix` — :func:`build_matrix` → :class:`Matrix`
   (classes, :class:`PairOutcome` per class pair, :class:`Cell` views,
   :meth:`Matrix.explain` for a pair's full rule tables).
+* :mod:`migtd.fleet.parallel` — worker processes for large matrices.
 * :mod:`migtd.fleet.diff` — :func:`diff_matrices` → :class:`PolicyDiff`.
 * :mod:`migtd.fleet.export` — JSON, CSV, Markdown, terminal text.
 * :mod:`migtd.fleet.synthetic` — synthetic fleets quoted by a mock QE

@@ -467,25 +467,35 @@ class Matrix:
 
 def build_matrix(hosts: Iterable[FleetHost], source: PolicySpec, destination: PolicySpec | None = None, *,
                  anchors: Anchors | None = None, progress: Progress | None = None,
-                 total_hosts: int | None = None) -> Matrix:
+                 total_hosts: int | None = None, workers: int = 1) -> Matrix:
     """Evaluate every ordered host pair (see module doc).
 
     ``destination`` defaults to ``source`` (one policy fleet-wide); ``anchors``
     are the v1 trust anchors (v2 takes them from each side's policy).
     ``hosts`` may be a generator; only one evidence per class is kept.
+    ``workers`` > 1 spreads quote verification (when ``total_hosts`` is large)
+    and class-pair evaluation (when there are many class pairs) over that many
+    processes (:mod:`migtd.fleet.parallel`); the result is the same.
     """
+    from migtd.fleet import parallel
+
     dst_spec = destination or source
     ev = Evaluator(source, dst_spec, anchors)
     tick = progress or (lambda _stage, _done, _total: None)
     by_key: dict[Any, _ClassState] = {}
     rows: list[tuple[str, tuple[str, ...], _ClassState, str, str]] = []
     total = total_hosts or 0
-    for count, host in enumerate(hosts, 1):
+    quotes: set[bytes] = set()
+    if workers > 1 and total >= parallel.MIN_HOSTS:
+        judged: Iterable[tuple[FleetHost, dict[tuple[bytes, bytes], Attestation]]] = \
+            parallel.attest_stream(hosts, ev.anchor_sets, workers)
+    else:
+        judged = ((h, ev.attest_host(h) if h.evidence is not None else {}) for h in hosts)
+    for count, (host, atts) in enumerate(judged, 1):
         if host.evidence is None:
             key: Any = ("no-evidence", host.problem_kind)
-            atts: dict[tuple[bytes, bytes], Attestation] = {}
         else:
-            atts = ev.attest_host(host)
+            quotes.add(hashlib.sha256(host.evidence.quote).digest())
             key = profile_key(host.evidence, tuple(atts[a.key] for a in ev.anchor_sets))
         state = by_key.get(key)
         if state is None:
@@ -513,13 +523,17 @@ def build_matrix(hosts: Iterable[FleetHost], source: PolicySpec, destination: Po
     outcomes: list[PairOutcome] = []
     seen: dict[PairOutcome, int] = {}
     cells = array("I", [0]) * (n * n)
-    for i, src in enumerate(states):
-        for j, dst in enumerate(states):
-            outcome = ev.outcome(src, dst)[0]
+    if workers > 1 and n * n >= parallel.MIN_CLASS_PAIRS:
+        row_outcomes: Iterable[list[PairOutcome]] = parallel.pair_rows(ev, anchors, states, workers)
+    else:
+        row_outcomes = ([ev.outcome(src, dst)[0] for dst in states] for src in states)
+    for i, row in enumerate(row_outcomes):
+        for j, outcome in enumerate(row):
             k = seen.get(outcome)
             if k is None:
                 k = seen[outcome] = len(outcomes)
                 outcomes.append(outcome)
             cells[i * n + j] = k
         tick("pairs", (i + 1) * n, n * n)
-    return Matrix(source, dst_spec, classes, host_rows, outcomes, cells, ev, states, ev.cache.verified)
+    return Matrix(source, dst_spec, classes, host_rows, outcomes, cells, ev, states,
+                  len(quotes) * len(ev.anchor_sets))

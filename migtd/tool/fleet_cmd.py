@@ -84,6 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     m.add_argument("--rows", choices=("classes", "hosts"), default="classes",
                    help="CSV rows: one per class pair (default) or one per host pair")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
+    _jobs_option(m)
     m.set_defaults(func=matrix)
 
     d = fs.add_parser(
@@ -99,6 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d.add_argument("--markdown", metavar="OUT", help="write the change-review report (Markdown; - for stdout)")
     d.add_argument("--json", type=Path, metavar="OUT", help="write the diff as JSON")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    _jobs_option(d)
     d.set_defaults(func=diff)
 
     s = fs.add_parser("synth", help="write a synthetic fleet's evidence (mock QE) for trying the matrix",
@@ -120,6 +122,20 @@ def _inventory_options(p: argparse.ArgumentParser) -> None:
                    help="auto (default): Ansible's ansible-inventory when installed, else the built-in reader "
                         "of static INI/YAML inventories")
     p.add_argument("--limit", help="only hosts in this group (or with this name)")
+
+
+def _jobs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", default="auto",
+                   help="worker processes for large fleets (quote verification from 1 500 hosts, class pairs "
+                        "from 2 500): a number, or auto = the CPU count up to 4 (default)")
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    import os
+
+    if args.jobs == "auto":
+        return max(1, min(os.cpu_count() or 1, 4))
+    return _count(args.jobs, "--jobs", maximum=64)
 
 
 def _evidence_argument(p: argparse.ArgumentParser) -> None:
@@ -279,11 +295,12 @@ def matrix(args: argparse.Namespace) -> int:
     inputs = _inputs(args, "policy", "issuer_chain", "source_policy", "source_issuer_chain", "destination_policy",
                      "destination_issuer_chain", "root_ca", "collateral")
     _open_outputs([("JSON output", args.json), ("CSV output", args.csv)], inputs)
+    jobs = _jobs(args)
     _, total = fleet_files(args.evidence)
     bar = _progress(args)
     try:
         m = build_matrix(iter_fleet(args.evidence, _warn), source, destination, anchors=anchors, progress=bar,
-                         total_hosts=total)
+                         total_hosts=total, workers=jobs)
     finally:
         bar.close()
     _write_exports(m, args, inputs)
@@ -334,12 +351,13 @@ def diff(args: argparse.Namespace) -> int:
     inputs = _inputs(args, "before", "before_issuer_chain", "after", "after_issuer_chain", "root_ca", "collateral")
     markdown = None if args.markdown in (None, "-") else Path(args.markdown)
     _open_outputs([("Markdown output", markdown), ("JSON output", args.json)], inputs)
+    jobs = _jobs(args)
     fleet = load_fleet(args.evidence, _warn)
     bar = _progress(args)
     try:
-        m_before = build_matrix(fleet, before, anchors=anchors,
+        m_before = build_matrix(fleet, before, anchors=anchors, total_hosts=len(fleet), workers=jobs,
                                 progress=lambda stage, done, total: bar(f"before: {stage}", done, total))
-        m_after = build_matrix(fleet, after, anchors=anchors,
+        m_after = build_matrix(fleet, after, anchors=anchors, total_hosts=len(fleet), workers=jobs,
                                progress=lambda stage, done, total: bar(f"after: {stage}", done, total))
     finally:
         bar.close()

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 MODULES = ["migtd.fleet." + m for m in ("collect", "config_files", "diff", "engine_adapter", "evidence", "export",
-                                        "hosts", "inventory", "matrix", "profile", "progress", "ssh", "state",
+                                        "hosts", "inventory", "matrix", "parallel", "profile", "progress", "ssh", "state",
                                         "synthetic")]
 
 

@@ -312,3 +312,19 @@ def test_mixed_policy_versions_are_refused(v1: Any, v2: Any) -> None:
 
     with pytest.raises(ConfigError, match="same version"):
         build_matrix(v2[0], v2[1]["p1"], v1[2], anchors=v1[3])
+
+
+def test_worker_processes_give_the_same_matrix(v1: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verification and class pairs spread over spawned workers: identical classes and outcomes."""
+    from migtd.fleet import parallel
+
+    m, hosts, spec, anchors = v1
+    monkeypatch.setattr(parallel, "MIN_HOSTS", 0)
+    monkeypatch.setattr(parallel, "MIN_CLASS_PAIRS", 0)
+    monkeypatch.setattr(parallel, "BATCH", 5)
+    p = build_matrix(iter(hosts), spec, anchors=anchors, workers=2, total_hosts=len(hosts))
+    assert [c.hosts for c in p.classes] == [c.hosts for c in m.classes]
+    assert p.hosts == m.hosts and p.verified_quotes == m.verified_quotes
+    n = len(m.classes)
+    assert all(p.outcome(i, j) == m.outcome(i, j) for i in range(n) for j in range(n))
+    assert p.explain("base-1", "qe2-1").outcome == m.pair("base-1", "qe2-1")
