@@ -10,6 +10,7 @@ our own (:func:`validate_peer_chain`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from cryptography import x509
@@ -95,7 +96,16 @@ def _is_ca(cert: x509.Certificate, what: str) -> bool:
 
 
 def validate_peer_chain(local_pem: bytes, peer_pem: bytes) -> None:
-    """A peer's chain must share our root and leaf subject, with CA intermediates (§3.2)."""
+    """A peer's chain must share our root and leaf subject, with CA intermediates (§3.2).
+
+    A pure function of the two chains: an accepted pair is remembered (by
+    content), so judging the same peer chain again verifies no signature.
+    """
+    _validate_peer_chain(bytes(local_pem), bytes(peer_pem))
+
+
+@functools.lru_cache(maxsize=64)
+def _validate_peer_chain(local_pem: bytes, peer_pem: bytes) -> None:
     local = load_chain(local_pem)
     peer = load_chain(peer_pem)
     verify_chain_links(peer)

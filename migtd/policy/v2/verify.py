@@ -7,6 +7,7 @@ upstream's: container, chain text, signature hex, chain + signature,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -65,7 +66,19 @@ def _sub_text(text: str, key: str, path: str) -> str:
 
 
 def verify_signed_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPolicy:
-    """Run §3.5 steps 1–7; raise PolicyError naming the step's JSON path."""
+    """Run §3.5 steps 1–7; raise PolicyError naming the step's JSON path.
+
+    A verified policy is immutable and a pure function of the two byte
+    strings, so successes are cached by content (as :func:`migtd.policy.v1.load_v1`
+    caches parsed v1 policies): a peer policy judged again — every peer of a
+    fleet matrix runs the same one — costs no P-384 verification. Failures are
+    not cached.
+    """
+    return _verify_signed_policy(bytes(policy_file), bytes(issuer_chain))
+
+
+@functools.lru_cache(maxsize=32)
+def _verify_signed_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPolicy:
     container = parse_container(bytes(policy_file), "policyData")
     try:
         bytes(issuer_chain).decode("utf-8")
