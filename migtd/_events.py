@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+from operator import itemgetter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import; only the checker needs it
@@ -399,37 +400,43 @@ def encode_record(event: Event, *, msg: str, level: str, role: str, request_id: 
     return json.dumps(record, separators=(",", ":"))
 
 
-class Record:
+class Record(tuple):  # type: ignore[type-arg]
     """One decoded line: the envelope and the typed event.
 
     ``event`` is ``None`` for an event name this version does not know (a
-    newer ``migtd``): its ``msg`` can still be shown.
+    newer ``migtd``): its ``msg`` can still be shown. A tuple underneath,
+    because the console makes one per line of a flood and a tuple is the
+    cheapest immutable thing to make.
     """
 
-    __slots__ = ("ts", "level", "role", "request_id", "name", "msg", "event")
-    ts: float
-    level: str
-    role: str
-    request_id: int
-    name: str
-    msg: str
-    event: Event | None
+    __slots__ = ()
 
-    def __init__(self, ts: float, level: str, role: str, request_id: int, name: str, msg: str,
-                 event: Event | None) -> None:
-        _set(self, "ts", ts)
-        _set(self, "level", level)
-        _set(self, "role", role)
-        _set(self, "request_id", request_id)
-        _set(self, "name", name)
-        _set(self, "msg", msg)
-        _set(self, "event", event)
+    def __new__(cls, ts: float, level: str, role: str, request_id: int, name: str, msg: str,
+                event: Event | None) -> Record:
+        return tuple.__new__(cls, (ts, level, role, request_id, name, msg, event))
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Record is immutable")
+    if TYPE_CHECKING:
+        ts: float
+        level: str
+        role: str
+        request_id: int
+        name: str
+        msg: str
+        event: Event | None
+    else:
+        ts = property(itemgetter(0))
+        level = property(itemgetter(1))
+        role = property(itemgetter(2))
+        request_id = property(itemgetter(3))
+        name = property(itemgetter(4))
+        msg = property(itemgetter(5))
+        event = property(itemgetter(6))
 
     def __repr__(self) -> str:
         return f"Record({self.name!r}, ts={self.ts!r}, level={self.level!r}, event={self.event!r})"
+
+
+_record = tuple.__new__
 
 
 def _new(cls: type[Event], values: dict[str, Any]) -> Event:
@@ -439,7 +446,9 @@ def _new(cls: type[Event], values: dict[str, Any]) -> Event:
     return event
 
 
-_LOG = Log()
+#: The ``log`` event without timing fields: the decoder returns this one object for every
+#: bare free-text line, so a reader can tell the flood case with ``is``.
+BARE_LOG = Log()
 
 
 def decode_object(obj: Mapping[str, Any]) -> Record:
@@ -467,9 +476,9 @@ def decode_object(obj: Mapping[str, Any]) -> Record:
         raise EventDecodeError(f"{name}: 'msg' {_wanted('a string', msg)}")
     cls = EVENTS.get(name)
     if cls is None:
-        return Record(ts, level, role, request_id, name, msg, None)
+        return _record(Record, (ts, level, role, request_id, name, msg, None))
     if cls is Log and len(obj) <= 6:  # the flood case: a bare free-text line
-        return Record(ts, level, role, request_id, name, msg, _LOG)
+        return _record(Record, (ts, level, role, request_id, name, msg, BARE_LOG))
     values = {}
     for field, check, required in schema_of(cls):
         value = get(field)
@@ -481,10 +490,10 @@ def decode_object(obj: Mapping[str, Any]) -> Record:
             if problem:
                 raise EventDecodeError(f"{name}: field {field!r} {problem}")
         values[field] = value
-    return Record(ts, level, role, request_id, name, msg, _new(cls, values))
+    return _record(Record, (ts, level, role, request_id, name, msg, _new(cls, values)))
 
 
-__all__ = ["ENVELOPE", "EVENTS", "FORBIDDEN_FIELD_PARTS", "LEVELS", "Configured", "Connected", "Event",
+__all__ = ["BARE_LOG", "ENVELOPE", "EVENTS", "FORBIDDEN_FIELD_PARTS", "LEVELS", "Configured", "Connected", "Event",
            "EventDecodeError", "EventSchemaError", "Exited", "Listening", "Log", "MskExchanged", "PeerAttested",
            "PolicyDecided", "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "Started",
            "StatusReported", "TlsEstablished", "decode_object", "encode_record", "event_from_fields",
