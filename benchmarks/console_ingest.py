@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python benchmarks/console_ingest.py [--lines N] [--rounds K]``.
 
 Ingest: both sides each stream N JSON-lines events through the real line pump
-(an in-memory stream in place of the process pipe, so only console work is
-timed) into a headless Run screen; a run ends when both sides' results are in
+(an in-memory stream in place of the process pipe, with a pipe's back-pressure:
+the writer waits until the reader took data, so only console work is timed)
+into a headless Run screen; a run ends when both sides' results are in
 and the screen has drawn the model's final version. Lines/s per side is N over
 that time (the two sides stream at once).
 
@@ -69,6 +70,24 @@ def make_stream(role: str, n: int) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
+class PipeReader(asyncio.StreamReader):
+    """A stream that tells its writer when the reader took data (a pipe's back-pressure, without
+    the writer spinning in the console's own event loop)."""
+
+    def __init__(self) -> None:
+        super().__init__(limit=2 * CHUNK)
+        self.drained = asyncio.Event()
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await super().read(n)
+        self.drained.set()
+        return data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)  # noqa: SLF001 - benchmark only
+
+
 class MemoryLauncher(Launcher):
     """Feeds a prepared byte stream through the real :func:`pump`."""
 
@@ -79,13 +98,14 @@ class MemoryLauncher(Launcher):
         self._writer: asyncio.Task[None] | None = None  # held: the loop keeps only weak refs
 
     async def start(self, sink: LinesSink) -> None:
-        reader = asyncio.StreamReader(limit=2 * CHUNK)
+        reader = PipeReader()
 
         async def writer() -> None:
             for i in range(0, len(self.data), CHUNK):
                 # like a pipe: the writer waits while the reader is behind
-                while len(reader._buffer) > 2 * CHUNK:  # noqa: SLF001 - benchmark only
-                    await asyncio.sleep(0)
+                while reader.buffered > 2 * CHUNK:
+                    reader.drained.clear()
+                    await reader.drained.wait()
                 reader.feed_data(self.data[i:i + CHUNK])
                 await asyncio.sleep(0)
             reader.feed_eof()

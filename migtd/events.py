@@ -24,6 +24,7 @@ SHA-256 fingerprint).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import time
@@ -36,7 +37,6 @@ from migtd._events import (BARE_LOG, ENVELOPE, EVENTS, LEVELS, Configured, Conne
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import IO, Any
 
 
@@ -152,44 +152,43 @@ def decode_line(line: str) -> Record | None:
     ``None`` means the line is not a JSON record at all (a traceback, an ssh
     warning, a cut or foreign line) and is shown as it is. A JSON object that
     is a record but does not fit its event's class raises
-    :class:`EventDecodeError` with a one-line reason. The depth of the JSON
-    is checked first (:func:`migtd.inputs.check_json_depth`), so no line can
-    end in a ``RecursionError``.
+    :class:`EventDecodeError` with a one-line reason.
     """
     text = line.strip()
     if text[:1] != "{":
         return None
-    obj = _json_object_reader()(text)
+    obj = _read_object(text)
     if obj is None or ("event" not in obj and "msg" not in obj):
         return None
     return decode_object(obj)
 
 
-@functools.cache
-def _json_object_reader() -> Callable[[str], dict[str, Any] | None]:
-    """The JSON reader of :func:`decode_line`: one whole JSON object, or ``None``.
+#: A line with no more brackets than this cannot nest deeper than
+#: migtd.inputs.MAX_JSON_DEPTH (128), so it skips the full depth scan.
+_FEW_BRACKETS = 128
+_raw_decode = json.JSONDecoder().raw_decode
 
-    :func:`migtd.inputs.check_json_depth` before the standard decoder's
-    ``raw_decode`` (what ``json.loads`` does minus its per-call wrapper, which
-    matters at tens of thousands of lines a second). Built on first use:
-    ``migtd`` writes events but never reads them, so its start-up does not
-    pay for the reader.
+
+def _read_object(text: str) -> dict[str, Any] | None:
+    """One whole JSON object, or ``None``; never a ``RecursionError``.
+
+    The depth is judged as :func:`migtd.inputs.check_json_depth` does (that
+    function runs whenever the quick bracket count cannot settle it), then the
+    standard decoder's ``raw_decode`` parses: ``json.loads`` minus its per-call
+    wrapper, which matters at tens of thousands of lines a second.
     """
-    import json
+    if text.count("[") + text.count("{") > _FEW_BRACKETS:
+        from migtd.inputs import InputError, check_json_depth  # rare: only bracket-heavy lines
 
-    from migtd.inputs import InputError, check_json_depth
-
-    raw_decode = json.JSONDecoder().raw_decode
-
-    def read(text: str) -> dict[str, Any] | None:
         try:
             check_json_depth(text, "event line")
-            obj, end = raw_decode(text)
-        except (InputError, ValueError):
+        except InputError:
             return None
-        return obj if end == len(text) and type(obj) is dict else None
-
-    return read
+    try:
+        obj, end = _raw_decode(text)
+    except ValueError:
+        return None
+    return obj if end == len(text) and type(obj) is dict else None
 
 
 @functools.cache

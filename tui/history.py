@@ -178,15 +178,19 @@ class HistoryStore:
         return path
 
     def prune(self, *, keep: str = "", now: float | None = None) -> list[str]:
-        """Delete runs beyond the retention limit (never ``keep``); the ids deleted."""
+        """Delete runs beyond the retention limit; the ids deleted, newest first.
+
+        ``keep`` (the run just saved) is never deleted and counts as the first
+        of the ``keep_runs``; the others are kept newest first.
+        """
         limit = self.retention
         if not limit.keep_runs and not limit.keep_days:
             return []
         oldest = (now if now is not None else time.time()) - limit.keep_days * DAY
+        others = [info for info in self.list() if info.run_id != keep]
+        first = 1 if keep else 0
         gone = []
-        for i, info in enumerate(self.list()):
-            if info.run_id == keep:
-                continue
+        for i, info in enumerate(others, start=first):
             if (limit.keep_runs and i >= limit.keep_runs) or (limit.keep_days and info.started_at < oldest):
                 self.delete(info.run_id)
                 gone.append(info.run_id)
