@@ -4,8 +4,8 @@
 reads them, usually in another process and often on another host. Both sides
 build and read them through this module only: the engine emits an
 :class:`Event` (or a name plus fields that must fit one), :func:`encode_record`
-turns it into a line, :func:`decode_record` turns a line back into the same
-class. A field renamed or retyped on one side therefore cannot silently go
+turns it into a line, :func:`decode_object` turns the parsed line back into
+the same class (:func:`migtd.events.decode_line` reads the line itself). A field renamed or retyped on one side therefore cannot silently go
 missing on the other; ``tests/core/test_events.py`` also holds
 ``docs/events.md`` to these classes, field by field.
 
@@ -60,9 +60,6 @@ class EventSchemaError(TypeError):
 
 class EventDecodeError(ValueError):
     """A JSON record that claims to be an event but does not fit its class (one line, for display)."""
-
-
-_set = object.__setattr__
 
 
 @dataclass_transform(kw_only_default=True)
@@ -493,8 +490,9 @@ def decode_object(obj: Mapping[str, Any]) -> Record:
     return _record(Record, (ts, level, role, request_id, name, msg, _new(cls, values)))
 
 
-__all__ = ["BARE_LOG", "ENVELOPE", "EVENTS", "FORBIDDEN_FIELD_PARTS", "LEVELS", "Configured", "Connected", "Event",
-           "EventDecodeError", "EventSchemaError", "Exited", "Listening", "Log", "MskExchanged", "PeerAttested",
-           "PolicyDecided", "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "Started",
-           "StatusReported", "TlsEstablished", "decode_object", "encode_record", "event_from_fields",
-           "schema_of"]
+__all__ = [
+    "BARE_LOG", "ENVELOPE", "EVENTS", "FORBIDDEN_FIELD_PARTS", "LEVELS", "Configured", "Connected", "Event",
+    "EventDecodeError", "EventSchemaError", "Exited", "Listening", "Log", "MskExchanged", "PeerAttested",
+    "PolicyDecided", "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "Started", "StatusReported",
+    "TlsEstablished", "decode_object", "encode_record", "event_from_fields", "schema_of",
+]

@@ -200,8 +200,9 @@ def null_log() -> EventLog:
     return EventLog("source", 0, stream=open(os.devnull, "w", encoding="utf-8"), level="error")
 
 
-__all__ = ["BARE_LOG", "ENVELOPE", "EVENTS", "LEVELS", "Configured", "Connected", "Event", "EventDecodeError", "EventLog",
-           "EventSchemaError", "Exited", "Listening", "Log", "MskExchanged", "PeerAttested", "PolicyDecided",
-           "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "Started", "StatusReported",
-           "TlsEstablished", "decode_line", "decode_object", "encode_record", "event_from_fields",
-           "null_log", "parse_level", "schema_of"]
+__all__ = [
+    "BARE_LOG", "ENVELOPE", "EVENTS", "LEVELS", "Configured", "Connected", "Event", "EventDecodeError", "EventLog",
+    "EventSchemaError", "Exited", "Listening", "Log", "MskExchanged", "PeerAttested", "PolicyDecided",
+    "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "Started", "StatusReported", "TlsEstablished",
+    "decode_line", "decode_object", "encode_record", "event_from_fields", "null_log", "parse_level", "schema_of",
+]

@@ -78,7 +78,7 @@ class RunInfo:
         """Decode a summary; :class:`RecordError` if any field has the wrong type."""
         if type(data) is not dict:
             raise RecordError("the summary is not a JSON object")
-        started = data.get("started_at")
+        started: Any = data.get("started_at")
         if type(started) not in (int, float) or not math.isfinite(started):
             raise RecordError("started_at must be a finite number")
         mode = data.get("mode")

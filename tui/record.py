@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeGuard
 
 from migtd.inputs import InputError, load_json, read_input
 from tui.model import HISTORY_EVENTS, HISTORY_TAIL, LOG_CAPACITY, MAX_LINE, ROLES, RunModel
@@ -42,7 +42,7 @@ class RecordError(ValueError):
     """A saved run (or its summary) that does not fit the schema; the message is one line."""
 
 
-def valid_run_id(text: object) -> bool:
+def valid_run_id(text: object) -> TypeGuard[str]:
     """True for ids this console makes and can use as a file name."""
     return isinstance(text, str) and RUN_ID.fullmatch(text) is not None and ".." not in text
 

@@ -17,6 +17,7 @@ screen draws the latest state once instead of every intermediate one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any, Callable
 
@@ -92,7 +93,7 @@ class RunController:
         launcher = self.factory(role, self.params)
         self.launchers[role] = launcher
         try:
-            await launcher.start(lambda lines, r=role: self._lines(r, lines))
+            await launcher.start(functools.partial(self._lines, role))
         except LaunchError as exc:
             self.model.failed_to_start(role, str(exc))
             self._moved()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.model import ROLES, STEPS, RunModel, SideState, peer_of, policy_verdict
@@ -143,7 +144,7 @@ class PolicyPane(Static):
             verdict = " · satisfied" if state == "done" else " · REJECTED"
         title = f"Policy checked by {side.role}{verdict}"
         self.border_title = title
-        if self.parent is not None:
+        if isinstance(self.parent, Widget):
             self.parent.border_title = title  # the scrolling box draws the border
         if not side.policy_rows:
             msg = "no policy rules reported"
