@@ -15,6 +15,7 @@ and :class:`~tui.screens.history.HistoryScreen.ExportRun`, handled here.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,11 @@ class ConsoleApp(App[int]):
     def on_mount(self) -> None:
         if self.notice:
             self.notify(self.notice, severity="warning", timeout=10)
+        # Everything alive once the first frame is drawn (Textual, the screens, their
+        # widgets) lives as long as the app: move it out of the collector's sight. A flood
+        # allocates a few small objects per line, and each full collection would otherwise
+        # walk the whole app again (measured: 13-22 % of a 50 000-line ingest).
+        self.call_after_refresh(gc.freeze)
         if self.autostart:
             self.call_after_refresh(self.action_rerun)
 
@@ -89,6 +95,7 @@ class ConsoleApp(App[int]):
         """However the app ends (quit, error, test teardown), leave no migtd running."""
         if self.controller is not None:
             self.controller.terminate()
+        gc.unfreeze()  # what the app held can be collected again once it is gone
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
