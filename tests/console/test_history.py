@@ -112,7 +112,8 @@ def test_non_regular_and_huge_files_are_refused_without_reading(tmp_path: Path, 
 
 def test_every_run_parameter_has_a_schema_entry() -> None:
     """A field added to RunParams must be added to tui.record.PARAMS (or a replay drops it)."""
-    assert {f.name for f in dataclasses.fields(RunParams)} == set(PARAMS)
+    missing = {f.name for f in dataclasses.fields(RunParams)} - set(PARAMS)
+    assert not missing, f"add {sorted(missing)} to tui.record.PARAMS"
     # and what RunParams writes is what the schema reads back
     params = RunParams(roles=["destination", "source"], src_host="h", ssh_options=["Port=22"]).to_dict()
     record = good_record()
