@@ -9,10 +9,16 @@ With ``--log-format text`` the upstream debug-console shape is used instead:
 ``INFO - [req_id: 1] message``. ``MIGTD_LOG_FILE`` receives a copy of every
 line in the selected format.
 
-Key material must never reach a log. :meth:`EventLog.emit` refuses ``bytes``
-field values outright (callers pass hex of *derived* values, such as the first
-eight bytes of a SHA-256 fingerprint) and refuses field names that look like
-key material.
+Every record is one of the event classes of :mod:`migtd._events`, re-exported
+here (``from migtd.events import TlsEstablished``): write one with
+:meth:`EventLog.emit_event`, or by name with :meth:`EventLog.emit`, whose
+fields are checked against the same class. The console decodes lines with
+:func:`decode_line` into the same classes.
+
+Key material must never reach a log: no event class has a field named like
+key material (the schema refuses one), and no field type admits ``bytes``
+(callers pass hex of *derived* values, such as the first eight bytes of a
+SHA-256 fingerprint).
 """
 
 from __future__ import annotations
@@ -22,12 +28,16 @@ import json
 import os
 import sys
 import time
-from typing import IO, Any
 
-#: Ordered like Rust's log levels; a record is written when level <= threshold.
-LEVELS: dict[str, int] = {"error": 1, "warn": 2, "info": 3, "debug": 4, "trace": 5}
+from migtd._events import (BARE_LOG, ENVELOPE, EVENTS, LEVELS, Configured, Connected, Event,
+                           EventDecodeError, EventSchemaError, Exited, Listening, Log, MskExchanged,
+                           PeerAttested, PolicyDecided, PolicyRuleChecked, QuoteGenerated, Record, RequestTaken,
+                           Started, StatusReported, TlsEstablished, decode_object, encode_record,
+                           event_from_fields, schema_of)
 
-_FORBIDDEN_FIELD_PARTS = ("msk", "secret", "private", "session_key", "enc_key", "dec_key")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 
 def parse_level(value: str | None, default: str = "info") -> str:
@@ -70,40 +80,46 @@ class EventLog:
         return LEVELS[level] <= self.threshold
 
     def emit(self, event: str, msg: str, level: str = "info", **fields: Any) -> None:
-        """Write one record if ``level`` passes the threshold.
+        """Write the event named ``event`` with ``fields`` if ``level`` passes the threshold.
+
+        The name and fields are checked against the event's class first, at
+        every level (:class:`EventSchemaError`: an unknown event, an unknown
+        or missing field, a value of the wrong type), so a mistake shows in
+        the tests even when the record itself would be filtered out.
+        """
+        self.emit_event(event_from_fields(event, fields), msg, level)
+
+    def emit_event(self, event: Event, msg: str, level: str = "info") -> None:
+        """Write ``event`` (e.g. ``TlsEstablished(version=..., cipher=...)``) if ``level`` passes.
 
         ``exit`` events are always written so a consumer can rely on them.
         """
-        if event != "exit" and not self.enabled(level):
+        if level not in LEVELS:
+            raise EventSchemaError(f"unknown level {level!r}")
+        if LEVELS[level] > self.threshold and event.NAME != "exit":
             return
-        for name, value in fields.items():
-            _check_field(name, value)
         if self.fmt == "json":
-            record: dict[str, Any] = {
-                "ts": round(time.time(), 6), "level": level, "role": self.role,
-                "request_id": self.request_id, "event": event, "msg": msg,
-            }
-            record.update(fields)
-            line = json.dumps(record, separators=(",", ":"), default=str)
+            line = encode_record(event, msg=msg, level=level, role=self.role, request_id=self.request_id,
+                                 ts=round(time.time(), 6))
         else:
             line = f"{level.upper():5} - [req_id: {self.request_id}] {msg}"
         self._write(line)
 
-    # Convenience wrappers for free-text records.
+    # Convenience wrappers for free-text records (``log`` events).
     def error(self, msg: str, **fields: Any) -> None:
-        self.emit("log", msg, "error", **fields)
+        self.emit_event(Log(**fields) if fields else BARE_LOG, msg, "error")
 
     def warn(self, msg: str, **fields: Any) -> None:
-        self.emit("log", msg, "warn", **fields)
+        self.emit_event(Log(**fields) if fields else BARE_LOG, msg, "warn")
 
     def info(self, msg: str, **fields: Any) -> None:
-        self.emit("log", msg, "info", **fields)
+        self.emit_event(Log(**fields) if fields else BARE_LOG, msg, "info")
 
     def debug(self, msg: str, **fields: Any) -> None:
-        self.emit("log", msg, "debug", **fields)
+        self.emit_event(Log(**fields) if fields else BARE_LOG, msg, "debug")
 
     def trace(self, msg: str, **fields: Any) -> None:
-        self.emit("log", msg, "trace", **fields)
+        self.emit_event(Log(**fields) if fields else BARE_LOG, msg, "trace")
 
     def _write(self, line: str) -> None:
         try:
@@ -121,8 +137,7 @@ class EventLog:
                     tee.close()
                 except OSError:
                     pass
-                self.emit("log", f"MIGTD_LOG_FILE: write failed ({exc.strerror or exc}); no longer copying the log",
-                          "warn")
+                self.warn(f"MIGTD_LOG_FILE: write failed ({exc.strerror or exc}); no longer copying the log")
 
     def close(self) -> None:
         """Close the ``MIGTD_LOG_FILE`` tee (the stream belongs to the caller)."""
@@ -131,12 +146,49 @@ class EventLog:
             self._tee = None
 
 
-def _check_field(name: str, value: Any) -> None:
-    lowered = name.lower()
-    if any(part in lowered for part in _FORBIDDEN_FIELD_PARTS):
-        raise ValueError(f"event field {name!r} looks like key material and may not be logged")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"event field {name!r} is bytes; log a hex digest or length instead")
+def decode_line(line: str) -> Record | None:
+    """The console's reader: one output line of ``migtd`` as a :class:`Record`, or ``None``.
+
+    ``None`` means the line is not a JSON record at all (a traceback, an ssh
+    warning, a cut or foreign line) and is shown as it is. A JSON object that
+    is a record but does not fit its event's class raises
+    :class:`EventDecodeError` with a one-line reason.
+    """
+    text = line.strip()
+    if text[:1] != "{":
+        return None
+    obj = _read_object(text)
+    if obj is None or ("event" not in obj and "msg" not in obj):
+        return None
+    return decode_object(obj)
+
+
+#: A line with no more brackets than this cannot nest deeper than
+#: migtd.inputs.MAX_JSON_DEPTH (128), so it skips the full depth scan.
+_FEW_BRACKETS = 128
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _read_object(text: str) -> dict[str, Any] | None:
+    """One whole JSON object, or ``None``; never a ``RecursionError``.
+
+    The depth is judged as :func:`migtd.inputs.check_json_depth` does (that
+    function runs whenever the quick bracket count cannot settle it), then the
+    standard decoder's ``raw_decode`` parses: ``json.loads`` minus its per-call
+    wrapper, which matters at tens of thousands of lines a second.
+    """
+    if text.count("[") + text.count("{") > _FEW_BRACKETS:
+        from migtd.inputs import InputError, check_json_depth  # rare: only bracket-heavy lines
+
+        try:
+            check_json_depth(text, "event line")
+        except InputError:
+            return None
+    try:
+        obj, end = _raw_decode(text)
+    except ValueError:
+        return None
+    return obj if end == len(text) and type(obj) is dict else None
 
 
 @functools.cache
@@ -146,3 +198,11 @@ def null_log() -> EventLog:
     Shared, so a caller may use it freely without opening ``/dev/null`` again.
     """
     return EventLog("source", 0, stream=open(os.devnull, "w", encoding="utf-8"), level="error")
+
+
+__all__ = [
+    "BARE_LOG", "ENVELOPE", "EVENTS", "LEVELS", "Configured", "Connected", "Event", "EventDecodeError", "EventLog",
+    "EventSchemaError", "Exited", "Listening", "Log", "MskExchanged", "PeerAttested", "PolicyDecided",
+    "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "Started", "StatusReported", "TlsEstablished",
+    "decode_line", "decode_object", "encode_record", "event_from_fields", "null_log", "parse_level", "schema_of",
+]

@@ -7,9 +7,20 @@ result of each side and whether the MSK fingerprints match. Replaying a saved
 run is just feeding the same lines again, so live runs, replays and the unit
 tests all exercise one code path.
 
+Lines are read with :func:`migtd.events.decode_line` into the engine's own
+event classes (``docs/events.md``), so the model works on typed events, never
+on dictionaries whose keys might have drifted. A record that does not fit its
+class is shown as one refused line with the reason and changes nothing else.
+
 Memory stays bounded however much a side writes: log lines live in a ring
 buffer, and the lines kept for history are the structured events plus the most
 recent log lines.
+
+The model itself posts nothing (it is pure so replays and tests need no app);
+:class:`tui.runner.RunController`, which feeds it during a live run, posts a
+message whenever it moved. ``version`` (the run) and each side's ``changes``
+(its timeline, attestation, policy and result, not its log) let a screen redraw
+only what moved.
 """
 
 from __future__ import annotations
@@ -17,12 +28,19 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Iterable
 
+from migtd.events import (BARE_LOG, Configured, Connected, EventDecodeError, Exited, Listening, Log, MskExchanged,
+                          PeerAttested, PolicyDecided, PolicyRuleChecked, QuoteGenerated, TlsEstablished,
+                          decode_line)
 from migtd.policy.decision import RuleResult
 from migtd.result import MigrationResult
 
 ROLES: tuple[str, str] = ("source", "destination")
+
+
+_line = tuple.__new__
 
 
 def peer_of(role: str) -> str:
@@ -41,9 +59,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("done", "exit"),
 )
 
-#: Levels in increasing verbosity; ``raw`` marks lines that were not JSON events.
+#: Levels in increasing verbosity; ``raw`` marks lines that were not JSON events (or were refused).
 LEVELS: tuple[str, ...] = ("error", "warn", "info", "debug", "trace")
-_LEVEL_ALIASES = {"warning": "warn", "err": "error", "information": "info"}
 
 #: Default ring-buffer size of a log pane (lines per side).
 LOG_CAPACITY = 5000
@@ -59,14 +76,28 @@ SSH_FAILURE = 255
 COMMAND_NOT_FOUND = 127
 
 
-@dataclass(slots=True)
-class LogLine:
-    """One line of a side's log pane."""
+class LogLine(tuple):  # type: ignore[type-arg]
+    """One line of a side's log pane: elapsed seconds, level, event name, text.
 
-    elapsed: float | None
-    level: str  # one of LEVELS, or "raw" for non-JSON output
-    event: str
-    text: str
+    A tuple underneath: one is made per line of a flood, and a tuple is the
+    cheapest immutable record Python makes (``tuple.__new__``, no ``__init__``).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, elapsed: float | None, level: str, event: str, text: str) -> LogLine:
+        return tuple.__new__(cls, (elapsed, level, event, text))
+
+    if TYPE_CHECKING:
+        elapsed: float | None
+        level: str  # one of LEVELS, or "raw" for non-JSON output (or a refused record)
+        event: str
+        text: str
+    else:
+        elapsed = property(itemgetter(0))
+        level = property(itemgetter(1))
+        event = property(itemgetter(2))
+        text = property(itemgetter(3))
 
     def columns(self) -> tuple[str, str, str, str]:
         """Elapsed time, level, event and text, each padded as the log pane shows it."""
@@ -103,6 +134,11 @@ class SideResult:
         return self.code == 0
 
 
+def _as_line(record: dict[str, Any]) -> str:
+    """The JSON line a parsed record stands for (tests and tools hand the model dicts)."""
+    return json.dumps(record, separators=(",", ":"), default=str)
+
+
 def _text(value: Any, limit: int = 200) -> str:
     """Short display form of an event field (lists and dicts as compact JSON)."""
     if value is None:
@@ -118,12 +154,6 @@ def _text(value: Any, limit: int = 200) -> str:
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
-def _level(value: Any) -> str:
-    word = str(value).lower() if value is not None else "info"
-    word = _LEVEL_ALIASES.get(word, word)
-    return word if word in LEVELS else "info"
-
-
 class SideState:
     """What one side (source or destination) has reported so far."""
 
@@ -135,15 +165,17 @@ class SideState:
         self.t0: float | None = None
         self.steps: dict[str, Step] = {name: Step(name) for name, _ in STEPS}
         self.logs: deque[LogLine] = deque(maxlen=log_capacity)
+        self.appended = 0  # LogLines ever appended to ``logs`` (the pane's cursor)
+        self.changes = 0  # bumped whenever anything but the log moved
         self.total_lines = 0
-        self.malformed = 0
-        self.config: dict[str, Any] = {}
+        self.malformed = 0  # lines that were not records, or records refused
+        self.config: Configured | None = None
         self.listening: tuple[str, int] | None = None
-        self.quote: dict[str, Any] | None = None
-        self.peer: dict[str, Any] | None = None
+        self.quote: QuoteGenerated | None = None
+        self.peer: PeerAttested | None = None
         self.policy_rows: list[RuleResult] = []  # one per policy_rule event
-        self.policy: dict[str, Any] | None = None
-        self.msk: dict[str, Any] | None = None
+        self.policy: PolicyDecided | None = None
+        self.msk: MskExchanged | None = None
         self.result: SideResult | None = None
         self.problems: list[str] = []  # launcher-level failures, shown in the panes
         self.last_raw: str = ""
@@ -153,31 +185,46 @@ class SideState:
         self._tail_lines: deque[tuple[int, str]] = deque(maxlen=HISTORY_TAIL)
 
     # -- ingest -----------------------------------------------------------------
-    def feed(self, line: str | dict[str, Any]) -> None:
-        """Take one output line (or an already-parsed record)."""
+    def feed(self, line: str) -> None:
+        """Take one output line (without or with its line ending)."""
         self.started = True
         self.total_lines += 1
-        if isinstance(line, dict):
-            record: dict[str, Any] | None = line
-            raw = json.dumps(line, separators=(",", ":"), default=str)
-        else:
-            raw = line.rstrip("\r\n")
-            if len(raw) > MAX_LINE:
-                raw = raw[:MAX_LINE] + "…"
-            record = _parse(raw)
+        raw = line.rstrip("\r\n")
+        if len(raw) > MAX_LINE:
+            raw = raw[:MAX_LINE] + "…"
+        self._seq = seq = self._seq + 1
+        try:
+            record = decode_line(raw)
+        except EventDecodeError as exc:
+            self._remember(raw, structured=True)
+            self.malformed += 1
+            self._log(LogLine(None, "raw", "refused", f"{exc} · {raw.strip()}"))
+            return
         if record is None:
-            self._keep(raw, structured=False)
+            self._remember(raw, structured=False)
             if raw.strip():
                 self.malformed += 1
                 self.last_raw = raw.strip()
-            self.logs.append(LogLine(None, "raw", "-", raw))
+            self._log(LogLine(None, "raw", "-", raw))
             return
-        event = str(record.get("event", "log"))
-        self._keep(raw, structured=event != "log")
-        self._record(event, record)
+        ts, level, _, _, name, msg, event = record
+        t0 = self.t0
+        if t0 is None:
+            self.t0 = t0 = ts
+        self.logs.append(_line(LogLine, (ts - t0 if ts > t0 else 0.0, level, name, msg)))
+        self.appended += 1
+        if event is BARE_LOG:  # the flood case: a free-text line, kept in the history's tail
+            self._tail_lines.append((seq, raw))
+            return
+        self._remember(raw, structured=type(event) is not Log)
+        if event is not None and type(event) is not Log:
+            self._apply(event, ts - t0 if ts > t0 else 0.0)
 
-    def _keep(self, raw: str, *, structured: bool) -> None:
-        self._seq += 1
+    def _log(self, line: LogLine) -> None:
+        self.logs.append(line)
+        self.appended += 1
+
+    def _remember(self, raw: str, *, structured: bool) -> None:
         if structured and len(self._key_lines) < HISTORY_EVENTS:
             self._key_lines.append((self._seq, raw))
         else:
@@ -188,53 +235,50 @@ class SideState:
         merged = sorted([*self._key_lines, *self._tail_lines])
         return [raw for _, raw in merged]
 
-    def _elapsed(self, record: dict[str, Any]) -> float | None:
-        ts = record.get("ts")
-        if not isinstance(ts, (int, float)) or isinstance(ts, bool):
-            return None
-        if self.t0 is None:
-            self.t0 = float(ts)
-        return max(0.0, float(ts) - self.t0)
-
     def _mark(self, step: str, state: str, elapsed: float | None, note: str = "") -> None:
         target = self.steps[step]
         if target.state == "pending" or state == "failed":
             target.state, target.elapsed, target.note = state, elapsed, note
 
-    def _record(self, event: str, rec: dict[str, Any]) -> None:
-        elapsed = self._elapsed(rec)
-        level = _level(rec.get("level"))
-        self.logs.append(LogLine(elapsed, level, event, _text(rec.get("msg", ""), MAX_LINE)))
-        if event == "config":
-            self.config = rec
-        elif event == "listening":
-            self.listening = (_text(rec.get("ip")), as_int(rec.get("port"), 0))
-        elif event == "connected":
-            self._mark("connected", "done", elapsed, _text(rec.get("peer")))
-        elif event == "tls_established":
-            self._mark("TLS", "done", elapsed, _text(rec.get("cipher")))
-        elif event == "quote_generated":
-            self.quote = rec
-            self._mark("quote", "done", elapsed, f"{_text(rec.get('source'))}")
-        elif event == "peer_attested":
-            self.peer = rec
-            state, note = attestation_verdict(rec)
-            self._mark("peer attested", state, elapsed, note)
-        elif event == "policy_rule":
-            self.policy_rows.append(RuleResult.from_event(rec, _text))
-        elif event == "policy_decision":
-            self.policy = rec
-            state, note = policy_verdict(rec)
-            self._mark("policy", state, elapsed, note)
-        elif event == "msk_exchanged":
-            self.msk = rec
-            self._mark("MSK", "done", elapsed, _text(rec.get("key_sha256_8")))
-        elif event == "exit":
-            code = as_int(rec.get("code"), default=-1)
-            name, meaning = MigrationResult.describe(code)
-            name = _text(rec.get("result")) or name
-            self.result = SideResult(code, name, meaning, _text(rec.get("reason"), 500), "event")
-            self._finish(elapsed)
+    def _apply(self, event: object, elapsed: float) -> None:
+        """What a structured event changes: the timeline, the panes, the result.
+
+        ``changes`` moves only when one of those did: the ``request`` and
+        ``report_status`` records a flood is full of are shown in the log alone.
+        """
+        match event:
+            case Configured():
+                self.config = event
+            case Listening(ip=ip, port=port):
+                self.listening = (ip, port)
+            case Connected(peer=peer):
+                self._mark("connected", "done", elapsed, peer)
+            case TlsEstablished(cipher=cipher):
+                self._mark("TLS", "done", elapsed, cipher)
+            case QuoteGenerated(source=source):
+                self.quote = event
+                self._mark("quote", "done", elapsed, source)
+            case PeerAttested():
+                self.peer = event
+                state, note = attestation_verdict(event)
+                self._mark("peer attested", state, elapsed, note)
+            case PolicyRuleChecked():
+                self.policy_rows.append(RuleResult(event.section, event.field, event.operation, event.reference,
+                                                   event.local, event.actual, event.ok, event.reason))
+            case PolicyDecided():
+                self.policy = event
+                state, note = policy_verdict(event)
+                self._mark("policy", state, elapsed, note)
+            case MskExchanged(key_sha256_8=fingerprint):
+                self.msk = event
+                self._mark("MSK", "done", elapsed, fingerprint)
+            case Exited(code=code, result=result, reason=reason):
+                name, meaning = MigrationResult.describe(code)
+                self.result = SideResult(code, result or name, meaning, _text(reason, 500), "event")
+                self._finish(elapsed)
+            case _:
+                return
+        self.changes += 1
 
     def _finish(self, elapsed: float | None) -> None:
         """Close the timeline: ``done`` on success, else fail the first open step."""
@@ -256,10 +300,12 @@ class SideState:
         self.started = True
         self.running = True
         self.where = where
+        self.changes += 1
 
     def ended(self, code: int, transport: str = "local") -> None:
         """The process ended with ``code``; used when no ``exit`` event arrived."""
         self.running = False
+        self.changes += 1
         if self.result is not None:
             return
         if transport == "ssh" and code == SSH_FAILURE:
@@ -280,8 +326,9 @@ class SideState:
         """The launcher could not start the process at all (e.g. binary missing)."""
         self.started = True
         self.running = False
+        self.changes += 1
         self.problems.append(reason)
-        self.logs.append(LogLine(None, "error", "launcher", reason))
+        self._log(LogLine(None, "error", "launcher", reason))
         if self.result is None:
             self.result = SideResult(-1, "NotStarted", "the process could not be started.",
                                      reason, "launcher")
@@ -289,8 +336,9 @@ class SideState:
 
     def problem(self, reason: str) -> None:
         """A launcher-level note (timeout waiting, stop requested) shown with the logs."""
+        self.changes += 1
         self.problems.append(reason)
-        self.logs.append(LogLine(None, "warn", "console", reason))
+        self._log(LogLine(None, "warn", "console", reason))
 
     # -- derived views ----------------------------------------------------------
     def sorted_policy(self) -> list[RuleResult]:
@@ -306,62 +354,40 @@ def as_int(value: Any, default: int) -> int:
         return default
 
 
-def as_list(value: Any) -> list[Any]:
-    """A list field as a list; a scalar (a peer bug) becomes a one-item list."""
-    if value is None or value == "":
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 #: How migtd words a policy step it did not reach (docs/events.md).
 NOT_EVALUATED = "not evaluated"
 
 
-def attestation_verdict(rec: dict[str, Any]) -> tuple[str, str]:
-    """Timeline state and note of a ``peer_attested`` record.
+def attestation_verdict(rec: PeerAttested) -> tuple[str, str]:
+    """Timeline state and note of a ``peer_attested`` event.
 
     A quote that failed verification (``failed_step`` set) is a failed step;
     one that was not verified at all (skip-RA) is a skipped one.
     """
-    if rec.get("verified") is True:
+    if rec.verified:
         return "done", "verified"
-    failed_step = _text(rec.get("failed_step"))
-    if failed_step:
-        return "failed", f"not verified: failed at {failed_step}"
+    if rec.failed_step:
+        return "failed", f"not verified: failed at {_text(rec.failed_step)}"
     return "skipped", "not verified"
 
 
-def policy_verdict(rec: dict[str, Any]) -> tuple[str, str]:
-    """Timeline state and note of a ``policy_decision`` record.
+def policy_verdict(rec: PolicyDecided) -> tuple[str, str]:
+    """Timeline state and note of a ``policy_decision`` event.
 
     ``skipped`` with ``ok: true`` is skip-RA's accept-all ("skipped");
     ``skipped`` with ``ok: false`` is a peer refused before the policy step
     ("not evaluated (<reason>)").
     """
-    if rec.get("skipped") is True:
-        if rec.get("ok") is True:
+    if rec.skipped:
+        if rec.ok:
             return "skipped", "skipped"
-        reason = _text(rec.get("reason"))
+        reason = _text(rec.reason)
         if reason.startswith(NOT_EVALUATED):
             reason = reason[len(NOT_EVALUATED):].lstrip(": ")
         return "skipped", f"{NOT_EVALUATED} ({reason})" if reason else NOT_EVALUATED
-    if rec.get("ok") is True:
+    if rec.ok:
         return "done", "satisfied"
-    return "failed", f"{len(as_list(rec.get('failed_rules')))} rule(s) failed"
-
-
-def _parse(raw: str) -> dict[str, Any] | None:
-    """A JSON object with an ``event`` or ``msg`` key, else ``None`` (plain line)."""
-    text = raw.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(value, dict) or not ("event" in value or "msg" in value):
-        return None
-    return value
+    return "failed", f"{len(rec.failed_rules)} rule(s) failed"
 
 
 @dataclass
@@ -370,8 +396,8 @@ class Attestation:
 
     subject: str
     verifier: str
-    quote: dict[str, Any] | None
-    judgment: dict[str, Any] | None
+    quote: QuoteGenerated | None
+    judgment: PeerAttested | None
 
     @property
     def status(self) -> str:
@@ -383,23 +409,23 @@ class Attestation:
 
     def rows(self) -> list[tuple[str, str]]:
         """Label/value pairs for the Attestation pane."""
-        j = self.judgment or {}
-        q = self.quote or {}
-        rtmrs = as_list(j.get("rtmrs"))
+        j, q = self.judgment, self.quote
+        rtmrs = j.rtmrs if j is not None else ()
         rows = [
             ("status", self.status),
-            ("TCB status", _text(j.get("tcb_status"))),
-            ("advisories", ", ".join(map(_text, as_list(j.get("advisories")))) or ("none" if j else "")),
-            ("FMSPC", _text(j.get("fmspc"))),
-            ("MRTD", _text(j.get("mrtd"))),
+            ("TCB status", _text(j.tcb_status) if j else ""),
+            ("advisories", (", ".join(map(_text, j.advisories)) or "none") if j else ""),
+            ("FMSPC", _text(j.fmspc) if j else ""),
+            ("MRTD", _text(j.mrtd) if j else ""),
         ]
         for i in range(4):
             rows.append((f"RTMR{i}", _text(rtmrs[i]) if i < len(rtmrs) else ""))
+        quote_bytes = j.quote_bytes if j is not None else (q.bytes if q is not None else None)
         rows += [
-            ("TEE TCB SVN", _text(j.get("tee_tcb_svn"))),
-            ("quote source", _text(q.get("source"))),
-            ("quote bytes", _text(j.get("quote_bytes", q.get("bytes")))),
-            ("bypassed", ", ".join(map(_text, as_list(j.get("bypassed"))))),
+            ("TEE TCB SVN", _text(j.tee_tcb_svn) if j else ""),
+            ("quote source", _text(q.source) if q else ""),
+            ("quote bytes", _text(quote_bytes)),
+            ("bypassed", ", ".join(map(_text, j.bypassed)) if j else ""),
         ]
         return rows
 
@@ -414,15 +440,15 @@ class RunModel:
         self.version = 0  # bumped on every change; the UI redraws when it moves
 
     def feed(self, role: str, line: str | dict[str, Any]) -> None:
-        """One output line (or parsed record) of ``role``."""
-        self.sides[role].feed(line)
+        """One output line of ``role`` (a dict is written as the JSON line it stands for)."""
+        self.sides[role].feed(line if isinstance(line, str) else _as_line(line))
         self.version += 1
 
-    def feed_many(self, role: str, lines: Iterable[str | dict[str, Any]]) -> None:
-        """Several lines of ``role``, counted as one change."""
-        side = self.sides[role]
+    def feed_many(self, role: str, lines: Iterable[str]) -> None:
+        """Several lines of ``role`` (one read of its output), counted as one change."""
+        feed = self.sides[role].feed
         for line in lines:
-            side.feed(line)
+            feed(line)
         self.version += 1
 
     def launched(self, role: str, where: str) -> None:
@@ -451,8 +477,8 @@ class RunModel:
         if self.params.get("attestation"):
             return str(self.params["attestation"])
         for side in self.sides.values():
-            if side.config.get("attestation"):
-                return str(side.config["attestation"])
+            if side.config is not None and side.config.attestation:
+                return side.config.attestation
         return "unknown"
 
     @property
@@ -471,7 +497,7 @@ class RunModel:
         a, b = (self.sides[r].msk for r in ROLES)
         if not a or not b:
             return None
-        return str(a.get("key_sha256_8", "")).upper() == str(b.get("key_sha256_8", "")).upper()
+        return a.key_sha256_8.upper() == b.key_sha256_8.upper()
 
     @property
     def finished(self) -> bool:
@@ -501,8 +527,8 @@ class RunModel:
                           for s in side.steps.values()],
                 "attestation_of_peer": self.attestation_of(peer_of(role)).rows(),
                 "policy": [row.as_event() for row in side.sorted_policy()],
-                "policy_decision": side.policy,
-                "msk_key_sha256_8": (side.msk or {}).get("key_sha256_8"),
+                "policy_decision": side.policy.fields() if side.policy is not None else None,
+                "msk_key_sha256_8": side.msk.key_sha256_8 if side.msk is not None else None,
                 "lines": side.total_lines,
                 "malformed_lines": side.malformed,
                 "problems": list(side.problems),

@@ -8,10 +8,12 @@ direction, the policy rows (failures first) and the MSK fingerprint check.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
+from migtd.inputs import open_output
 from tui.model import RunModel, peer_of
 
 
@@ -61,7 +63,7 @@ def report_markdown(model: RunModel, run_id: str, started_at: float) -> str:
                            f"{'pass' if row['ok'] else 'FAIL'} |")
         if side["problems"]:
             out += ["", "Problems:", ""] + [f"- {_cell(p)}" for p in side["problems"]]
-        out += ["", f"{side['lines']} output lines, {side['malformed_lines']} not JSON events."]
+        out += ["", f"{side['lines']} output lines, {side['malformed_lines']} not JSON events or refused."]
     return "\n".join(out) + "\n"
 
 
@@ -70,16 +72,23 @@ def _match(value: bool | None) -> str:
 
 
 def save_reports(model: RunModel, run_id: str, started_at: float, directory: Path,
-                 formats: tuple[str, ...] = ("json", "md")) -> list[Path]:
-    """Write the report in each of ``formats``; the paths written."""
+                 formats: tuple[str, ...] = ("json", "md"),
+                 inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = ()) -> list[Path]:
+    """Write the report in each of ``formats``; the paths written.
+
+    Each file is opened with :func:`migtd.inputs.open_output`, which refuses
+    (an :class:`~migtd.inputs.InputError`, before truncating anything) a path
+    that is one of ``inputs``: the run's policy, certificates, collateral, the
+    saved run being replayed, the settings. A report can never destroy an input.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    inputs = list(inputs)
+    texts = {"json": lambda: json.dumps(report_json(model, run_id, started_at), indent=2) + "\n",
+             "md": lambda: report_markdown(model, run_id, started_at)}
     written = []
     for fmt in formats:
         path = directory / f"migtd-run-{run_id}.{fmt}"
-        if fmt == "json":
-            path.write_text(json.dumps(report_json(model, run_id, started_at), indent=2) + "\n",
-                            encoding="utf-8")
-        else:
-            path.write_text(report_markdown(model, run_id, started_at), encoding="utf-8")
+        with open_output(path, "report", inputs) as fh:
+            fh.write(texts[fmt]())
         written.append(path)
     return written

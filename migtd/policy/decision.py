@@ -128,5 +128,7 @@ def emit_decision(log: Any, decision: PolicyDecision, *, skipped: bool = False) 
         msg = "migration policy satisfied"
     else:
         msg = f"migration policy not satisfied: {decision.error.message if decision.error else ''}"
-    log.emit("policy_decision", msg, "info" if decision.ok else "error",
-             **decision.decision_event(skipped=skipped))
+    fields = decision.decision_event(skipped=skipped)
+    major = decision.policy_version.partition(".")[0]
+    fields["policy_version"] = int(major) if major.isdigit() else 0  # the event's field is the integer
+    log.emit("policy_decision", msg, "info" if decision.ok else "error", **fields)

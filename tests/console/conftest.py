@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
-from tui.history import HistoryStore
+from tui.history import HistoryStore, Retention
 from tui.record import RunRecord
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -77,15 +77,18 @@ def free_port() -> int:
 
 @pytest.fixture
 def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point platformdirs' user data/config dirs at a temporary folder."""
+    """Point platformdirs' user data, config and state dirs at a temporary folder."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return tmp_path
 
 
 @pytest.fixture
 def store(xdg: Path) -> HistoryStore:
-    return HistoryStore()
+    """The default store in the temporary XDG dirs, without the age limit: the recorded runs
+    carry fixed (old) start times so snapshots never change."""
+    return HistoryStore(retention=Retention(keep_days=0))
 
 
 @pytest.fixture

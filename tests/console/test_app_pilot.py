@@ -257,3 +257,43 @@ def test_main_exits_1_when_the_app_crashes(xdg, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(ConsoleApp, "on_mount", crash)
     monkeypatch.setattr(ConsoleApp, "run", lambda self, **kw: run(self, headless=True, **kw))
     assert main(["--role", "source", "--skip-ra", "--migtd", "/nonexistent/migtd"]) == 1
+
+
+async def test_the_run_screen_reacts_to_messages_and_never_polls(fake_migtd: str, store: HistoryStore,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """No interval timer watches the model: RunController.Updated drives every redraw."""
+    from tui.runner import RunController
+
+    monkeypatch.setenv("FAKE_MIGTD_SCENARIO", "replay:mock_success")
+    app = live_app(fake_migtd, store)
+    redraws: list[int] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.run_screen
+        original = screen.redraw
+        screen.redraw = lambda force=False: (redraws.append(screen.model.version), original(force))[1]  # type: ignore[method-assign]
+        await until(pilot, lambda: app.model.finished and not app.running)
+        await pilot.pause(0.3)
+        assert redraws, "the screen never redrew"
+        # no repeating timer of the console's own (Textual's frame timer and cursor blink aside);
+        # a one-shot deferred log repaint at most
+        for node in [app, screen, *screen.query("*")]:
+            for timer in node._timers:
+                function = getattr(timer._callback, "__func__", timer._callback)  # where it is defined
+                ours = getattr(function, "__module__", "").startswith("tui.")
+                assert not (ours and timer._repeat != 1), f"{node} polls with {timer._callback}"
+        assert "fingerprints match" in plain(screen.query_one(ResultBar))
+        # Updated messages of one model replace each other while queued; another model's do not
+        model = app.model
+        assert RunController.Updated(model).can_replace(RunController.Updated(model))
+        assert not RunController.Updated(model).can_replace(RunController.Updated(RunModelFor()))
+        redraws.clear()
+        for _ in range(200):  # a burst, posted before the screen can handle any
+            screen.post_message(RunController.Updated(model))
+        await pilot.pause(0.2)
+        assert 1 <= len(redraws) <= 2, f"{len(redraws)} redraws for a burst of 200 messages"
+
+
+def RunModelFor():  # type: ignore[no-untyped-def]
+    from tui.model import RunModel
+
+    return RunModel()

@@ -75,15 +75,16 @@ async def test_pump_splits_lines_crlf_and_bad_utf8() -> None:
     reader.feed_data(b"one\r\ntw")
     reader.feed_data(b"o\n\xff bad\nlast")
     reader.feed_eof()
-    got: list[str] = []
+    got: list[list[str]] = []
     await pump(reader, got.append)
-    assert got == ["one", "two", "\ufffd bad", "last"]
+    assert sum(got, []) == ["one", "two", "\ufffd bad", "last"]
+    assert len(got) == 2  # one list per read (all that was buffered), then the unterminated tail
 
 
 async def test_local_launcher_streams_both_pipes_and_exit_code() -> None:
     launcher = LocalLauncher("source", ["sh", "-c", "echo out; echo err >&2; exit 3"], {"X": "1"})
     got: list[str] = []
-    await launcher.start(got.append)
+    await launcher.start(got.extend)
     assert await launcher.wait() == 3
     assert sorted(got) == ["err", "out"]
 

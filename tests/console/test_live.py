@@ -168,7 +168,7 @@ async def test_ssh_stop_falls_back_to_hangup(sshd: Sshd) -> None:
     launcher = SshLauncher("destination", sshd.host, "trap '' INT; echo pid=$$; exec sleep 60",
                            ssh_config=str(sshd.ssh_config))
     lines: list[str] = []
-    await launcher.start(lines.append)
+    await launcher.start(lines.extend)
     deadline = time.monotonic() + 15
     while not any(line.startswith("pid=") for line in lines):
         assert time.monotonic() < deadline, f"remote command did not start: {lines}"

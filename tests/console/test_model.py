@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from migtd.events import MskExchanged, PeerAttested, PolicyDecided
 from tui.model import (HISTORY_EVENTS, HISTORY_TAIL, MAX_LINE, RunModel, SideState, attestation_verdict,
                        policy_verdict)
 from tui.record import RunRecord
@@ -90,17 +91,26 @@ def test_peer_quote_rejected_is_not_verified_and_policy_not_evaluated() -> None:
     assert (skip.steps["peer attested"].note, skip.steps["policy"].note) == ("not verified", "skipped")
 
 
+def decision(ok: bool, skipped: bool, failed: tuple[str, ...] = (), reason: str | None = None) -> PolicyDecided:
+    return PolicyDecided(ok=ok, failed_rules=failed, skipped=skipped, policy_version=1, reason=reason)
+
+
+def attested(verified: bool, failed_step: str | None = None) -> PeerAttested:
+    return PeerAttested(verified=verified, tcb_status="", advisories=[], fmspc="", mrtd="", rtmrs=[],
+                        tee_tcb_svn="", quote_bytes=0, bypassed=[], failed_step=failed_step)
+
+
 def test_policy_verdicts_from_records() -> None:
-    assert policy_verdict({"ok": True, "skipped": True}) == ("skipped", "skipped")
-    assert policy_verdict({"ok": False, "skipped": True, "reason": "not evaluated: bad binding"}) == \
+    assert policy_verdict(decision(True, True)) == ("skipped", "skipped")
+    assert policy_verdict(decision(False, True, reason="not evaluated: bad binding")) == \
         ("skipped", "not evaluated (bad binding)")
-    assert policy_verdict({"ok": False, "skipped": True}) == ("skipped", "not evaluated")
-    assert policy_verdict({"ok": True, "skipped": False}) == ("done", "satisfied")
-    assert policy_verdict({"ok": False, "failed_rules": ["a.b", "c.d"]}) == ("failed", "2 rule(s) failed")
-    assert attestation_verdict({"verified": False}) == ("skipped", "not verified")
-    assert attestation_verdict({"verified": False, "failed_step": "quote_signature"}) == \
+    assert policy_verdict(decision(False, True)) == ("skipped", "not evaluated")
+    assert policy_verdict(decision(True, False)) == ("done", "satisfied")
+    assert policy_verdict(decision(False, False, ("a.b", "c.d"))) == ("failed", "2 rule(s) failed")
+    assert attestation_verdict(attested(False)) == ("skipped", "not verified")
+    assert attestation_verdict(attested(False, "quote_signature")) == \
         ("failed", "not verified: failed at quote_signature")
-    assert attestation_verdict({"verified": True}) == ("done", "verified")
+    assert attestation_verdict(attested(True)) == ("done", "verified")
 
 
 def test_ssh_failure_without_exit_event() -> None:
@@ -133,11 +143,18 @@ def test_malformed_lines_are_kept_and_never_crash() -> None:
     assert "Traceback (most recent call last):" in texts
     assert "[1, 2, 3]" in texts
     assert any(t.startswith('{"ts": 1764130000.01') for t in texts)  # truncated JSON shown raw
-    assert src.malformed == 6  # traceback x2, truncated, array, object w/o event, garbage
-    assert "an event this console does not know" in texts
-    # ts of the wrong type: no elapsed, level normalised, step still recorded
-    assert src.steps["connected"].state == "done" and src.steps["connected"].elapsed is None
-    assert src.result is not None and src.result.code == -1 and src.result.name == "NetworkError"
+    assert "an event this console does not know" in texts  # an event name from a newer migtd: its msg
+    # traceback x2, truncated, array, object w/o event, garbage, and two refused records
+    assert src.malformed == 8
+    refused = [line for line in src.logs if line.event == "refused"]
+    assert [line.level for line in refused] == ["raw", "raw"]
+    assert refused[0].text.startswith("connected: 'ts' must be a finite number, not a string · {")
+    assert refused[1].text.startswith("exit: field 'code' must be an integer, not a string · {")
+    # a refused record changes nothing: no step from the odd 'connected', no result from the odd 'exit'
+    assert src.steps["connected"].state == "pending"
+    assert src.result is None
+    model.ended("source", 5)  # the process status is what the side's result comes from
+    assert src.result is not None and src.result.code == 5 and src.result.source == "process"
 
 
 def test_command_not_found_and_signal_exit() -> None:
@@ -151,7 +168,7 @@ def test_command_not_found_and_signal_exit() -> None:
 
 def test_msk_mismatch_detected() -> None:
     model = feed("skipra_success")
-    model.sides["destination"].msk = {"key_sha256_8": "0000000000000000"}
+    model.sides["destination"].msk = MskExchanged(mig_version=1, key_sha256_8="0000000000000000")
     assert model.msk_match is False and not model.succeeded
 
 

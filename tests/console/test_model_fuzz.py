@@ -40,7 +40,7 @@ def render(widget_show, *args) -> None:  # type: ignore[no-untyped-def]
         border_title = ""
         parent = None
 
-        def update(self, renderable) -> None:  # type: ignore[no-untyped-def]
+        def update(self, renderable, layout: bool = True) -> None:  # type: ignore[no-untyped-def]
             captured.append(renderable)
 
     widget_show(Probe(), *args)

@@ -116,6 +116,7 @@ def on_a_terminal(cmd: list[str], env: dict[str, str], cwd: Path, *, until: Call
 
 
 @pytest.mark.wheel
+@pytest.mark.timeout(600)  # a fresh machine downloads the dependencies into the new venv
 def test_wheel_installed_outside_the_tree(tmp_path: Path, vectors: Path, port: int) -> None:
     wheel = build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -137,7 +138,7 @@ def test_wheel_installed_outside_the_tree(tmp_path: Path, vectors: Path, port: i
            if not k.startswith(("MIGTD_", "MOCK_QUOTE", "PYTHON", "VIRTUAL_ENV", "XDG_", "RUST_LOG", "TSS2_"))}
     env.update(PATH=f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", HOME=str(home),
                XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
-               XDG_CACHE_HOME=str(home / "cache"), MIGTD_LOG_FORMAT="json", MIGTD_TIMEOUT="20")
+               XDG_CACHE_HOME=str(home / "cache"), XDG_STATE_HOME=str(home / "state"), MIGTD_LOG_FORMAT="json", MIGTD_TIMEOUT="20")
 
     # Every module imports from the installed copy, and its data is the installed data.
     probe = run([str(bin_dir / "python"), "-c", (
@@ -186,7 +187,7 @@ def test_wheel_installed_outside_the_tree(tmp_path: Path, vectors: Path, port: i
     assert json.loads(verify.stdout)["tcb_status"] == "UpToDate"
 
     # console: a real mock-report run, saved to history, then replayed from the saved record
-    runs = home / "data" / "migtd-console" / "runs"
+    runs = home / "state" / "migtd-console" / "runs"  # history lives in the XDG state dir
     console = [str(bin_dir / "migtd-console")]
     code = on_a_terminal(console + ["--both", "--mock-report", "--dest-port", str(port)], env, home,
                          until=lambda: any(runs.glob("*.json")) if runs.is_dir() else False)

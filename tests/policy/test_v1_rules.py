@@ -222,7 +222,7 @@ def test_emit_decision_writes_rule_and_decision_events(pvec: Path, report_dat: b
     assert len(rules) == len(decision.rules)
     assert rules[-1]["field"] == "RTMR1" and rules[-1]["ok"] is False and rules[-1]["reason"]
     assert final["event"] == "policy_decision" and final["ok"] is False
-    assert final["failed_rules"] == ["MigTD.TDINFO.RTMR1"] and final["policy_version"] == "1"
+    assert final["failed_rules"] == ["MigTD.TDINFO.RTMR1"] and final["policy_version"] == 1
 
 
 def test_decision_helpers() -> None:

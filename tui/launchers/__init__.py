@@ -6,7 +6,7 @@ so the run controller and the screens never know where a process runs.
 
 from __future__ import annotations
 
-from tui.launchers.base import LaunchError, Launcher, LineSink
+from tui.launchers.base import LaunchError, Launcher, LinesSink
 from tui.launchers.local import LocalLauncher
 from tui.launchers.ssh import SshLauncher, ssh_argv
 from tui.params import RunParams
@@ -21,5 +21,5 @@ def make_launcher(role: str, params: RunParams) -> Launcher:
     return LocalLauncher(role, [params.program(role), *params.argv(role)], params.env(role))
 
 
-__all__ = ["LaunchError", "Launcher", "LineSink", "LocalLauncher", "SshLauncher",
+__all__ = ["LaunchError", "Launcher", "LinesSink", "LocalLauncher", "SshLauncher",
            "make_launcher", "ssh_argv"]

@@ -7,12 +7,13 @@ import os
 import signal
 from typing import Callable
 
-#: Receives every output line (stdout and stderr, without the line ending).
-LineSink = Callable[[str], None]
+#: Receives the output lines of one read (stdout or stderr, without line endings):
+#: one call per chunk, so a flood costs one model update per chunk, not per line.
+LinesSink = Callable[[list[str]], None]
 
 #: Bytes read per chunk; lines are split out of chunks so one huge line or a
 #: flood of small ones never blocks the event loop for long.
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 #: Grace period between SIGTERM and SIGKILL when stopping.
 STOP_GRACE = 3.0
 #: How long to wait for the pipes to drain after the process exited.
@@ -23,12 +24,13 @@ class LaunchError(Exception):
     """The process could not be started; the message is shown to the operator."""
 
 
-async def pump(stream: asyncio.StreamReader, sink: LineSink) -> None:
-    """Split ``stream`` into lines and hand each to ``sink`` until EOF.
+async def pump(stream: asyncio.StreamReader, sink: LinesSink) -> None:
+    """Split ``stream`` into lines and hand them to ``sink``, one list per read, until EOF.
 
     Decoding is lenient (``replace``) because the output of a remote shell or a
     crashing process is not guaranteed to be UTF-8, and a bad byte must not
-    hide the rest of the line.
+    hide the rest of the line. A chunk is decoded once, then split, which is
+    what lets a flood of small lines cost little per line.
     """
     pending = b""
     while True:
@@ -36,17 +38,19 @@ async def pump(stream: asyncio.StreamReader, sink: LineSink) -> None:
         if not chunk:
             break
         pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for raw in lines:
-            sink(raw.rstrip(b"\r").decode("utf-8", "replace"))
+        cut = pending.rfind(b"\n")
+        if cut >= 0:
+            text, pending = pending[:cut].decode("utf-8", "replace"), pending[cut + 1:]
+            lines = text.split("\n")
+            sink([line.rstrip("\r") for line in lines] if "\r" in text else lines)
         if len(pending) > 4 * CHUNK:  # an endless line: show it in pieces
-            sink(pending.decode("utf-8", "replace"))
+            sink([pending.decode("utf-8", "replace")])
             pending = b""
         # read() does not suspend while data is buffered; yield so key presses
         # and repaints interleave with a flood instead of waiting for its end.
         await asyncio.sleep(0)
     if pending.strip():
-        sink(pending.rstrip(b"\r").decode("utf-8", "replace"))
+        sink([pending.rstrip(b"\r").decode("utf-8", "replace")])
 
 
 class Launcher:
@@ -68,7 +72,7 @@ class Launcher:
     def running(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
-    async def start(self, sink: LineSink) -> None:
+    async def start(self, sink: LinesSink) -> None:
         """Start the process; raise :class:`LaunchError` with a reason on failure."""
         env = {**os.environ, **self.extra_env}
         try:

@@ -1,4 +1,11 @@
-"""The History screen: saved runs, newest first; open (replay), delete, export."""
+"""The History screen: saved runs, newest first; open (replay), delete, export.
+
+The screen shows and deletes runs itself; opening or exporting one concerns
+the whole app (the Run screen, the reports), so it posts
+:class:`HistoryScreen.OpenRun` / :class:`HistoryScreen.ExportRun` and the app
+handles them. A run whose summary could not be read is one "unreadable" row
+with the reason; it can be deleted like any other.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -22,6 +30,21 @@ def _msk(value: bool | None) -> str:
 
 class HistoryScreen(Screen[None]):
     """A table of saved runs; Enter replays the selected run in the Run screen."""
+
+    class OpenRun(Message):
+        """Replay the saved run ``run_id`` in the Run screen."""
+
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
+    class ExportRun(Message):
+        """Write the saved run ``run_id``'s report in ``fmt`` (``json`` or ``md``)."""
+
+        def __init__(self, run_id: str, fmt: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+            self.fmt = fmt
 
     BINDINGS = [
         Binding("enter", "open", "Open (replay)", priority=True),
@@ -53,6 +76,10 @@ class HistoryScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.clear()
         for info in self.runs:
+            if info.problem:
+                table.add_row(_when(info.started_at), info.run_id, "?", "", "", "", "",
+                              f"unreadable: {info.problem}", key=info.run_id)
+                continue
             table.add_row(_when(info.started_at), info.run_id, info.mode, "+".join(info.roles),
                           info.results.get("source", "—"), info.results.get("destination", "—"),
                           _msk(info.msk_match), "ok" if info.ok else "FAILED", key=info.run_id)
@@ -71,13 +98,17 @@ class HistoryScreen(Screen[None]):
         if info is None:
             self.notify("no run selected", severity="warning")
             return
-        self.app.open_replay(info.run_id)  # type: ignore[attr-defined]
+        self.post_message(self.OpenRun(info.run_id))
 
     def action_delete(self) -> None:
         info = self._selected()
         if info is None:
             return
-        self.store.delete(info.run_id)
+        try:
+            self.store.delete(info.run_id)
+        except OSError as exc:
+            self.notify(f"cannot delete run {info.run_id}: {exc.strerror or exc}", severity="error")
+            return
         self.notify(f"deleted run {info.run_id}")
         self.reload()
 
@@ -86,7 +117,7 @@ class HistoryScreen(Screen[None]):
         if info is None:
             self.notify("no run selected", severity="warning")
             return
-        self.app.export_run(info.run_id, fmt)  # type: ignore[attr-defined]
+        self.post_message(self.ExportRun(info.run_id, fmt))
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()

@@ -1,25 +1,29 @@
 """The Run screen: one migration, live or replayed, both sides side by side.
 
-Launchers feed the model from their reader tasks; the screen never redraws per
-line. A timer (every :data:`TICK` seconds) compares the model's version with
-the last one drawn and refreshes the panes once, which is what keeps the app
-responsive under a flood of log lines.
+Nothing here polls. During a live run the controller posts
+:class:`tui.runner.RunController.Updated` each time the model moved; queued
+ones coalesce while the screen is busy, so a flood costs one redraw per batch
+the screen can take, not one per line. The redraw itself touches only what
+moved: each side's log pane catches up with its new lines, and the timeline,
+attestation, policy and result panes are re-rendered only when that side's
+``changes`` counter moved. The status line is a reactive attribute the app
+sets.
 """
 
 from __future__ import annotations
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from tui.model import ROLES, RunModel
+from tui.runner import RunController
 from tui.widgets.logview import LogView
 from tui.widgets.panes import AttestationPane, PolicyPane, ResultBar, RunHeader, Timeline
-
-#: Seconds between UI refreshes while events arrive.
-TICK = 0.08
 
 
 class RunScreen(Screen[None]):
@@ -36,12 +40,16 @@ class RunScreen(Screen[None]):
         Binding("escape", "close_filter", "Close filter", show=False),
     ]
 
-    def __init__(self, model: RunModel) -> None:
+    #: The second line of the header: running, succeeded, failed, stopped, replay of …
+    status: reactive[str] = reactive("", init=False)
+
+    def __init__(self, model: RunModel, status: str = "") -> None:
         super().__init__()
         self.model = model
-        self.status = ""
-        self._drawn = -1
-        self._mounted = False
+        self.set_reactive(RunScreen.status, status)
+        #: ``model.version`` when the panes were last drawn (``-1``: never).
+        self.drawn = -1
+        self._side_changes: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -61,42 +69,49 @@ class RunScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._mounted = True
         self.redraw(force=True)
-        self.set_interval(TICK, self.redraw)
 
-    def set_model(self, model: RunModel, status: str) -> None:
+    def show_model(self, model: RunModel, status: str) -> None:
         """Show another run (a re-run or a replay) in this screen."""
         self.model = model
-        self.status = status
-        if not self._mounted:
-            return  # compose() will build the panes from self.model
+        self.set_reactive(RunScreen.status, status)
+        if not self.is_mounted:
+            return  # compose() builds the panes from self.model
         for role in ROLES:
             self.query_one(f"#log-{role}", LogView).set_side(model.sides[role])
         self.redraw(force=True)
 
-    def set_status(self, status: str) -> None:
-        self.status = status
-        if self._mounted:
-            self.redraw(force=True)
+    def watch_status(self) -> None:
+        if self.is_mounted:
+            self.query_one(RunHeader).show(self.model, self.status)
+
+    @on(RunController.Updated)
+    def _run_moved(self, message: RunController.Updated) -> None:
+        if message.model is self.model:  # not a late message from a run no longer shown
+            self.redraw()
 
     def redraw(self, force: bool = False) -> None:
-        """Refresh every pane if the model changed since the last tick."""
+        """Bring the panes up to the model: logs always, the rest where that side changed."""
         model = self.model
-        if model.version == self._drawn and not force:
+        if model.version == self.drawn and not force:
             return
-        self._drawn = model.version
-        self.query_one(RunHeader).show(model, self.status)
+        self.drawn = model.version
+        moved = force
         shown = model.params.get("roles") or model.active_roles or list(ROLES)
         for role in ROLES:
             side = model.sides[role]
-            column = self.query_one(f"#side-{role}")
-            column.display = role in shown or side.started
+            self.query_one(f"#log-{role}", LogView).sync()
+            if not force and self._side_changes.get(role) == side.changes:
+                continue
+            moved = True
+            self._side_changes[role] = side.changes
+            self.query_one(f"#side-{role}").display = role in shown or side.started
             self.query_one(f"#timeline-{role}", Timeline).show(side)
             self.query_one(f"#attestation-{role}", AttestationPane).show(model, role)
             self.query_one(f"#policy-{role}", PolicyPane).show(side)
-            self.query_one(f"#log-{role}", LogView).sync()
-        self.query_one(ResultBar).show(model)
+        if moved:
+            self.query_one(RunHeader).show(model, self.status)
+            self.query_one(ResultBar).show(model)
 
     # -- filter and follow ------------------------------------------------------
     def action_filter(self) -> None:
@@ -110,16 +125,16 @@ class RunScreen(Screen[None]):
         box.remove_class("shown")
         self.query_one("#log-source", LogView).focus()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            for role in ROLES:
-                self.query_one(f"#log-{role}", LogView).set_filter(event.value)
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        for role in ROLES:
+            self.query_one(f"#log-{role}", LogView).set_filter(event.value)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            self.query_one("#log-source", LogView).focus()
-            if not event.value:
-                event.input.remove_class("shown")
+    @on(Input.Submitted, "#filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        self.query_one("#log-source", LogView).focus()
+        if not event.value:
+            event.input.remove_class("shown")
 
     def action_toggle_follow(self) -> None:
         logs = list(self.query(LogView))

@@ -1,8 +1,11 @@
 """Header, timeline, attestation, policy and result panes of the Run screen.
 
 Each is a ``Static`` that re-renders a Rich renderable from the model when the
-model's version moves; they hold no state of their own, which keeps replay and
-snapshots deterministic (elapsed times come from the events' ``ts``).
+Run screen sees that a side changed; they hold no state of their own, which
+keeps replay and snapshots deterministic (elapsed times come from the events'
+``ts``). The header, timeline and attestation panes have a fixed height in the
+stylesheet, so updating them skips the layout pass (which would re-lay the
+whole screen); the policy pane and the result bar can change height.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
-from tui.model import ROLES, STEPS, RunModel, SideState, as_list, peer_of, policy_verdict
+from tui.model import ROLES, STEPS, RunModel, SideState, peer_of, policy_verdict
 
 _STATE_GLYPH = {"pending": ("○", "dim"), "done": ("✔", "green"), "skipped": ("◌", "yellow"),
                 "failed": ("✘", "bold red")}
@@ -52,7 +56,7 @@ class RunHeader(Static):
         else:
             text.append(f" {mode} ", "bold black on green" if mode == "mock-report" else "bold")
         text.append(f"\n {status}", "italic")
-        self.update(text)
+        self.update(text, layout=False)  # height fixed by the stylesheet
 
 
 class Timeline(Static):
@@ -87,7 +91,7 @@ class Timeline(Static):
         line = Text("  ·  ").join(notes) if notes else Text("")
         line.no_wrap = True
         line.overflow = "ellipsis"
-        self.update(Group(grid, line))
+        self.update(Group(grid, line), layout=False)  # height fixed by the stylesheet
         self.border_title = f"{side.role} · {side.where}" + (" · running" if side.running else "")
 
 
@@ -119,13 +123,18 @@ class AttestationPane(Static):
             left = styled[i]
             right = styled[i + half] if i + half < len(styled) else ("", Text(""))
             grid.add_row(left[0], left[1], right[0], right[1])
-        self.update(grid)
+        self.update(grid, layout=False)  # height fixed by the stylesheet
 
 
 class PolicyPane(Static):
     """One row per rule this side checked against its peer, failures first."""
 
     def show(self, side: SideState) -> None:
+        # Rules are only ever appended and events are immutable: this pins what is shown.
+        key = (side, side.policy, len(side.policy_rows))
+        if getattr(self, "_shown", None) == key:
+            return
+        self._shown = key
         decision = side.policy
         verdict = ""
         state, note = policy_verdict(decision) if decision is not None else ("pending", "")
@@ -135,15 +144,15 @@ class PolicyPane(Static):
             verdict = " · satisfied" if state == "done" else " · REJECTED"
         title = f"Policy checked by {side.role}{verdict}"
         self.border_title = title
-        if self.parent is not None:
+        if isinstance(self.parent, Widget):
             self.parent.border_title = title  # the scrolling box draws the border
         if not side.policy_rows:
             msg = "no policy rules reported"
             if state == "skipped":
                 msg = ("policy not evaluated: skip-RA accepts every peer" if note == "skipped"
                        else f"policy {note}")
-            elif decision is not None and decision.get("failed_rules"):
-                msg = "failed: " + ", ".join(map(str, as_list(decision.get("failed_rules"))))
+            elif decision is not None and decision.failed_rules:
+                msg = "failed: " + ", ".join(decision.failed_rules)
             self.update(Text(msg, style="dim"))
             return
         table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
@@ -165,8 +174,13 @@ class ResultBar(Static):
     """Each side's exit code, MigrationResult name and meaning; the MSK check."""
 
     def show(self, model: RunModel) -> None:
-        lines: list[RenderableType] = []
         wanted = model.params.get("roles") or model.active_roles
+        key = (tuple(wanted), model.msk_match,
+               *((side.started, side.running, side.result, side.msk) for side in model.sides.values()))
+        if getattr(self, "_shown", None) == key:
+            return
+        self._shown = key
+        lines: list[RenderableType] = []
         for role in [r for r in ROLES if r in wanted or model.sides[r].started]:
             side = model.sides[role]
             text = Text(f"{role:>11}: ", style="bold")
@@ -184,12 +198,13 @@ class ResultBar(Static):
         msk = Text("        MSK: ", style="bold")
         if match is None:
             msk.append("fingerprints not available from both sides", style="dim")
-        elif match:
-            fp = (model.sides["source"].msk or {}).get("key_sha256_8", "")
-            msk.append(f"fingerprints match ({fp})", style="bold green")
         else:
-            a = (model.sides["source"].msk or {}).get("key_sha256_8", "")
-            b = (model.sides["destination"].msk or {}).get("key_sha256_8", "")
-            msk.append(f"fingerprints DIFFER (source {a}, destination {b})", style="bold red")
+            a, b = (model.sides[role].msk for role in ROLES)
+            assert a is not None and b is not None  # msk_match is None unless both are there
+            if match:
+                msk.append(f"fingerprints match ({a.key_sha256_8})", style="bold green")
+            else:
+                msk.append(f"fingerprints DIFFER (source {a.key_sha256_8}, destination {b.key_sha256_8})",
+                           style="bold red")
         lines.append(msk)
         self.update(Group(*lines))
