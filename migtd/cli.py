@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # heavy modules load only when a run actually starts
     from migtd.emu.quote_provider import QuoteProvider
     from migtd.emu.quote_retry import FailureInjector
     from migtd.emu.tdcs import FieldStore
-    from migtd.ratls.verifier import PeerVerifier, VerifierContext
     from migtd.session import SessionConfig
+    from migtd.verdict import PeerVerifier
 
 USAGE = """\
 MigTD AzCVMEmu Mode Usage:
@@ -480,35 +480,31 @@ class Plan:
     store: FieldStore
     provider: QuoteProvider
     verifier: PeerVerifier
-    verifier_context: VerifierContext
     injector: FailureInjector
 
 
 def prepare(opts: Options, files: LoadedFiles, env: Mapping[str, str], log: EventLog) -> Plan:
     """Build every local object a run needs; any ConfigError surfaces before networking."""
-    from migtd.emu.quote_provider import make_provider
+    from migtd import modes
     from migtd.emu.quote_retry import FailureInjector
     from migtd.emu.tdcs import store_from_env
-    from migtd.ratls.verifier import VerifierContext, make_verifier
     from migtd.session import SessionConfig
 
     assert opts.attestation is not None and opts.policy_version is not None
-    cfg = SessionConfig(is_source=opts.is_source, attestation=opts.attestation,
-                        policy_version=opts.policy_version, policy=files.policy,
-                        root_ca=files.root_ca, issuer_chain=files.issuer_chain)
+    mode = modes.resolve(opts.attestation, env)
+    cfg = SessionConfig(is_source=opts.is_source,
+                        event_log=mode.event_log(opts.policy_version, files.policy, files.root_ca,
+                                                 files.issuer_chain),
+                        policy_version=opts.policy_version, policy=files.policy, issuer_chain=files.issuer_chain)
     store = store_from_env(env)
     injector = FailureInjector.from_env(env)
-    provider = make_provider(opts.attestation, mock_quote_file=env.get("MOCK_QUOTE_FILE") or None, env=env,
-                             log=log, timeout=opts.timeout)
-    ctx = VerifierContext(mode=opts.attestation, policy_version=opts.policy_version,
-                          operation=opts.operation, policy=files.policy,
-                          root_ca=files.root_ca, issuer_chain=files.issuer_chain, env=env,
-                          quote_source=provider.name)
-    verifier = make_verifier(ctx)
-    if opts.attestation == "skip-ra":
-        log.warn("SKIP-RA MODE: remote attestation is disabled - peers are accepted without "
-                 "quote verification or policy checks. For testing only.")
-    return Plan(opts, log, cfg, store, provider, verifier, ctx, injector)
+    setup = modes.Setup(opts.operation, opts.policy_version, files.policy, files.issuer_chain, env,
+                        opts.timeout or DEFAULT_TIMEOUT, log)
+    provider = mode.provider(setup)
+    verifier = mode.verifier(setup)
+    if mode.start_warning:
+        log.warn(mode.start_warning)
+    return Plan(opts, log, cfg, store, provider, verifier, injector)
 
 
 def prepare_rebinding_fields(plan: Plan, event_log: bytes) -> None:
@@ -575,7 +571,7 @@ async def _serve(plan: Plan) -> tuple[int, str]:
                 queue = rebinding_queue(opts.request_id, opts.is_source, opts.uuid, opts.binding,
                                         finalize=opts.operation == "rebind-finalize")
             run = Migration(plan.session, log, stream, EmulatedVmm(queue), plan.store,
-                            plan.provider, plan.verifier, plan.injector, plan.verifier_context)
+                            plan.provider, plan.verifier, plan.injector)
             if opts.operation != "migration" and opts.policy_version == 2:
                 prepare_rebinding_fields(plan, run.event_log)
             result = await run.run()

@@ -16,7 +16,6 @@ modules (codecs, verifier, version negotiation).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import struct
@@ -24,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from migtd import eventlog
 from migtd.attest.binding import report_data_for_key
 from migtd.emu.quote_provider import QuoteProvider
 from migtd.emu.quote_retry import FailureInjector, quote_with_retry
@@ -37,9 +35,9 @@ from migtd.emu.vmm import EmulatedVmm, enable_log_area
 from migtd.errors import MigtdError, NetworkError, SecureSessionError
 from migtd.events import EventLog
 from migtd.ratls.msk import EXCHANGE_INFO_SIZE, ExchangeInformation, key_fingerprint, negotiate_version
-from migtd.ratls.verifier import PeerVerifier, VerifierContext
 from migtd.result import MigrationResult
 from migtd.transport import FramedStream, TransportTimeout
+from migtd.verdict import LocalCheck, PeerVerifier, SessionFacts
 
 if TYPE_CHECKING:  # the TLS engine pulls in pyOpenSSL; import it only when a session runs
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
@@ -61,20 +59,11 @@ class SessionConfig:
     """
 
     is_source: bool
-    attestation: str
+    #: The CCEL log this MigTD measured at start-up (§5.3; the attestation mode decides its events).
+    event_log: bytes
     policy_version: int = 1
     policy: bytes = b""
-    root_ca: bytes = b""
     issuer_chain: bytes = b""
-
-
-def local_event_log(cfg: SessionConfig) -> bytes:
-    """The CCEL log this MigTD measures at start-up (§5.3), per mode and policy version."""
-    if cfg.attestation == "skip-ra":
-        return eventlog.skip_ra_event_log()
-    if cfg.policy_version == 2:
-        return eventlog.v2_event_log(cfg.issuer_chain, cfg.policy)
-    return eventlog.v1_event_log(cfg.policy, cfg.root_ca)
 
 
 def peer_data_blob(policy: bytes, issuer_chain: bytes) -> bytes:
@@ -116,12 +105,8 @@ class Migration:
 
     def __init__(self, cfg: SessionConfig, log: EventLog, stream: FramedStream, vmm: EmulatedVmm,
                  store: FieldStore, provider: QuoteProvider, verifier: PeerVerifier,
-                 injector: FailureInjector | None = None,
-                 verifier_context: VerifierContext | None = None) -> None:
+                 injector: FailureInjector | None = None) -> None:
         self.cfg = cfg
-        # Shared with the verifier: filled with the local quote and the peer's
-        # pre-session blob as they become known, before the peer is judged.
-        self.verifier_context = verifier_context
         self.log = log
         self.stream = stream
         self.reader = PayloadReader(stream)
@@ -132,11 +117,12 @@ class Migration:
         self.injector = injector or FailureInjector(0)
         #: One line saying why the run failed (empty on success), for the exit event.
         self.failure = ""
-
-    @functools.cached_property
-    def event_log(self) -> bytes:
-        """This MigTD's CCEL log, built once per run (it depends only on the configuration)."""
-        return local_event_log(self.cfg)
+        self.event_log = cfg.event_log
+        # What the session learns before it judges the peer; handed to the verifier as SessionFacts.
+        self._local_quote = b""
+        self._local_tdreport = b""
+        self._local_check: LocalCheck | None = None
+        self._peer_blob: bytes | None = None
 
     # ------------------------------------------------------------ request loop
     async def run(self) -> MigrationResult:
@@ -264,8 +250,7 @@ class Migration:
         blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
         await self.pre_session(blob)
         key, report = self._keyed_report()
-        if self.verifier_context is not None:
-            self.verifier_context.local_tdreport = report
+        self._local_tdreport = report
         extra: dict[str, bytes] = {}
         if is_old:
             if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
@@ -336,8 +321,7 @@ class Migration:
                              f"{MAX_PEER_BLOB}-byte limit", MigrationResult.InvalidParameter)
         peer_blob = await self.reader.read_exact(blob_len)
         _check_blob(peer_blob)
-        if self.verifier_context is not None:
-            self.verifier_context.peer_blob = peer_blob
+        self._peer_blob = peer_blob
         await s.send(bytes.fromhex("0200000000000000"))
         head = await self.reader.read_exact(8)
         if head[0] != 0x02 or struct.unpack_from("<I", head, 4)[0] != 0:
@@ -361,13 +345,10 @@ class Migration:
         quote = await quote_with_retry(self.provider, report, self.log, self.injector)
         self.log.emit("quote_generated", "Quote generated successfully", bytes=len(quote),
                       source=self.provider.name)
-        if self.verifier_context is not None:
-            self.verifier_context.local_quote = quote
-            self.verifier_context.local_event_log = self.event_log
-        prepare_local = getattr(self.verifier, "prepare_local", None)
-        if prepare_local is not None:  # DCAP verifiers check our own quote first (§5.5 v1 step 1)
-            local = prepare_local()
-            self.log.info(f"Local quote verified: TCB status {local.tcb_status}")
+        self._local_quote = quote
+        self._local_check = self.verifier.check_local(quote)  # DCAP: our own quote first (§5.5 v1 step 1)
+        if self._local_check is not None:
+            self.log.info(f"Local quote verified: TCB status {self._local_check.tcb_status}")
         policy_hash = hashlib.sha384(blob).digest() if blob is not None else None
         try:
             cert = build_certificate(key, quote, self.event_log, policy_hash=policy_hash)
@@ -429,26 +410,28 @@ class Migration:
     def _verify_peer(self, engine: TlsEngine) -> ParsedCertificate:
         """Parse the peer certificate, run the mode's verifier, log its evidence, raise on rejection."""
         from migtd.ratls.certificate import parse_certificate
+        from migtd.ratls.evidence import evidence_from_certificate
 
         der = engine.peer_certificate_der()
         if der is None:
             raise SecureSessionError("peer presented no certificate")
         peer = parse_certificate(der)
-        verdict = self.verifier.verify(peer, self.cfg.is_source)
+        is_client = self.cfg.is_source
+        evidence = evidence_from_certificate(peer, self.verifier.needs(is_client))
+        facts = SessionFacts(self._local_quote, self.event_log, self._local_tdreport, self._peer_blob,
+                             self._local_check)
+        verdict = self.verifier.verify(evidence, facts, is_client)
         for warning in verdict.warnings:
             self.log.warn(warning)
-        verified = bool(verdict.attested.get("verified"))
-        self.log.emit("peer_attested", f"Peer quote {'verified' if verified else 'NOT verified'}",
-                      "info" if verified else "warn", **verdict.attested)
-        for rule in verdict.policy_rules:
-            self.log.emit("policy_rule", f"Policy {rule.get('section')}.{rule.get('field')}: "
-                          f"{'ok' if rule.get('ok') else 'FAILED'}", "info" if rule.get("ok") else "warn", **rule)
-        ok = bool(verdict.policy.get("ok"))
-        if verdict.policy.get("skipped"):  # skip-RA, or the peer was refused before the policy step
-            decision, level = ("skipped", "info") if ok else ("not evaluated", "warn")
-        else:
-            decision, level = ("ok", "info") if ok else ("rejected", "error")
-        self.log.emit("policy_decision", f"Policy decision: {decision}", level, **verdict.policy)
+        attested = verdict.attestation
+        self.log.emit("peer_attested", f"Peer quote {'verified' if attested.verified else 'NOT verified'}",
+                      "info" if attested.verified else "warn", **attested.event_fields())
+        for rule in verdict.rules:
+            fields = rule.as_event()
+            self.log.emit("policy_rule", f"Policy {fields['section']}.{fields['field']}: "
+                          f"{'ok' if rule.ok else 'FAILED'}", "info" if rule.ok else "warn", **fields)
+        decision, level = verdict.policy.label()
+        self.log.emit("policy_decision", f"Policy decision: {decision}", level, **verdict.policy.event_fields())
         if verdict.failure is not None:
             raise verdict.failure
         return peer

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from migtd import paths
+from migtd import modes
 from migtd.attest.collateral import load_collateral
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport
 from migtd.attest.verify import verify_quote
 from migtd.emu import hcl
 from migtd.emu.azure import AzureQuoteProvider
-from migtd.emu.quote_provider import make_provider
 from migtd.emu.vtpm import VtpmError
 from migtd.errors import AttestationError, ConfigError
 from migtd.result import MigrationResult
@@ -65,7 +65,7 @@ def test_provider_reports_imds_failures_as_attestation_errors(provisioned_swtpm:
 
 def test_from_options_reads_the_environment(provisioned_swtpm: Any, imds: Any) -> None:
     env = {"TSS2_TCTI": provisioned_swtpm.tcti, "MIGTD_IMDS_URL": imds.url, "MIGTD_VTPM_SETTLE": "0"}
-    provider = make_provider("azure", mock_quote_file=None, env=env)
+    provider = modes.resolve("azure", env).provider(modes.Setup("migration", 1, b"", b"", env, 60.0))
     assert isinstance(provider, AzureQuoteProvider)
     assert (provider.tcti, provider.imds_url, provider.reports.settle) == (provisioned_swtpm.tcti, imds.url, 0.0)
     assert provider.quote(provider.td_report(bytes(64), b""))

@@ -20,13 +20,16 @@ import io
 
 from migtd import eventlog
 from migtd.emu import rebind
-from migtd.emu.quote_provider import SkipRaProvider
 from migtd.emu.requests import rebinding_queue
 from migtd.emu.tdcs import SERVTD_ATTR, FieldStore
 from migtd.emu.vmm import EmulatedVmm
 from migtd.events import EventLog
 from migtd.ratls import certificate as c
-from migtd.ratls.verifier import SkipRaRebindVerifier, VerifierContext, make_verifier
+from migtd import modes
+from migtd.mock.providers import SkipRaProvider
+from migtd.ratls.evidence import evidence_from_certificate
+from migtd.verdict import SessionFacts
+from migtd.verifiers.skip_ra import SkipRaRebindVerifier
 from migtd.result import MigrationResult
 from migtd.session import Migration, SessionConfig
 from migtd.transport import connect, listen_once
@@ -84,27 +87,32 @@ def test_rebind_certificate_extensions() -> None:
     new = c.parse_certificate(c.build_rebind_certificate(key, b"log", bytes(1024), policy_hash=bytes(48)))
     assert new.extension(c.OID_SERVTD_EXT) is None
     verifier = SkipRaRebindVerifier()
-    assert verifier.verify(new, is_client=True).ok  # the old side accepts anything
-    assert verifier.verify(old, is_client=False).ok
+
+    def judge(peer: c.ParsedCertificate, is_client: bool) -> bool:
+        evidence = evidence_from_certificate(peer, verifier.needs(is_client))
+        return verifier.verify(evidence, SessionFacts(), is_client).ok
+
+    assert judge(new, is_client=True)  # the old side accepts anything
+    assert judge(old, is_client=False)
     import pytest
 
     from migtd.errors import ConfigError, SecureSessionError
 
     with pytest.raises(SecureSessionError, match="SERVTD_EXT"):
-        verifier.verify(new, is_client=False)  # the new side needs the old one's SERVTD_EXT
-    with pytest.raises(ConfigError, match="not implemented"):
-        make_verifier(VerifierContext(mode="azure", operation="rebind-prepare"))  # only skip-ra and mock-report
+        judge(new, is_client=False)  # the new side needs the old one's SERVTD_EXT
+    with pytest.raises(ConfigError, match="not implemented"):  # only skip-ra and mock-report
+        modes.resolve("azure", {}).verifier(modes.Setup("rebind-prepare", 2, b"", b"", {}, 60.0))
 
 
 def _side(is_source: bool, store: FieldStore, stream) -> Migration:
-    cfg = SessionConfig(is_source=is_source, attestation="skip-ra", policy_version=2, policy=b'{"p": 1}',
-                        issuer_chain=b"chain")
+    cfg = SessionConfig(is_source=is_source, event_log=eventlog.skip_ra_event_log(), policy_version=2,
+                        policy=b'{"p": 1}', issuer_chain=b"chain")
     provider = SkipRaProvider()
     rebind.populate_servtd_fields(store, BH, UUID, provider.td_report(bytes(64), eventlog.skip_ra_event_log()))
     log = EventLog("source" if is_source else "destination", 5, stream=io.StringIO(), fmt="json")
-    ctx = VerifierContext(mode="skip-ra", policy_version=2, operation="rebind-prepare")
+    verifier = modes.resolve("skip-ra", {}).verifier(modes.Setup("rebind-prepare", 2, b"", b"", {}, 60.0))
     return Migration(cfg, log, stream, EmulatedVmm(rebinding_queue(5, is_source, UUID, BH, finalize=False)),
-                     store, provider, make_verifier(ctx), verifier_context=ctx)
+                     store, provider, verifier)
 
 
 async def test_rebind_prepare_in_process_token_reaches_the_new_migtd() -> None:

@@ -11,13 +11,23 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd.emu.quote_provider import SkipRaProvider, make_provider
+from migtd import modes
 from migtd.emu.quote_retry import FailureInjector, backoff_delays, quote_with_retry
 from migtd.errors import AttestationError, ConfigError, SecureSessionError
 from migtd.events import EventLog
 from migtd.ratls import certificate as c
 from migtd.ratls.tls import TlsEngine
-from migtd.ratls.verifier import SkipRaVerifier, VerifierContext, make_verifier
+from migtd.mock.providers import SkipRaProvider
+from migtd.ratls.evidence import evidence_from_certificate
+from migtd.verdict import SessionFacts, Verdict
+from migtd.verifiers.skip_ra import SkipRaVerifier
+
+
+def skip_ra_verdict(cert: bytes, is_client: bool) -> Verdict:
+    """What a skip-RA MigTD concludes about a peer presenting ``cert``."""
+    verifier = SkipRaVerifier()
+    evidence = evidence_from_certificate(c.parse_certificate(cert), verifier.needs(is_client))
+    return verifier.verify(evidence, SessionFacts(), is_client)
 
 
 def _pump(client: TlsEngine, server: TlsEngine) -> None:
@@ -61,9 +71,9 @@ def test_server_requires_a_client_certificate(ratls_identity) -> None:
 
 def test_skip_ra_verifier_accepts_migtd_cert_and_says_so(ratls_identity) -> None:
     _, cert = ratls_identity()
-    verdict = SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
-    assert verdict.ok and verdict.attested["verified"] is False and verdict.policy["skipped"] is True
-    assert verdict.attested["quote_bytes"] == 822
+    verdict = skip_ra_verdict(cert, is_client=True)
+    assert verdict.ok and verdict.attestation.verified is False and verdict.policy.skipped is True
+    assert verdict.attestation.quote_bytes == 822
     assert any("NOT attested" in w for w in verdict.warnings)
 
 
@@ -72,7 +82,7 @@ def test_skip_ra_ignores_signature_and_contents() -> None:
     key = ec.generate_private_key(ec.SECP384R1())
     tbs = c.build_tbs(c.public_point(key), b"junk quote", b"junk log")
     forged = c.assemble(tbs, b"\x30\x06\x02\x01\x01\x02\x01\x01")
-    assert SkipRaVerifier().verify(c.parse_certificate(forged), is_client=False).ok
+    assert skip_ra_verdict(forged, is_client=False).ok
 
 
 @pytest.mark.parametrize(("eku", "missing"), [
@@ -83,7 +93,7 @@ def test_skip_ra_ignores_signature_and_contents() -> None:
 def test_skip_ra_rejects_non_migtd_certificates(eku, missing, plain_identity) -> None:
     _, cert = plain_identity(eku)
     with pytest.raises(SecureSessionError, match=missing):
-        SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
+        skip_ra_verdict(cert, is_client=True)
 
 
 def test_missing_event_log_is_rejected() -> None:
@@ -92,14 +102,15 @@ def test_missing_event_log_is_rejected() -> None:
     without_log = tbs.replace(c.der.oid(c.OID_EVENT_LOG), c.der.oid("1.2.840.113741.1.5.5.1.9"))
     cert = c.assemble(without_log, b"")
     with pytest.raises(SecureSessionError, match="event-log"):
-        SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
+        skip_ra_verdict(cert, is_client=True)
 
 
 def test_unavailable_modes_are_config_errors() -> None:
-    assert make_provider("skip-ra").name == "skip-ra"
-    assert isinstance(make_verifier(VerifierContext(mode="skip-ra")), SkipRaVerifier)
+    setup = modes.Setup("migration", 1, b"", b"", {}, 60.0)
+    assert modes.resolve("skip-ra", {}).provider(setup).name == "skip-ra"
+    assert isinstance(modes.resolve("skip_ra", {}).verifier(setup), SkipRaVerifier)
     with pytest.raises(ConfigError, match="attestation mode"):
-        make_provider("tpm")
+        modes.resolve("tpm", {})
 
 
 class _Flaky(SkipRaProvider):

@@ -1,0 +1,133 @@
+"""The shape of an attestation mode: :class:`Mode`, its inputs and its trust files.
+
+The registry itself (which modes exist, how names resolve) is
+:mod:`migtd.modes`; each mode is one module beside this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from migtd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from migtd.attest.trust import TrustAnchors
+    from migtd.emu.quote_provider import QuoteProvider
+    from migtd.verdict import PeerVerifier
+
+
+class TrustInput(NamedTuple):
+    """One file a mode verifies peers against, named by an environment variable.
+
+    ``default`` gives the file used when the variable is unset; None means the
+    operator must name it, and ``missing`` is the one line saying so.
+    """
+
+    var: str
+    label: str
+    default: Callable[[], Path] | None = None
+    missing: str = ""
+
+
+class Setup(NamedTuple):
+    """What a mode needs to build its provider and verifier: the run's checked, immutable inputs."""
+
+    operation: str
+    policy_version: int
+    policy: bytes
+    issuer_chain: bytes
+    env: Mapping[str, str]
+    timeout: float
+    log: Any = None  # migtd.events.EventLog for the providers that log
+
+
+class Mode:
+    """One attestation mode (subclassed once per module of this package).
+
+    ``name`` is the ``--attestation`` value (``aliases`` are accepted too);
+    ``key`` tells variants of one name apart (``mock-report`` with a captured
+    quote is the ``mock-quote-file`` variant). ``script_flag`` and
+    ``console_flag`` select it in ``migtdemu.sh`` and ``migtd-console``
+    (None: the default mode). ``summary`` is the line the runner shows.
+    """
+
+    key: str = ""
+    name: str = ""
+    aliases: tuple[str, ...] = ()
+    script_flag: str | None = None
+    console_flag: str | None = None
+    summary: str = ""
+    #: The quote provider's name (the ``quote_generated.source`` field).
+    quote_source: str = ""
+    #: Checks of §5.6 this mode bypasses when judging a peer (``peer_attested.bypassed``).
+    bypasses: tuple[str, ...] = ()
+    #: Whether quotes come from a TPM (the runner may need sudo).
+    needs_tpm: bool = False
+    #: Whether ``rebind-prepare``/``rebind-finalize`` are implemented in this mode.
+    rebinding: bool = False
+    #: Logged at warn level on every start (skip-ra's loud warning).
+    start_warning: str = ""
+
+    def trust_inputs(self, policy_version: int) -> tuple[TrustInput, ...]:
+        """The files peers are verified against with this policy version (none by default)."""
+        return ()
+
+    def trust_anchors(self, policy_version: int, env: Mapping[str, str]) -> TrustAnchors:
+        """Read :meth:`trust_inputs` from ``env`` (or their defaults); ConfigError when one is missing."""
+        from migtd.attest.trust import load_anchors
+
+        paths = resolve_trust(self.trust_inputs(policy_version), env)
+        return load_anchors(paths["MIGTD_ROOT_CA_FILE"], paths["MIGTD_COLLATERAL_FILE"])
+
+    def provider(self, setup: Setup) -> QuoteProvider:
+        """The quote provider of this mode."""
+        raise NotImplementedError
+
+    def verifier(self, setup: Setup) -> PeerVerifier:
+        """The peer verifier for ``setup.operation``; ConfigError when the mode does not support it."""
+        raise NotImplementedError
+
+    def event_log(self, policy_version: int, policy: bytes, root_ca: bytes, issuer_chain: bytes) -> bytes:
+        """The CCEL log this MigTD measures at start-up (protocol.md §5.3)."""
+        from migtd import eventlog
+
+        if policy_version == 2:
+            return eventlog.v2_event_log(issuer_chain, policy)
+        return eventlog.v1_event_log(policy, root_ca)
+
+    def variant(self, env: Mapping[str, str]) -> Mode:
+        """The variant the environment selects (``mock-report`` + ``MOCK_QUOTE_FILE``); itself by default."""
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Mode {self.key}>"
+
+
+def resolve_trust(inputs: tuple[TrustInput, ...], env: Mapping[str, str]) -> dict[str, str]:
+    """Each trust input's path: the environment's, else the default; the first missing one raises."""
+    out = {}
+    for item in inputs:
+        value = env.get(item.var)
+        if not value:
+            if item.default is None:
+                raise ConfigError(item.missing)
+            value = str(item.default())
+        out[item.var] = value
+    return out
+
+
+def dcap_verifier(mode: Mode, setup: Setup) -> PeerVerifier:
+    """DCAP + policy for migration, TDREPORT + policy v2 for rebinding (the DCAP modes share it)."""
+    bypass = bool(mode.bypasses)
+    if setup.operation != "migration":
+        from migtd.verifiers.rebind import TdReportRebindVerifier
+
+        return TdReportRebindVerifier(policy=setup.policy, issuer_chain=setup.issuer_chain, bypass=bypass,
+                                      policy_version=setup.policy_version)
+    from migtd.verifiers.dcap import DcapPeerVerifier
+
+    anchors = mode.trust_anchors(1, setup.env) if setup.policy_version == 1 else None
+    return DcapPeerVerifier(policy_version=setup.policy_version, policy=setup.policy, bypass=bypass,
+                            anchors=anchors, issuer_chain=setup.issuer_chain)
