@@ -69,10 +69,20 @@ class Mode:
     rebinding: bool = False
     #: Logged at warn level on every start (skip-ra's loud warning).
     start_warning: str = ""
+    #: Whether ``MOCK_QUOTE_FILE`` is read in this mode (it is then parsed at start-up).
+    reads_mock_quote: bool = False
 
     def trust_inputs(self, policy_version: int) -> tuple[TrustInput, ...]:
         """The files peers are verified against with this policy version (none by default)."""
         return ()
+
+    def input_files(self, policy_version: int, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+        """Files this mode reads besides the ones named in the environment (defaults, mock keys).
+
+        ``(label, path)`` pairs: no output of the run may be one of them.
+        """
+        return [(item.label, Path(env.get(item.var) or item.default()))
+                for item in self.trust_inputs(policy_version) if env.get(item.var) or item.default is not None]
 
     def trust_anchors(self, policy_version: int, env: Mapping[str, str]) -> TrustAnchors:
         """Read :meth:`trust_inputs` from ``env`` (or their defaults); ConfigError when one is missing."""

@@ -17,6 +17,7 @@ Rebinding (policy v2) judges TDREPORT certificates with
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migtd import paths
@@ -37,6 +38,7 @@ class MockReport(Mode):
     summary = "Mock report mode: enabled (full attestation with mock TD reports/quotes)"
     quote_source = "mock-qe"
     rebinding = True
+    reads_mock_quote = True
 
     def trust_inputs(self, policy_version: int) -> tuple[TrustInput, ...]:
         """Policy v1: the mock PKI's root CA and collateral unless named (v2: the policy's own)."""
@@ -44,6 +46,13 @@ class MockReport(Mode):
             return ()
         return (TrustInput("MIGTD_ROOT_CA_FILE", "root CA file", paths.mock_root_ca),
                 TrustInput("MIGTD_COLLATERAL_FILE", "collateral file", paths.mock_collateral))
+
+    def input_files(self, policy_version: int, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+        """The trust files, and the mock QE's chain and keys."""
+        mock = paths.mock_dir()
+        return [*super().input_files(policy_version, env),
+                *((f"mock QE file {name}", mock / name)
+                  for name in ("pck_chain.pem", "pck_key.pem", "attestation_key.pem"))]
 
     def provider(self, setup: Setup) -> QuoteProvider:
         """The mock QE (``config/mock``, or ``MIGTD_CONFIG_DIR``)."""
@@ -76,6 +85,10 @@ class MockQuoteFile(MockReport):
                            "MOCK_QUOTE_FILE is set: MIGTD_ROOT_CA_FILE must name the root CA of that quote"),
                 TrustInput("MIGTD_COLLATERAL_FILE", "collateral file", None,
                            "MOCK_QUOTE_FILE is set: MIGTD_COLLATERAL_FILE must name its collateral"))
+
+    def input_files(self, policy_version: int, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+        """The trust files the operator named (no mock QE here)."""
+        return Mode.input_files(self, policy_version, env)
 
     def provider(self, setup: Setup) -> QuoteProvider:
         """The file's bytes as the quote; the TD report derived from it."""

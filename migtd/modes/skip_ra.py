@@ -26,6 +26,7 @@ class SkipRa(Mode):
     summary = "Skip RA mode: enabled (mock attestation, no TDX/Azure CVM/TPM required)"
     quote_source = "skip-ra"
     rebinding = True
+    reads_mock_quote = True
     start_warning = ("SKIP-RA MODE: remote attestation is disabled - peers are accepted without "
                      "quote verification or policy checks. For testing only.")
 

@@ -99,8 +99,10 @@ def _migtd_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     policy.write_text('{"id": "azure-start-up-test"}')
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MIGTD_", "MOCK_QUOTE", "RUST_LOG", "TSS2_"))}
+    # a complete azure configuration (its collateral named), so what fails is the TPM or IMDS under test
     env.update(MIGTD_POLICY_FILE=str(policy), MIGTD_ROOT_CA_FILE=str(paths.mock_dir() / "root_ca.der"),
-               MIGTD_ATTESTATION="azure", MIGTD_LOG_FORMAT="json", **extra)
+               MIGTD_COLLATERAL_FILE=str(paths.mock_collateral()), MIGTD_ATTESTATION="azure",
+               MIGTD_LOG_FORMAT="json", **extra)
     return env
 
 

@@ -9,14 +9,14 @@ quote, the old MigTD adds SERVTD_EXT (…1.6) and init TDINFO (…1.7); the new
 MigTD stores the 32-byte token, the peer's current attributes and SHA-384 of
 SERVTD_EXT with the current fields zeroed; rebind-finalize (byte 10 = 1)
 clears the session token on both sides and succeeds, unlike upstream, whose
-MigTD rejects byte 10 as reserved; rebind without policy v2 is 12.
+MigTD rejects byte 10 as reserved; rebind without policy v2 is refused up front (1).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
+import threading
 
 from migtd import eventlog
 from migtd.emu import rebind
@@ -32,7 +32,7 @@ from migtd.verdict import SessionFacts
 from migtd.verifiers.skip_ra import SkipRaRebindVerifier
 from migtd.result import MigrationResult
 from migtd.session import Migration, SessionConfig
-from migtd.transport import connect, listen_once
+from migtd.transport import connect
 
 UUID = (1, 2, 3, 4)
 BH = 0x1234
@@ -115,34 +115,32 @@ def _side(is_source: bool, store: FieldStore, stream) -> Migration:
                      store, provider, verifier)
 
 
-async def test_rebind_prepare_in_process_token_reaches_the_new_migtd() -> None:
-    """Both MigTDs in one event loop over real loopback TCP, so their TDCS stores can be compared."""
+def test_rebind_prepare_in_process_token_reaches_the_new_migtd() -> None:
+    """Both MigTDs in one process (the new one in a thread) over real loopback TCP, so their TDCS stores
+    can be compared."""
+    from migtd.transport import Listener
+
     old_store = FieldStore(msk=bytes(32), version_range=(0, 0))
     new_store = FieldStore(msk=bytes(32), version_range=(0, 0))
-    ports: list[int] = []
-    ready = asyncio.Event()
+    listener = Listener("127.0.0.1", 0)
+    results: dict[str, MigrationResult] = {}
 
-    def listening(ip: str, port: int) -> None:
-        ports.append(port)
-        ready.set()
-
-    async def new_side() -> MigrationResult:
-        stream = await listen_once("127.0.0.1", 0, 5, listening)
+    def new_side() -> None:
+        stream = listener.accept(5)
         try:
-            return await _side(False, new_store, stream).run()
+            results["new"] = _side(False, new_store, stream).run()
         finally:
-            await stream.close()
+            stream.close()
 
-    async def old_side() -> MigrationResult:
-        await asyncio.wait_for(ready.wait(), 5)
-        stream = await connect("127.0.0.1", ports[0], 5)
-        try:
-            return await _side(True, old_store, stream).run()
-        finally:
-            await stream.close()
-
-    results = await asyncio.wait_for(asyncio.gather(new_side(), old_side()), 20)
-    assert results == [MigrationResult.Success, MigrationResult.Success]
+    thread = threading.Thread(target=new_side)
+    thread.start()
+    stream = connect("127.0.0.1", listener.port, 5)
+    try:
+        results["old"] = _side(True, old_store, stream).run()
+    finally:
+        stream.close()
+        thread.join(20)
+    assert results == {"new": MigrationResult.Success, "old": MigrationResult.Success}
     token = old_store.approved_rebind[(BH, UUID)]
     assert len(token) == 32 and token != bytes(32)
     assert rebind.read_accept_token(new_store, BH, UUID) == token

@@ -132,38 +132,38 @@ def _quiet() -> EventLog:
     return EventLog("source", 1, stream=io.StringIO(), level="warn")
 
 
-async def test_retry_recovers_within_five_retries_with_doubling_backoff() -> None:
+def test_retry_recovers_within_five_retries_with_doubling_backoff() -> None:
     slept: list[float] = []
 
-    async def fake_sleep(s: float) -> None:
+    def fake_sleep(s: float) -> None:
         slept.append(s)
 
     provider = _Flaky(5)
-    assert await quote_with_retry(provider, bytes(1024), _quiet(), sleep=fake_sleep) == bytes(822)
+    assert quote_with_retry(provider, bytes(1024), _quiet(), sleep=fake_sleep) == bytes(822)
     assert provider.calls == 6
     assert slept == pytest.approx([0.02, 0.04, 0.08, 0.16, 0.32]) == backoff_delays()
 
 
-async def test_retry_gives_up_after_six_attempts_with_code_7() -> None:
-    async def fake_sleep(s: float) -> None:
+def test_retry_gives_up_after_six_attempts_with_code_7() -> None:
+    def fake_sleep(s: float) -> None:
         return None
 
     with pytest.raises(AttestationError) as err:
-        await quote_with_retry(_Flaky(6), bytes(1024), _quiet(), sleep=fake_sleep)
+        quote_with_retry(_Flaky(6), bytes(1024), _quiet(), sleep=fake_sleep)
     assert int(err.value.result) == 7
 
 
-async def test_failure_injection_logs_each_simulated_failure() -> None:
+def test_failure_injection_logs_each_simulated_failure() -> None:
     import io
 
     stream = io.StringIO()
     log = EventLog("source", 1, stream=stream, level="warn")
 
-    async def fake_sleep(s: float) -> None:
+    def fake_sleep(s: float) -> None:
         return None
 
     inj = FailureInjector.from_env({"MIGTD_QUOTE_FAILURES": "2"})
-    await quote_with_retry(SkipRaProvider(), bytes(1024), log, inj, sleep=fake_sleep)
+    quote_with_retry(SkipRaProvider(), bytes(1024), log, inj, sleep=fake_sleep)
     lines = [ln for ln in stream.getvalue().splitlines() if "Simulating quote failure" in ln]
     assert len(lines) == 2 and "attempt 1" in lines[0] and "attempt 2" in lines[1]
     with pytest.raises(ConfigError):

@@ -40,8 +40,8 @@ def _wrong_policy_hash() -> None:
 
     genuine = Migration._tls
 
-    async def _tls(self: Migration, blob: bytes | None):  # type: ignore[no-untyped-def]
-        return await genuine(self, (blob or b"") + b"tampered")
+    def _tls(self: Migration, blob: bytes | None):  # type: ignore[no-untyped-def]
+        return genuine(self, (blob or b"") + b"tampered")
 
     Migration._tls = _tls  # type: ignore[method-assign]
 
