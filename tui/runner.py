@@ -12,6 +12,7 @@ import asyncio
 import time
 from typing import Any, Callable
 
+from migtd.plan import PlanError
 from tui.launchers import LaunchError, Launcher, make_launcher
 from tui.model import RunModel
 from tui.params import RunParams
@@ -54,7 +55,11 @@ class RunController:
             await asyncio.gather(*self._waits.values())
 
     async def _start(self, role: str) -> None:
-        launcher = self.factory(role, self.params)
+        try:
+            launcher = self.factory(role, self.params)
+        except PlanError as exc:  # e.g. a re-run of a saved run whose files are gone
+            self.model.failed_to_start(role, exc.message)
+            return
         self.launchers[role] = launcher
         try:
             await launcher.start(lambda line, r=role: self.model.feed(r, line))

@@ -13,19 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migtd import paths
 from migtd.errors import ConfigError
-from migtd.modes.base import Mode, Setup, TrustInput, dcap_verifier
+from migtd.modes.base import Mode, Setup, TrustInput, dcap_verifier, intel_root_ca
 from migtd.verdict import AZCVMEMU_BYPASSES
 
 if TYPE_CHECKING:
     from migtd.emu.quote_provider import QuoteProvider
     from migtd.verdict import PeerVerifier
-
-
-def intel_root_ca() -> Path:
-    """Intel's SGX provisioning root CA as the runner passes it by default (``config/``)."""
-    return paths.config_dir() / "Intel_SGX_Provisioning_Certification_RootCA.cer"
 
 
 class Azure(Mode):
@@ -45,6 +39,10 @@ class Azure(Mode):
                 TrustInput("MIGTD_COLLATERAL_FILE", "collateral file", None,
                            "attestation mode azure: MIGTD_COLLATERAL_FILE must name the collateral "
                            "(upstream JSON) for the peer's platform"))
+
+    def runner_root_ca(self) -> Path:
+        """Intel's root CA: Azure quotes are Intel-signed."""
+        return intel_root_ca()
 
     def provider(self, setup: Setup) -> QuoteProvider:
         """The vTPM + IMDS provider; opening the TPM here reports a missing one before networking."""

@@ -71,6 +71,9 @@ class Mode:
     start_warning: str = ""
     #: Whether ``MOCK_QUOTE_FILE`` is read in this mode (it is then parsed at start-up).
     reads_mock_quote: bool = False
+    #: Whether a runner may generate a signed policy v2 from this mode's own quote
+    #: (``migtd-tool policy generate-v2``) when the operator names none.
+    generates_policy: bool = False
 
     def trust_inputs(self, policy_version: int) -> tuple[TrustInput, ...]:
         """The files peers are verified against with this policy version (none by default)."""
@@ -83,6 +86,17 @@ class Mode:
         """
         return [(item.label, Path(env.get(item.var) or item.default()))
                 for item in self.trust_inputs(policy_version) if env.get(item.var) or item.default is not None]
+
+    def runner_root_ca(self) -> Path:
+        """The ``MIGTD_ROOT_CA_FILE`` a runner passes for policy v1 when the operator names none.
+
+        ``migtd`` requires the variable with policy v1 whatever the mode (upstream
+        parity), so runners always pass one: the mock PKI's root unless the
+        mode's quotes are Intel-signed.
+        """
+        from migtd import paths
+
+        return paths.mock_root_ca()
 
     def trust_anchors(self, policy_version: int, env: Mapping[str, str]) -> TrustAnchors:
         """Read :meth:`trust_inputs` from ``env`` (or their defaults); ConfigError when one is missing."""
@@ -113,6 +127,13 @@ class Mode:
 
     def __repr__(self) -> str:
         return f"<Mode {self.key}>"
+
+
+def intel_root_ca() -> Path:
+    """Intel's SGX provisioning root CA where the project keeps it (``config/``)."""
+    from migtd import paths
+
+    return paths.config_dir() / "Intel_SGX_Provisioning_Certification_RootCA.cer"
 
 
 def resolve_trust(inputs: tuple[TrustInput, ...], env: Mapping[str, str]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migtd import paths
-from migtd.modes.base import Mode, Setup, TrustInput, dcap_verifier
+from migtd.modes.base import Mode, Setup, TrustInput, dcap_verifier, intel_root_ca
 from migtd.verdict import AZCVMEMU_BYPASSES
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class MockReport(Mode):
     quote_source = "mock-qe"
     rebinding = True
     reads_mock_quote = True
+    generates_policy = True
 
     def trust_inputs(self, policy_version: int) -> tuple[TrustInput, ...]:
         """Policy v1: the mock PKI's root CA and collateral unless named (v2: the policy's own)."""
@@ -89,6 +90,10 @@ class MockQuoteFile(MockReport):
     def input_files(self, policy_version: int, env: Mapping[str, str]) -> list[tuple[str, Path]]:
         """The trust files the operator named (no mock QE here)."""
         return Mode.input_files(self, policy_version, env)
+
+    def runner_root_ca(self) -> Path:
+        """Intel's root CA: a captured quote is typically a real, Intel-signed one."""
+        return intel_root_ca()
 
     def provider(self, setup: Setup) -> QuoteProvider:
         """The file's bytes as the quote; the TD report derived from it."""
