@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -35,8 +36,11 @@ from migtd.attest.quote import (
 from migtd.attest.tdreport import TdReport
 from migtd.errors import ConfigError
 from migtd.inputs import read_input
-from migtd.mock import pki as mock_pki
-from migtd.mock.pki import raw_signature
+from migtd.mock import platform as mock_pki
+from migtd.mock.platform import raw_signature
+
+if TYPE_CHECKING:
+    from migtd.mock.pki import MockPki
 
 QE_AUTH_DATA = bytes(range(32))
 #: Bounds on the mock QE's files: a PEM P-256 key is ~250 bytes, the PCK chain ~3 KiB.
@@ -87,7 +91,7 @@ class MockQE:
         return cls(chain, _load_key(d / "pck_key.pem"), _load_key(d / "attestation_key.pem"))
 
     @classmethod
-    def from_pki(cls, pki: mock_pki.MockPki) -> MockQE:
+    def from_pki(cls, pki: MockPki) -> MockQE:
         """A QE over an in-memory :class:`~migtd.mock.pki.MockPki` (tests)."""
         return cls(pki.pck_chain_pem.encode(), pki.pck_key, pki.attestation_key)
 

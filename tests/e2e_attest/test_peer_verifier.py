@@ -7,7 +7,6 @@ every case is a real certificate that differs from a good one in one place.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -125,7 +124,7 @@ def test_bad_self_signature_fails_with_6(provider: MockQeProvider) -> None:
     cert = _cert(provider)
     tbs = bytearray(cert.tbs)
     tbs[-1] ^= 1                                      # inside the last extension's value
-    verdict = _judge(provider).verify(replace(cert, tbs=bytes(tbs)), True)
+    verdict = _judge(provider).verify(cert._replace(tbs=bytes(tbs)), True)
     assert isinstance(verdict.failure, SecureSessionError)
     assert "self-signature" in verdict.failure.message
 
