@@ -21,7 +21,19 @@ Bytecode is compiled before the warm-up (as ``scripts/setup.sh`` does), so no
 round pays for compiling sources. Exits 1 if any migration failed, so a
 figure never comes from broken runs.
 
-    .venv/bin/python benchmarks/e2e.py [--rounds N] [--attestation skip-ra|mock-report]
+``--lever NAME`` measures what one start-to-exit lever is worth: every round
+then also runs the migration with that lever undone, and the summary gives
+the median per-round difference of the two ratios:
+
+* ``os-exit`` — end with the interpreter's normal shutdown instead of ``os._exit``;
+* ``gc`` — keep the garbage collector on;
+* ``bytecode`` — no ``__pycache__`` for ``migtd`` (sources compiled at every start);
+* ``asyncio`` / ``dataclasses`` — the same migration, each process also
+  importing ``asyncio`` / defining 18 frozen dataclasses first (what the
+  engine did before; the event loop itself is gone, so only its import is
+  put back).
+
+    .venv/bin/python benchmarks/e2e.py [--rounds N] [--attestation skip-ra|mock-report] [--lever NAME]
 """
 
 from __future__ import annotations
@@ -81,6 +93,38 @@ def migration(cmd: list[str], env: dict[str, str]) -> float:
     return pair(cmd + ["-m", "dst", "-t", port], cmd + ["-m", "src", "-t", port], env)
 
 
+_DATACLASSES = """
+import dataclasses
+for i in range(18):
+    dataclasses.dataclass(frozen=True)(type(f"C{i}", (), {"__annotations__": {"a": int, "b": bytes, "c": int}}))
+"""
+#: Each lever undone: (python code run before migtd's main, how the process ends, extra environment).
+LEVERS = {
+    "os-exit": ("import gc; gc.disable()", "normal", {}),
+    "gc": ("", "os._exit", {}),
+    "bytecode": ("import gc; gc.disable()", "os._exit", {"PYTHONDONTWRITEBYTECODE": "1"}),
+    "asyncio": ("import gc; gc.disable(); import asyncio", "os._exit", {}),
+    "dataclasses": ("import gc; gc.disable()" + _DATACLASSES, "os._exit", {}),
+}
+
+
+def lever_command(name: str) -> tuple[list[str], dict[str, str]]:
+    """A ``migtd`` with lever ``name`` undone, and the environment it needs."""
+    before, ending, extra = LEVERS[name]
+    end = ("import os; sys.stdout.flush(); sys.stderr.flush(); os._exit(code)" if ending == "os._exit"
+           else "sys.exit(code)")
+    code = f"{before}\nimport sys\nfrom migtd.cli import main\ncode = main()\n{end}\n"
+    return [sys.executable, "-c", code], extra
+
+
+def drop_bytecode() -> None:
+    """Remove ``migtd``'s compiled files (the ``bytecode`` lever: every start compiles the sources)."""
+    import shutil
+
+    for cache in (ROOT / "migtd").rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return q1, q2, q3
@@ -106,41 +150,64 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="paired rounds (at least 30)")
     parser.add_argument("--attestation", choices=sorted(TARGETS), default="skip-ra")
+    parser.add_argument("--lever", choices=sorted(LEVERS), help="also run with this lever undone, paired")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args()
     rounds = max(30, args.rounds)
-    for package in ("migtd",):
-        compileall.compile_dir(str(ROOT / package), quiet=1)
+    compileall.compile_dir(str(ROOT / "migtd"), quiet=1)
     cmd = migtd_command()
     ratios: list[float] = []
+    undone: list[float] = []
     floors: list[float] = []
     runs: list[float] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         env = run_env(args.attestation, tmp)
+        if args.lever:
+            lever_cmd, extra = lever_command(args.lever)
+            lever_env = dict(env, **extra)
         try:
             for _ in range(3):  # warm the page cache and the bytecode; not counted
                 pair(FLOOR, FLOOR, env)
                 migration(cmd, env)
             for i in range(rounds):
-                if i % 2:
-                    run_s, floor_s = migration(cmd, env), pair(FLOOR, FLOOR, env)
-                else:
-                    floor_s, run_s = pair(FLOOR, FLOOR, env), migration(cmd, env)
-                floors.append(floor_s)
-                runs.append(run_s)
-                ratios.append(run_s / floor_s)
+                steps = [("floor", lambda: pair(FLOOR, FLOOR, env)), ("run", lambda: migration(cmd, env))]
+                if args.lever:
+                    steps.append(("undone", lambda: migration(lever_cmd, lever_env)))
+                shift = i % len(steps)  # rotate the order every round
+                times: dict[str, float] = {}
+                for name, step in steps[shift:] + steps[:shift]:
+                    if name == "undone" and args.lever == "bytecode":
+                        drop_bytecode()
+                    times[name] = step()
+                    if name == "undone" and args.lever == "bytecode":
+                        compileall.compile_dir(str(ROOT / "migtd"), quiet=1)
+                floors.append(times["floor"])
+                runs.append(times["run"])
+                ratios.append(times["run"] / times["floor"])
+                line = (f"round {i + 1:2d}: floor {times['floor'] * 1000:6.1f} ms  migration "
+                        f"{times['run'] * 1000:6.1f} ms  ratio {ratios[-1]:5.2f}")
+                if args.lever:
+                    undone.append(times["undone"] / times["floor"])
+                    line += f"  without {args.lever}: {undone[-1]:5.2f}"
                 if not args.quiet:
-                    print(f"round {i + 1:2d}: floor {floor_s * 1000:6.1f} ms  migration {run_s * 1000:6.1f} ms  "
-                          f"ratio {run_s / floor_s:5.2f}")
+                    print(line)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             print(f"benchmark aborted: {exc}", file=sys.stderr)
             return 1
+        finally:
+            compileall.compile_dir(str(ROOT / "migtd"), quiet=1)
     q1, median, q3 = quartiles(ratios)
     target = TARGETS[args.attestation]
-    load = os.getloadavg()[0]
-    print(f"{args.attestation}: {rounds} paired rounds, load avg {load:.1f}: migration / floor median {median:.2f} "
+    load = f"load avg {load_before:.1f}-{os.getloadavg()[0]:.1f}"
+    print(f"{args.attestation}: {rounds} paired rounds, {load}: migration / floor median {median:.2f} "
           f"(IQR {q1:.2f}-{q3:.2f}); floor median {statistics.median(floors) * 1000:.1f} ms, migration median "
           f"{statistics.median(runs) * 1000:.1f} ms; target <= {target}: {'met' if median <= target else 'MISSED'}")
+    if args.lever:
+        d1, dm, d3 = quartiles([u - r for u, r in zip(undone, ratios)])
+        u1, um, u3 = quartiles(undone)
+        print(f"  with {args.lever} undone: median {um:.2f} (IQR {u1:.2f}-{u3:.2f}); the lever saves (median of "
+              f"per-round differences) {dm:+.2f} of the floor (IQR {d1:+.2f} to {d3:+.2f})")
     return 0
 
 

@@ -68,7 +68,7 @@ Command Line Options:
   -h, --help                      show this help
 
 MigTD-Py Options:
-  --attestation MODE              azure (default), mock-report or skip-ra
+  --attestation MODE              {modes} (default: {default})
   --policy-version 1|2            migration policy format (default: 1)
   --log-format text|json          log lines or JSON events on stderr (default: text)
   --timeout SECONDS               deadline of each protocol phase: connect/accept, pre-session
@@ -91,6 +91,8 @@ Examples:
   Without attestation (testing only):
     migtd --attestation skip-ra -m dst & migtd --attestation skip-ra -m src
 """
+
+USAGE = USAGE.format(modes=", ".join(modes.names()), default=modes.DEFAULT)
 
 ROLES = {"source": True, "src": True, "destination": False, "dst": False, "target": False}
 OPERATIONS = {"migration": "migration", "mig": "migration",
