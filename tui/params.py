@@ -25,6 +25,8 @@ from migtd.plan import PlanError, RunPlan, RunRequest, plan
 from tui.settings import Settings
 
 MODES = modes.names()
+#: Network phases of a migtd run, each bounded by --timeout (migtd.session, migtd.transport).
+PHASES = 4
 
 
 @dataclass
@@ -73,6 +75,11 @@ class RunParams:
     def host(self, role: str) -> str | None:
         """``[user@]host`` that runs ``role``, or None for a local process."""
         return self.src_host if role == "source" else self.dst_host
+
+    def longest_run(self) -> float:
+        """How long a healthy ``migtd`` may run: each of its phases (accept or connect, pre-session,
+        handshake with verification, key exchange) has ``timeout`` seconds of its own."""
+        return PHASES * self.timeout
 
     def to_request(self) -> RunRequest:
         """The planner's request for these parameters (the console asks for JSON events)."""

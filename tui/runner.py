@@ -70,7 +70,7 @@ class RunController:
         self._waits[role] = asyncio.create_task(self._wait(role, launcher))
 
     async def _wait(self, role: str, launcher: Launcher) -> None:
-        limit = self.params.timeout + self.params.listen_timeout + WATCHDOG_MARGIN
+        limit = self.params.longest_run() + self.params.listen_timeout + WATCHDOG_MARGIN
         try:
             code = await asyncio.wait_for(launcher.wait(), limit)
         except asyncio.TimeoutError:

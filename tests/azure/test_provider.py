@@ -80,7 +80,7 @@ def test_defaults_are_azures(monkeypatch: pytest.MonkeyPatch) -> None:
     assert provider.reports.settle == 3.0
 
 
-@pytest.mark.parametrize("value", ["soon", "-1", "nan"])
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf", "1e400", "1" * 5000, "\u0663", "1_0", "601"])
 def test_bad_settle_value_is_a_config_error(value: str) -> None:
     with pytest.raises(ConfigError, match=f"Invalid MIGTD_VTPM_SETTLE value: {value}"):
         AzureQuoteProvider.from_options(env={"MIGTD_VTPM_SETTLE": value, "TSS2_TCTI": "swtpm:port=1"})
