@@ -39,13 +39,11 @@ from cryptography.x509.oid import NameOID
 
 from migtd.attest.collateral import Collateral, PlatformCollateral
 from migtd.attest.sgx_ext import SGX_EXTENSION_OID, SgxExtension
-from migtd.mock.platform import (  # noqa: F401 - re-exported for the tests and tools
+from migtd.mock.platform import (
     PCK_PCESVN,
     PCK_TCB_COMPONENTS,
-    QE_ATTRIBUTES,
     QE_ISVPRODID,
     QE_ISVSVN,
-    QE_MRENCLAVE,
     QE_MRSIGNER,
     raw_signature,
 )
