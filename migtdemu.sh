@@ -203,8 +203,12 @@ fi
 
 available_cpus=$(nproc)
 [[ "$num_cpus" =~ ^[0-9]+$ ]] || die "--num-cpus must be a positive integer, got: $num_cpus"
-(( num_cpus >= 1 )) || die "--num-cpus must be at least 1, got: $num_cpus"
-(( num_cpus <= available_cpus )) || die "Requested $num_cpus CPUs but only $available_cpus available"
+cpus_given="$num_cpus"
+num_cpus="${num_cpus#"${num_cpus%%[!0]*}"}"  # leading zeros would make bash read octal
+[[ -n "$num_cpus" ]] || die "--num-cpus must be at least 1, got: $cpus_given"
+# compare as text first: thousands of digits would overflow bash arithmetic
+(( ${#num_cpus} <= 6 && num_cpus <= available_cpus )) \
+    || die "Requested $cpus_given CPUs but only $available_cpus available"
 
 if [[ "$run_both" != true && "$role" != source && "$role" != destination ]]; then
     die "Role must be 'source' or 'destination', got: $role"
