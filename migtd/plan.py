@@ -221,9 +221,10 @@ def plan(req: RunRequest) -> RunPlan:
         if not value and item.default is not None:
             value = str(item.default())
         if not value:
-            subject = "--mock-quote-file" if mode.reads_mock_quote else f"attestation mode {mode.name}"
+            subject, whose = (("--mock-quote-file", "the quote's") if mode.reads_mock_quote
+                              else (f"attestation mode {mode.name}", "the peers'"))
             where = NAMING.get(req.front, NAMING["console"])[item.var]
-            raise PlanError(f"{subject} needs the {item.label.replace(' file', '')} of the quote's platform: "
+            raise PlanError(f"{subject} needs the {item.label.replace(' file', '')} of {whose} platform: "
                             f"name it with {where}")
         if local_roles:
             _exists(value, item.label[0].upper() + item.label[1:].replace(" file", ""))
