@@ -12,28 +12,20 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # ---------------------------------------------------------------- defaults --
-# Defaults live in the project's config/ folder; paths you pass are taken
-# relative to where you run the script, and the log files are written there too.
-# MIGTD_CONFIG_DIR replaces the folder. A copy of this script outside a checkout
-# asks the installed package where its config/ is (migtd-tool paths).
-config_dir="${MIGTD_CONFIG_DIR:-$here/config}"
-if [[ ! -d "$config_dir" ]]; then
-    for tool in "$here/.venv/bin/migtd-tool" "$(command -v migtd-tool 2>/dev/null)"; do
-        [[ -n "$tool" && -x "$tool" ]] && config_dir="$("$tool" paths config-dir 2>/dev/null)" && break
-    done
-fi
-DEFAULT_POLICY_FILE="$config_dir/policy.json"
-DEFAULT_ROOT_CA_FILE="$config_dir/Intel_SGX_Provisioning_Certification_RootCA.cer"
-MOCK_ROOT_CA_FILE="$config_dir/mock/root_ca.der"
-MOCK_COLLATERAL_FILE="$config_dir/mock/collateral.json"
+# Paths you pass are taken relative to where you run the script, and the log
+# files are written there too. What each side of a run gets (arguments,
+# environment, default files, every check that needs no process) is decided
+# by the run planner, `migtd-tool plan`, which migtd-console uses as well. The
+# default files are the installed package's (`migtd-tool paths`), so a copy of
+# this script outside the checkout works against an installed MigTD-Py;
+# MIGTD_CONFIG_DIR replaces them, MIGTD_COLLATERAL_SOURCE is passed on.
 
 role="source"
 request_id="1"
 operation="migration"
 dest_ip="127.0.0.1"
 dest_port="8001"
-policy_file="$DEFAULT_POLICY_FILE"
-policy_file_explicit=false
+policy_file=""
 root_ca_file=""
 issuer_chain_file=""
 src_policy_file=""
@@ -111,9 +103,18 @@ Options:
   -h, --help                   show this help
 
 Notes:
-  - Azure mode (the default) reads TD reports from the vTPM (/dev/tpmrm0, TSS2_TCTI
-    is set automatically when it exists) and quotes from IMDS; if the TPM device is
-    not accessible the script uses sudo, unless you are root.
+  - Azure mode (the default) reads TD reports from the vTPM (TSS2_TCTI, default
+    device:/dev/tpmrm0) and quotes from IMDS; if the TPM device is not accessible
+    the script uses sudo, unless you are root.
+  - Each side's arguments and environment come from the run planner
+    (`migtd-tool plan`), the same one migtd-console uses; it also refuses, before
+    anything starts, a request that cannot run (missing files, a mock quote
+    without its collateral, an output file that is one of the inputs).
+  - The default policy, root CAs and mock PKI are the installed package's
+    (`migtd-tool paths`; MIGTD_CONFIG_DIR replaces the folder). With azure or
+    --mock-quote-file, MIGTD_COLLATERAL_SOURCE (pcs, pccs:URL, thim:URL) may
+    replace MIGTD_COLLATERAL_FILE: migtd then fetches the collateral.
+  - NO_COLOR set: no colours even on a terminal.
   - --both writes dest_<operation>_out.log (destination output) and
     migtd_<operation>_{destination,source}.log (MIGTD_LOG_FILE of each side).
   - Rebinding operations always use policy v2. rebind-finalize clears the rebinding
@@ -146,7 +147,7 @@ while [[ $# -gt 0 ]]; do
         -o|--operation)                 need_value "$@"; operation="$2"; shift 2 ;;
         -d|--dest-ip)                   need_value "$@"; dest_ip="$2"; shift 2 ;;
         -p|--dest-port)                 need_value "$@"; dest_port="$2"; shift 2 ;;
-        --policy-file)                  need_value "$@"; policy_file="$2"; policy_file_explicit=true; shift 2 ;;
+        --policy-file)                  need_value "$@"; policy_file="$2"; shift 2 ;;
         --root-ca-file)                 need_value "$@"; root_ca_file="$2"; shift 2 ;;
         --policy-issuer-chain-file)     need_value "$@"; issuer_chain_file="$2"; shift 2 ;;
         --src-policy-file)              need_value "$@"; src_policy_file="$2"; shift 2 ;;
@@ -209,18 +210,14 @@ if [[ -n "$mock_quote_file" && "$mock_quote_file" != /* ]]; then
     note "Note: Converted relative path to absolute: $mock_quote_file"
 fi
 
-if [[ "$skip_ra" == true && "$mock_report" == true ]]; then
-    die "--skip-ra and --mock-report options are mutually exclusive" \
-        "Use --skip-ra to bypass attestation entirely, or --mock-report to test with mock data but full attestation flow"
-fi
-if [[ "$mock_report" == true ]]; then
-    use_sudo=false  # no TPM involved
-fi
-
 available_cpus=$(nproc)
 [[ "$num_cpus" =~ ^[0-9]+$ ]] || die "--num-cpus must be a positive integer, got: $num_cpus"
-(( num_cpus >= 1 )) || die "--num-cpus must be at least 1, got: $num_cpus"
-(( num_cpus <= available_cpus )) || die "Requested $num_cpus CPUs but only $available_cpus available"
+cpus_given="$num_cpus"
+num_cpus="${num_cpus#"${num_cpus%%[!0]*}"}"  # leading zeros would make bash read octal
+[[ -n "$num_cpus" ]] || die "--num-cpus must be at least 1, got: $cpus_given"
+# compare as text first: thousands of digits would overflow bash arithmetic
+(( ${#num_cpus} <= 6 && num_cpus <= available_cpus )) \
+    || die "Requested $cpus_given CPUs but only $available_cpus available"
 
 if [[ "$run_both" != true && "$role" != source && "$role" != destination ]]; then
     die "Role must be 'source' or 'destination', got: $role"
@@ -232,12 +229,11 @@ if [[ -n "$log_level" ]]; then
     esac
 fi
 
-if [[ "$skip_ra" == true ]]; then
-    attestation="skip-ra"
-elif [[ "$mock_report" == true ]]; then
-    attestation="mock-report"
-else
-    attestation="azure"
+rust_log="${RUST_LOG:-}"
+if [[ -z "$rust_log" ]]; then
+    if [[ -n "$log_level" ]]; then rust_log="$log_level"
+    elif [[ "$build_mode" == debug ]]; then rust_log="debug"
+    else rust_log="info"; fi
 fi
 
 # ------------------------------------------------------------ find migtd --
@@ -252,74 +248,51 @@ elif command -v migtd >/dev/null 2>&1; then
 else
     die "migtd not found in $here/.venv or on PATH" "Install it first: ./scripts/setup.sh"
 fi
+[[ -n "$migtd_tool" && -x "$migtd_tool" ]] || die "migtd-tool not found beside $migtd_bin" \
+    "Install it first: ./scripts/setup.sh"
 info "Using migtd from $found_where: $migtd_bin"
 
-# ----------------------------------------------- policy v2 from mock data --
-if [[ -z "$root_ca_file" ]]; then
-    if [[ "$attestation" == azure || -n "$mock_quote_file" ]]; then
-        root_ca_file="$DEFAULT_ROOT_CA_FILE"
-    else
-        root_ca_file="$MOCK_ROOT_CA_FILE"
-    fi
+# ------------------------------------------------------------------ plan ---
+# The planner checks the request and prints each side's argv and environment
+# as shell assignments (plan_env_<role>, plan_args_<role>, …), every value quoted.
+plan_request=(plan --format sh --front script --operation "$operation" --request-id "$request_id"
+              --dest-ip "$dest_ip" --dest-port "$dest_port" --log-level "$rust_log")
+[[ "$skip_ra" == true ]] && plan_request+=(--skip-ra)
+[[ "$mock_report" == true ]] && plan_request+=(--mock-report)
+[[ -n "$mock_quote_file" ]] && plan_request+=(--mock-quote-file "$mock_quote_file")
+[[ "$policy_v2" == true ]] && plan_request+=(--policy-version 2)
+[[ -n "$policy_file" ]] && plan_request+=(--policy-file "$policy_file")
+[[ -n "$src_policy_file" ]] && plan_request+=(--src-policy-file "$src_policy_file")
+[[ -n "$dst_policy_file" ]] && plan_request+=(--dst-policy-file "$dst_policy_file")
+[[ -n "$issuer_chain_file" ]] && plan_request+=(--policy-issuer-chain-file "$issuer_chain_file")
+[[ -n "$src_issuer_chain_file" ]] && plan_request+=(--src-policy-issuer-chain-file "$src_issuer_chain_file")
+[[ -n "$dst_issuer_chain_file" ]] && plan_request+=(--dst-policy-issuer-chain-file "$dst_issuer_chain_file")
+[[ -n "$root_ca_file" ]] && plan_request+=(--root-ca-file "$root_ca_file")
+[[ -n "${MIGTD_COLLATERAL_FILE:-}" ]] && plan_request+=(--collateral-file "$MIGTD_COLLATERAL_FILE")
+[[ -n "${MIGTD_COLLATERAL_SOURCE:-}" ]] && plan_request+=(--collateral-source "$MIGTD_COLLATERAL_SOURCE")
+[[ "$mock_quote_retry" == true ]] && plan_request+=(--quote-failures 5)
+[[ "$skip_policy_generation" != true ]] && plan_request+=(--generate-into "$(pwd)")
+dest_out="dest_${operation}_out.log"
+if [[ "$run_both" == true ]]; then
+    plan_request+=(--role destination --role source
+                   --log-file "destination=migtd_${operation}_destination.log"
+                   --log-file "source=migtd_${operation}_source.log"
+                   --output "destination output=$dest_out")
+else
+    plan_request+=(--role "$role")
 fi
+plan_text="$("$migtd_tool" "${plan_request[@]}")" || exit 1
+eval "$plan_text"
 
 # Generated files go where the script is run, never into the project.
-if [[ "$policy_v2" == true && "$mock_report" == true && "$policy_file_explicit" != true \
-      && -z "$src_policy_file" && -z "$dst_policy_file" && "$skip_policy_generation" != true ]]; then
-    gen_policy="$(pwd)/generated_policy_v2_signed.json"
-    gen_chain="$(pwd)/generated_policy_issuer_chain.pem"
+if (( ${#plan_generate[@]} > 0 )); then
     info "=== Generating policy v2 from mock report data ==="
-    gen_args=(policy generate-v2 --out "$gen_policy" --chain-out "$gen_chain")
-    if [[ -n "$mock_quote_file" && -z "${MIGTD_COLLATERAL_FILE:-}" ]]; then
-        die "a policy generated from --mock-quote-file needs the collateral of the quote's platform" \
-            "Set MIGTD_COLLATERAL_FILE (e.g. collateral_azure_thim.json for upstream's az_migtd_quote.blob)."
-    fi
-    if [[ -n "$mock_quote_file" ]]; then
-        [[ -f "$mock_quote_file" ]] || die "Mock Quote file not found: $mock_quote_file"
-        gen_args+=(--quote "$mock_quote_file" --root-ca "$root_ca_file")
-    fi
-    [[ -n "${MIGTD_COLLATERAL_FILE:-}" ]] && gen_args+=(--collateral "$MIGTD_COLLATERAL_FILE")
-    if [[ -z "$migtd_tool" ]] || ! "$migtd_tool" "${gen_args[@]}"; then
-        die "Failed to generate policy from mock report data"
-    fi
+    "$migtd_tool" "${plan_generate[@]}" || die "Failed to generate policy from mock report data"
     good "Policy generated successfully from mock report data"
-    policy_file="$gen_policy"
-    issuer_chain_file="$gen_chain"
-fi
-
-if [[ "$policy_v2" == true ]]; then
-    if [[ "$policy_file" == "$DEFAULT_POLICY_FILE" && -z "$src_policy_file" && -z "$dst_policy_file" ]]; then
-        die "When using --policy-v2, you must explicitly specify a policy file with --policy-file" \
-            "Example: $0 --policy-v2 --policy-file policy_v2_signed.json --policy-issuer-chain-file policy_issuer_chain.pem --both"
-    fi
-    if [[ -z "$issuer_chain_file" && -z "$src_issuer_chain_file" && -z "$dst_issuer_chain_file" ]]; then
-        die "When using --policy-v2, you must specify a policy issuer chain file with --policy-issuer-chain-file" \
-            "Example: $0 --policy-v2 --policy-file policy_v2_signed.json --policy-issuer-chain-file policy_issuer_chain.pem --both"
-    fi
-fi
-
-src_policy="${src_policy_file:-$policy_file}"
-src_chain="${src_issuer_chain_file:-$issuer_chain_file}"
-dst_policy="${dst_policy_file:-$policy_file}"
-dst_chain="${dst_issuer_chain_file:-$issuer_chain_file}"
-
-check_file() {
-    [[ -f "$1" ]] || die "$2 file not found: $1" "Please ensure the file exists or specify a different path."
-}
-[[ -n "$mock_quote_file" ]] && check_file "$mock_quote_file" "Mock Quote"
-check_file "$src_policy" "Source Policy"
-check_file "$dst_policy" "Destination Policy"
-if [[ "$policy_v2" == true ]]; then
-    check_file "$src_chain" "Source Policy Issuer Chain"
-    check_file "$dst_chain" "Destination Policy Issuer Chain"
-else
-    check_file "$root_ca_file" "Root CA"
 fi
 
 # ------------------------------------------------------------- sudo/TPM ---
-tss2_tcti=""
-if [[ "$attestation" == azure ]]; then
-    [[ -e /dev/tpmrm0 ]] && tss2_tcti="device:/dev/tpmrm0"
+if [[ "$plan_needs_tpm" == true ]]; then
     if [[ "$use_sudo" == false ]]; then
         for dev in /dev/tpmrm0 /dev/tpm0; do
             if [[ -e "$dev" && ( ! -r "$dev" || ! -w "$dev" ) ]]; then
@@ -348,68 +321,38 @@ else
     taskset_desc="none (taskset not installed)"
 fi
 
-rust_log="${RUST_LOG:-}"
-if [[ -z "$rust_log" ]]; then
-    if [[ -n "$log_level" ]]; then rust_log="$log_level"
-    elif [[ "$build_mode" == debug ]]; then rust_log="debug"
-    else rust_log="info"; fi
-fi
-
 # ---------------------------------------------------------- show config ---
 good "Configuration:"
 say "  Build mode: $build_mode (no build step; selects the default log level)"
 say "  Operation: $operation"
 if [[ "$policy_v2" == true ]]; then say "  Policy version: v2"; else say "  Policy version: v1 (default)"; fi
-case "$attestation" in
-    skip-ra)     say "  Skip RA mode: enabled (mock attestation, no TDX/Azure CVM/TPM required)" ;;
-    mock-report) say "  Mock report mode: enabled (full attestation with mock TD reports/quotes)" ;;
-    azure)       say "  Attestation mode: normal (requires TDX/Azure CVM/TPM for real attestation)" ;;
-esac
+say "  $plan_summary"
 if [[ "$run_both" == true ]]; then say "  Mode: both (destination then source)"; else say "  Role: $role"; fi
 say "  Destination: ${dest_ip}:${dest_port}"
 say "  Request ID: $request_id"
 say "  CPU affinity: $num_cpus (using: $taskset_desc)"
-say "  Policy file: $policy_file"
-if [[ "$policy_v2" != true ]]; then
-    say "  Root CA file: $root_ca_file"
-elif [[ -n "$src_policy_file" || -n "$dst_policy_file" ]]; then
-    say "  Source policy file: $src_policy"
-    say "  Source issuer chain: $src_chain"
-    say "  Dest policy file: $dst_policy"
-    say "  Dest issuer chain: $dst_chain"
+if [[ "$plan_policy_source" == "$plan_policy_destination" && "$plan_chain_source" == "$plan_chain_destination" ]]; then
+    say "  Policy file: $plan_policy_source"
+    [[ "$policy_v2" == true ]] && say "  Policy issuer chain file: $plan_chain_source"
 else
-    say "  Policy issuer chain file: $issuer_chain_file"
+    say "  Source policy file: $plan_policy_source"
+    say "  Dest policy file: $plan_policy_destination"
+    if [[ "$policy_v2" == true ]]; then
+        say "  Source issuer chain: $plan_chain_source"
+        say "  Dest issuer chain: $plan_chain_destination"
+    fi
 fi
+[[ "$policy_v2" != true ]] && say "  Root CA file: $plan_root_ca"
 [[ -n "$mock_quote_file" ]] && say "  Mock Quote file: $mock_quote_file"
 [[ "$mock_quote_retry" == true ]] && say "  Mock quote retry: first 5 quote requests fail"
 say "  Use sudo: $use_sudo"
 say
 
-# Environment and arguments of one side: side_env/side_args arrays.
+# Environment and arguments of one side, as the planner made them: side_env/side_args arrays.
 side_setup() {
-    local side="$1" log_file="$2"
-    local pol chain
-    if [[ "$side" == source ]]; then pol="$src_policy"; chain="$src_chain"; else pol="$dst_policy"; chain="$dst_chain"; fi
-    side_env=("MIGTD_POLICY_FILE=$pol" "RUST_LOG=$rust_log" "MIGTD_ATTESTATION=$attestation")
-    [[ -n "$chain" ]] && side_env+=("MIGTD_POLICY_ISSUER_CHAIN_FILE=$chain")
-    [[ -n "$log_file" ]] && side_env+=("MIGTD_LOG_FILE=$log_file")
-    if [[ "$policy_v2" != true || "$attestation" != skip-ra ]]; then
-        side_env+=("MIGTD_ROOT_CA_FILE=$root_ca_file")
-    fi
-    if [[ "$attestation" == mock-report && -z "$mock_quote_file" && -z "${MIGTD_COLLATERAL_FILE:-}" ]]; then
-        side_env+=("MIGTD_COLLATERAL_FILE=$MOCK_COLLATERAL_FILE")
-    fi
-    [[ -n "${MIGTD_COLLATERAL_FILE:-}" ]] && side_env+=("MIGTD_COLLATERAL_FILE=$MIGTD_COLLATERAL_FILE")
-    [[ -n "$tss2_tcti" && -z "${TSS2_TCTI:-}" ]] && side_env+=("TSS2_TCTI=$tss2_tcti")
-    [[ -n "$mock_quote_file" ]] && side_env+=("MOCK_QUOTE_FILE=$mock_quote_file")
-    [[ "$mock_quote_retry" == true ]] && side_env+=("MIGTD_QUOTE_FAILURES=5")
-    side_args=(--role "$side" --request-id "$request_id" --operation "$operation" --attestation "$attestation")
-    [[ "$policy_v2" == true ]] && side_args+=(--policy-version 2)
-    # Upstream passes the address to the source only; the destination then
-    # always listens on the default. Passing it to both makes -d/-p mean the
-    # same thing for either role.
-    side_args+=(--dest-ip "$dest_ip" --dest-port "$dest_port")
-    return 0
+    local role_env="plan_env_$1[@]" role_args="plan_args_$1[@]"
+    side_env=("${!role_env}")
+    side_args=("${!role_args}")
 }
 
 run_side() {
@@ -436,13 +379,12 @@ port_listening() {
 }
 
 if [[ "$run_both" == true ]]; then
-    dest_out="dest_${operation}_out.log"
     info "=== Running ($operation) with both sides ==="
     if port_listening; then
         die "port ${dest_port} is already in use on this host" "Pick another port with --dest-port."
     fi
     info "Starting destination in background..."
-    side_setup destination "migtd_${operation}_destination.log"
+    side_setup destination
     show_command
     run_side >"$dest_out" 2>&1 &
     dest_pid=$!
@@ -471,7 +413,7 @@ if [[ "$run_both" == true ]]; then
     good "Port ${dest_port} is now listening."
 
     info "Starting source (foreground)..."
-    side_setup source "migtd_${operation}_source.log"
+    side_setup source
     show_command
     say
     run_side
@@ -507,7 +449,7 @@ if [[ "$run_both" == true ]]; then
 fi
 
 info "Starting MigTD ($operation) in $role mode..."
-side_setup "$role" ""
+side_setup "$role"
 show_command
 say
 run_side

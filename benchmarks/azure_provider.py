@@ -36,8 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from migtd.attest.mock_qe import MockQE  # noqa: E402
-from migtd.attest.providers import MockQeProvider  # noqa: E402
+from migtd.mock.qe import MockQE  # noqa: E402
+from migtd.mock.providers import MockQeProvider  # noqa: E402
 from migtd.emu import hcl  # noqa: E402
 from migtd.emu.azure import AzureQuoteProvider  # noqa: E402
 from migtd.emu.imds import b64url_decode, b64url_encode  # noqa: E402

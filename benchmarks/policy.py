@@ -43,7 +43,7 @@ VECTORS = ROOT / "tests" / "vectors"
 
 from migtd import paths  # noqa: E402
 from migtd.attest.collateral import load_collateral  # noqa: E402
-from migtd.attest.providers import MockQeProvider  # noqa: E402
+from migtd.mock.providers import MockQeProvider  # noqa: E402
 from migtd.attest.verify import verify_quote  # noqa: E402
 from migtd.eventlog import v1_event_log, v2_event_log  # noqa: E402
 from migtd.policy import authenticate_v1, evaluate_v1  # noqa: E402

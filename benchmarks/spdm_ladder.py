@@ -69,8 +69,10 @@ def ratls_once() -> None:
 
     from migtd import eventlog
     from migtd.ratls import certificate
+    from migtd.ratls.evidence import evidence_from_certificate
     from migtd.ratls.tls import TlsEngine
-    from migtd.ratls.verifier import SkipRaVerifier
+    from migtd.verdict import SessionFacts
+    from migtd.verifiers.skip_ra import SkipRaVerifier
 
     def identity():
         key = ec.generate_private_key(ec.SECP384R1())
@@ -90,8 +92,9 @@ def ratls_once() -> None:
     else:
         raise AssertionError("TLS handshake did not finish")
     verifier = SkipRaVerifier()
-    assert verifier.verify(certificate.parse_certificate(server.peer_certificate_der()), is_client=False).ok
-    assert verifier.verify(certificate.parse_certificate(client.peer_certificate_der()), is_client=True).ok
+    for peer_der, is_client in ((server.peer_certificate_der(), False), (client.peer_certificate_der(), True)):
+        evidence = evidence_from_certificate(certificate.parse_certificate(peer_der), verifier.needs(is_client))
+        assert verifier.verify(evidence, SessionFacts(), is_client=is_client).ok
     client.write(bytes(40))
     server.feed(client.take_outgoing())
     assert server.read(40) == bytes(40)

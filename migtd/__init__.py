@@ -1,7 +1,7 @@
 """MigTD-Py: a Python Migration TD in Azure CVM emulation (AzCVMEmu) mode.
 
 The package is split so that protocol logic takes bytes and returns values
-(codecs, verifier, policy engine) while a thin asyncio layer moves bytes over
+(codecs, verifier, policy engine) while a thin layer of blocking sockets moves bytes over
 TCP. Nothing under ``migtd`` imports Textual.
 """
 

@@ -1,7 +1,5 @@
 """``python -m migtd``: the same as the ``migtd`` command."""
 
-import sys
+from migtd.cli import entry
 
-from migtd.cli import main
-
-sys.exit(main())
+entry()

@@ -15,7 +15,7 @@ which is exactly the tolerance the Rust encoder needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from migtd.errors import FormatError
 from migtd.result import MigrationResult
@@ -133,8 +133,7 @@ def oid(dotted: str) -> bytes:
 
 # ---------------------------------------------------------------- reading
 
-@dataclass(frozen=True)
-class Tlv:
+class Tlv(NamedTuple):
     """One decoded element; ``raw`` is the full encoding as it appeared."""
 
     tag: int

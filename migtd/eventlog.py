@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from migtd.errors import FormatError
 
@@ -51,8 +51,7 @@ def _spec_id_event() -> bytes:
 SPEC_ID_HEADER = _spec_id_event()
 
 
-@dataclass(frozen=True)
-class CcEvent:
+class CcEvent(NamedTuple):
     """One CC measurement event: which RTMR it extends and what it recorded."""
 
     mr_index: int

@@ -63,7 +63,7 @@ class EventLog:
 
     def __init__(self, role: str, request_id: int, *, fmt: str = "text",
                  level: str = "info", stream: IO[str] | None = None,
-                 tee_path: str | None = None) -> None:
+                 tee_path: str | None = None, tee: IO[str] | None = None) -> None:
         if fmt not in ("text", "json"):
             raise ValueError(f"unknown log format {fmt!r}")
         self.role = role
@@ -71,8 +71,10 @@ class EventLog:
         self.fmt = fmt
         self.threshold = LEVELS[parse_level(level)]
         self.stream = stream if stream is not None else sys.stderr
-        self._tee: IO[str] | None = None
-        if tee_path:
+        # ``tee``: an already opened copy (``migtd`` opens MIGTD_LOG_FILE with
+        # migtd.inputs.open_output, which refuses to truncate one of the run's inputs).
+        self._tee: IO[str] | None = tee
+        if tee_path and tee is None:
             self._tee = open(tee_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def enabled(self, level: str) -> bool:

@@ -1,32 +1,28 @@
-"""The migration flow of one MigTD: request loop, RA-TLS session, MSK exchange.
+"""The migration flow of one MigTD: a thin driver over the I/O-free protocol steps.
 
 Order of work (protocol.md §2, §4, §5): take EnableLogArea, GetTDReport and
 StartMigration from the emulated VMM; for StartMigration run the optional
 policy-v2 pre-session exchange, build a fresh RA-TLS certificate, do the TLS
-1.3 handshake (source = client, destination = server), verify the peer's
-certificate *before* any application data, swap 40-byte ExchangeInformation
-records, negotiate the version and store the peer's key. Rebinding (§7,
+1.3 handshake (source = client, destination = server), judge the peer's
+evidence *before* any application data, swap 40-byte ExchangeInformation
+records, agree on the version and store the peer's key. Rebinding (§7,
 policy v2) follows the same path with GetMigtdData/StartRebinding, TDREPORT
 certificates and a 32-byte token instead of the ExchangeInformation swap.
 
-Everything here awaits the network only through :class:`FramedStream`,
-whose waits are bounded by ``--timeout``. Decisions are made by the pure
-modules (codecs, verifier, version negotiation).
+Decisions are made by the pure modules — :mod:`migtd.protocol` (pre-session,
+ExchangeInformation, token), :class:`migtd.ratls.tls.TlsEngine`, the
+verifier of the attestation mode — and this module only moves their bytes.
+Each network phase (pre-session exchange, TLS handshake with peer
+verification, key exchange) runs under its own deadline of ``--timeout``
+seconds (:class:`migtd.transport.Deadline`): a peer trickling bytes cannot
+stretch it.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
-import struct
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from migtd import eventlog
-from migtd.attest.binding import report_data_for_key
-from migtd.emu.quote_provider import QuoteProvider
 from migtd.emu.quote_retry import FailureInjector, quote_with_retry
 from migtd.emu.requests import HOST_REPORT_DATA, Operation, Request, RequestError, parse_request
 from migtd.emu.tdcs import (
@@ -35,80 +31,77 @@ from migtd.emu.tdcs import (
 )
 from migtd.emu.vmm import EmulatedVmm, enable_log_area
 from migtd.errors import MigtdError, NetworkError, SecureSessionError
-from migtd.events import EventLog
-from migtd.ratls.msk import EXCHANGE_INFO_SIZE, ExchangeInformation, key_fingerprint, negotiate_version
-from migtd.ratls.verifier import PeerVerifier, VerifierContext
+from migtd.protocol import presession
+from migtd.protocol.msk import EXCHANGE_INFO_SIZE, ExchangeInformation, agree, key_fingerprint
 from migtd.result import MigrationResult
 from migtd.transport import FramedStream, TransportTimeout
+from migtd.verdict import LocalCheck, PeerVerifier, SessionFacts
 
 if TYPE_CHECKING:  # the TLS engine pulls in pyOpenSSL; import it only when a session runs
+    from collections.abc import Callable
+
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
+    from migtd.emu.quote_provider import QuoteProvider
+    from migtd.events import EventLog
     from migtd.ratls.certificate import ParsedCertificate
     from migtd.ratls.tls import TlsEngine
 
+#: Names of the network phases, as the timeout messages spell them.
+PRE_SESSION = "the pre-session exchange"
+HANDSHAKE = "the TLS handshake and peer verification"
+KEY_EXCHANGE = "the key exchange"
 
-#: Largest pre-session blob accepted: a 1 MiB policy, an 8 KiB issuer chain and two lengths
-#: (the file limits of protocol.md §1.4), so a hostile length cannot make us buffer gigabytes.
-MAX_PEER_BLOB = 1024 * 1024 + 8192 + 8
 
-
-@dataclass
 class SessionConfig:
     """Everything the flow needs, already validated by the CLI.
 
     Request id, UUID and binding handle come with each VMM request, not from here.
     """
 
-    is_source: bool
-    attestation: str
-    policy_version: int = 1
-    policy: bytes = b""
-    root_ca: bytes = b""
-    issuer_chain: bytes = b""
+    __slots__ = ("is_source", "event_log", "policy_version", "policy", "issuer_chain")
 
-
-def local_event_log(cfg: SessionConfig) -> bytes:
-    """The CCEL log this MigTD measures at start-up (§5.3), per mode and policy version."""
-    if cfg.attestation == "skip-ra":
-        return eventlog.skip_ra_event_log()
-    if cfg.policy_version == 2:
-        return eventlog.v2_event_log(cfg.issuer_chain, cfg.policy)
-    return eventlog.v1_event_log(cfg.policy, cfg.root_ca)
+    def __init__(self, *, is_source: bool, event_log: bytes, policy_version: int = 1, policy: bytes = b"",
+                 issuer_chain: bytes = b"") -> None:
+        self.is_source = is_source
+        #: The CCEL log this MigTD measured at start-up (§5.3; the attestation mode decides its events).
+        self.event_log = event_log
+        self.policy_version = policy_version
+        self.policy = policy
+        self.issuer_chain = issuer_chain
 
 
 def peer_data_blob(policy: bytes, issuer_chain: bytes) -> bytes:
-    """Policy-v2 pre-session blob: ``len ‖ policy ‖ len ‖ issuer chain`` (§4.2).
-
-    The codec lives in :mod:`migtd.policy.v2.flows`; it is imported here, on
-    first use, so policy-v1 and skip-RA runs do not load the v2 policy engine.
-    """
-    from migtd.policy.v2.flows import build_peer_data
-
-    return build_peer_data(policy, issuer_chain)
+    """Policy-v2 pre-session blob: ``len ‖ policy ‖ len ‖ issuer chain`` (§4.2)."""
+    return presession.build_blob(policy, issuer_chain)
 
 
-class PayloadReader:
-    """Reads the frame payloads as one byte stream (frame boundaries carry no meaning)."""
+class Link:
+    """The connection as one byte stream for the protocol steps (frame boundaries carry no meaning)."""
 
     def __init__(self, stream: FramedStream) -> None:
         self.stream = stream
         self._buf = bytearray()
 
-    async def read_exact(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            self._buf += await self.stream.recv()
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
+    def begin(self, phase: str) -> None:
+        """Start a phase: it has ``--timeout`` seconds from now."""
+        self.stream.begin(phase)
 
-    async def read_some(self) -> bytes:
+    def send(self, data: bytes) -> None:
+        """One write: ``data`` as one frame (or more above 65 524 bytes)."""
+        self.stream.send(data)
+
+    def recv_some(self) -> bytes:
         """Whatever is buffered, else the next frame's payload."""
         if self._buf:
             out = bytes(self._buf)
             self._buf.clear()
             return out
-        return await self.stream.recv()
+        return self.stream.recv()
+
+    def unread(self, data: bytes) -> None:
+        """Give back bytes a step did not use (they belong to the next one)."""
+        self._buf[:0] = data
 
 
 class Migration:
@@ -116,15 +109,10 @@ class Migration:
 
     def __init__(self, cfg: SessionConfig, log: EventLog, stream: FramedStream, vmm: EmulatedVmm,
                  store: FieldStore, provider: QuoteProvider, verifier: PeerVerifier,
-                 injector: FailureInjector | None = None,
-                 verifier_context: VerifierContext | None = None) -> None:
+                 injector: FailureInjector | None = None) -> None:
         self.cfg = cfg
-        # Shared with the verifier: filled with the local quote and the peer's
-        # pre-session blob as they become known, before the peer is judged.
-        self.verifier_context = verifier_context
         self.log = log
-        self.stream = stream
-        self.reader = PayloadReader(stream)
+        self.link = Link(stream)
         self.vmm = vmm
         self.store = store
         self.provider = provider
@@ -132,14 +120,15 @@ class Migration:
         self.injector = injector or FailureInjector(0)
         #: One line saying why the run failed (empty on success), for the exit event.
         self.failure = ""
-
-    @functools.cached_property
-    def event_log(self) -> bytes:
-        """This MigTD's CCEL log, built once per run (it depends only on the configuration)."""
-        return local_event_log(self.cfg)
+        self.event_log = cfg.event_log
+        # What the session learns before it judges the peer; handed over as SessionFacts.
+        self._local_quote = b""
+        self._local_tdreport = b""
+        self._local_check: LocalCheck | None = None
+        self._peer_blob: bytes | None = None
 
     # ------------------------------------------------------------ request loop
-    async def run(self) -> MigrationResult:
+    def run(self) -> MigrationResult:
         """Serve requests until the migration request is done; its result is the exit code."""
         policy_v2 = self.cfg.policy_version == 2
         while True:
@@ -168,12 +157,11 @@ class Migration:
             elif req.operation in (Operation.GetTDReport, Operation.GetMigtdData):
                 self._handle_report(req)
             elif req.operation == Operation.StartMigration:
-                return await self._handle_start(req, self.exchange_msk, "exchange_msk()",
-                                                "Migration key exchange successful!",
-                                                "Migration key exchange failed")
+                return self._handle_start(req, self.exchange_msk, "exchange_msk()",
+                                          "Migration key exchange successful!", "Migration key exchange failed")
             else:  # StartRebinding (only reachable with policy v2)
-                return await self._handle_start(req, self.start_rebinding, "start_rebinding()",
-                                                "Rebinding successful!", "Rebinding failed")
+                return self._handle_start(req, self.start_rebinding, "start_rebinding()",
+                                          "Rebinding successful!", "Rebinding failed")
 
     def _report(self, request_id: int, kind: str, result: MigrationResult, data: bytes) -> None:
         report = self.vmm.report_status(request_id, result, data)
@@ -196,12 +184,12 @@ class Migration:
         data = report if req.operation == Operation.GetTDReport else report[512:1024]
         self._report(req.request_id, req.operation.name, MigrationResult.Success, data)
 
-    async def _handle_start(self, req: Request, step: Callable[[Request], Awaitable[None]], name: str,
-                            ok_line: str, fail_line: str) -> MigrationResult:
+    def _handle_start(self, req: Request, step: Callable[[Request], None], name: str,
+                      ok_line: str, fail_line: str) -> MigrationResult:
         """Run StartMigration/StartRebinding, report its status, return its result."""
         assert req.migration is not None
         try:
-            await step(req)
+            step(req)
             result = MigrationResult.Success
             self.log.info(f"{name} returned Ok")
         except MigtdError as exc:
@@ -221,7 +209,7 @@ class Migration:
         return result
 
     # ------------------------------------------------------------ exchange_msk
-    async def exchange_msk(self, req: Request) -> None:
+    def exchange_msk(self, req: Request) -> None:
         """§4.1: pre-session (v2), RA-TLS, ExchangeInformation both ways, version, TDCS writes."""
         info = req.migration
         assert info is not None
@@ -229,30 +217,32 @@ class Migration:
         blob = None
         if self.cfg.policy_version == 2:
             blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
-            await self.pre_session(blob)
+            self.pre_session(blob)
         bh, uuid = info.binding_handle, info.uuid
         lo_field, hi_field = ((MIN_EXPORT_VERSION, MAX_EXPORT_VERSION) if is_source
                               else (MIN_IMPORT_VERSION, MAX_IMPORT_VERSION))
         local = ExchangeInformation(self.store.read_key(bh, uuid, MIG_ENC_KEY),
                                     self.store.sys_rd(lo_field), self.store.sys_rd(hi_field))
         record = local.encode()
-        engine = await self._tls(blob)
-        peer_bytes = await self._exchange_records(engine, record)
-        peer = ExchangeInformation.decode(peer_bytes)
-        version = negotiate_version((local.min_ver, local.max_ver), (peer.min_ver, peer.max_ver),
-                                    is_source=is_source)
+        engine = self._tls(blob)
+        self.link.begin(KEY_EXCHANGE)
+        engine.write(record)
+        self.link.send(engine.take_outgoing())
+        peer_record = self._read_app(engine, EXCHANGE_INFO_SIZE, "ExchangeInformation",
+                                     MigrationResult.SecureSessionError)
+        agreed = agree(local, peer_record, is_source=is_source)
         if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
             raise MigtdError("SERVTD_ATTR is not zero", MigrationResult.InvalidParameter)
-        self.store.servtd_wr(bh, uuid, MIG_VERSION, version)
-        self.store.write_key(bh, uuid, MIG_DEC_KEY, peer.key)
+        self.store.servtd_wr(bh, uuid, MIG_VERSION, agreed.version)
+        self.store.write_key(bh, uuid, MIG_DEC_KEY, agreed.peer_key)
         self.log.info("Set MSK and report status")
-        source_key = local.key if is_source else peer.key
-        self.log.emit("msk_exchanged", f"Migration session key exchanged, version {version}",
-                      mig_version=version, key_sha256_8=key_fingerprint(source_key))
+        self.log.emit("msk_exchanged", f"Migration session key exchanged, version {agreed.version}",
+                      mig_version=agreed.version, key_sha256_8=key_fingerprint(agreed.source_key))
 
-    async def start_rebinding(self, req: Request) -> None:
+    def start_rebinding(self, req: Request) -> None:
         """§7: pre-session, TLS with TDREPORT certificates, 32-byte token old → new (or finalize)."""
         from migtd.emu import rebind
+        from migtd.protocol import rebind as token_step
         from migtd.ratls.certificate import OID_SERVTD_EXT, build_rebind_certificate
 
         info = req.migration
@@ -262,10 +252,9 @@ class Migration:
             self.finalize_rebinding(bh, uuid)
             return
         blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
-        await self.pre_session(blob)
+        self.pre_session(blob)
         key, report = self._keyed_report()
-        if self.verifier_context is not None:
-            self.verifier_context.local_tdreport = report
+        self._local_tdreport = report
         extra: dict[str, bytes] = {}
         if is_old:
             if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
@@ -273,19 +262,19 @@ class Migration:
             extra = {"servtd_ext": rebind.read_servtd_ext(self.store, bh, uuid), "init_tdinfo": report[512:1024]}
         cert = build_rebind_certificate(key, self.event_log, report, policy_hash=hashlib.sha384(blob).digest(),
                                         **extra)
-        engine, peer = await self._handshake(key, cert)
+        engine, peer = self._handshake(key, cert)
+        self.link.begin(KEY_EXCHANGE)
         if is_old:
-            token = os.urandom(rebind.TOKEN_SIZE)
+            token = token_step.new_token()
             engine.write(token)
-            await self.stream.send(engine.take_outgoing())
+            self.link.send(engine.take_outgoing())
             self.store.approve_rebind(bh, uuid, token)
             self.log.info("Rebinding token sent; TDG.SERVTD.REBIND.APPROVE emulated")
             return
-        token = await self._read_app(engine, rebind.TOKEN_SIZE, "rebinding token", MigrationResult.NetworkError)
+        token = self._read_app(engine, token_step.TOKEN_SIZE, "rebinding token", MigrationResult.NetworkError)
         ext = peer.extension(OID_SERVTD_EXT)
-        if ext is None or len(ext.value) != rebind.SERVTD_EXT_SIZE:
-            raise MigtdError("peer SERVTD_EXT is missing or not 272 bytes", MigrationResult.InvalidParameter)
-        rebind.store_accept(self.store, bh, uuid, token, ext.value)
+        accepted = token_step.accept(token, ext.value if ext is not None else None)
+        rebind.store_accept(self.store, bh, uuid, accepted.token, accepted.servtd_ext)
         self.log.info("Rebinding token accepted; SERVTD_REBIND_ACCEPT_TOKEN, SERVTD_REBIND_ATTR and "
                       "SERVTD_ACCEPT_SERVTD_EXT_HASH written")
 
@@ -312,62 +301,47 @@ class Migration:
                                  MigrationResult.InvalidParameter)
             self.log.info("Rebinding session token cleared (SERVTD_REBIND_ACCEPT_TOKEN zeroed)")
 
-    async def pre_session(self, blob: bytes) -> None:
-        """Policy-v2 HELLO / PRE_SESSION_DATA / START_SESSION exchange (§4.2)."""
-        s = self.stream
-        await s.send(bytes.fromhex("FF00000008000000"))
-        await s.send(b"MGTD" + struct.pack("<HH", 0x0100, 0x0100))
-        head = await self.reader.read_exact(8)
-        if head[0] != 0xFF or struct.unpack_from("<I", head, 4)[0] != 8:
-            raise MigtdError("pre-session: expected a HELLO header", MigrationResult.InvalidParameter)
-        hello = await self.reader.read_exact(8)
-        peer_lo, peer_hi = struct.unpack_from("<HH", hello, 4)
-        if hello[:4] != b"MGTD" or max(0x0100, peer_lo) > min(0x0100, peer_hi):
-            raise MigtdError("pre-session: bad HELLO magic or no common version", MigrationResult.InvalidParameter)
-        self.log.info("Pre-Session-Message Version: 0x0100")
-        await s.send(struct.pack("<BxxxI", 1, len(blob)))
-        await s.send(blob)
-        head = await self.reader.read_exact(8)
-        if head[0] != 0x01:
-            raise MigtdError("pre-session: expected PRE_SESSION_DATA", MigrationResult.InvalidParameter)
-        blob_len = struct.unpack_from("<I", head, 4)[0]
-        if blob_len > MAX_PEER_BLOB:
-            raise MigtdError(f"pre-session: peer data of {blob_len} bytes exceeds the "
-                             f"{MAX_PEER_BLOB}-byte limit", MigrationResult.InvalidParameter)
-        peer_blob = await self.reader.read_exact(blob_len)
-        _check_blob(peer_blob)
-        if self.verifier_context is not None:
-            self.verifier_context.peer_blob = peer_blob
-        await s.send(bytes.fromhex("0200000000000000"))
-        head = await self.reader.read_exact(8)
-        if head[0] != 0x02 or struct.unpack_from("<I", head, 4)[0] != 0:
-            raise MigtdError("pre-session: expected START_SESSION", MigrationResult.InvalidParameter)
+    def pre_session(self, blob: bytes) -> None:
+        """Policy-v2 HELLO / PRE_SESSION_DATA / START_SESSION exchange (§4.2), one deadline for all of it."""
+        self.link.begin(PRE_SESSION)
+        step = presession.PreSession(blob)
+        while True:
+            for data in step.writes():
+                self.link.send(data)
+            event = step.next_event()
+            if isinstance(event, presession.NeedData):
+                step.receive_data(self.link.recv_some())
+            elif isinstance(event, presession.PeerHello):
+                self.log.info(f"Pre-Session-Message Version: {event.version:#06x}")
+            elif isinstance(event, presession.PeerData):
+                self._peer_blob = event.blob
+            else:  # SessionStart
+                self.link.unread(step.trailing_data)
+                return
 
     # ------------------------------------------------------------ RA-TLS
     def _keyed_report(self) -> tuple[EllipticCurvePrivateKey, bytes]:
         """A fresh P-384 key and a TD report whose REPORTDATA is SHA-384(public key) ‖ 16 zeros (§5.2)."""
         from cryptography.hazmat.primitives.asymmetric import ec
 
+        from migtd.attest.binding import report_data_for_key
         from migtd.ratls.certificate import public_point
 
         key = ec.generate_private_key(ec.SECP384R1())
         return key, self._td_report(report_data_for_key(public_point(key)), self.event_log)
 
-    async def _local_certificate(self, blob: bytes | None) -> tuple[EllipticCurvePrivateKey, bytes]:
+    def _local_certificate(self, blob: bytes | None) -> tuple[EllipticCurvePrivateKey, bytes]:
         """Fresh P-384 key, TD report over SHA-384(key), quote, certificate (§5.2, §5.8)."""
         from migtd.ratls.certificate import build_certificate
 
         key, report = self._keyed_report()
-        quote = await quote_with_retry(self.provider, report, self.log, self.injector)
+        quote = quote_with_retry(self.provider, report, self.log, self.injector)
         self.log.emit("quote_generated", "Quote generated successfully", bytes=len(quote),
                       source=self.provider.name)
-        if self.verifier_context is not None:
-            self.verifier_context.local_quote = quote
-            self.verifier_context.local_event_log = self.event_log
-        prepare_local = getattr(self.verifier, "prepare_local", None)
-        if prepare_local is not None:  # DCAP verifiers check our own quote first (§5.5 v1 step 1)
-            local = prepare_local()
-            self.log.info(f"Local quote verified: TCB status {local.tcb_status}")
+        self._local_quote = quote
+        self._local_check = self.verifier.check_local(quote)  # DCAP: our own quote first (§5.5 v1 step 1)
+        if self._local_check is not None:
+            self.log.info(f"Local quote verified: TCB status {self._local_check.tcb_status}")
         policy_hash = hashlib.sha384(blob).digest() if blob is not None else None
         try:
             cert = build_certificate(key, quote, self.event_log, policy_hash=policy_hash)
@@ -385,25 +359,26 @@ class Migration:
             raise MigtdError(f"TD report generation failed: {_describe(exc)}",
                              MigrationResult.TdxModuleError) from None
 
-    async def _recv_tls(self) -> bytes:
-        """Next bytes for TLS; transport failures inside TLS are session errors (§3.5)."""
+    def _recv_tls(self) -> bytes:
+        """Next bytes for TLS; transport failures inside TLS are session errors (§3.5), timeouts stay 5."""
         try:
-            return await self.reader.read_some()
+            return self.link.recv_some()
         except TransportTimeout:
             raise
         except NetworkError as exc:
             raise SecureSessionError(f"TLS transport failed: {exc.message}") from None
 
-    async def _tls(self, blob: bytes | None) -> TlsEngine:
-        """Migration RA-TLS: fresh certificate with a quote, handshake, peer judged."""
-        key, cert = await self._local_certificate(blob)
-        engine, _ = await self._handshake(key, cert)
+    def _tls(self, blob: bytes | None) -> TlsEngine:
+        """Migration RA-TLS: fresh certificate with a quote (and the policy hash of ``blob``), handshake, peer judged."""
+        key, cert = self._local_certificate(blob)
+        engine, _ = self._handshake(key, cert)
         return engine
 
-    async def _handshake(self, key: EllipticCurvePrivateKey, cert: bytes) -> tuple[TlsEngine, ParsedCertificate]:
-        """Handshake, then judge the peer before any application data is written."""
+    def _handshake(self, key: EllipticCurvePrivateKey, cert: bytes) -> tuple[TlsEngine, ParsedCertificate]:
+        """Handshake, then judge the peer before any application data is written; one deadline for both."""
         from migtd.ratls.tls import TlsEngine
 
+        self.link.begin(HANDSHAKE)
         engine = TlsEngine(is_client=self.cfg.is_source, certificate_der=cert, private_key=key)
         while True:
             try:
@@ -412,7 +387,7 @@ class Migration:
                 alert = engine.take_outgoing()
                 if alert:
                     try:
-                        await self.stream.send(alert)
+                        self.link.send(alert)
                     except NetworkError:
                         pass  # the peer is gone anyway; the handshake error is what we report
                 raise
@@ -420,47 +395,44 @@ class Migration:
                 break
             out = engine.take_outgoing()
             if out:
-                await self.stream.send(out)
-            engine.feed(await self._recv_tls())
+                self.link.send(out)
+            engine.feed(self._recv_tls())
         self.log.emit("tls_established", f"TLS established: {engine.version} {engine.cipher}",
                       version=engine.version, cipher=engine.cipher)
-        return engine, self._verify_peer(engine)
+        peer = self._verify_peer(engine)
+        self.link.stream.deadline.check("peer verification to finish")
+        return engine, peer
 
     def _verify_peer(self, engine: TlsEngine) -> ParsedCertificate:
-        """Parse the peer certificate, run the mode's verifier, log its evidence, raise on rejection."""
+        """Parse the peer certificate, run the mode's verifier on its evidence, log the verdict, raise on rejection."""
         from migtd.ratls.certificate import parse_certificate
+        from migtd.ratls.evidence import evidence_from_certificate
 
         der = engine.peer_certificate_der()
         if der is None:
             raise SecureSessionError("peer presented no certificate")
         peer = parse_certificate(der)
-        verdict = self.verifier.verify(peer, self.cfg.is_source)
+        is_client = self.cfg.is_source
+        evidence = evidence_from_certificate(peer, self.verifier.needs(is_client))
+        facts = SessionFacts(self._local_quote, self.event_log, self._local_tdreport, self._peer_blob,
+                             self._local_check)
+        verdict = self.verifier.verify(evidence, facts, is_client)
         for warning in verdict.warnings:
             self.log.warn(warning)
-        verified = bool(verdict.attested.get("verified"))
-        self.log.emit("peer_attested", f"Peer quote {'verified' if verified else 'NOT verified'}",
-                      "info" if verified else "warn", **verdict.attested)
-        for rule in verdict.policy_rules:
-            self.log.emit("policy_rule", f"Policy {rule.get('section')}.{rule.get('field')}: "
-                          f"{'ok' if rule.get('ok') else 'FAILED'}", "info" if rule.get("ok") else "warn", **rule)
-        ok = bool(verdict.policy.get("ok"))
-        if verdict.policy.get("skipped"):  # skip-RA, or the peer was refused before the policy step
-            decision, level = ("skipped", "info") if ok else ("not evaluated", "warn")
-        else:
-            decision, level = ("ok", "info") if ok else ("rejected", "error")
-        self.log.emit("policy_decision", f"Policy decision: {decision}", level, **verdict.policy)
+        attested = verdict.attestation
+        self.log.emit("peer_attested", f"Peer quote {'verified' if attested.verified else 'NOT verified'}",
+                      "info" if attested.verified else "warn", **attested.event_fields())
+        for rule in verdict.rules:
+            fields = rule.as_event()
+            self.log.emit("policy_rule", f"Policy {fields['section']}.{fields['field']}: "
+                          f"{'ok' if rule.ok else 'FAILED'}", "info" if rule.ok else "warn", **fields)
+        decision, level = verdict.policy.label()
+        self.log.emit("policy_decision", f"Policy decision: {decision}", level, **verdict.policy.event_fields())
         if verdict.failure is not None:
             raise verdict.failure
         return peer
 
-    async def _exchange_records(self, engine: TlsEngine, record: bytes) -> bytes:
-        """Write our 40 bytes, then read exactly 40 (fewer before EOF → NetworkError)."""
-        engine.write(record)
-        await self.stream.send(engine.take_outgoing())
-        return await self._read_app(engine, EXCHANGE_INFO_SIZE, "ExchangeInformation",
-                                    MigrationResult.SecureSessionError)
-
-    async def _read_app(self, engine: TlsEngine, n: int, what: str, on_nothing: MigrationResult) -> bytes:
+    def _read_app(self, engine: TlsEngine, n: int, what: str, on_nothing: MigrationResult) -> bytes:
         """Exactly ``n`` bytes of application data.
 
         A peer that stops after some bytes gives NetworkError (a short read,
@@ -481,29 +453,15 @@ class Migration:
                 raise NetworkError(f"peer closed the session after {len(buf)} of {n} bytes of {what}") from None
             out = engine.take_outgoing()
             if out:
-                await self.stream.send(out)
+                self.link.send(out)
             try:
-                data = await self._recv_tls()
+                data = self._recv_tls()
             except SecureSessionError as exc:
                 if buf:
                     raise NetworkError(f"short {what}: {len(buf)} of {n} bytes") from None
                 raise MigtdError(exc.message, on_nothing) from None
             engine.feed(data)
         return buf
-
-
-def _check_blob(blob: bytes) -> None:
-    """A peer-data blob must be two non-empty length-prefixed parts, nothing more (InvalidParameter)."""
-    from migtd.policy.errors import PolicyError
-    from migtd.policy.v2.flows import parse_peer_data
-
-    try:
-        policy, chain = parse_peer_data(blob)
-    except PolicyError as exc:
-        raise MigtdError(f"pre-session: {exc.message}", MigrationResult.InvalidParameter) from None
-    if not policy or not chain:
-        raise MigtdError(f"pre-session: peer data has an empty {'policy' if not policy else 'issuer chain'}",
-                         MigrationResult.InvalidParameter)
 
 
 def _describe(exc: BaseException) -> str:

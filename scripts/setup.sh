@@ -30,4 +30,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 echo "setup: installing migtd-py[dev,azure] into .venv"
 .venv/bin/python -m pip install -q -e '.[dev,azure]'
+# An editable install leaves no bytecode; compile it once so no migtd start pays for it.
+.venv/bin/python -m compileall -q migtd tui
 echo "setup: done"

@@ -1,21 +1,32 @@
 """Run parameters: the console's flags and the ``migtd`` command lines they imply.
 
 Defaults mirror the upstream runner script (role ``source`` unless ``--both``,
-request id 1, ``127.0.0.1:8001``, ``config/policy.json``). Building each side's
-argv and environment is pure so it is tested without starting anything.
+request id 1, ``127.0.0.1:8001``, ``config/policy.json``, a 60-s timeout).
+Each side's argv and environment come from the run planner
+(:mod:`migtd.plan`), the one ``migtdemu.sh`` uses too, so the two runners
+start the same ``migtd`` for the same request; a request the planner refuses
+(a ``--mock-quote-file`` without its collateral, a missing file) is one line
+and exit 1 before the console starts anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 
-from migtd import paths
+from migtd import modes
+from migtd.cli.args import DEFAULT_TIMEOUT
+from migtd.inputs import parse_seconds, parse_uint
+from migtd.plan import PlanError, RunPlan, RunRequest, plan
 from tui.settings import Settings
 
-MODES = ("azure", "mock-report", "skip-ra")
+MODES = modes.names()
+#: Network phases of a migtd run, each bounded by --timeout (migtd.session, migtd.transport).
+PHASES = 4
 
 
 @dataclass
@@ -23,7 +34,8 @@ class RunParams:
     """Everything needed to start (or re-start) one run."""
 
     roles: list[str] = field(default_factory=lambda: ["source"])
-    attestation: str = "azure"
+    attestation: str = modes.DEFAULT
+    operation: str = "migration"
     request_id: int = 1
     dest_ip: str = "127.0.0.1"
     dest_port: int = 8001
@@ -34,12 +46,15 @@ class RunParams:
     dst_policy_file: str | None = None
     root_ca_file: str | None = None
     collateral_file: str | None = None
+    #: ``MIGTD_COLLATERAL_SOURCE`` of the console's environment: where migtd fetches the collateral
+    #: that no file names (azure, a captured quote).
+    collateral_source: str | None = None
     policy_version: int = 1
     policy_issuer_chain_file: str | None = None
     mock_quote_file: str | None = None
     migtd: str = "migtd"
     remote_migtd: str = "migtd"
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
     log_level: str | None = None
     ssh_config: str | None = None
     ssh_options: list[str] = field(default_factory=list)
@@ -64,45 +79,34 @@ class RunParams:
         """``[user@]host`` that runs ``role``, or None for a local process."""
         return self.src_host if role == "source" else self.dst_host
 
-    def policy_for(self, role: str) -> str:
-        """``MIGTD_POLICY_FILE`` for ``role``: its own file, else the shared one, else the default."""
-        specific = self.src_policy_file if role == "source" else self.dst_policy_file
-        return specific or self.policy_file or str(paths.default_policy())
+    def longest_run(self) -> float:
+        """How long a healthy ``migtd`` may run: each of its phases (accept or connect, pre-session,
+        handshake with verification, key exchange) has ``timeout`` seconds of its own."""
+        return PHASES * self.timeout
 
-    def root_ca(self) -> str:
-        """``MIGTD_ROOT_CA_FILE``: the given file, else Intel's (azure) or the mock root CA."""
-        if self.root_ca_file:
-            return self.root_ca_file
-        if self.attestation == "azure":
-            return str(paths.intel_root_ca())
-        return str(paths.mock_root_ca())
+    def to_request(self) -> RunRequest:
+        """The planner's request for these parameters (the console asks for JSON events)."""
+        return RunRequest(
+            roles=self.roles, attestation=self.attestation, mock_quote_file=self.mock_quote_file,
+            policy_version=self.policy_version, operation=self.operation, request_id=self.request_id,
+            dest_ip=self.dest_ip, dest_port=self.dest_port, policy_file=self.policy_file,
+            src_policy_file=self.src_policy_file, dst_policy_file=self.dst_policy_file,
+            issuer_chain_file=self.policy_issuer_chain_file, root_ca_file=self.root_ca_file,
+            collateral_file=self.collateral_file, collateral_source=self.collateral_source,
+            timeout=self.timeout, log_level=self.log_level,
+            log_format="json", hosts={"source": self.src_host, "destination": self.dst_host}, front="console")
+
+    def plan(self) -> RunPlan:
+        """Each side's ``migtd`` argv and environment; :class:`PlanError` when the request cannot run."""
+        return plan(self.to_request())
 
     def argv(self, role: str) -> list[str]:
         """Arguments after the program name for ``role``."""
-        args = ["--role", role, "--request-id", str(self.request_id),
-                "--dest-ip", self.dest_ip, "--dest-port", str(self.dest_port),
-                "--attestation", self.attestation, "--log-format", "json",
-                "--timeout", _num(self.timeout)]
-        if self.policy_version != 1:
-            args += ["--policy-version", str(self.policy_version)]
-        return args
+        return list(self.plan().side(role).argv)
 
     def env(self, role: str) -> dict[str, str]:
         """Environment variables ``migtd`` needs for ``role`` (added to the parent's)."""
-        env = {"MIGTD_POLICY_FILE": self.policy_for(role)}  # --log-format json is in argv()
-        if self.policy_version == 1:
-            env["MIGTD_ROOT_CA_FILE"] = self.root_ca()
-        elif self.policy_issuer_chain_file:
-            env["MIGTD_POLICY_ISSUER_CHAIN_FILE"] = self.policy_issuer_chain_file
-        if self.collateral_file:
-            env["MIGTD_COLLATERAL_FILE"] = self.collateral_file
-        elif self.attestation == "mock-report":
-            env["MIGTD_COLLATERAL_FILE"] = str(paths.mock_collateral())
-        if self.mock_quote_file:
-            env["MOCK_QUOTE_FILE"] = self.mock_quote_file
-        if self.log_level:
-            env["RUST_LOG"] = self.log_level
-        return env
+        return dict(self.plan().side(role).env)
 
     def program(self, role: str) -> str:
         """The ``migtd`` to run for ``role``: the remote one on an SSH host, else the local one."""
@@ -113,10 +117,6 @@ class RunParams:
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.env(role).items()))
         argv = " ".join(shlex.quote(a) for a in [self.program(role), *self.argv(role)])
         return f"env {env} {argv}"
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,10 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="start the destination, wait until it listens, then the source")
     who.add_argument("--role", choices=["source", "destination"], default=None,
                      help="run one side only (default: source, like the runner script)")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--skip-ra", action="store_true", help="no attestation (accept all; NOT ATTESTED)")
-    mode.add_argument("--mock-report", action="store_true",
-                      help="full attestation against the project's mock PKI")
+    group = p.add_mutually_exclusive_group()
+    for mode in modes.MODES:  # the registry names each mode's console flag
+        if mode.key == mode.name and mode.console_flag:
+            group.add_argument(mode.console_flag, dest=_flag_dest(mode), action="store_true", help=mode.summary)
+    p.add_argument("--operation", choices=["migration", "rebind-prepare", "rebind-finalize"], default="migration",
+                   help="what both sides do (default: migration; rebinding needs --policy-v2)")
     p.add_argument("--request-id", type=_u64, default=1)
     p.add_argument("--dest-ip", default="127.0.0.1")
     p.add_argument("--dest-port", type=_port, default=8001)
@@ -157,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote-migtd", metavar="PATH", default=None,
                    help="migtd program on SSH hosts (default: --migtd, else 'migtd')")
     p.add_argument("--timeout", type=_seconds, default=None,
-                   help="migtd network timeout, seconds (default 30)")
+                   help=f"deadline of each migtd protocol phase, seconds (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--log-level", choices=["trace", "debug", "info", "warn", "error"])
     p.add_argument("--ssh-config", metavar="F", help="ssh_config file passed to ssh -F")
     p.add_argument("--ssh-option", metavar="OPT", action="append", default=[],
@@ -166,59 +168,61 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _decimal(text: str, what: str) -> int:
-    try:
-        return int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid {what}: {text!r}") from None
+def _flag_dest(mode: modes.Mode) -> str:
+    return "mode_" + mode.key.replace("-", "_")
 
 
 def _u64(text: str) -> int:
-    value = _decimal(text, "request id")
-    if not 0 <= value < 2**64:
-        raise argparse.ArgumentTypeError(f"request id out of range: {text}")
+    value = parse_uint(text, 64)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"invalid request id: {text!r}")
     return value
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seconds: {text!r}") from None
-    if not 0 < value < 86400:
-        raise argparse.ArgumentTypeError(f"timeout out of range: {text}")
+    value = parse_seconds(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"invalid seconds: {text!r} (a number between 0 and 86400)")
     return value
 
 
 def _port(text: str) -> int:
-    value = _decimal(text, "port")
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"invalid port: {text}")
+    value = parse_uint(text, 16)
+    if value is None or value == 0:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}")
     return value
 
 
 def params_from_args(ns: argparse.Namespace, default_migtd: str,
                      settings: Settings | None = None) -> RunParams:
-    """Translate parsed flags into :class:`RunParams` (flags > settings > defaults)."""
+    """Translate parsed flags into :class:`RunParams` (flags > settings > defaults), checked by the planner.
+
+    A request the planner refuses ends the console here: one line on stderr, exit 1.
+    """
     conf = settings or Settings()
     if ns.both:
         roles = ["destination", "source"]
     else:
         roles = [ns.role or "source"]
-    if ns.skip_ra:
-        mode = "skip-ra"
-    elif ns.mock_report or ns.mock_quote_file:
-        mode = "mock-report"
-    else:
-        mode = "azure"
+    chosen = [m for m in modes.MODES if m.key == m.name and getattr(ns, _flag_dest(m), False)]
+    # --mock-quote-file selects mock-report (its captured-quote variant), as in the runner script
+    mode = chosen[0].name if chosen else modes.by_key("mock-quote-file").name if ns.mock_quote_file else modes.DEFAULT
     migtd = ns.migtd or conf.migtd or default_migtd
-    return RunParams(
-        roles=roles, attestation=mode, request_id=ns.request_id, dest_ip=ns.dest_ip,
+    params = RunParams(
+        roles=roles, attestation=mode, operation=ns.operation, request_id=ns.request_id, dest_ip=ns.dest_ip,
         dest_port=ns.dest_port, src_host=ns.src_host, dst_host=ns.dst_host,
         policy_file=ns.policy_file, src_policy_file=ns.src_policy_file,
         dst_policy_file=ns.dst_policy_file, root_ca_file=ns.root_ca_file,
-        collateral_file=ns.collateral_file, policy_version=2 if ns.policy_v2 else 1,
+        collateral_file=ns.collateral_file, collateral_source=os.environ.get("MIGTD_COLLATERAL_SOURCE") or None,
+        policy_version=2 if ns.policy_v2 or ns.operation != "migration" else 1,
         policy_issuer_chain_file=ns.policy_issuer_chain_file, mock_quote_file=ns.mock_quote_file,
         migtd=migtd, remote_migtd=ns.remote_migtd or conf.remote_migtd or ns.migtd or "migtd",
-        timeout=ns.timeout or conf.timeout or 30.0, log_level=ns.log_level,
+        timeout=ns.timeout or conf.timeout or DEFAULT_TIMEOUT, log_level=ns.log_level or os.environ.get("RUST_LOG"),
         ssh_config=ns.ssh_config or conf.ssh_config, ssh_options=list(ns.ssh_option))
+    if not ns.replay:
+        try:
+            params.plan()
+        except PlanError as exc:
+            print(f"migtd-console: {exc.message}", file=sys.stderr)
+            raise SystemExit(1) from None
+    return params

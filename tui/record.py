@@ -121,7 +121,7 @@ def roles(where: str, value: Any) -> list[str]:
 PARAMS: dict[str, Callable[[str, Any], Any]] = {
     "roles": roles,
     "attestation": text,
-    "operation": text,  # the run planner's RunParams (engine branch) adds it
+    "operation": text,
     "request_id": lambda w, v: integer(w, v, 0, 2**64 - 1),
     "dest_ip": text,
     "dest_port": lambda w, v: integer(w, v, 0, 65535),
@@ -132,6 +132,7 @@ PARAMS: dict[str, Callable[[str, Any], Any]] = {
     "dst_policy_file": optional_text,
     "root_ca_file": optional_text,
     "collateral_file": optional_text,
+    "collateral_source": optional_text,
     "policy_version": lambda w, v: integer(w, v, 1, 2),
     "policy_issuer_chain_file": optional_text,
     "mock_quote_file": optional_text,

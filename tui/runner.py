@@ -2,8 +2,11 @@
 
 With both sides it starts the destination, waits for its ``listening`` event
 (or its early exit, or a timeout), then starts the source. Every wait is
-bounded: a side that never reports ``exit`` is stopped after its own network
-timeout plus a margin, so a hung peer never hangs the console.
+bounded: a side that never reports ``exit`` is stopped after its longest
+healthy run (each of migtd's phases has ``--timeout`` of its own,
+:meth:`RunParams.longest_run`) plus a margin, so a hung peer never hangs the
+console. A side the run planner refuses (a re-run whose files are gone) is
+reported as not started.
 
 The controller is the live half of a run: the model it feeds is pure, and the
 controller posts :class:`RunController.Updated` to whoever shows the run each
@@ -23,6 +26,7 @@ from typing import Any, Callable
 
 from textual.message import Message
 
+from migtd.plan import PlanError
 from tui.launchers import LaunchError, Launcher, make_launcher
 from tui.model import RunModel
 from tui.params import RunParams
@@ -90,7 +94,12 @@ class RunController:
             await asyncio.gather(*self._waits.values())
 
     async def _start(self, role: str) -> None:
-        launcher = self.factory(role, self.params)
+        try:
+            launcher = self.factory(role, self.params)
+        except PlanError as exc:  # e.g. a re-run of a saved run whose files are gone
+            self.model.failed_to_start(role, exc.message)
+            self._moved()
+            return
         self.launchers[role] = launcher
         try:
             await launcher.start(functools.partial(self._lines, role))
@@ -103,7 +112,7 @@ class RunController:
         self._waits[role] = asyncio.create_task(self._wait(role, launcher))
 
     async def _wait(self, role: str, launcher: Launcher) -> None:
-        limit = self.params.timeout + self.params.listen_timeout + WATCHDOG_MARGIN
+        limit = self.params.longest_run() + self.params.listen_timeout + WATCHDOG_MARGIN
         try:
             code = await asyncio.wait_for(launcher.wait(), limit)
         except asyncio.TimeoutError:

@@ -1,12 +1,13 @@
-"""TD attestation: report and quote codecs, the DCAP verifier, the mock PKI/QE.
+"""TD attestation: report and quote codecs, the DCAP verifier, the trust anchors it uses.
 
-Everything in this package is pure (bytes in, values out) except the quote
-providers, which read files. The engine uses three things:
+Everything in this package is pure (bytes in, values out) except
+:mod:`migtd.attest.trust`, which reads the root CA and collateral files. It
+depends on nothing above it: the quote providers of the mock modes live in
+:mod:`migtd.mock`, the verifiers that combine quotes with the migration
+policy in :mod:`migtd.verifiers`. The engine uses:
 
-* the quote providers (:class:`migtd.attest.mock_provider.MockReportProvider`,
-  chosen by :func:`migtd.emu.quote_provider.make_provider`) to produce a TD
-  report and a quote for the local RA-TLS certificate;
-* :func:`migtd.attest.verify.verify_quote` to judge a peer's quote;
+* :func:`migtd.attest.verify.verify_quote` to judge a quote;
 * :class:`migtd.attest.verify.VerifiedQuote` ``.report`` (822 bytes) for the
-  policy engine and ``.event_fields()`` for the ``peer_attested`` event.
+  policy engine and ``.event_fields()`` for the ``peer_attested`` event;
+* :func:`migtd.attest.binding.report_data_for_key` for the REPORTDATA of its own reports.
 """

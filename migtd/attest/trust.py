@@ -1,33 +1,35 @@
-"""Which root CA and collateral a mock-report MigTD verifies peers against.
+"""What a peer's quote is verified against: a DER root CA and its collateral.
 
-* With ``MOCK_QUOTE_FILE`` (upstream mock-report, typically a real Azure quote)
-  the peer's quote is Intel-signed, so ``MIGTD_ROOT_CA_FILE`` and
-  ``MIGTD_COLLATERAL_FILE`` must name the Intel root and matching collateral.
-* Otherwise the peer's quote comes from the mock QE, and the committed mock PKI
-  (``config/mock``) is the default; either variable still overrides it.
-* ``MIGTD_COLLATERAL_SOURCE`` (``pcs``, ``pccs:URL``, ``thim:URL``), used when
-  ``MIGTD_COLLATERAL_FILE`` is unset, fetches collateral for each quote's
-  platform instead (:mod:`migtd.attest.pcs_fetch`).
+Which files those are, and their defaults, is a property of the attestation
+mode (:mod:`migtd.modes`); this module only reads and checks them. Missing
+or unreadable files, a root CA that is neither a DER nor a PEM certificate,
+and a malformed collateral document are configuration errors (exit 1),
+reported at start-up, before any connection is made.
 
-Missing or unreadable files, and a root CA that is neither a DER nor a PEM
-certificate, are configuration errors (exit 1), reported before any connection
-is made.
+``MIGTD_COLLATERAL_SOURCE`` (``pcs``, ``pccs:URL``, ``thim:URL``), used when
+``MIGTD_COLLATERAL_FILE`` is unset, fetches collateral for each quote's
+platform instead (:mod:`migtd.attest.pcs_fetch`): the anchors then carry a
+``fetch`` callable and no collateral, and :meth:`TrustAnchors.collateral_for`
+is what verifiers pass to ``verify_quote``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
-from migtd import paths
-from migtd.attest.collateral import Collateral, load_collateral
+from migtd.attest.collateral import Collateral
 from migtd.errors import ConfigError, FormatError
+from migtd.inputs import check_json_depth, read_input
+
+#: Upstream's firmware-volume limit for the root CA (protocol.md §1.4).
+ROOT_CA_MAX = 4096
+#: Collateral documents (several TCB infos, CRLs and chains) stay far below this.
+COLLATERAL_MAX = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class TrustAnchors:
+class TrustAnchors(NamedTuple):
     """What a peer's quote is verified against: a DER root CA and its collateral."""
 
     root_ca_der: bytes
@@ -57,31 +59,31 @@ def der_certificate(data: bytes, what: str) -> bytes:
         raise ConfigError(f"{what} is not an X.509 certificate: {exc}") from None
 
 
-def load_trust(env: Mapping[str, str] | None = None) -> TrustAnchors:
-    """Read the root CA (as DER) and collateral chosen by the environment (see module doc)."""
-    env = os.environ if env is None else env
-    upstream = bool(env.get("MOCK_QUOTE_FILE"))
-    root = env.get("MIGTD_ROOT_CA_FILE")
-    coll = env.get("MIGTD_COLLATERAL_FILE")
-    if upstream and not root:
-        raise ConfigError("MOCK_QUOTE_FILE is set: MIGTD_ROOT_CA_FILE must name the root CA of that quote")
-    source = None if coll else env.get("MIGTD_COLLATERAL_SOURCE")
-    if upstream and not coll and not source:
-        raise ConfigError("MOCK_QUOTE_FILE is set: MIGTD_COLLATERAL_FILE must name its collateral "
-                          "(or MIGTD_COLLATERAL_SOURCE where to fetch it)")
-    root_path = Path(root) if root else paths.mock_root_ca()
-    coll_path = Path(coll) if coll else paths.mock_collateral()
+def read_collateral(path: str | os.PathLike[str]) -> Collateral:
+    """A collateral JSON file (upstream format), bounded in size and depth; malformed → ConfigError."""
+    data = read_input(path, "collateral file", limit=COLLATERAL_MAX)
+    check_json_depth(data, f"collateral file {os.fspath(path)}")
     try:
-        root_der = root_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read root CA file {root_path}: {exc.strerror or exc}") from None
-    if source:
-        from migtd.attest.pcs_fetch import collateral_fetcher
-
-        root_ca = der_certificate(root_der, f"root CA file {root_path}")
-        return TrustAnchors(root_ca, None, collateral_fetcher(env, root_ca))
-    try:
-        collateral = load_collateral(coll_path)
+        return Collateral.from_json(data)
     except FormatError as exc:  # a malformed file is a configuration problem here
-        raise ConfigError(f"collateral file {coll_path}: {exc}") from None
-    return TrustAnchors(der_certificate(root_der, f"root CA file {root_path}"), collateral)
+        raise ConfigError(f"collateral file {os.fspath(path)}: {exc}") from None
+
+
+def load_anchors(root_ca: str | os.PathLike[str], collateral: str | os.PathLike[str] | None,
+                 env: Mapping[str, str] | None = None) -> TrustAnchors:
+    """Read the root CA (as DER) and the collateral named by the mode's trust inputs.
+
+    ``collateral`` None means the mode resolved ``MIGTD_COLLATERAL_SOURCE``
+    in its place: the anchors then fetch collateral per quote platform from
+    the source ``env`` names (a malformed source is a ConfigError here).
+    """
+    root_der = der_certificate(read_input(root_ca, "root CA file", limit=ROOT_CA_MAX),
+                               f"root CA file {os.fspath(root_ca)}")
+    if collateral is not None:
+        return TrustAnchors(root_der, read_collateral(collateral))
+    from migtd.attest.pcs_fetch import collateral_fetcher
+
+    fetch = collateral_fetcher(env or {}, root_der)
+    if fetch is None:
+        raise ConfigError("neither MIGTD_COLLATERAL_FILE nor MIGTD_COLLATERAL_SOURCE names the collateral")
+    return TrustAnchors(root_der, None, fetch)

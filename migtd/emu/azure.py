@@ -17,6 +17,7 @@ not MigTD, measures into the RTMRs, and peers tolerate the mismatch (§7).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,15 +95,24 @@ class AzureQuoteProvider:
         return self.imds.get_quote(td_report)
 
 
+#: Longest paravisor settle time accepted (upstream waits up to 3 s).
+MAX_SETTLE = 600.0
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    """A non-negative number of seconds from ``env[name]``; unset or empty gives ``default``."""
+    """A number of seconds from ``env[name]``, 0 to :data:`MAX_SETTLE`; unset or empty gives ``default``.
+
+    Parsed by :func:`migtd.inputs.parse_seconds` (ASCII decimal only: no ``nan``, ``inf``, ``1e400``
+    or Unicode digits), with 0 allowed: a settle time of 0 means "do not wait".
+    """
+    from migtd.inputs import parse_seconds
+
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"Invalid {name} value: {raw}. Use a number of seconds") from None
-    if value < 0 or value != value:
-        raise ConfigError(f"Invalid {name} value: {raw}. Use a non-negative number of seconds")
+    if re.fullmatch(r"\+?(0+\.?0*|\.0+)", raw):
+        return 0.0
+    value = parse_seconds(raw, maximum=MAX_SETTLE)
+    if value is None:
+        raise ConfigError(f"Invalid {name} value: {raw}. Use a number of seconds from 0 to {MAX_SETTLE:g}")
     return value

@@ -9,7 +9,7 @@ WaitForRequest answer. Pure functions only.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from migtd.errors import FormatError, MigtdError
 from migtd.result import MigrationResult
@@ -23,8 +23,7 @@ VMM_NOT_COMPLETED = 0x02
 VMM_CANCEL_SUBSTATUS = 0x03
 
 
-@dataclass(frozen=True)
-class GhciBuffer:
+class GhciBuffer(NamedTuple):
     """A decoded shared buffer: the status word the VMM wrote and the payload."""
 
     status: int

@@ -9,8 +9,8 @@ and the give-up path (N ≥ 6 → MutualAttestationError, exit 7).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from migtd.emu.quote_provider import QuoteProvider
 from migtd.errors import AttestationError, ConfigError, MigtdError
@@ -18,6 +18,19 @@ from migtd.events import EventLog
 
 RETRIES = 5
 FIRST_DELAY = 0.020
+
+
+def quote_failures_from_env(env: Mapping[str, str]) -> int:
+    """``MIGTD_QUOTE_FAILURES``: how many quote requests fail on purpose (unset: 0)."""
+    from migtd.inputs import parse_uint
+
+    raw = env.get("MIGTD_QUOTE_FAILURES", "").strip()
+    if not raw:
+        return 0
+    value = parse_uint(raw, 32)
+    if value is None:
+        raise ConfigError(f"Invalid MIGTD_QUOTE_FAILURES value: {raw}. Use a non-negative integer")
+    return value
 
 
 def backoff_delays(retries: int = RETRIES, first: float = FIRST_DELAY) -> list[float]:
@@ -35,12 +48,7 @@ class FailureInjector:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FailureInjector:
         """``MIGTD_QUOTE_FAILURES`` (unset: 0); anything but a non-negative integer is a ConfigError."""
-        raw = env.get("MIGTD_QUOTE_FAILURES", "").strip()
-        if not raw:
-            return cls(0)
-        if not raw.isdigit():
-            raise ConfigError(f"Invalid MIGTD_QUOTE_FAILURES value: {raw}. Use a non-negative integer")
-        return cls(int(raw))
+        return cls(quote_failures_from_env(env))
 
     def next_fails(self) -> bool:
         """Count one quote request; True while it is among the first ``count``."""
@@ -48,9 +56,9 @@ class FailureInjector:
         return self.requests <= self.count
 
 
-async def quote_with_retry(provider: QuoteProvider, td_report: bytes, log: EventLog,
-                           injector: FailureInjector | None = None,
-                           sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> bytes:
+def quote_with_retry(provider: QuoteProvider, td_report: bytes, log: EventLog,
+                     injector: FailureInjector | None = None,
+                     sleep: Callable[[float], object] = time.sleep) -> bytes:
     """``provider.quote(td_report)``, retried; AttestationError (7) once retries run out."""
     injector = injector or FailureInjector(0)
     delays = backoff_delays()
@@ -69,5 +77,5 @@ async def quote_with_retry(provider: QuoteProvider, td_report: bytes, log: Event
                 last = exc.message if isinstance(exc, MigtdError) else f"{type(exc).__name__}: {exc}"
                 log.warn(f"Quote generation failed (attempt {attempt} of {RETRIES + 1}): {last}")
         if attempt <= RETRIES:
-            await sleep(delays[attempt - 1])
+            sleep(delays[attempt - 1])
     raise AttestationError(f"quote generation failed after {RETRIES + 1} attempts: {last}")

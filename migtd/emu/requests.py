@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from migtd.emu.ghci import GhciBuffer, VMM_SUCCESS, decode_buffer, encode_buffer, wait_for_request_status
 from migtd.errors import MigtdError
@@ -48,8 +48,7 @@ class RequestError(MigtdError):
         self.request_id = request_id
 
 
-@dataclass(frozen=True)
-class MigrationInfo:
+class MigrationInfo(NamedTuple):
     """MigtdMigrationInformation (StartMigration / StartRebinding payload)."""
 
     request_id: int
@@ -68,8 +67,7 @@ class MigrationInfo:
         return body + self.init_td_info
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """One request as the VMM queues it and as MigTD understands it."""
 
     operation: Operation

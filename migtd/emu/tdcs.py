@@ -90,30 +90,37 @@ class FieldStore:
         self.write_bytes(binding, uuid, base, key)
 
 def parse_version_range(text: str) -> tuple[int, int]:
-    """``MIN-MAX`` (or a single number) as two integers; values are checked later as u16."""
+    """``MIN-MAX`` (or a single number): two u16 versions with MIN ≤ MAX (ExchangeInformation carries u16)."""
+    from migtd.inputs import parse_uint
+
     parts = text.strip().split("-")
-    try:
-        if len(parts) == 1:
-            lo = hi = int(parts[0], 10)
-        elif len(parts) == 2:
-            lo, hi = int(parts[0], 10), int(parts[1], 10)
-        else:
-            raise ValueError(text)
-    except ValueError:
-        raise ConfigError(f"Invalid MIGTD_EMU_MIG_VERSION value: {text}. Use MIN-MAX, e.g. 0-0") from None
-    if not (0 <= lo < 1 << 64 and 0 <= hi < 1 << 64):
-        raise ConfigError(f"Invalid MIGTD_EMU_MIG_VERSION value: {text}. Versions are unsigned")
+    values = [parse_uint(p.strip(), 16) for p in parts] if len(parts) in (1, 2) else [None]
+    if any(v is None for v in values):
+        raise ConfigError(f"Invalid MIGTD_EMU_MIG_VERSION value: {text}. Use MIN-MAX with versions from 0 to "
+                          "65535, e.g. 0-0")
+    lo, hi = values[0], values[-1]
+    assert lo is not None and hi is not None
+    if lo > hi:
+        raise ConfigError(f"Invalid MIGTD_EMU_MIG_VERSION value: {text}. MIN is above MAX")
     return lo, hi
+
+
+def version_range_from_env(env: Mapping[str, str]) -> tuple[int, int]:
+    """``MIGTD_EMU_MIG_VERSION`` (default 0-0, what upstream's emulator reports)."""
+    raw = env.get("MIGTD_EMU_MIG_VERSION")
+    return parse_version_range(raw) if raw else (0, 0)
+
+
+def msk_from_env(env: Mapping[str, str]) -> bytes:
+    """This run's migration key: 32 random bytes, or upstream's all-zero key with ``MIGTD_EMU_MSK=zero``."""
+    msk_mode = env.get("MIGTD_EMU_MSK", "random").strip().lower()
+    if msk_mode == "zero":
+        return bytes(32)
+    if msk_mode in ("", "random"):
+        return os.urandom(32)
+    raise ConfigError(f"Invalid MIGTD_EMU_MSK value: {msk_mode}. Use 'random' or 'zero'")
 
 
 def store_from_env(env: Mapping[str, str]) -> FieldStore:
     """Field store for this run, honouring ``MIGTD_EMU_MSK`` and ``MIGTD_EMU_MIG_VERSION``."""
-    msk_mode = env.get("MIGTD_EMU_MSK", "random").strip().lower()
-    if msk_mode == "zero":
-        msk = bytes(32)
-    elif msk_mode in ("", "random"):
-        msk = os.urandom(32)
-    else:
-        raise ConfigError(f"Invalid MIGTD_EMU_MSK value: {msk_mode}. Use 'random' or 'zero'")
-    versions = parse_version_range(env["MIGTD_EMU_MIG_VERSION"]) if env.get("MIGTD_EMU_MIG_VERSION") else (0, 0)
-    return FieldStore(msk=msk, version_range=versions)
+    return FieldStore(msk=msk_from_env(env), version_range=version_range_from_env(env))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from migtd.emu.ghci import decode_buffer, encode_buffer, report_status_word, split_status_word
 from migtd.emu.requests import ENABLE_LOG_AREA_BIT, GET_REPORT_BIT, Request
@@ -22,8 +22,7 @@ LOG_PAGE_SIZE = 4096
 _LOG_PAGE_BASE = 0x7F00_0000_0000  # where the emulated shared log pages "live"
 
 
-@dataclass(frozen=True)
-class StatusReport:
+class StatusReport(NamedTuple):
     """What the VMM received for one request."""
 
     request_id: int

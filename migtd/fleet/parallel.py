@@ -10,6 +10,10 @@ matrix is identical to the in-process one (tests compare them).
 
 Below the thresholds the pool's start-up (a Python and its imports per
 worker) costs more than it saves, and the caller stays in process.
+
+This module sits below :mod:`migtd.fleet.matrix` and never imports it: the
+matrix hands over its evaluator's class (pickled by reference, so each
+worker builds its own) and its class states as opaque values.
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from migtd.errors import MigtdError
 
 if TYPE_CHECKING:
     from migtd.fleet.config_files import PolicySpec
     from migtd.fleet.hosts import FleetHost
-    from migtd.fleet.matrix import Evaluator, PairOutcome, _ClassState
     from migtd.fleet.profile import Anchors, Attestation
 
 #: Quotes per verification task, and tasks in flight per worker (bounds memory while files stream in).
@@ -38,9 +41,24 @@ MIN_CLASS_PAIRS = 2500
 
 Atts = dict[tuple[bytes, bytes], "Attestation"]
 
+
+class PairEvaluator(Protocol):
+    """What :func:`pair_rows` needs of the matrix's evaluator (``migtd.fleet.matrix.Evaluator``)."""
+
+    source: PolicySpec
+    destination: PolicySpec
+
+    def outcome(self, source: Any, destination: Any) -> tuple[Any, ...]:
+        """The outcome of one class pair (first item), and what explains it."""
+        ...
+
+
+#: Builds a worker's evaluator from the two policies and the v1 anchors (the evaluator's class).
+EvaluatorFactory = Callable[["PolicySpec", "PolicySpec", "Anchors | None"], PairEvaluator]
+
 _ANCHORS: list[Anchors] = []
-_EVALUATOR: Evaluator | None = None
-_STATES: list[_ClassState] = []
+_EVALUATOR: PairEvaluator | None = None
+_STATES: list[Any] = []
 
 
 def _pool(workers: int, initializer: Callable[..., None], args: tuple[Any, ...]) -> ProcessPoolExecutor:
@@ -101,26 +119,28 @@ def attest_stream(hosts: Iterable[FleetHost], anchors: list[Anchors], workers: i
 # --------------------------------------------------------------------------- class pairs
 
 
-def _init_pairs(source: PolicySpec, destination: PolicySpec, v1_anchors: Anchors | None,
-                states: list[_ClassState]) -> None:
+def _init_pairs(factory: EvaluatorFactory, source: PolicySpec, destination: PolicySpec,
+                v1_anchors: Anchors | None, states: list[Any]) -> None:
     global _EVALUATOR
-    from migtd.fleet.matrix import Evaluator
-
-    _EVALUATOR = Evaluator(source, destination, v1_anchors)
+    _EVALUATOR = factory(source, destination, v1_anchors)
     _STATES[:] = states
 
 
-def _rows(first: int, last: int) -> list[list[PairOutcome]]:
+def _rows(first: int, last: int) -> list[list[Any]]:
     assert _EVALUATOR is not None
     return [[_EVALUATOR.outcome(_STATES[i], dst)[0] for dst in _STATES] for i in range(first, last)]
 
 
-def pair_rows(evaluator: Evaluator, v1_anchors: Anchors | None, states: list[_ClassState], workers: int
-              ) -> Iterator[list[PairOutcome]]:
-    """Each source class's row of outcomes, in order, evaluated in ``workers`` processes."""
+def pair_rows(evaluator: PairEvaluator, v1_anchors: Anchors | None, states: list[Any], workers: int
+              ) -> Iterator[list[Any]]:
+    """Each source class's row of outcomes, in order, evaluated in ``workers`` processes.
+
+    Each worker builds its own evaluator of ``evaluator``'s class from the same
+    policies and anchors, so the rows equal the in-process ones.
+    """
     n = len(states)
     step = max(1, min(16, n // (workers * 4) or 1))
-    args = (evaluator.source, evaluator.destination, v1_anchors, states)
+    args = (type(evaluator), evaluator.source, evaluator.destination, v1_anchors, states)
     with _pool(workers, _init_pairs, args) as pool:
         futures = [pool.submit(_rows, i, min(i + step, n)) for i in range(0, n, step)]
         for future in futures:

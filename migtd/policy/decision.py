@@ -10,8 +10,7 @@ docs/events.md are rendered straight from them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from migtd.policy.errors import PolicyError
 from migtd.result import MigrationResult
@@ -21,8 +20,7 @@ from migtd.result import MigrationResult
 EVENT_FIELDS = ("section", "field", "operation", "reference", "local", "actual", "ok", "reason")
 
 
-@dataclass(frozen=True)
-class RuleResult:
+class RuleResult(NamedTuple):
     """The verdict of one policy rule.
 
     ``reference`` is the rule's reference as written in the policy (JSON text
@@ -64,20 +62,35 @@ class RuleResult:
                    ok=fields.get("ok") is True)
 
 
-@dataclass
 class PolicyDecision:
     """Overall verdict: ``ok`` iff no error; the rules checked, in order.
 
     ``error`` is the first failure (evaluation stops there, like upstream);
     ``notes`` carries things an operator should know although they did not
-    fail the decision, such as a tolerated RTMR replay mismatch.
+    fail the decision, such as a tolerated RTMR replay mismatch. A plain
+    class: the flows prepend rules and notes they checked before evaluating.
     """
 
-    ok: bool
-    rules: list[RuleResult] = field(default_factory=list)
-    error: PolicyError | None = None
-    notes: list[str] = field(default_factory=list)
-    policy_version: str = ""
+    __slots__ = ("ok", "rules", "error", "notes", "policy_version")
+
+    def __init__(self, ok: bool, rules: list[RuleResult] | None = None, error: PolicyError | None = None,
+                 notes: list[str] | None = None, policy_version: str = "") -> None:
+        self.ok = ok
+        self.rules: list[RuleResult] = [] if rules is None else rules
+        self.error = error
+        self.notes: list[str] = [] if notes is None else notes
+        self.policy_version = policy_version
+
+    def __repr__(self) -> str:
+        return (f"PolicyDecision(ok={self.ok}, rules={len(self.rules)}, error={self.error!r}, "
+                f"notes={self.notes!r}, policy_version={self.policy_version!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PolicyDecision):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     @property
     def result(self) -> MigrationResult:

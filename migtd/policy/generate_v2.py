@@ -194,7 +194,7 @@ def mock_facts(collateral_json: bytes, root_ca_der: bytes, quote_file: bytes | N
                mock_dir: Path | None = None) -> TdFacts:
     """Quote the mock TD (or take ``quote_file``) and verify it against the collateral."""
     from migtd.attest.collateral import Collateral
-    from migtd.attest.providers import MockQeProvider
+    from migtd.mock.providers import MockQeProvider
     from migtd.attest.quote import td_report_from_quote
     from migtd.attest.verify import verify_quote
     from migtd.errors import MigtdError

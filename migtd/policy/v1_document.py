@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from migtd.policy import jsontext
 from migtd.policy.errors import PolicyError, PolicyErrorKind
@@ -39,8 +38,7 @@ class RefKind(enum.Enum):
     ARRAY = "array"
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """A classified reference value; ``text`` is the reference as written."""
 
     kind: RefKind
@@ -48,8 +46,7 @@ class Reference:
     text: str
 
 
-@dataclass(frozen=True)
-class Property:
+class Property(NamedTuple):
     """One rule: a property name with its operation and reference."""
 
     name: str
@@ -58,27 +55,23 @@ class Property:
     path: str
 
 
-@dataclass(frozen=True)
-class PlatformBlock:
+class PlatformBlock(NamedTuple):
     fmspc: str
     tcb_info: tuple[Property, ...]
     path: str
 
 
-@dataclass(frozen=True)
-class QeBlock:
+class QeBlock(NamedTuple):
     qe_identity: tuple[Property, ...]
     path: str
 
 
-@dataclass(frozen=True)
-class TdxModuleBlock:
+class TdxModuleBlock(NamedTuple):
     identity: tuple[Property, ...]
     path: str
 
 
-@dataclass(frozen=True)
-class MigTdBlock:
+class MigTdBlock(NamedTuple):
     tdinfo: tuple[Property, ...]
     event_log: tuple[Property, ...]
     path: str
@@ -87,8 +80,7 @@ class MigTdBlock:
 Block = PlatformBlock | QeBlock | TdxModuleBlock | MigTdBlock
 
 
-@dataclass(frozen=True)
-class PolicyV1:
+class PolicyV1(NamedTuple):
     """A parsed v1 policy: its id and blocks in document order."""
 
     id: str

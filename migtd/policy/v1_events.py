@@ -8,7 +8,8 @@ parsed CCEL (:mod:`migtd.eventlog`) into that name map.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
 
 from migtd.eventlog import (
     EV_EFI_PLATFORM_FIRMWARE_BLOB2,
@@ -37,8 +38,7 @@ _PAYLOAD_SVN = b"td_payload_svn\0"
 _TAG_NAMES = {TAG_POLICY: "MigTdPolicy", TAG_SGX_ROOT_KEY: "SgxRootKey", TAG_POLICY_SIGNER: "MigTdPolicySigner"}
 
 
-@dataclass(frozen=True)
-class NamedEvent:
+class NamedEvent(NamedTuple):
     """The facts kept for one named event: its SHA-384 digest and, for the SVN, its data."""
 
     digest: bytes

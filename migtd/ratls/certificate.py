@@ -13,8 +13,7 @@ DER knowledge of their own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from migtd.errors import FormatError, SecureSessionError
 from migtd import der
@@ -150,8 +149,7 @@ def build_rebind_certificate(private_key: EllipticCurvePrivateKey, event_log: by
 
 # ---------------------------------------------------------------- parsing
 
-@dataclass(frozen=True)
-class Extension:
+class Extension(NamedTuple):
     """One X.509 extension as received (a Rust peer writes ``critical FALSE`` explicitly)."""
 
     oid: str
@@ -160,8 +158,7 @@ class Extension:
     critical_explicit: bool  # whether the BOOLEAN was present in the encoding
 
 
-@dataclass(frozen=True)
-class ParsedCertificate:
+class ParsedCertificate(NamedTuple):
     """What a verifier needs from a peer certificate, with the bytes as received."""
 
     der: bytes
@@ -176,7 +173,7 @@ class ParsedCertificate:
     spki_algorithm: str
     spki_parameters: str | None
     public_key: bytes  # BIT STRING contents without the unused-bits byte
-    extensions: dict[str, Extension] = field(default_factory=dict)
+    extensions: dict[str, Extension] = {}  # noqa: RUF012 - always given by the parser
     extension_order: tuple[str, ...] = ()
 
     def extension(self, oid: str) -> Extension | None:

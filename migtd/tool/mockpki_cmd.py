@@ -28,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """``mock-pki``: write a fresh mock PKI and a sample quote into ``--out``; print the paths."""
-    from migtd.attest.mock_pki import MockPki
-    from migtd.attest.mock_qe import MockQE
-    from migtd.attest.providers import MockQeProvider
+    from migtd.mock.pki import MockPki
+    from migtd.mock.qe import MockQE
+    from migtd.mock.providers import MockQeProvider
     from migtd.eventlog import build_event_log
 
     out: Path = args.out

@@ -9,9 +9,9 @@ import pytest
 
 from migtd import paths
 from migtd.attest.collateral import Collateral, load_collateral
-from migtd.attest.mock_pki import MockPki
-from migtd.attest.mock_qe import MockQE
-from migtd.attest.providers import MockQeProvider
+from migtd.mock.pki import MockPki
+from migtd.mock.qe import MockQE
+from migtd.mock.providers import MockQeProvider
 from migtd.eventlog import build_event_log, tagged_event
 
 

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from migtd.attest.binding import check_key_binding, report_data_for_key
-from migtd.attest.mock_provider import MockReportProvider
+from migtd import modes
 from migtd.attest.verify import verify_quote
 from migtd.errors import SecureSessionError
 from migtd.eventlog import parse_event_log, replay_rtmrs, v1_event_log
@@ -36,10 +36,14 @@ def test_other_key_is_a_session_error(pki, provider):
     assert err.value.result == MigrationResult.SecureSessionError
 
 
-def test_engine_factory_adapter(azure):
-    assert MockReportProvider(env={}).name == "mock-qe"
-    p = MockReportProvider(env={"MOCK_QUOTE_FILE": str(azure.dir / "az_migtd_quote.blob")})
+def _provider(env):
+    mode = modes.resolve("mock-report", env)
+    return mode.provider(modes.Setup("migration", 1, b"", b"", env, 60.0))
+
+
+def test_mode_registry_picks_the_mock_report_provider(azure):
+    assert _provider({}).name == "mock-qe"
+    p = _provider({"MOCK_QUOTE_FILE": str(azure.dir / "az_migtd_quote.blob")})
     assert p.name == "mock-quote-file"
     assert p.quote(p.td_report(bytes(64), b"")) == azure.quote
-    q = MockReportProvider(mock_quote_file=azure.dir / "az_migtd_quote.blob", env={})
-    assert q.td_report(bytes(64), b"") == azure.mock_td_report
+    assert p.td_report(bytes(64), b"") == azure.mock_td_report

@@ -9,13 +9,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd import paths
+from migtd import modes, paths
 from migtd.attest.collateral import load_collateral
-from migtd.attest.mock_qe import MockQE
-from migtd.attest.providers import MOCK_MRTD, MockQeProvider, QuoteFileProvider
+from migtd.mock.qe import MockQE
+from migtd.mock.providers import MOCK_MRTD, MockQeProvider, QuoteFileProvider
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport
-from migtd.attest.trust import load_trust
 from migtd.attest.verify import QuoteVerificationError, verify_quote
 from migtd.errors import AttestationError, ConfigError
 from migtd.eventlog import build_event_log, parse_event_log, replay_rtmrs, v1_event_log
@@ -106,6 +105,11 @@ def test_quote_file_provider_errors(tmp_path, sample_log):
     junk.write_bytes(b"\x09" * 30)
     with pytest.raises(AttestationError, match="junk.bin"):
         QuoteFileProvider(junk).td_report(bytes(64), sample_log)
+
+
+def load_trust(env):
+    """Policy v1 trust anchors of mock-report (the MOCK_QUOTE_FILE variant when the env names a quote)."""
+    return modes.resolve("mock-report", env).trust_anchors(1, env)
 
 
 def test_trust_anchors(azure):

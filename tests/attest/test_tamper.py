@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd.attest.collateral import PlatformCollateral
-from migtd.attest.mock_pki import MockPki, pcs_body, qe_identity_document, tcb_info_document
-from migtd.attest.mock_qe import MockQE
+from migtd.mock.pki import MockPki, pcs_body, qe_identity_document, tcb_info_document
+from migtd.mock.qe import MockQE
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
 from migtd.attest.verify import QuoteVerificationError, verify_quote

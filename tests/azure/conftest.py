@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from migtd.attest.providers import MockQeProvider
+from migtd.mock.providers import MockQeProvider
 from migtd.emu import hcl
 from migtd.emu.imds import b64url_encode
 from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm
@@ -144,7 +144,7 @@ def provisioned_swtpm(swtpm: Swtpm) -> Swtpm:
 
 def mock_qe_quote() -> Callable[[bytes], bytes]:
     """The mock QE of the committed mock PKI (``config/mock``), loaded once."""
-    from migtd.attest.mock_qe import MockQE
+    from migtd.mock.qe import MockQE
 
     return MockQE.load().quote
 

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from migtd import paths
+from migtd import modes
 from migtd.attest.collateral import load_collateral
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport
 from migtd.attest.verify import verify_quote
 from migtd.emu import hcl
 from migtd.emu.azure import AzureQuoteProvider
-from migtd.emu.quote_provider import make_provider
 from migtd.emu.vtpm import VtpmError
 from migtd.errors import AttestationError, ConfigError
 from migtd.result import MigrationResult
@@ -65,7 +65,7 @@ def test_provider_reports_imds_failures_as_attestation_errors(provisioned_swtpm:
 
 def test_from_options_reads_the_environment(provisioned_swtpm: Any, imds: Any) -> None:
     env = {"TSS2_TCTI": provisioned_swtpm.tcti, "MIGTD_IMDS_URL": imds.url, "MIGTD_VTPM_SETTLE": "0"}
-    provider = make_provider("azure", mock_quote_file=None, env=env)
+    provider = modes.resolve("azure", env).provider(modes.Setup("migration", 1, b"", b"", env, 60.0))
     assert isinstance(provider, AzureQuoteProvider)
     assert (provider.tcti, provider.imds_url, provider.reports.settle) == (provisioned_swtpm.tcti, imds.url, 0.0)
     assert provider.quote(provider.td_report(bytes(64), b""))
@@ -80,7 +80,7 @@ def test_defaults_are_azures(monkeypatch: pytest.MonkeyPatch) -> None:
     assert provider.reports.settle == 3.0
 
 
-@pytest.mark.parametrize("value", ["soon", "-1", "nan"])
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf", "1e400", "1" * 5000, "\u0663", "1_0", "601"])
 def test_bad_settle_value_is_a_config_error(value: str) -> None:
     with pytest.raises(ConfigError, match=f"Invalid MIGTD_VTPM_SETTLE value: {value}"):
         AzureQuoteProvider.from_options(env={"MIGTD_VTPM_SETTLE": value, "TSS2_TCTI": "swtpm:port=1"})
@@ -99,8 +99,10 @@ def _migtd_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     policy.write_text('{"id": "azure-start-up-test"}')
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MIGTD_", "MOCK_QUOTE", "RUST_LOG", "TSS2_"))}
+    # a complete azure configuration (its collateral named), so what fails is the TPM or IMDS under test
     env.update(MIGTD_POLICY_FILE=str(policy), MIGTD_ROOT_CA_FILE=str(paths.mock_dir() / "root_ca.der"),
-               MIGTD_ATTESTATION="azure", MIGTD_LOG_FORMAT="json", **extra)
+               MIGTD_COLLATERAL_FILE=str(paths.mock_collateral()), MIGTD_ATTESTATION="azure",
+               MIGTD_LOG_FORMAT="json", **extra)
     return env
 
 

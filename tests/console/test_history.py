@@ -280,7 +280,7 @@ def test_retention_flags_and_settings(xdg: Path, capsys: pytest.CaptureFixture[s
     seen: list[Retention] = []
     monkeypatch.setattr(ConsoleApp, "run", lambda self, **kw: seen.append(self.history.retention))
     path.write_text("history_keep_runs = 7\n")
-    main(["--keep-days", "3", "--role", "source", "--migtd", "/nonexistent"])
+    main(["--keep-days", "3", "--role", "source", "--skip-ra", "--migtd", "/nonexistent"])
     assert seen == [Retention(keep_runs=7, keep_days=3)]  # flag over settings over default
 
 

@@ -26,11 +26,11 @@ def test_settings_fill_in_what_flags_leave_open(xdg: Path) -> None:
                'log_capacity = 200\n')
     settings, problem = load_settings()
     assert problem == ""
-    p = params_from_args(build_parser().parse_args(["--both"]), "/venv/migtd", settings)
+    p = params_from_args(build_parser().parse_args(["--both", "--skip-ra"]), "/venv/migtd", settings)
     assert (p.remote_migtd, p.ssh_config, p.timeout, p.migtd) == ("/opt/m/bin/migtd", "/etc/ssh_m",
                                                                   60.0, "/venv/migtd")
     assert settings.log_capacity == 200
-    flags = build_parser().parse_args(["--remote-migtd", "/x", "--timeout", "5"])
+    flags = build_parser().parse_args(["--skip-ra", "--remote-migtd", "/x", "--timeout", "5"])
     p = params_from_args(flags, "/venv/migtd", settings)
     assert (p.remote_migtd, p.timeout) == ("/x", 5.0)
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import der, eventlog
 from migtd.attest.tdreport import TdReport
-from migtd.emu.quote_provider import SKIP_RA_QUOTE_SIZE, SkipRaProvider
-from migtd.emu.report import mock_td_report
+from migtd.mock.providers import SKIP_RA_QUOTE_SIZE, SkipRaProvider
+from migtd.mock.report import mock_td_report
 from migtd.errors import FormatError, SecureSessionError
 from migtd.ratls import certificate as c
 from migtd.result import MigrationResult
@@ -167,10 +167,11 @@ def test_skip_ra_provider_and_mock_report() -> None:
 
 def test_skip_ra_report_from_mock_quote_file_matches_upstream(vectors) -> None:
     """§1.4: skip-RA builds use MOCK_QUOTE_FILE for the TD report only (quote stays 822 zeros)."""
-    from migtd.emu.quote_provider import make_provider
+    from migtd import modes
 
     quote = vectors / "attestation" / "az_migtd_quote.blob"  # the bytes of upstream's Rust array QUOTE
     expected = (vectors / "attestation" / "derived" / "mock_td_report_from_QUOTE.bin").read_bytes()
-    provider = make_provider("skip-ra", mock_quote_file=str(quote))
+    env = {"MOCK_QUOTE_FILE": str(quote)}
+    provider = modes.resolve("skip-ra", env).provider(modes.Setup("migration", 1, b"", b"", env, 60.0))
     assert provider.td_report(bytes(64), b"") == expected
     assert provider.quote(expected) == bytes(822)

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from migtd.cli import USAGE, CliExit, main, merge_env, parse_args, rust_uint
+from migtd.cli import main
+from migtd.cli.args import USAGE, CliExit, parse_args
+from migtd.cli.config import merge_env
+from migtd.inputs import parse_uint as rust_uint
 
 
 def run(capsys, argv: list[str], env: dict[str, str]) -> tuple[int, list[str], str]:
@@ -217,7 +220,10 @@ def test_bad_emulation_env_is_exit_1(capsys, files) -> None:
 
 def test_azure_without_a_tpm_is_one_line_before_networking(capsys, files, port) -> None:
     """An attestation mode that cannot start fails at set-up: one line, its code, no connect attempt."""
-    env = dict(files, TSS2_TCTI="swtpm:host=127.0.0.1,port=1")  # nothing listens on port 1
+    from migtd import paths
+
+    # a complete configuration (azure names its collateral), but nothing listens on TPM port 1
+    env = dict(files, TSS2_TCTI="swtpm:host=127.0.0.1,port=1", MIGTD_COLLATERAL_FILE=str(paths.mock_collateral()))
     code, _, err = run(capsys, ["--attestation", "azure", "-m", "src", "-t", str(port)], env)
     # 4 (TdxModuleError) from the vTPM; 1 with the install hint where tpm2-pytss is absent
     assert (code, "cannot open the TPM" in err) == (4, True) or (code, "needs tpm2-pytss" in err) == (1, True)

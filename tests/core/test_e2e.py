@@ -17,7 +17,7 @@ import time
 import pytest
 
 from migtd import paths
-from migtd.ratls.msk import key_fingerprint
+from migtd.protocol.msk import key_fingerprint
 
 
 def pair(procs, env, port, src_env=None, dst_env=None, extra=()):
@@ -226,12 +226,15 @@ def test_policy_v2_malformed_peer_blob_is_1(procs, v2_env, listener, fake_peer, 
     assert problem in s.event("exit")["reason"]
 
 
-def test_rebind_without_policy_v2_is_unsupported_operation(procs, cfg_env, port) -> None:
-    s, d = pair(procs, cfg_env, port, extra=("-o", "rebind-prepare"))
+def test_rebind_without_policy_v2_is_refused_before_the_network(procs, cfg_env, port) -> None:
+    """Upstream's v1 build answers StartRebinding with 12 once connected; we know before (README "Earlier
+    checks"): exit 1, one line, no listening, no request taken."""
+    s, d = pair(procs, dict(cfg_env, MIGTD_TIMEOUT="2"), port, extra=("-o", "rebind-prepare"))
     for side in (s, d):
-        assert side.code == 12
-        assert side.event("report_status")["code"] == 12
-        assert [e["kind"] for e in side.events if e["event"] == "request"] == ["EnableLogArea"]
+        assert side.code == 1, side.stderr
+        assert "needs --policy-version 2" in side.event("exit")["reason"]
+        names = [e["event"] for e in side.events]
+        assert "listening" not in names and "connected" not in names and "request" not in names
 
 
 def test_upstream_config_files_pass_the_checks(procs, cfg_env, port, vectors) -> None:

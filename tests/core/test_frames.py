@@ -4,13 +4,15 @@ Pins: §3.2 "u32 LE length ‖ payload", nothing else added; §3.3 chunks of at
 most 65 524 bytes (0x10000 − 12); §3.4 a zero-length frame is fatal; our own
 16 MiB inbound cap; §9.1 item 2 "frame boundaries are meaningless".
 Receiving is tested on :class:`FramedStream` itself, the code a run uses,
-fed through an in-memory asyncio reader.
+over a socket pair whose other end a thread feeds piece by piece.
 """
 
 from __future__ import annotations
 
-import asyncio
+import socket
 import struct
+import threading
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -21,33 +23,32 @@ from migtd.result import MigrationResult
 from migtd.transport import MAX_CHUNK, MAX_FRAME, FramedStream, encode_frames
 
 
-class _NoWriter:
-    """Receive-only tests never write; FramedStream asks the writer only for the peer name."""
-
-    def get_extra_info(self, name: str) -> None:
-        return None
-
-
-async def _receive(pieces: list[bytes], frames: int) -> list[bytes]:
-    """Feed ``pieces`` one by one (yielding in between) and read ``frames`` payloads with recv()."""
-    reader = asyncio.StreamReader()
-    stream = FramedStream(reader, _NoWriter(), timeout=2)  # type: ignore[arg-type]
-
-    async def feed() -> None:
-        for piece in pieces:
-            reader.feed_data(piece)
-            await asyncio.sleep(0)
-        reader.feed_eof()
-
-    feeder = asyncio.create_task(feed())
-    try:
-        return [await stream.recv() for _ in range(frames)]
-    finally:
-        await feeder
-
-
 def receive(pieces: list[bytes], frames: int) -> list[bytes]:
-    return asyncio.run(_receive(pieces, frames))
+    """Send ``pieces`` one by one (pausing in between), then EOF; read ``frames`` payloads with recv()."""
+    ours, theirs = socket.socketpair()
+    stream = FramedStream(ours, timeout=5)
+
+    def feed() -> None:
+        try:
+            for piece in pieces:
+                theirs.sendall(piece)
+                time.sleep(0)
+        except OSError:
+            pass  # the reader gave up (an expected error): nothing more to send
+        finally:
+            try:
+                theirs.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        return [stream.recv() for _ in range(frames)]
+    finally:
+        stream.close()
+        feeder.join()
+        theirs.close()
 
 
 def test_single_frame_is_length_prefix_then_payload() -> None:
@@ -109,3 +110,38 @@ def test_roundtrip_any_payload_any_split(data: bytes, step: int) -> None:
     frames = -(-len(data) // MAX_CHUNK)
     got = receive([wire[i:i + size] for i in range(0, len(wire), size)], frames)
     assert b"".join(got) == data
+
+
+def test_a_trickling_peer_does_not_extend_the_phase_deadline() -> None:
+    """One byte every 50 ms of a 40-byte frame: each read gets only what is left of the phase (0.4 s)."""
+    from migtd.transport import TransportTimeout
+
+    ours, theirs = socket.socketpair()
+    stream = FramedStream(ours, timeout=0.4)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for byte in struct.pack("<I", 36) + bytes(36):
+            if stop.wait(0.05):
+                return
+            try:
+                theirs.send(bytes([byte]))
+            except OSError:
+                return
+
+    feeder = threading.Thread(target=trickle)
+    feeder.start()
+    stream.begin("the test phase")
+    start = time.monotonic()
+    try:
+        with pytest.raises(TransportTimeout) as err:
+            stream.recv()
+        elapsed = time.monotonic() - start
+    finally:
+        stop.set()
+        feeder.join()
+        stream.close()
+        theirs.close()
+    assert 0.35 < elapsed < 1.2, elapsed
+    assert err.value.result == MigrationResult.NetworkError
+    assert "the test phase did not complete in time: the peer sent only" in err.value.message

@@ -16,8 +16,10 @@ from migtd import eventlog
 from migtd.emu.requests import RequestError, migration_queue, parse_request
 from migtd.errors import MigtdError
 from migtd.ratls import certificate as c
-from migtd.ratls.msk import ExchangeInformation
-from migtd.ratls.verifier import SkipRaVerifier
+from migtd.protocol.msk import ExchangeInformation
+from migtd.ratls.evidence import evidence_from_certificate
+from migtd.verdict import SessionFacts
+from migtd.verifiers.skip_ra import SkipRaVerifier
 
 _KEY = ec.generate_private_key(ec.SECP384R1())
 CERT = c.build_certificate(_KEY, bytes(822), eventlog.skip_ra_event_log())
@@ -36,7 +38,8 @@ def test_certificate_byte_flips_and_truncations(pos: int, value: int, cut: int) 
         else:
             assert parsed.tbs in candidate
             try:
-                SkipRaVerifier().verify(parsed, is_client=True)
+                verifier = SkipRaVerifier()
+                verifier.verify(evidence_from_certificate(parsed, verifier.needs(True)), SessionFacts(), True)
             except MigtdError as exc:
                 assert int(exc.result) == 6
 

@@ -12,7 +12,7 @@ import pytest
 
 from migtd.emu import tdcs
 from migtd.errors import ConfigError, MigtdError
-from migtd.ratls.msk import ExchangeInformation, key_fingerprint, negotiate_version
+from migtd.protocol.msk import ExchangeInformation, key_fingerprint, negotiate_version
 from migtd.result import MigrationResult
 
 

@@ -9,27 +9,30 @@ quote, the old MigTD adds SERVTD_EXT (…1.6) and init TDINFO (…1.7); the new
 MigTD stores the 32-byte token, the peer's current attributes and SHA-384 of
 SERVTD_EXT with the current fields zeroed; rebind-finalize (byte 10 = 1)
 clears the session token on both sides and succeeds, unlike upstream, whose
-MigTD rejects byte 10 as reserved; rebind without policy v2 is 12.
+MigTD rejects byte 10 as reserved; rebind without policy v2 is refused up front (1).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
+import threading
 
 from migtd import eventlog
 from migtd.emu import rebind
-from migtd.emu.quote_provider import SkipRaProvider
 from migtd.emu.requests import rebinding_queue
 from migtd.emu.tdcs import SERVTD_ATTR, FieldStore
 from migtd.emu.vmm import EmulatedVmm
 from migtd.events import EventLog
 from migtd.ratls import certificate as c
-from migtd.ratls.verifier import SkipRaRebindVerifier, VerifierContext, make_verifier
+from migtd import modes
+from migtd.mock.providers import SkipRaProvider
+from migtd.ratls.evidence import evidence_from_certificate
+from migtd.verdict import SessionFacts
+from migtd.verifiers.skip_ra import SkipRaRebindVerifier
 from migtd.result import MigrationResult
 from migtd.session import Migration, SessionConfig
-from migtd.transport import connect, listen_once
+from migtd.transport import connect
 
 UUID = (1, 2, 3, 4)
 BH = 0x1234
@@ -84,57 +87,60 @@ def test_rebind_certificate_extensions() -> None:
     new = c.parse_certificate(c.build_rebind_certificate(key, b"log", bytes(1024), policy_hash=bytes(48)))
     assert new.extension(c.OID_SERVTD_EXT) is None
     verifier = SkipRaRebindVerifier()
-    assert verifier.verify(new, is_client=True).ok  # the old side accepts anything
-    assert verifier.verify(old, is_client=False).ok
+
+    def judge(peer: c.ParsedCertificate, is_client: bool) -> bool:
+        evidence = evidence_from_certificate(peer, verifier.needs(is_client))
+        return verifier.verify(evidence, SessionFacts(), is_client).ok
+
+    assert judge(new, is_client=True)  # the old side accepts anything
+    assert judge(old, is_client=False)
     import pytest
 
     from migtd.errors import ConfigError, SecureSessionError
 
     with pytest.raises(SecureSessionError, match="SERVTD_EXT"):
-        verifier.verify(new, is_client=False)  # the new side needs the old one's SERVTD_EXT
-    with pytest.raises(ConfigError, match="not implemented"):
-        make_verifier(VerifierContext(mode="azure", operation="rebind-prepare"))  # only skip-ra and mock-report
+        judge(new, is_client=False)  # the new side needs the old one's SERVTD_EXT
+    with pytest.raises(ConfigError, match="not implemented"):  # only skip-ra and mock-report
+        modes.resolve("azure", {}).verifier(modes.Setup("rebind-prepare", 2, b"", b"", {}, 60.0))
 
 
 def _side(is_source: bool, store: FieldStore, stream) -> Migration:
-    cfg = SessionConfig(is_source=is_source, attestation="skip-ra", policy_version=2, policy=b'{"p": 1}',
-                        issuer_chain=b"chain")
+    cfg = SessionConfig(is_source=is_source, event_log=eventlog.skip_ra_event_log(), policy_version=2,
+                        policy=b'{"p": 1}', issuer_chain=b"chain")
     provider = SkipRaProvider()
     rebind.populate_servtd_fields(store, BH, UUID, provider.td_report(bytes(64), eventlog.skip_ra_event_log()))
     log = EventLog("source" if is_source else "destination", 5, stream=io.StringIO(), fmt="json")
-    ctx = VerifierContext(mode="skip-ra", policy_version=2, operation="rebind-prepare")
+    verifier = modes.resolve("skip-ra", {}).verifier(modes.Setup("rebind-prepare", 2, b"", b"", {}, 60.0))
     return Migration(cfg, log, stream, EmulatedVmm(rebinding_queue(5, is_source, UUID, BH, finalize=False)),
-                     store, provider, make_verifier(ctx), verifier_context=ctx)
+                     store, provider, verifier)
 
 
-async def test_rebind_prepare_in_process_token_reaches_the_new_migtd() -> None:
-    """Both MigTDs in one event loop over real loopback TCP, so their TDCS stores can be compared."""
+def test_rebind_prepare_in_process_token_reaches_the_new_migtd() -> None:
+    """Both MigTDs in one process (the new one in a thread) over real loopback TCP, so their TDCS stores
+    can be compared."""
+    from migtd.transport import Listener
+
     old_store = FieldStore(msk=bytes(32), version_range=(0, 0))
     new_store = FieldStore(msk=bytes(32), version_range=(0, 0))
-    ports: list[int] = []
-    ready = asyncio.Event()
+    listener = Listener("127.0.0.1", 0)
+    results: dict[str, MigrationResult] = {}
 
-    def listening(ip: str, port: int) -> None:
-        ports.append(port)
-        ready.set()
-
-    async def new_side() -> MigrationResult:
-        stream = await listen_once("127.0.0.1", 0, 5, listening)
+    def new_side() -> None:
+        stream = listener.accept(5)
         try:
-            return await _side(False, new_store, stream).run()
+            results["new"] = _side(False, new_store, stream).run()
         finally:
-            await stream.close()
+            stream.close()
 
-    async def old_side() -> MigrationResult:
-        await asyncio.wait_for(ready.wait(), 5)
-        stream = await connect("127.0.0.1", ports[0], 5)
-        try:
-            return await _side(True, old_store, stream).run()
-        finally:
-            await stream.close()
-
-    results = await asyncio.wait_for(asyncio.gather(new_side(), old_side()), 20)
-    assert results == [MigrationResult.Success, MigrationResult.Success]
+    thread = threading.Thread(target=new_side)
+    thread.start()
+    stream = connect("127.0.0.1", listener.port, 5)
+    try:
+        results["old"] = _side(True, old_store, stream).run()
+    finally:
+        stream.close()
+        thread.join(20)
+    assert results == {"new": MigrationResult.Success, "old": MigrationResult.Success}
     token = old_store.approved_rebind[(BH, UUID)]
     assert len(token) == 32 and token != bytes(32)
     assert rebind.read_accept_token(new_store, BH, UUID) == token

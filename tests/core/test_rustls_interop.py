@@ -148,7 +148,7 @@ def test_rustls_source_migrates_with_a_migtd_destination(procs, cfg_env, port, c
     assert record[32:40] == bytes(8)  # min 0, max 0, reserved zero
     assert done.event("msk_exchanged")["mig_version"] == 0
     # The destination logs the fingerprint of the key the (Rust) source sent: 32 zero bytes.
-    from migtd.ratls.msk import key_fingerprint
+    from migtd.protocol.msk import key_fingerprint
 
     assert done.event("msk_exchanged")["key_sha256_8"] == key_fingerprint(bytes(32))
 

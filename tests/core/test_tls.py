@@ -11,13 +11,23 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd.emu.quote_provider import SkipRaProvider, make_provider
+from migtd import modes
 from migtd.emu.quote_retry import FailureInjector, backoff_delays, quote_with_retry
 from migtd.errors import AttestationError, ConfigError, SecureSessionError
 from migtd.events import EventLog
 from migtd.ratls import certificate as c
 from migtd.ratls.tls import TlsEngine
-from migtd.ratls.verifier import SkipRaVerifier, VerifierContext, make_verifier
+from migtd.mock.providers import SkipRaProvider
+from migtd.ratls.evidence import evidence_from_certificate
+from migtd.verdict import SessionFacts, Verdict
+from migtd.verifiers.skip_ra import SkipRaVerifier
+
+
+def skip_ra_verdict(cert: bytes, is_client: bool) -> Verdict:
+    """What a skip-RA MigTD concludes about a peer presenting ``cert``."""
+    verifier = SkipRaVerifier()
+    evidence = evidence_from_certificate(c.parse_certificate(cert), verifier.needs(is_client))
+    return verifier.verify(evidence, SessionFacts(), is_client)
 
 
 def _pump(client: TlsEngine, server: TlsEngine) -> None:
@@ -61,9 +71,9 @@ def test_server_requires_a_client_certificate(ratls_identity) -> None:
 
 def test_skip_ra_verifier_accepts_migtd_cert_and_says_so(ratls_identity) -> None:
     _, cert = ratls_identity()
-    verdict = SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
-    assert verdict.ok and verdict.attested["verified"] is False and verdict.policy["skipped"] is True
-    assert verdict.attested["quote_bytes"] == 822
+    verdict = skip_ra_verdict(cert, is_client=True)
+    assert verdict.ok and verdict.attestation.verified is False and verdict.policy.skipped is True
+    assert verdict.attestation.quote_bytes == 822
     assert any("NOT attested" in w for w in verdict.warnings)
 
 
@@ -72,7 +82,7 @@ def test_skip_ra_ignores_signature_and_contents() -> None:
     key = ec.generate_private_key(ec.SECP384R1())
     tbs = c.build_tbs(c.public_point(key), b"junk quote", b"junk log")
     forged = c.assemble(tbs, b"\x30\x06\x02\x01\x01\x02\x01\x01")
-    assert SkipRaVerifier().verify(c.parse_certificate(forged), is_client=False).ok
+    assert skip_ra_verdict(forged, is_client=False).ok
 
 
 @pytest.mark.parametrize(("eku", "missing"), [
@@ -83,7 +93,7 @@ def test_skip_ra_ignores_signature_and_contents() -> None:
 def test_skip_ra_rejects_non_migtd_certificates(eku, missing, plain_identity) -> None:
     _, cert = plain_identity(eku)
     with pytest.raises(SecureSessionError, match=missing):
-        SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
+        skip_ra_verdict(cert, is_client=True)
 
 
 def test_missing_event_log_is_rejected() -> None:
@@ -92,14 +102,15 @@ def test_missing_event_log_is_rejected() -> None:
     without_log = tbs.replace(c.der.oid(c.OID_EVENT_LOG), c.der.oid("1.2.840.113741.1.5.5.1.9"))
     cert = c.assemble(without_log, b"")
     with pytest.raises(SecureSessionError, match="event-log"):
-        SkipRaVerifier().verify(c.parse_certificate(cert), is_client=True)
+        skip_ra_verdict(cert, is_client=True)
 
 
 def test_unavailable_modes_are_config_errors() -> None:
-    assert make_provider("skip-ra").name == "skip-ra"
-    assert isinstance(make_verifier(VerifierContext(mode="skip-ra")), SkipRaVerifier)
+    setup = modes.Setup("migration", 1, b"", b"", {}, 60.0)
+    assert modes.resolve("skip-ra", {}).provider(setup).name == "skip-ra"
+    assert isinstance(modes.resolve("skip_ra", {}).verifier(setup), SkipRaVerifier)
     with pytest.raises(ConfigError, match="attestation mode"):
-        make_provider("tpm")
+        modes.resolve("tpm", {})
 
 
 class _Flaky(SkipRaProvider):
@@ -121,38 +132,38 @@ def _quiet() -> EventLog:
     return EventLog("source", 1, stream=io.StringIO(), level="warn")
 
 
-async def test_retry_recovers_within_five_retries_with_doubling_backoff() -> None:
+def test_retry_recovers_within_five_retries_with_doubling_backoff() -> None:
     slept: list[float] = []
 
-    async def fake_sleep(s: float) -> None:
+    def fake_sleep(s: float) -> None:
         slept.append(s)
 
     provider = _Flaky(5)
-    assert await quote_with_retry(provider, bytes(1024), _quiet(), sleep=fake_sleep) == bytes(822)
+    assert quote_with_retry(provider, bytes(1024), _quiet(), sleep=fake_sleep) == bytes(822)
     assert provider.calls == 6
     assert slept == pytest.approx([0.02, 0.04, 0.08, 0.16, 0.32]) == backoff_delays()
 
 
-async def test_retry_gives_up_after_six_attempts_with_code_7() -> None:
-    async def fake_sleep(s: float) -> None:
+def test_retry_gives_up_after_six_attempts_with_code_7() -> None:
+    def fake_sleep(s: float) -> None:
         return None
 
     with pytest.raises(AttestationError) as err:
-        await quote_with_retry(_Flaky(6), bytes(1024), _quiet(), sleep=fake_sleep)
+        quote_with_retry(_Flaky(6), bytes(1024), _quiet(), sleep=fake_sleep)
     assert int(err.value.result) == 7
 
 
-async def test_failure_injection_logs_each_simulated_failure() -> None:
+def test_failure_injection_logs_each_simulated_failure() -> None:
     import io
 
     stream = io.StringIO()
     log = EventLog("source", 1, stream=stream, level="warn")
 
-    async def fake_sleep(s: float) -> None:
+    def fake_sleep(s: float) -> None:
         return None
 
     inj = FailureInjector.from_env({"MIGTD_QUOTE_FAILURES": "2"})
-    await quote_with_retry(SkipRaProvider(), bytes(1024), log, inj, sleep=fake_sleep)
+    quote_with_retry(SkipRaProvider(), bytes(1024), log, inj, sleep=fake_sleep)
     lines = [ln for ln in stream.getvalue().splitlines() if "Simulating quote failure" in ln]
     assert len(lines) == 2 and "attempt 1" in lines[0] and "attempt 2" in lines[1]
     with pytest.raises(ConfigError):

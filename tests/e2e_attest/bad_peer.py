@@ -23,7 +23,7 @@ def _wrong_reportdata() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from migtd.attest.binding import report_data_for_key
-    from migtd.attest.providers import MockQeProvider
+    from migtd.mock.providers import MockQeProvider
     from migtd.ratls.certificate import public_point
 
     other = report_data_for_key(public_point(ec.generate_private_key(ec.SECP384R1())))
@@ -40,8 +40,8 @@ def _wrong_policy_hash() -> None:
 
     genuine = Migration._tls
 
-    async def _tls(self: Migration, blob: bytes | None):  # type: ignore[no-untyped-def]
-        return await genuine(self, (blob or b"") + b"tampered")
+    def _tls(self: Migration, blob: bytes | None):  # type: ignore[no-untyped-def]
+        return genuine(self, (blob or b"") + b"tampered")
 
     Migration._tls = _tls  # type: ignore[method-assign]
 

@@ -100,17 +100,20 @@ def test_azure_mode_defaults_to_the_shipped_root(vectors: Path) -> None:
     """MIGTD_ROOT_CA_FILE unset: migtd's start-up checks and the peer verifier take the shipped Intel root."""
     import io
 
-    from migtd.attest.peer import v1_anchors
-    from migtd.cli import Options, load_files
+    from migtd import modes
+    from migtd.cli.args import Options
+    from migtd.cli.config import load_files
     from migtd.events import EventLog
 
     env = {"MIGTD_POLICY_FILE": str(paths.default_policy()),
            "MIGTD_COLLATERAL_FILE": str(vectors / "attestation" / "collateral_production_fmspc.json")}
     out = io.StringIO()
-    files = load_files(Options(attestation="azure", policy_version=1), env, EventLog("source", 1, stream=out))
+    opts = Options()
+    opts.attestation, opts.policy_version = "azure", 1
+    files = load_files(opts, env, EventLog("source", 1, stream=out))
     assert files.root_ca == paths.intel_root_ca().read_bytes()
     assert "using the shipped Intel SGX root CA" in out.getvalue()
-    assert v1_anchors("azure", env).root_ca_der == paths.intel_root_ca().read_bytes()
+    assert modes.resolve("azure", env).trust_anchors(1, env).root_ca_der == paths.intel_root_ca().read_bytes()
 
 
 def test_other_modes_still_require_the_root_ca() -> None:

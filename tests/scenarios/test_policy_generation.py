@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from migtd import eventlog, paths
-from migtd.attest.providers import MockQeProvider
+from migtd.mock.providers import MockQeProvider
 from migtd.policy import generate_v2 as g
 from migtd.policy import jsontext
 from migtd.policy.errors import PolicyError

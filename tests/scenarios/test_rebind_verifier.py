@@ -18,17 +18,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import eventlog, paths
-from migtd.attest.providers import MockQeProvider
-from migtd.attest.rebind_peer import TdReportRebindVerifier, check_init_hash
+from migtd.mock.providers import MockQeProvider
 from migtd.emu import rebind
 from migtd.emu.tdcs import FieldStore
 from migtd.errors import MigtdError, SecureSessionError
 from migtd.policy import generate_v2 as g
 from migtd.policy.errors import PolicyError
 from migtd.ratls.certificate import build_rebind_certificate, parse_certificate, public_point
-from migtd.ratls.verifier import VerifierContext
+from migtd.ratls.evidence import evidence_from_certificate
 from migtd.result import MigrationResult
 from migtd.session import peer_data_blob
+from migtd.verdict import SessionFacts, Verdict
+from migtd.verifiers.rebind import TdReportRebindVerifier, check_init_hash
 
 BH, UUID = 0x1234, (1, 2, 3, 4)
 
@@ -42,10 +43,8 @@ class Side:
     def blob(self) -> bytes:
         return peer_data_blob(self.policy, self.chain)
 
-    def ctx(self, peer_blob: bytes) -> VerifierContext:
-        return VerifierContext(mode="mock-report", policy_version=2, operation="rebind-prepare",
-                               policy=self.policy, issuer_chain=self.chain, peer_blob=peer_blob,
-                               quote_source="mock-qe")
+    def verifier(self) -> TdReportRebindVerifier:
+        return TdReportRebindVerifier(policy=self.policy, issuer_chain=self.chain, bypass=False)
 
 
 @pytest.fixture(scope="module")
@@ -82,24 +81,25 @@ def certificate(side: Side, *, old: bool, tamper_tdinfo: bool = False, bad_ext: 
                                     policy_hash=policy_hash or hashlib.sha384(side.blob).digest(), **extra)
 
 
-def judge(judge_side: Side, peer_side: Side, der: bytes, *, judge_is_old: bool):
-    verifier = TdReportRebindVerifier(judge_side.ctx(peer_side.blob))
-    return verifier.verify(parse_certificate(der), is_client=judge_is_old)
+def judge(judge_side: Side, peer_side: Side, der: bytes, *, judge_is_old: bool) -> Verdict:
+    verifier = judge_side.verifier()
+    evidence = evidence_from_certificate(parse_certificate(der), verifier.needs(judge_is_old))
+    return verifier.verify(evidence, SessionFacts(peer_blob=peer_side.blob), judge_is_old)
 
 
 def test_both_directions_accept_a_well_formed_peer(facts: g.TdFacts) -> None:
     side = _side(facts)
     new_judges_old = judge(side, side, certificate(side, old=True), judge_is_old=False)
     assert new_judges_old.ok, new_judges_old.failure
-    names = [f"{r['section']}.{r['field']}" for r in new_judges_old.policy_rules]
+    names = [r.name for r in new_judges_old.rules]
     assert names[:6] == ["integrity.policy_hash", "integrity.event_log_replay", "chains.policy_issuer_chain",
                          "chains.servtd_identity_issuer_chain", "chains.servtd_tcb_mapping_issuer_chain",
                          "integrity.MigTdPolicy"]
     assert "init.servtd_ext_hash" in names and "policySvn.policySvn" not in names
     old_judges_new = judge(side, side, certificate(side, old=False), judge_is_old=True)
     assert old_judges_new.ok, old_judges_new.failure
-    assert "policySvn.policySvn" in [f"{r['section']}.{r['field']}" for r in old_judges_new.policy_rules]
-    assert old_judges_new.attested["verified"] is True and old_judges_new.attested["mrtd"].startswith("556FD5FC")
+    assert "policySvn.policySvn" in [r.name for r in old_judges_new.rules]
+    assert old_judges_new.attestation.verified is True and old_judges_new.attestation.mrtd.startswith("556FD5FC")
 
 
 def test_new_side_needs_servtd_ext(facts: g.TdFacts) -> None:
@@ -125,14 +125,14 @@ def test_init_tdinfo_must_match_servtd_ext(facts: g.TdFacts) -> None:
     side = _side(facts)
     verdict = judge(side, side, certificate(side, old=True, bad_ext=True), judge_is_old=False)
     assert isinstance(verdict.failure, PolicyError) and verdict.failure.kind.value == "InvalidTdReport"
-    assert verdict.policy["failed_rules"] == ["init.servtd_ext_hash"]
+    assert verdict.policy.failed_rules == ("init.servtd_ext_hash",)
 
 
 def test_peer_under_another_root_is_refused(facts: g.TdFacts) -> None:
     mine, theirs = _side(facts), _side(facts, g.IssuerCa.generate().issue())
     verdict = judge(mine, theirs, certificate(theirs, old=False), judge_is_old=True)
     assert isinstance(verdict.failure, PolicyError) and verdict.failure.kind.value == "PeerCertChainValidation"
-    assert verdict.policy["failed_rules"] == ["chains.policy_issuer_chain"]
+    assert verdict.policy.failed_rules == ("chains.policy_issuer_chain",)
 
 
 def test_rotated_policy_leaf_is_accepted(facts: g.TdFacts) -> None:
@@ -154,7 +154,7 @@ def test_report_data_must_bind_the_certificate_key(facts: g.TdFacts) -> None:
 def test_local_policy_must_verify_at_start_up(facts: g.TdFacts) -> None:
     side = _side(facts)
     with pytest.raises(MigtdError) as err:
-        TdReportRebindVerifier(Side(side.policy, b"not a chain").ctx(side.blob))
+        Side(side.policy, b"not a chain").verifier()
     assert err.value.result == MigrationResult.InvalidPolicyError
 
 

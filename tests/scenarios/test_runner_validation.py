@@ -29,6 +29,11 @@ def run(args: list[str], cwd: Path, timeout: float = 30) -> subprocess.Completed
     (["--num-cpus", "0"], "--num-cpus must be at least 1, got: 0"),
     (["--num-cpus", "two"], "--num-cpus must be a positive integer, got: two"),
     (["--num-cpus", "4096"], "Requested 4096 CPUs but only"),
+    (["--num-cpus", "08"], "Requested 08 CPUs but only"),           # not octal
+    (["--num-cpus", "000"], "--num-cpus must be at least 1, got: 000"),
+    (["--num-cpus", "9" * 3000], "Requested 9999"),                # no arithmetic overflow
+    (["--skip-ra", "--request-id", "\u0663"], "Invalid request ID: \u0663"),
+    (["--skip-ra", "--dest-port", "1" * 3000], "Invalid destination port: 1111"),
     (["--operation", "teleport"], "Operation must be 'migration', 'rebind-prepare', or 'rebind-finalize', got: teleport"),
     (["--frobnicate"], "Unknown option --frobnicate"),
     (["--features", "spdm_attestation"], "feature 'spdm_attestation' is not supported"),

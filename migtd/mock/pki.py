@@ -35,25 +35,23 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
 from migtd.attest.collateral import Collateral, PlatformCollateral
 from migtd.attest.sgx_ext import SGX_EXTENSION_OID, SgxExtension
+from migtd.mock.platform import (
+    PCK_PCESVN,
+    PCK_TCB_COMPONENTS,
+    QE_ISVPRODID,
+    QE_ISVSVN,
+    QE_MRSIGNER,
+    raw_signature,
+)
 from migtd.paths import MOCK_FMSPC
 
 NOT_BEFORE = datetime(2024, 1, 1, tzinfo=UTC)
 NOT_AFTER = datetime(2049, 12, 31, tzinfo=UTC)
 
-#: Platform SVNs certified in the PCK leaf (those of the captured Azure platform).
-PCK_TCB_COMPONENTS = (3, 3, 2, 2, 4, 1, 0, 5) + (0,) * 8
-PCK_PCESVN = 13
-#: Identity of the mock TD quoting enclave (reported in its QE report).
-QE_MRENCLAVE = hashlib.sha256(b"MigTD-Py mock TD quoting enclave").digest()
-QE_MRSIGNER = hashlib.sha256(b"MigTD-Py mock TD quoting enclave signer").digest()
-QE_ISVPRODID = 2
-QE_ISVSVN = 4
-QE_ATTRIBUTES = bytes.fromhex("1500000000000000e700000000000000")
 MOCK_ADVISORY = "MOCK-SA-0001"
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -107,13 +105,6 @@ def _crl(issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey,
 
 def pem(*certs: x509.Certificate) -> str:
     return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
-
-
-def raw_signature(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
-    """ECDSA P-256/SHA-256 as 64-byte r||s (deterministic, RFC 6979)."""
-    der = key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
-    r, s = decode_dss_signature(der)
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def pcs_body(key: ec.EllipticCurvePrivateKey, name: str, inner: dict[str, Any]) -> str:

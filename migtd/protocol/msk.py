@@ -1,16 +1,19 @@
 """ExchangeInformation and migration-version negotiation (protocol.md §4.4–4.5).
 
-Each side sends one 40-byte record inside TLS: ``key[32] ‖ min_ver u16 ‖
-max_ver u16 ‖ reserved[4] = 0``. The receiver rejects non-zero reserved bytes
-(InvalidParameter), then both sides compute the same version from the source's
-export range and the destination's import range. Pure functions only.
+Each side sends one 40-byte record inside the secure session: ``key[32] ‖
+min_ver u16 ‖ max_ver u16 ‖ reserved[4] = 0``. The receiver rejects non-zero
+reserved bytes (InvalidParameter), then both sides compute the same version
+from the source's export range and the destination's import range.
+:func:`agree` is the whole step once the peer's 40 bytes are in. Pure
+functions only; the record travels in TLS today and in an SPDM secured
+message later, unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from migtd.errors import MigtdError
 from migtd.result import MigrationResult
@@ -19,8 +22,7 @@ EXCHANGE_INFO = struct.Struct("<32sHH4s")
 EXCHANGE_INFO_SIZE = EXCHANGE_INFO.size  # 40
 
 
-@dataclass(frozen=True)
-class ExchangeInformation:
+class ExchangeInformation(NamedTuple):
     """One side's record: its migration key and its version range (export or import)."""
 
     key: bytes
@@ -70,3 +72,21 @@ def negotiate_version(local: tuple[int, int], remote: tuple[int, int], *, is_sou
 def key_fingerprint(key: bytes) -> str:
     """First 8 bytes of SHA-256 of a key, upper-case hex: safe to log, enough to compare."""
     return hashlib.sha256(key).digest()[:8].hex().upper()
+
+
+class Agreement(NamedTuple):
+    """What the exchange settled: the peer's key (for MIG_DEC_KEY), the version, the source's key."""
+
+    peer_key: bytes
+    version: int
+    source_key: bytes
+
+    def __repr__(self) -> str:  # never print a key, even in a traceback
+        return f"Agreement(version={self.version}, source_key={key_fingerprint(self.source_key)})"
+
+
+def agree(local: ExchangeInformation, peer_record: bytes, *, is_source: bool) -> Agreement:
+    """The peer's 40 bytes decoded and the version negotiated (§4.1 steps 6 and 8)."""
+    peer = ExchangeInformation.decode(peer_record)
+    version = negotiate_version((local.min_ver, local.max_ver), (peer.min_ver, peer.max_ver), is_source=is_source)
+    return Agreement(peer.key, version, local.key if is_source else peer.key)

@@ -1,10 +1,9 @@
-"""Quote providers for ``--attestation mock-report``.
+"""Quote providers that attest nothing real: ``mock-report`` and ``skip-ra``.
 
 The engine asks a provider for a TD report (with the REPORTDATA binding its TLS
 key and the CCEL event log it will present) and then for a quote of that
 report (the ``QuoteProvider`` protocol of :mod:`migtd.emu.quote_provider`).
-Two providers exist; :class:`migtd.attest.mock_provider.MockReportProvider`
-chooses between them:
+The attestation-mode registry (:mod:`migtd.modes`) picks one:
 
 * :class:`MockQeProvider` (``mock-qe``, the default): the TD report carries the
   requested REPORTDATA and RTMRs replayed from the given event log, and the
@@ -18,18 +17,27 @@ chooses between them:
 TDINFO/TEE_TCB_INFO of the mock-qe report are fixed, and equal to those of the
 captured Azure quote (MRTD, MRSEAM, TEE_TCB_SVN, XFAM), so one policy can
 accept both providers' quotes; only REPORTDATA and the RTMRs differ.
+
+* :class:`SkipRaProvider` (``skip-ra``): upstream's null attestation library —
+  a mock TD report and a quote of 822 zero bytes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from migtd.attest.mock_qe import MockQE
-from migtd.attest.quote import td_report_from_quote
-from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
-from migtd.errors import AttestationError, FormatError
-from migtd.eventlog import parse_event_log, replay_rtmrs
+from typing import TYPE_CHECKING
+
+from migtd.errors import AttestationError, ConfigError, FormatError
 from migtd.result import MigrationResult
+
+if TYPE_CHECKING:
+    from migtd.mock.qe import MockQE
+
+#: Size of the quote upstream's null attestation library reports (HEAD; 774 at 144af3a).
+SKIP_RA_QUOTE_SIZE = 822
+#: Largest MOCK_QUOTE_FILE accepted (a real quote is about 5 KB).
+MOCK_QUOTE_MAX = 1024 * 1024
 
 #: Values of the captured Azure quote (attestation.md §8.1) used for the mock TD.
 MOCK_TEE_TCB_SVN = bytes.fromhex("07010300000000000000000000000000")
@@ -54,11 +62,16 @@ class MockQeProvider:
     def qe(self) -> MockQE:
         """The mock QE, loaded from ``mock_dir`` (default ``config/mock``) on first use."""
         if self._qe is None:
+            from migtd.mock.qe import MockQE
+
             self._qe = MockQE.load(self._mock_dir)
         return self._qe
 
     def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
         """A TD report with ``report_data`` (64 bytes) and RTMRs replayed from ``event_log``."""
+        from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
+        from migtd.eventlog import parse_event_log, replay_rtmrs
+
         if len(report_data) != 64:
             raise AttestationError(f"TD report: REPORTDATA must be 64 bytes, got {len(report_data)}",
                                    MigrationResult.TdxModuleError)
@@ -86,16 +99,18 @@ class QuoteFileProvider:
         self.path = Path(path)
 
     def _read(self, result: MigrationResult) -> bytes:
+        """The file as it is now: upstream reads it at every report and quote generation."""
+        from migtd.inputs import read_input
+
         try:
-            data = self.path.read_bytes()
-        except OSError as exc:
-            raise AttestationError(f"MOCK_QUOTE_FILE {self.path}: {exc.strerror or exc}", result) from None
-        if not data:
-            raise AttestationError(f"MOCK_QUOTE_FILE {self.path} is empty", result)
-        return data
+            return read_input(self.path, "MOCK_QUOTE_FILE", limit=MOCK_QUOTE_MAX)
+        except ConfigError as exc:
+            raise AttestationError(exc.message, result) from None
 
     def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
         """The report upstream derives from the quote file; the arguments are ignored."""
+        from migtd.attest.quote import td_report_from_quote
+
         data = self._read(MigrationResult.TdxModuleError)
         try:
             return td_report_from_quote(data)
@@ -107,3 +122,30 @@ class QuoteFileProvider:
         """The file's bytes, whatever ``td_report`` is (an unreadable or empty file fails with 7)."""
         return self._read(MigrationResult.MutualAttestationError)
 
+
+
+class SkipRaProvider:
+    """Null attestation: a mock report and an all-zero quote. Attests nothing.
+
+    Like upstream's skip-RA build, ``MOCK_QUOTE_FILE`` (if given) is used for
+    the TD report only: the report is derived from that quote, as upstream's
+    mock-report mode derives it; otherwise it is a synthetic report carrying
+    the requested REPORTDATA.
+    """
+
+    name = "skip-ra"
+
+    def __init__(self, mock_quote_file: str | Path | None = None) -> None:
+        self._quote_file = QuoteFileProvider(mock_quote_file) if mock_quote_file else None
+
+    def td_report(self, report_data: bytes, event_log: bytes) -> bytes:
+        """The TD report derived from ``MOCK_QUOTE_FILE``, else a mock one carrying ``report_data``."""
+        if self._quote_file is not None:
+            return self._quote_file.td_report(report_data, event_log)
+        from migtd.mock.report import mock_td_report
+
+        return mock_td_report(report_data)
+
+    def quote(self, td_report: bytes) -> bytes:
+        """Upstream's null quote: 822 zero bytes."""
+        return bytes(SKIP_RA_QUOTE_SIZE)

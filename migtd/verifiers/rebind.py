@@ -40,39 +40,18 @@ import hashlib
 import struct
 from typing import Any
 
-from migtd.attest.binding import AZCVMEMU_BYPASSES, bypasses_apply, signature_checks
-from migtd.attest.peer import unverified_fields, verify_local_policy
+from migtd import verdict
 from migtd.attest.tdreport import TdReport
 from migtd.emu.rebind import SERVTD_EXT_SIZE, servtd_info_hash
 from migtd.errors import FormatError, MigtdError, SecureSessionError
 from migtd.policy.decision import PolicyDecision, RuleResult
 from migtd.policy.errors import PolicyError, PolicyErrorKind
-from migtd.ratls.certificate import (
-    OID_EVENT_LOG,
-    OID_INIT_TDINFO,
-    OID_MIGTD_EKU,
-    OID_SERVTD_EXT,
-    OID_TDREPORT,
-    ParsedCertificate,
-)
-from migtd.ratls.verifier import PeerVerdict, VerifierContext, check_policy_hash
 from migtd.result import MigrationResult
+from migtd.verdict import Attestation, Evidence, LocalCheck, PolicyOutcome, SessionFacts, Verdict
+from migtd.verifiers.common import policy_hash_rule
+from migtd.verifiers.dcap import verify_local_policy
 
 K = PolicyErrorKind
-
-
-def check_rebind_structure(peer: ParsedCertificate, *, we_are_new: bool) -> None:
-    """Extensions a rebinding certificate must carry; a peer lacking them is a session error."""
-    if OID_MIGTD_EKU not in peer.extended_key_usages():
-        raise SecureSessionError(f"peer certificate's extKeyUsage lacks the MigTD OID {OID_MIGTD_EKU}")
-    needed = [(OID_TDREPORT, "TDREPORT"), (OID_EVENT_LOG, "event-log")]
-    if we_are_new:
-        needed += [(OID_SERVTD_EXT, "SERVTD_EXT"), (OID_INIT_TDINFO, "init TDINFO")]
-    for oid, what in needed:
-        if peer.extension(oid) is None:
-            raise SecureSessionError(f"peer certificate has no {what} extension ({oid})")
-    if peer.policy_hash is None:
-        raise SecureSessionError("peer certificate has no policy-hash extension (1.2.840.113741.1.5.5.1.4)")
 
 
 def parse_tdreport(data: bytes) -> TdReport:
@@ -109,67 +88,76 @@ class TdReportRebindVerifier:
 
     name = "tdreport"
 
-    def __init__(self, ctx: VerifierContext) -> None:
-        self.ctx = ctx
-        self.bypass = bypasses_apply(ctx)
-        if ctx.policy_version != 2:
+    def __init__(self, *, policy: bytes, issuer_chain: bytes, bypass: bool, policy_version: int = 2) -> None:
+        if policy_version != 2:
             raise MigtdError("rebinding needs policy v2", MigrationResult.UnsupportedOperationError)
-        self.local = verify_local_policy(ctx)
+        self.bypass = bypass
+        self.local = verify_local_policy(policy, issuer_chain)
 
-    def verify(self, peer: ParsedCertificate, is_client: bool) -> PeerVerdict:
+    def needs(self, is_client: bool) -> tuple[str, ...]:
+        """Step 1: MigTD identity, TDREPORT, event log; the new MigTD (server) also SERVTD_EXT and init
+        TDINFO; then the policy hash."""
+        new = () if is_client else (verdict.SERVTD_EXT, verdict.INIT_TDINFO)
+        return (verdict.IDENTITY, verdict.TDREPORT, verdict.EVENT_LOG, *new, verdict.POLICY_HASH)
+
+    def check_local(self, quote: bytes) -> LocalCheck | None:
+        """Nothing: rebinding presents TD reports, not quotes."""
+        return None
+
+    def verify(self, evidence: Evidence, facts: SessionFacts, is_client: bool) -> Verdict:
         """``is_client``: we are the TLS client, i.e. the old MigTD judging the new one."""
         we_are_new = not is_client
-        check_rebind_structure(peer, we_are_new=we_are_new)
-        attested = unverified_fields(None, evidence="tdreport",
-                                     bypassed=["quote_verification", "tdreport_mac",
-                                               *(AZCVMEMU_BYPASSES if self.bypass else ())])
-        hash_rule, failure = check_policy_hash(peer, self.ctx.require_peer_blob("rebinding"), "rebinding")
-        rules: list[dict[str, Any]] = [hash_rule.as_event()]
+        attested = Attestation(evidence="tdreport",
+                               bypassed=("quote_verification", "tdreport_mac",
+                                         *(verdict.AZCVMEMU_BYPASSES if self.bypass else ())))
+        hash_rule, failure = policy_hash_rule(evidence, facts.require_peer_blob("rebinding"), "rebinding")
+        rules: list[Any] = [hash_rule]
         if failure is not None:
-            return PeerVerdict(attested, self._policy(None, failure, rules), rules, failure=failure)
-        decision = self._decide(peer, we_are_new, attested)
-        rules += [r.as_event() for r in decision.rules]
+            return Verdict(attested, self._policy(None, failure, rules), tuple(rules), failure=failure)
+        decision, attested = self._decide(evidence, facts, we_are_new, attested)
+        rules += decision.rules
         if decision.error is not None:
-            return PeerVerdict(attested, self._policy(decision, decision.error, rules), rules,
-                               failure=decision.error)
+            return Verdict(attested, self._policy(decision, decision.error, rules), tuple(rules),
+                           failure=decision.error)
         try:
-            tdreport = peer.extension(OID_TDREPORT).value  # type: ignore[union-attr]
-            warnings = signature_checks(peer, tdreport[128:192], self.bypass)
+            warnings = verdict.bind_and_authenticate(evidence, (evidence.tdreport or b"")[128:192], self.bypass)
         except SecureSessionError as exc:
-            return PeerVerdict(attested, self._policy(decision, exc, rules), rules, failure=exc)
-        return PeerVerdict(attested, self._policy(decision, None, rules), rules, warnings)
+            return Verdict(attested, self._policy(decision, exc, rules), tuple(rules), failure=exc)
+        return Verdict(attested, self._policy(decision, None, rules), tuple(rules), warnings)
 
     # ------------------------------------------------------------------ steps 3-5
-    def _decide(self, peer: ParsedCertificate, we_are_new: bool, attested: dict[str, Any]) -> PolicyDecision:
+    def _decide(self, evidence: Evidence, facts: SessionFacts, we_are_new: bool,
+                attested: Attestation) -> tuple[PolicyDecision, Attestation]:
         from migtd.policy.v2 import authenticate_rebinding_new, authenticate_rebinding_old, parse_peer_data
         from migtd.policy.v2.flows import evaluation_info_from_tdreport
 
         notes: list[str] = []
         pre_rules: list[RuleResult] = []
         try:
-            report = parse_tdreport(peer.extension(OID_TDREPORT).value)  # type: ignore[union-attr]
+            report = parse_tdreport(evidence.tdreport or b"")
             raw = report.to_bytes()
             rtmrs = list(report.td_info.rtmrs)
-            attested.update(verified=True, mrtd=report.td_info.mrtd.hex().upper(),
-                            rtmrs=[r.hex().upper() for r in rtmrs],
-                            tee_tcb_svn=report.tee_tcb_info.tee_tcb_svn.hex().upper())
-            peer_policy_bytes, peer_chain = parse_peer_data(self.ctx.peer_blob or b"")
-            peer_policy = self._authenticate_common(peer, rtmrs, peer_policy_bytes, peer_chain, pre_rules, notes)
+            attested = attested._replace(verified=True, mrtd=report.td_info.mrtd.hex().upper(),
+                                         rtmrs=tuple(r.hex().upper() for r in rtmrs),
+                                         tee_tcb_svn=report.tee_tcb_info.tee_tcb_svn.hex().upper())
+            peer_policy_bytes, peer_chain = parse_peer_data(facts.peer_blob or b"")
+            peer_policy = self._authenticate_common(evidence, rtmrs, peer_policy_bytes, peer_chain, pre_rules,
+                                                    notes)
         except PolicyError as exc:
-            return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes)
-        own = self.ctx.local_tdreport
+            return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes), attested
+        own = facts.local_tdreport
         rel = evaluation_info_from_tdreport(own, identity_of=self.local) if len(own) == 1024 else None
         if not we_are_new:
             decision = authenticate_rebinding_new(self.local, peer_policy=peer_policy, peer_tdreport=raw, rel=rel)
         else:
-            ext = peer.extension(OID_SERVTD_EXT).value  # type: ignore[union-attr]
-            init_tdinfo = peer.extension(OID_INIT_TDINFO).value  # type: ignore[union-attr]
+            ext = evidence.servtd_ext or b""
+            init_tdinfo = evidence.init_tdinfo or b""
             try:
                 form = check_init_hash(init_tdinfo, ext)
             except PolicyError as exc:
                 pre_rules.append(RuleResult("init", "servtd_ext_hash", "equal", "SERVTD_EXT init hash", "", "",
                                             False, exc.detail, "servtd_ext"))
-                return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes)
+                return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes), attested
             pre_rules.append(RuleResult("init", "servtd_ext_hash", "equal", "SERVTD_EXT init hash", "", form,
                                         True, "", "servtd_ext"))
             init_attr = struct.unpack_from("<Q", ext, 48)[0]
@@ -177,9 +165,9 @@ class TdReportRebindVerifier:
                                                   init_tdinfo=init_tdinfo, init_attr=init_attr, rel=rel)
         decision.rules[:0] = pre_rules
         decision.notes[:0] = notes
-        return decision
+        return decision, attested
 
-    def _authenticate_common(self, peer: ParsedCertificate, rtmrs: list[bytes], peer_policy: bytes,
+    def _authenticate_common(self, evidence: Evidence, rtmrs: list[bytes], peer_policy: bytes,
                              peer_chain: bytes, rules: list[RuleResult], notes: list[str]) -> Any:
         """§3.9.2 for a TDREPORT peer (``rtmrs`` its RTMR0..3): replay, peer policy, chains, policy integrity."""
         from migtd import eventlog
@@ -188,7 +176,7 @@ class TdReportRebindVerifier:
         from migtd.policy.v2.flows import chain_rule, check_policy_integrity
 
         try:
-            ccel = eventlog.parse_event_log(peer.event_log or b"")
+            ccel = eventlog.parse_event_log(evidence.event_log or b"")
             replayed = eventlog.replay_rtmrs(ccel)
         except FormatError as exc:
             raise PolicyError(K.InvalidEventLog, f"peer event log: {exc.message}") from None
@@ -215,17 +203,11 @@ class TdReportRebindVerifier:
         return peer_verified
 
     def _policy(self, decision: PolicyDecision | None, failure: MigtdError | None,
-                rules: list[dict[str, Any]]) -> dict[str, Any]:
-        failed = [f"{r['section']}.{r['field']}" for r in rules if not r.get("ok")]
-        out: dict[str, Any] = {"ok": failure is None, "failed_rules": failed, "skipped": False,
-                               "policy_version": 2}
-        if decision is not None:
-            out["kind"] = decision.kind
-            if decision.notes:
-                out["notes"] = list(decision.notes)
-        if failure is not None:
-            out["reason"] = failure.message
-        return out
+                rules: list[Any]) -> PolicyOutcome:
+        return PolicyOutcome(failure is None, 2, tuple(r.name for r in rules if not r.ok),
+                             kind=decision.kind if decision is not None else None,
+                             reason=failure.message if failure is not None else None,
+                             notes=tuple(decision.notes) if decision is not None else ())
 
 
-__all__ = ["TdReportRebindVerifier", "check_init_hash", "check_rebind_structure", "parse_tdreport"]
+__all__ = ["TdReportRebindVerifier", "check_init_hash", "parse_tdreport"]

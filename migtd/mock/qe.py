@@ -15,13 +15,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import paths
-from migtd.attest import mock_pki
-from migtd.attest.mock_pki import raw_signature
 from migtd.attest.quote import (
     ATT_KEY_TYPE_ECDSA_P256,
     CERT_TYPE_PCK_CHAIN,
@@ -36,15 +35,23 @@ from migtd.attest.quote import (
 )
 from migtd.attest.tdreport import TdReport
 from migtd.errors import ConfigError
+from migtd.inputs import read_input
+from migtd.mock import platform as mock_pki
+from migtd.mock.platform import raw_signature
+
+if TYPE_CHECKING:
+    from migtd.mock.pki import MockPki
 
 QE_AUTH_DATA = bytes(range(32))
+#: Bounds on the mock QE's files: a PEM P-256 key is ~250 bytes, the PCK chain ~3 KiB.
+KEY_FILE_MAX = 16 * 1024
+CHAIN_FILE_MAX = 64 * 1024
 
 
 def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    data = read_input(path, "mock QE key", limit=KEY_FILE_MAX)
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except OSError as exc:
-        raise ConfigError(f"mock QE: cannot read {path}: {exc.strerror or exc}") from None
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"mock QE: {path} is not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
@@ -80,15 +87,12 @@ class MockQE:
     def load(cls, directory: Path | None = None) -> MockQE:
         """Load ``pck_chain.pem``, ``pck_key.pem``, ``attestation_key.pem`` (default ``config/mock``)."""
         d = Path(directory) if directory is not None else paths.mock_dir()
-        try:
-            chain = (d / "pck_chain.pem").read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"mock QE: cannot read {d / 'pck_chain.pem'}: {exc.strerror or exc}") from None
+        chain = read_input(d / "pck_chain.pem", "mock QE PCK chain", limit=CHAIN_FILE_MAX)
         return cls(chain, _load_key(d / "pck_key.pem"), _load_key(d / "attestation_key.pem"))
 
     @classmethod
-    def from_pki(cls, pki: mock_pki.MockPki) -> MockQE:
-        """A QE over an in-memory :class:`~migtd.attest.mock_pki.MockPki` (tests)."""
+    def from_pki(cls, pki: MockPki) -> MockQE:
+        """A QE over an in-memory :class:`~migtd.mock.pki.MockPki` (tests)."""
         return cls(pki.pck_chain_pem.encode(), pki.pck_key, pki.attestation_key)
 
     def quote(self, td_report: bytes, *, version: int = 4, td15: bool = False) -> bytes:

@@ -1,0 +1,54 @@
+"""``skip-ra``: no remote attestation (upstream's ``test_disable_ra_and_accept_all`` build).
+
+Quotes: the null attestation library's 822 zero bytes over a mock TD report
+(derived from ``MOCK_QUOTE_FILE`` when given, as upstream does). Peers: only
+structure is checked; everything else is bypassed and said so on every run.
+Nothing is trusted, so no trust files are read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from migtd.modes.base import Mode, Setup
+
+if TYPE_CHECKING:
+    from migtd.emu.quote_provider import QuoteProvider
+    from migtd.verdict import PeerVerifier
+
+
+class SkipRa(Mode):
+    """Accept-all attestation, for testing only."""
+
+    key = name = "skip-ra"
+    aliases = ("skip_ra",)
+    script_flag = console_flag = "--skip-ra"
+    summary = "Skip RA mode: enabled (mock attestation, no TDX/Azure CVM/TPM required)"
+    quote_source = "skip-ra"
+    rebinding = True
+    reads_mock_quote = True
+    start_warning = ("SKIP-RA MODE: remote attestation is disabled - peers are accepted without "
+                     "quote verification or policy checks. For testing only.")
+
+    def provider(self, setup: Setup) -> QuoteProvider:
+        """Null quotes; the TD report comes from ``MOCK_QUOTE_FILE`` when one is given."""
+        from migtd.mock.providers import SkipRaProvider
+
+        return SkipRaProvider(setup.env.get("MOCK_QUOTE_FILE") or None)
+
+    def verifier(self, setup: Setup) -> PeerVerifier:
+        """Structure only (§9.2); for rebinding, only the new MigTD's SERVTD_EXT requirement (§7)."""
+        from migtd.verifiers.skip_ra import SkipRaRebindVerifier, SkipRaVerifier
+
+        if setup.operation == "migration":
+            return SkipRaVerifier(setup.policy_version)
+        return SkipRaRebindVerifier(setup.policy_version)
+
+    def event_log(self, policy_version: int, policy: bytes, root_ca: bytes, issuer_chain: bytes) -> bytes:
+        """Only the test-feature event (§5.3)."""
+        from migtd import eventlog
+
+        return eventlog.skip_ra_event_log()
+
+
+SKIP_RA = SkipRa()
