@@ -5,9 +5,14 @@ mock PKI (QE keys, root CA, collateral, a sample quote) and the Intel SGX
 Provisioning Certification Root CA. It travels with the package as
 ``migtd/_config``: in a checkout that is a symbolic link to ``../config`` (so
 there is one copy, and an editable install reads the files users see), in a
-wheel it is a real folder. Either way it is found through
-:mod:`importlib.resources`, never through a path relative to the source tree,
-so a regular ``pip install``/``pipx install`` works as well as a checkout.
+wheel it is a real folder. Either way it is found inside the installed
+package (the folder :func:`importlib.resources.files` names for it), never
+through a path relative to the source tree, so a regular ``pip
+install``/``pipx install`` works as well as a checkout.
+
+Nothing heavy is imported at module level: ``migtd`` reads its defaults on
+every start, and importing :mod:`importlib.resources` and ``platformdirs``
+would cost it about 20 ms (``python -X importtime``) for nothing it uses.
 
 ``MIGTD_CONFIG_DIR`` replaces the whole folder (policy, ``mock/`` and the
 Intel root CA are then looked up there).
@@ -21,10 +26,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib.resources import files
 from pathlib import Path
-
-import platformdirs
 
 #: FMSPC the mock PKI certifies; the same as the real Azure quote's platform,
 #: so one policy file accepts both the mock QE and upstream's captured quote.
@@ -45,11 +47,14 @@ APP_NAME = "migtd-py"
 def shipped_config_dir() -> Path:
     """The ``config/`` folder shipped inside the package (``migtd/_config``).
 
-    Resolved through :func:`importlib.resources.files`; the programs pass
+    The package's own folder on the file system: what
+    ``importlib.resources.files("migtd")`` names for an installation unpacked
+    on disk (tests/packaging pins the two equal), without importing
+    :mod:`importlib.resources` on every ``migtd`` start. The programs pass
     these paths to child processes and to other tools, so they must be real
     files: an installation that is not unpacked on disk (a zip) is refused.
     """
-    folder = Path(str(files("migtd").joinpath("_config")))
+    folder = Path(__file__).parent / "_config"
     if not folder.is_dir():
         raise RuntimeError(f"the migtd package data is not a folder on the file system ({folder}); "
                            "install MigTD-Py from its wheel or a checkout")
@@ -112,6 +117,8 @@ def default_root_ca(mode: str) -> Path | None:
 
 def collateral_cache_dir() -> Path:
     """Where fetched collateral is kept until its ``nextUpdate`` (platformdirs' user cache dir)."""
+    import platformdirs
+
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "collateral"
 
 

@@ -46,6 +46,10 @@ def test_config_lives_in_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     assert paths.config_dir() == shipped
     # a checkout: migtd/_config is the link to the config/ folder users see
     assert shipped == (ROOT / "config").resolve()
+    # the folder importlib.resources names for the package data (paths does not import it: start-up cost)
+    from importlib.resources import files
+
+    assert shipped == Path(str(files("migtd").joinpath("_config"))).resolve()
     for get in paths.LOCATIONS.values():
         if get is not paths.collateral_cache_dir:
             assert get().exists(), get
