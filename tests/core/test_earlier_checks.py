@@ -183,3 +183,17 @@ def test_rebinding_that_cannot_work_is_refused_before_listening(capsys, env, arg
 def test_azure_without_its_collateral_is_refused_before_listening(capsys, env) -> None:  # type: ignore[no-untyped-def]
     code, _, events = run(capsys, ["--attestation", "azure"], env)
     refused_before_network(code, events, "MIGTD_COLLATERAL_FILE must name the collateral")
+
+
+def test_a_collateral_source_stands_in_for_the_collateral_and_is_checked_before_listening(  # type: ignore[no-untyped-def]
+        capsys, env, tmp_path) -> None:
+    quote = tmp_path / "quote.bin"
+    quote.write_bytes((paths.mock_dir() / "sample_quote.bin").read_bytes())
+    captured = dict(env, MIGTD_ATTESTATION="mock-report", MOCK_QUOTE_FILE=str(quote),
+                    MIGTD_ROOT_CA_FILE=str(paths.mock_root_ca()))
+    code, _, events = run(capsys, [], captured)
+    refused_before_network(code, events, "MIGTD_COLLATERAL_FILE must name its collateral")
+    code, _, events = run(capsys, [], dict(captured, MIGTD_COLLATERAL_SOURCE="ftp://nowhere"))
+    refused_before_network(code, events, "Invalid MIGTD_COLLATERAL_SOURCE")
+    code, _, events = run(capsys, [], dict(captured, MIGTD_COLLATERAL_SOURCE="pccs:https://127.0.0.1:1"))
+    assert code == 5 and "listening" in [e["event"] for e in events]  # fetched per quote, once a peer connects

@@ -67,6 +67,32 @@ def test_trust_inputs_and_their_defaults() -> None:
     assert modes.by_key("skip-ra").trust_inputs(1) == ()
 
 
+def test_a_collateral_source_replaces_the_collateral_file() -> None:
+    """MIGTD_COLLATERAL_SOURCE stands in for MIGTD_COLLATERAL_FILE in every DCAP mode (and wins over a default)."""
+    source = {"MIGTD_COLLATERAL_SOURCE": "pcs"}
+    for key in ("azure", "mock-quote-file", "mock-report"):
+        inputs = modes.by_key(key).trust_inputs(1)
+        resolved = modes.resolve_trust(inputs, {"MIGTD_ROOT_CA_FILE": "/r", **source})
+        assert resolved == {"MIGTD_ROOT_CA_FILE": "/r"}, key
+        named = {"MIGTD_ROOT_CA_FILE": "/r", "MIGTD_COLLATERAL_FILE": "/c", **source}
+        assert modes.resolve_trust(inputs, named)["MIGTD_COLLATERAL_FILE"] == "/c"   # a named file wins
+    labels = [label for label, _ in modes.by_key("mock-report").input_files(1, source)]
+    assert "collateral file" not in labels and "root CA file" in labels
+    with pytest.raises(ConfigError, match="or MIGTD_COLLATERAL_SOURCE"):
+        modes.resolve_trust(modes.by_key("azure").trust_inputs(1), {})
+
+
+def test_trust_anchors_with_a_source_fetch_per_quote_and_check_the_source_at_start() -> None:
+    from migtd.attest.pcs_fetch import CollateralFetcher
+
+    env = {"MIGTD_COLLATERAL_SOURCE": "pccs:https://127.0.0.1:1"}
+    anchors = modes.by_key("azure").trust_anchors(1, env)
+    assert anchors.root_ca_der == paths.intel_root_ca().read_bytes()   # the shipped Intel root by default
+    assert anchors.collateral is None and isinstance(anchors.fetch, CollateralFetcher)
+    with pytest.raises(ConfigError, match="Invalid MIGTD_COLLATERAL_SOURCE"):
+        modes.by_key("azure").trust_anchors(1, {"MIGTD_COLLATERAL_SOURCE": "ftp://x"})
+
+
 def test_each_mode_builds_its_verifier() -> None:
     from migtd.verifiers.dcap import DcapPeerVerifier
     from migtd.verifiers.skip_ra import SkipRaRebindVerifier, SkipRaVerifier

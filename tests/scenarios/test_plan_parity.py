@@ -131,3 +131,24 @@ def test_both_refuse_an_output_that_is_an_input(runner, files, tmp_path) -> None
     assert code == 1 and started is None
     assert "source log file migtd_migration_source.log is the policy file" in err
     assert policy.read_text() == '{"id": "keep me"}'
+
+
+@pytest.mark.parametrize("mode", ["azure", "mock-quote-file"])
+def test_a_collateral_source_stands_in_for_the_collateral_file_in_both(runner, files, tmp_path, capsys,  # type: ignore[no-untyped-def]
+                                                                       monkeypatch, mode) -> None:
+    """MIGTD_COLLATERAL_SOURCE in the operator's environment: both runners start migtd with it, no file."""
+    flags = ["--role", "source", *(f.format(**files) for f in MODES[mode][0])]
+    out = tmp_path / "started.json"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PARITY_OUT": str(out),
+           "MIGTD_COLLATERAL_SOURCE": "thim:useast"}
+    done = subprocess.run(["bash", str(runner / "migtdemu.sh"), "--no-sudo", *flags], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    s_started = json.loads(out.read_text())
+    monkeypatch.setenv("MIGTD_COLLATERAL_SOURCE", "thim:useast")
+    c_code, c_started, c_err = console(flags, capsys)
+    assert c_started is not None, c_err
+    for started in (s_started, c_started):
+        assert started["env"]["MIGTD_COLLATERAL_SOURCE"] == "thim:useast"
+        assert "MIGTD_COLLATERAL_FILE" not in started["env"]
+    assert s_started["env"] == c_started["env"]
