@@ -17,7 +17,9 @@ runner script's messages:
    or azure, has no default collateral: ``MIGTD_COLLATERAL_SOURCE`` may say
    where to fetch it instead) and exist;
 5. no output of the run (log files, generated files, the runner's own
-   output files) is one of its inputs (by device and inode).
+   output files) is one of its inputs (by device and inode); a generated
+   policy v2 may be the policy of the run it is generated for (so a re-run
+   in the same folder regenerates it).
 
 Paths of a side that runs on another host (over SSH) are that host's and
 are not checked here.
@@ -241,13 +243,18 @@ def plan(req: RunRequest) -> RunPlan:
     inputs += [("issuer chain file", c) for c in chain.values() if c]
     inputs += [("root CA file", root_ca), ("mock quote file", req.mock_quote_file),
                ("collateral file", req.collateral_file)]
-    outputs = [*((f"{role} log file", path) for role, path in req.log_files.items()), *req.outputs]
+    none: frozenset[str] = frozenset()
+    outputs = [*((f"{role} log file", path, none) for role, path in req.log_files.items()),
+               *((label, path, none) for label, path in req.outputs)]
     if generate:
-        outputs += [("generated policy", generate[3]), ("generated issuer chain", generate[5])]
-    for label, path in outputs:
+        # A generated policy and chain are read by the run they are written for: a re-run in the same
+        # folder regenerates them (as the runner always has); every other input stays protected.
+        own = frozenset(generated)
+        outputs += [("generated policy", generate[3], own), ("generated issuer chain", generate[5], own)]
+    for label, path, exempt in outputs:
         if path:
             try:
-                refuse_input_as_output(path, [(k, v) for k, v in inputs if v], label)
+                refuse_input_as_output(path, [(k, v) for k, v in inputs if v and v not in exempt], label)
             except ConfigError as exc:
                 raise PlanError(exc.message) from None
     sides = {role: _side(req, mode, role, policy[role], chain[role], root_ca, trust) for role in req.roles}

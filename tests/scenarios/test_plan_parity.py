@@ -152,3 +152,17 @@ def test_a_collateral_source_stands_in_for_the_collateral_file_in_both(runner, f
         assert started["env"]["MIGTD_COLLATERAL_SOURCE"] == "thim:useast"
         assert "MIGTD_COLLATERAL_FILE" not in started["env"]
     assert s_started["env"] == c_started["env"]
+
+
+def test_a_generated_policy_is_regenerated_but_never_clobbered_by_another_output(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from migtd.plan import PlanError, RunRequest, plan
+
+    generated = tmp_path / "generated_policy_v2_signed.json"
+    generated.write_text("the last run's policy")
+    (tmp_path / "generated_policy_issuer_chain.pem").write_text("the last run's chain")
+    request = {"roles": ("destination", "source"), "attestation": "mock-report", "policy_version": 2,
+               "generate_into": str(tmp_path), "front": "script"}
+    run = plan(RunRequest(**request))  # a re-run in the same folder
+    assert run.generate and run.policy["source"] == str(generated)
+    with pytest.raises(PlanError, match="is the policy file"):
+        plan(RunRequest(**request, log_files={"source": str(generated)}))

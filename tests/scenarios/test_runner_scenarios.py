@@ -159,6 +159,10 @@ def test_policy_v2_generated_from_mock_report(tmp_path: Path, port: int) -> None
     assert "policySvn.policySvn" in rules(run, "source")  # only the source checks the destination's SVN
     src_key, dst_key = key_fingerprints(run)
     assert src_key == dst_key
+    # run again in the same folder: the policy is generated anew over the last run's files
+    again = script(["--policy-v2", "--mock-report"], tmp_path, port)
+    both_ok(again)
+    assert "Policy generated successfully from mock report data" in again.out
 
 
 @pytest.mark.parametrize("variant, rotated", [
