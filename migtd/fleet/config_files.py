@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from migtd.attest.collateral import Collateral
     from migtd.policy.v2.verify import VerifiedPolicy
 
-#: The engine's limits on its configuration files (``migtd/cli.py``, protocol.md §1.4).
+#: The engine's limits on its configuration files (``migtd/cli/config.py``, protocol.md §1.4).
 POLICY_MAX = 1024 * 1024
 ROOT_CA_MAX = 4096
 ISSUER_CHAIN_MAX = 8192
