@@ -34,6 +34,7 @@ from textual.worker import Worker
 from migtd.completion import add_conventions
 from migtd.inputs import InputError, parse_uint
 from tui import locations
+from tui.fleet import FleetRequest, request_for
 from tui.history import HistoryStore, Retention, new_run_id
 from tui.launchers import make_launcher
 from tui.model import LOG_CAPACITY, RunModel
@@ -41,7 +42,6 @@ from tui.params import RunParams, build_parser, params_from_args
 from tui.record import RecordError, RunRecord, inputs_of
 from tui.report import save_reports
 from tui.runner import LauncherFactory, RunController
-from tui.fleet import FleetRequest, request_for
 from tui.screens.fleet import FleetScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.run import RunScreen

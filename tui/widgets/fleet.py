@@ -108,7 +108,7 @@ class VerdictCounts(Static):
             head.append(Text("shown", style="bold"))
         table.add_row(*head)
         for v in VERDICTS:
-            row = [verdict_text(v), str(counts[v]), f"{100 * counts[v] / total:.0f}%"]
+            row: list[Text | str] = [verdict_text(v), str(counts[v]), f"{100 * counts[v] / total:.0f}%"]
             if filtered:
                 row.append(str(in_view[v]))
             table.add_row(*row)

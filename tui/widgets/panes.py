@@ -158,17 +158,22 @@ class PolicyPane(Static):
                        else f"policy {note}")
             elif decision is not None and decision.failed_rules:
                 msg = "failed: " + ", ".join(decision.failed_rules)
-        self.show_rules(f"Policy checked by {side.role}{verdict}", side.sorted_policy(), msg)
+        _draw_rules(self, f"Policy checked by {side.role}{verdict}", side.sorted_policy(), msg)
 
     def show_rules(self, title: str, rows: Sequence[RuleResult], empty: str) -> None:
         """``rows`` (failures first is the caller's order) under ``title``; ``empty`` when there are none."""
-        self.border_title = title
-        if isinstance(self.parent, Widget):
-            self.parent.border_title = title  # the scrolling box draws the border
-        if not rows:
-            self.update(Text(empty, style="dim"))
-            return
-        self.update(rule_table(rows))
+        _draw_rules(self, title, rows, empty)
+
+
+def _draw_rules(pane: Static, title: str, rows: Sequence[RuleResult], empty: str) -> None:
+    # A function, not a method: the model fuzz test renders the panes through stand-in widgets.
+    pane.border_title = title
+    if isinstance(pane.parent, Widget):
+        pane.parent.border_title = title  # the scrolling box draws the border
+    if not rows:
+        pane.update(Text(empty, style="dim"))
+        return
+    pane.update(rule_table(rows))
 
 
 def rule_table(rows: Sequence[RuleResult]) -> Table:
