@@ -406,3 +406,41 @@ def test_console_flags_open_the_fleet(files: dict[str, Path], xdg: Path, monkeyp
     ns = build_console_parser().parse_args(["--fleet", "d", "--src-policy", "a", "--dst-policy", "b",
                                             "--issuer-chain", "c"])
     assert (ns.src_policy_file, ns.dst_policy_file, ns.policy_issuer_chain_file) == ("a", "b", "c")
+
+
+async def test_a_large_fleet_loads_in_a_worker_with_progress(store: HistoryStore, tmp_path: Path) -> None:
+    """400 hosts in 12 profiles: the progress bar moves and the event loop never stalls while the worker runs."""
+    import time
+
+    from textual.widgets import ProgressBar
+
+    from migtd.fleet.synthetic import standard_profiles
+    from migtd.fleet.synthetic import write_fleet as write_synthetic
+
+    synthetic = SyntheticFleet.create()
+    anchors = write_synthetic(tmp_path / "big", synthetic, 400, standard_profiles(12))
+    params = RunParams(policy_file=str(anchors["policy"]), root_ca_file=str(anchors["root_ca"]),
+                       collateral_file=str(anchors["collateral"]))
+    request = fleet.request_for(params, (str(tmp_path / "big"),), workers=1)
+    app = ConsoleApp(params, history=store, autostart=False, fleet=request)
+    gaps: list[float] = []
+    progress: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        last = time.monotonic()
+
+        def tick() -> None:
+            nonlocal last
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+            screen = app.screen
+            if isinstance(screen, FleetScreen) and screen.query_one("#fleet-loading").display:
+                progress.append(screen.query_one(ProgressBar).progress)
+
+        app.set_interval(0.02, tick)
+        screen = await loaded(pilot, app)
+        assert "400 hosts in 12 profile classes" in header(screen)
+    assert len(gaps) > 10 and max(progress) > 0
+    # the worker thread shares the GIL but never holds the event loop: measured max ~50 ms on an idle
+    # 2-core machine; the bound leaves room for a loaded one
+    assert max(gaps) < 1.0, sorted(gaps)[-5:]
