@@ -347,7 +347,6 @@ async def test_bad_evidence_is_one_line(case: str, files: dict[str, Path], store
         evidence = str(files["fleet"])
     app = fleet_app(files, store, evidence=(evidence,), params=params)
     async with app.run_test(size=SIZE) as pilot:
-        screen = fleet_screen(app) if isinstance(app.screen, FleetScreen) else None
         await until(pilot, lambda: isinstance(app.screen, FleetScreen)
                     and not app.screen.query_one("#fleet-loading").display and app.screen.status != "loading…")
         screen = fleet_screen(app)
@@ -379,6 +378,25 @@ async def test_open_without_fleet_then_choose_a_folder(files: dict[str, Path], s
         await pilot.press("enter")
         screen = await loaded(pilot, app)
         assert "13 hosts in 7 profile classes" in header(screen)
+        # then a folder that does not exist: one line, and the earlier matrix is gone from the screen
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, PathPrompt))
+        app.screen.query_one("#prompt-0", Input).value = str(files["fleet"] / "nowhere")
+        await pilot.press("enter")
+        await until(pilot, lambda: "does not exist" in screen.status)
+        assert screen.loaded is None and screen.query_one(MatrixGrid).row_count == 0
+        # a comparison that cannot run (the "policy" is an evidence file) keeps the matrix shown
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, PathPrompt))
+        app.screen.query_one("#prompt-0", Input).value = str(files["fleet"])
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.loaded is not None)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, PathPrompt))
+        app.screen.query_one("#prompt-0", Input).value = str(files["fleet"] / "base1.evidence.json")
+        await pilot.press("enter")
+        await until(pilot, lambda: any("policy base1.evidence.json" in str(n.message) for n in app._notifications))
+        assert screen.loaded is not None and screen.query_one(MatrixGrid).row_count == 7
 
 
 def test_console_flags_open_the_fleet(files: dict[str, Path], xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -99,11 +99,12 @@ class FleetScreen(Screen[None]):
             self.diff = diff
 
     class Failed(Message, bubble=False):
-        """Loading or comparing failed: ``line`` says why."""
+        """Loading (``compare`` False) or comparing failed: ``line`` says why."""
 
-        def __init__(self, line: str) -> None:
+        def __init__(self, line: str, compare: bool = False) -> None:
             super().__init__()
             self.line = line
+            self.compare = compare
 
     class LaunchPair(Message):
         """Run a real migration with ``params`` (planned for one host pair); the app starts it."""
@@ -237,7 +238,7 @@ class FleetScreen(Screen[None]):
         except _Cancelled:
             return
         except Exception as exc:  # noqa: BLE001
-            self.post_message(self.Failed(_one_line(exc, "cannot compare the policies")))
+            self.post_message(self.Failed(_one_line(exc, "cannot compare the policies"), compare=True))
             return
         self.post_message(self.Compared(diff))
 
@@ -250,6 +251,19 @@ class FleetScreen(Screen[None]):
     @on(Failed)
     def _failed(self, message: Failed) -> None:
         self.query_one("#fleet-loading").display = False
+        if message.compare:  # the matrix shown stays valid
+            self.notify(message.line, severity="error", timeout=10)
+            return
+        # a failed (re)load: nothing of an earlier fleet stays on screen as if it were this one
+        self.loaded = None
+        self.diff = None
+        self.cells = {}
+        self.query_one("#fleet-filters").display = False
+        self.query_one(MatrixGrid).clear(columns=True)
+        self.query_one(FlipTable).clear(columns=True)
+        self.query_one(ContentSwitcher).current = "fleet-grid"
+        self.query_one(VerdictCounts).update("")
+        self.query_one(CellDetail).update("")
         self._header(message.line)
 
     @on(Loaded)
