@@ -3,13 +3,17 @@
 The app owns the current run (model + controller) and the history store; the
 screens only display. ``r`` re-runs with the same parameters, ``x`` stops,
 ``s`` saves a JSON and a Markdown report, ``h`` opens the History screen, ``/``
-filters the logs, ``q`` quits. All are in the footer and the command palette.
+filters the logs, ``F`` opens the Fleet screen, ``q`` quits. All are in the
+command palette, and all but ``F`` in the footer (the Run screen's footer is
+the same with or without a fleet).
 
 Attributes go down, messages come up: the app hands the Run screen the model
 to show and its status; the run controller posts
 :class:`~tui.runner.RunController.Updated` to the Run screen as the model
 moves; the History screen posts :class:`~tui.screens.history.HistoryScreen.OpenRun`
-and :class:`~tui.screens.history.HistoryScreen.ExportRun`, handled here.
+and :class:`~tui.screens.history.HistoryScreen.ExportRun`, handled here; the
+Fleet screen posts :class:`~tui.screens.fleet.FleetScreen.LaunchPair` (a planned
+run for one host pair), which starts like a re-run with those parameters.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from textual.worker import Worker
 from migtd.completion import add_conventions
 from migtd.inputs import InputError, parse_uint
 from tui import locations
+from tui.fleet import FleetRequest, request_for
 from tui.history import HistoryStore, Retention, new_run_id
 from tui.launchers import make_launcher
 from tui.model import LOG_CAPACITY, RunModel
@@ -37,6 +42,7 @@ from tui.params import RunParams, build_parser, params_from_args
 from tui.record import RecordError, RunRecord, inputs_of
 from tui.report import save_reports
 from tui.runner import LauncherFactory, RunController
+from tui.screens.fleet import FleetScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.run import RunScreen
 from tui.settings import MAX_KEEP_DAYS, MAX_KEEP_RUNS, load_settings
@@ -45,15 +51,18 @@ from tui.settings import MAX_KEEP_DAYS, MAX_KEEP_RUNS, load_settings
 class ConsoleApp(App[int]):
     """The operator console. Returns 0 when the last run succeeded, else 1."""
 
-    CSS_PATH = Path(__file__).with_name("console.tcss")  # absolute: subclasses live elsewhere
+    CSS_PATH = [Path(__file__).with_name("console.tcss"),  # absolute: subclasses live elsewhere
+                Path(__file__).with_name("fleet.tcss")]
     TITLE = "migtd-console"
-    BINDINGS = [Binding("q", "quit", "Quit")]
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("F", "fleet", "Fleet", show=False)]
 
     def __init__(self, params: RunParams, *, replay: RunRecord | None = None,
                  history: HistoryStore | None = None, autostart: bool = True,
                  factory: LauncherFactory = make_launcher, log_capacity: int = LOG_CAPACITY,
-                 notice: str = "") -> None:
+                 notice: str = "", fleet: FleetRequest | None = None) -> None:
         super().__init__()
+        #: The Fleet screen's evidence and policies (``--fleet``): the app opens on it when evidence is given.
+        self.fleet_request = fleet
         self.log_capacity = log_capacity
         self.notice = notice
         self.params = params
@@ -89,6 +98,8 @@ class ConsoleApp(App[int]):
         # allocates a few small objects per line, and each full collection would otherwise
         # walk the whole app again (measured: 13-22 % of a 50 000-line ingest).
         self.call_after_refresh(gc.freeze)
+        if self.fleet_request is not None and self.fleet_request.evidence:
+            self.action_fleet()
         if self.autostart:
             self.call_after_refresh(self.action_rerun)
 
@@ -105,6 +116,8 @@ class ConsoleApp(App[int]):
         yield SystemCommand("Save report", "Write JSON and Markdown reports of this run (s)",
                             self.action_save_report)
         yield SystemCommand("History", "Saved runs: replay, delete, export (h)", self.action_history)
+        yield SystemCommand("Fleet", "Which hosts can migrate to which: the compatibility matrix (F)",
+                            self.action_fleet)
         yield SystemCommand("Filter logs", "Filter both log panes by text and level (/)",
                             self.run_screen.action_filter)
         yield SystemCommand("Follow / pause logs", "Toggle scrolling to new log lines (f)",
@@ -208,6 +221,25 @@ class ConsoleApp(App[int]):
             return
         self.push_screen(HistoryScreen(self.history))
 
+    def action_fleet(self) -> None:
+        """Show the Fleet screen (kept between visits: its matrix is not rebuilt)."""
+        if isinstance(self.screen, FleetScreen):
+            return
+        if not self.is_screen_installed("fleet"):
+            request = self.fleet_request or request_for(self.params)
+            self.install_screen(FleetScreen(request, self.params), "fleet")
+        self.push_screen("fleet")
+
+    @on(FleetScreen.LaunchPair)
+    def launch_pair(self, message: FleetScreen.LaunchPair) -> None:
+        """Run the pair the Fleet screen planned, in the Run screen (stopping a run in progress first)."""
+        if self._restarting:
+            self.notify("a run is still stopping; try again in a moment", severity="warning")
+            return
+        self.params = message.params
+        self.notify(f"launching {message.pair} over SSH", timeout=4)
+        self.action_rerun()
+
     def switch_to_run(self) -> None:
         """Pop screens until the Run screen shows."""
         while len(self.screen_stack) > 1 and self.screen is not self.run_screen:
@@ -264,6 +296,17 @@ def build_console_parser() -> argparse.ArgumentParser:
                        help="days a saved run is kept (default 90, or history_keep_days; 0: no limit)")
     group.add_argument("--locate", action="store_true",
                        help="print where the settings, history and reports live, and exit")
+    fleet = parser.add_argument_group(
+        "fleet", "open on the Fleet screen: the compatibility matrix of collected evidence under the policy in "
+                 "force (--policy, or --src-policy and --dst-policy; --issuer-chain for policy v2; "
+                 "--root-ca-file and --collateral-file for v1, default the mock PKI's)")
+    fleet.add_argument("--fleet", metavar="DIR", action="append", default=[],
+                       help="evidence: a folder written by 'migtd-tool fleet collect' (or an evidence file; "
+                            "repeatable)")
+    fleet.add_argument("--inventory", metavar="INV",
+                       help="the hosts' inventory: their groups (filters) and where to reach them (launch)")
+    fleet.add_argument("--compare-policy", metavar="F", help="the policy the 'what changes' mode (w) compares with")
+    fleet.add_argument("--compare-issuer-chain", metavar="F", help="its issuer chain (policy v2)")
     return parser
 
 
@@ -276,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{what + ':':40} {path}")
         return 0
     settings, notice = load_settings()
-    params = params_from_args(ns, default_migtd(), settings)
+    params = params_from_args(ns, default_migtd(), settings, check=not ns.fleet)
     retention = Retention(settings.history_keep_runs if ns.keep_runs is None else ns.keep_runs,
                           settings.history_keep_days if ns.keep_days is None else ns.keep_days)
     store = HistoryStore(retention=retention)
@@ -294,8 +337,15 @@ def main(argv: list[str] | None = None) -> int:
         except RecordError as exc:
             print(f"migtd-console: {exc}", file=sys.stderr)
             return 1
+    fleet = None
+    if ns.fleet:
+        fleet = request_for(params, tuple(ns.fleet), inventory=ns.inventory, diff_policy=ns.compare_policy,
+                            diff_issuer_chain=ns.compare_issuer_chain)
+    elif ns.inventory or ns.compare_policy:
+        fleet = request_for(params, (), inventory=ns.inventory, diff_policy=ns.compare_policy,
+                            diff_issuer_chain=ns.compare_issuer_chain)
     app = ConsoleApp(params, replay=replay, history=store, log_capacity=settings.log_capacity,
-                     notice="; ".join(notes))
+                     notice="; ".join(notes), fleet=fleet, autostart=not ns.fleet)
     app.run()
     # return_code, not run()'s result: after an unhandled exception Textual
     # returns None from run() but sets return_code to 1.

@@ -147,13 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest-port", type=_port, default=8001)
     p.add_argument("--src-host", metavar="[USER@]HOST", help="run the source over SSH on HOST")
     p.add_argument("--dst-host", metavar="[USER@]HOST", help="run the destination over SSH on HOST")
-    p.add_argument("--policy-file", metavar="F", help="policy for both sides (default: config/policy.json)")
-    p.add_argument("--src-policy-file", metavar="F")
-    p.add_argument("--dst-policy-file", metavar="F")
+    p.add_argument("--policy-file", "--policy", metavar="F",
+                   help="policy for both sides (default: config/policy.json); with --fleet, the policy evaluated")
+    p.add_argument("--src-policy-file", "--src-policy", metavar="F")
+    p.add_argument("--dst-policy-file", "--dst-policy", metavar="F")
     p.add_argument("--root-ca-file", metavar="F")
     p.add_argument("--collateral-file", metavar="F")
     p.add_argument("--policy-v2", action="store_true", help="policy v2 (needs --policy-issuer-chain-file)")
-    p.add_argument("--policy-issuer-chain-file", metavar="F")
+    p.add_argument("--policy-issuer-chain-file", "--issuer-chain", metavar="F")
     p.add_argument("--mock-quote-file", metavar="F", help="quote blob for mock-report (implies --mock-report)")
     p.add_argument("--migtd", metavar="PATH", default=None, help="local migtd program")
     p.add_argument("--remote-migtd", metavar="PATH", default=None,
@@ -194,10 +195,11 @@ def _port(text: str) -> int:
 
 
 def params_from_args(ns: argparse.Namespace, default_migtd: str,
-                     settings: Settings | None = None) -> RunParams:
+                     settings: Settings | None = None, *, check: bool = True) -> RunParams:
     """Translate parsed flags into :class:`RunParams` (flags > settings > defaults), checked by the planner.
 
-    A request the planner refuses ends the console here: one line on stderr, exit 1.
+    A request the planner refuses ends the console here: one line on stderr, exit 1. ``check=False``
+    (the Fleet screen, which plans each pair when it is launched) leaves the planning for later.
     """
     conf = settings or Settings()
     if ns.both:
@@ -219,7 +221,7 @@ def params_from_args(ns: argparse.Namespace, default_migtd: str,
         migtd=migtd, remote_migtd=ns.remote_migtd or conf.remote_migtd or ns.migtd or "migtd",
         timeout=ns.timeout or conf.timeout or DEFAULT_TIMEOUT, log_level=ns.log_level or os.environ.get("RUST_LOG"),
         ssh_config=ns.ssh_config or conf.ssh_config, ssh_options=list(ns.ssh_option))
-    if not ns.replay:
+    if check and not ns.replay:
         try:
             params.plan()
         except PlanError as exc:

@@ -10,12 +10,15 @@ whole screen); the policy pane and the result bar can change height.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
+from migtd.policy.decision import RuleResult
 from tui.model import ROLES, STEPS, RunModel, SideState, peer_of, policy_verdict
 
 _STATE_GLYPH = {"pending": ("○", "dim"), "done": ("✔", "green"), "skipped": ("◌", "yellow"),
@@ -127,7 +130,13 @@ class AttestationPane(Static):
 
 
 class PolicyPane(Static):
-    """One row per rule this side checked against its peer, failures first."""
+    """One row per rule a side checked against its peer, failures first.
+
+    The Run screen shows a side's rules as its events arrive (:meth:`show`);
+    the Fleet screen shows the rules of a decision computed offline
+    (:meth:`show_rules`, from :meth:`migtd.fleet.matrix.Matrix.explain`). Both
+    draw the same table, so an operator reads a rule the same way in both.
+    """
 
     def show(self, side: SideState) -> None:
         # Rules are only ever appended and events are immutable: this pins what is shown.
@@ -142,32 +151,46 @@ class PolicyPane(Static):
             verdict = " · skipped (skip-RA)" if note == "skipped" else f" · {note}"
         elif decision is not None:
             verdict = " · satisfied" if state == "done" else " · REJECTED"
-        title = f"Policy checked by {side.role}{verdict}"
-        self.border_title = title
-        if isinstance(self.parent, Widget):
-            self.parent.border_title = title  # the scrolling box draws the border
+        msg = "no policy rules reported"
         if not side.policy_rows:
-            msg = "no policy rules reported"
             if state == "skipped":
                 msg = ("policy not evaluated: skip-RA accepts every peer" if note == "skipped"
                        else f"policy {note}")
             elif decision is not None and decision.failed_rules:
                 msg = "failed: " + ", ".join(decision.failed_rules)
-            self.update(Text(msg, style="dim"))
-            return
-        table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
-        # The field comes first: it is what an operator scans for; sections are
-        # long dotted paths in v1 and would push it out of sight.
-        for col, ratio in (("field", 3), ("section", 2), ("op", 2), ("reference", 1),
-                           ("local", 2), ("peer", 2)):
-            table.add_column(col, no_wrap=True, overflow="ellipsis", ratio=ratio)
-        for row in side.sorted_policy():
-            rule = Text("✔ ", style="green") if row.ok else Text("✘ ", style="bold red")
-            rule.append(row.field)
-            style = "" if row.ok else "red"
-            table.add_row(rule, row.section, row.operation, short(row.reference, 20),
-                          short(row.local, 20), short(row.actual, 20), style=style)
-        self.update(table)
+        _draw_rules(self, f"Policy checked by {side.role}{verdict}", side.sorted_policy(), msg)
+
+    def show_rules(self, title: str, rows: Sequence[RuleResult], empty: str) -> None:
+        """``rows`` (failures first is the caller's order) under ``title``; ``empty`` when there are none."""
+        _draw_rules(self, title, rows, empty)
+
+
+def _draw_rules(pane: Static, title: str, rows: Sequence[RuleResult], empty: str) -> None:
+    # A function, not a method: the model fuzz test renders the panes through stand-in widgets.
+    pane.border_title = title
+    if isinstance(pane.parent, Widget):
+        pane.parent.border_title = title  # the scrolling box draws the border
+    if not rows:
+        pane.update(Text(empty, style="dim"))
+        return
+    pane.update(rule_table(rows))
+
+
+def rule_table(rows: Sequence[RuleResult]) -> Table:
+    """The policy table: field, section, operation, reference, local and peer values, one row per rule."""
+    table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+    # The field comes first: it is what an operator scans for; sections are
+    # long dotted paths in v1 and would push it out of sight.
+    for col, ratio in (("field", 3), ("section", 2), ("op", 2), ("reference", 1),
+                       ("local", 2), ("peer", 2)):
+        table.add_column(col, no_wrap=True, overflow="ellipsis", ratio=ratio)
+    for row in rows:
+        rule = Text("✔ ", style="green") if row.ok else Text("✘ ", style="bold red")
+        rule.append(row.field)
+        style = "" if row.ok else "red"
+        table.add_row(rule, row.section, row.operation, short(row.reference, 20),
+                      short(row.local, 20), short(row.actual, 20), style=style)
+    return table
 
 
 class ResultBar(Static):
