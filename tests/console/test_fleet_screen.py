@@ -451,9 +451,15 @@ async def test_a_large_fleet_loads_in_a_worker_with_progress(store: HistoryStore
             now = time.monotonic()
             gaps.append(now - last)
             last = now
+            if not app.screen_stack:  # the timer can fire once more while the app shuts down
+                return
             screen = app.screen
-            if isinstance(screen, FleetScreen) and screen.query_one("#fleet-loading").display:
-                progress.append(screen.query_one(ProgressBar).progress)
+            if not isinstance(screen, FleetScreen):
+                return
+            loading = screen.query("#fleet-loading")  # empty until the screen has composed
+            bars = screen.query(ProgressBar)
+            if loading and bars and loading.first().display:
+                progress.append(bars.first().progress)
 
         app.set_interval(0.02, tick)
         screen = await loaded(pilot, app)
