@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from migtd.errors import ConfigError
 from migtd.modes.azure import AZURE
-from migtd.modes.base import Mode, Setup, TrustInput, resolve_trust
+from migtd.modes.base import QUOTE_REQUESTS, Mode, Setup, TrustInput, resolve_trust
 from migtd.modes.mock_report import MOCK_QUOTE_FILE, MOCK_REPORT
 from migtd.modes.skip_ra import SKIP_RA
 
@@ -64,5 +64,5 @@ def spelled_out() -> str:
     return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-__all__ = ["MODES", "DEFAULT", "Mode", "Setup", "TrustInput", "resolve_trust", "names", "by_name", "by_key",
+__all__ = ["MODES", "DEFAULT", "QUOTE_REQUESTS", "Mode", "Setup", "TrustInput", "resolve_trust", "names", "by_name", "by_key",
            "resolve", "spelled_out"]

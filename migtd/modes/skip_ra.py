@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from migtd.modes.base import Mode, Setup
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from migtd.emu.quote_provider import QuoteProvider
     from migtd.verdict import PeerVerifier
 
@@ -43,6 +45,18 @@ class SkipRa(Mode):
         if setup.operation == "migration":
             return SkipRaVerifier(setup.policy_version)
         return SkipRaRebindVerifier(setup.policy_version)
+
+    def igvm_quote(self, setup: Setup, provider: QuoteProvider) -> Callable[[bytes], bytes]:
+        """Upstream's skip-RA build has the mock-report emulator, whose GetQuote answers with the mock
+        quote (spec/spdm.md §11.4): ``MOCK_QUOTE_FILE``, else the project's mock QE's quote."""
+        path = setup.env.get("MOCK_QUOTE_FILE")
+        if path:
+            from migtd.mock.providers import QuoteFileProvider
+
+            return QuoteFileProvider(path).quote
+        from migtd.mock.providers import MockQeProvider
+
+        return MockQeProvider().quote
 
     def event_log(self, policy_version: int, policy: bytes, root_ca: bytes, issuer_chain: bytes) -> bytes:
         """Only the test-feature event (§5.3)."""
