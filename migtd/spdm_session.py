@@ -53,8 +53,15 @@ from migtd import verdict
 from migtd.emu import rebind as rebind_fields
 from migtd.emu.quote_retry import FailureInjector, quote_with_retry
 from migtd.emu.tdcs import (
-    MAX_EXPORT_VERSION, MAX_IMPORT_VERSION, MIG_DEC_KEY, MIG_ENC_KEY, MIG_VERSION, MIN_EXPORT_VERSION,
-    MIN_IMPORT_VERSION, SERVTD_ATTR, FieldStore,
+    MAX_EXPORT_VERSION,
+    MAX_IMPORT_VERSION,
+    MIG_DEC_KEY,
+    MIG_ENC_KEY,
+    MIG_VERSION,
+    MIN_EXPORT_VERSION,
+    MIN_IMPORT_VERSION,
+    SERVTD_ATTR,
+    FieldStore,
 )
 from migtd.errors import MigtdError, NetworkError, SecureSessionError
 from migtd.protocol.msk import key_fingerprint, negotiate_version

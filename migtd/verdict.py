@@ -54,9 +54,10 @@ class Evidence(NamedTuple):
     binding: bytes = b""
     binding_subject: str = "the session key"
     authenticate: Callable[[], None] | None = None
-    #: MigrationResult of a binding mismatch; None: SecureSessionError (RA-TLS's
+    #: MigrationResult (an int) of a binding mismatch; None: SecureSessionError (RA-TLS's
     #: MismatchPublicKeyError). SPDM with policy v2 and rebinding: MutualAttestationError.
-    binding_result: int | None = None
+    #: (Typed Any so that ``Evidence(**extension_values)`` keeps type-checking.)
+    binding_result: Any = None
 
 
 class LocalCheck(NamedTuple):

@@ -20,7 +20,7 @@ T = TypeVar("T", bound=type)
 
 
 def _fields(cls: type) -> tuple[str, ...]:
-    annotations = cls.__dict__.get("__annotations__", {})
+    annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - this class's own, as written
     return tuple(name for name, spec in annotations.items()
                  if not str(spec).replace("typing.", "").startswith("ClassVar"))
 
@@ -79,7 +79,7 @@ def record(cls: T) -> T:
     names = _fields(cls)
     cls._record_fields = names  # type: ignore[attr-defined]
     cls._record_defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}  # type: ignore[attr-defined]
-    cls.__match_args__ = names  # type: ignore[attr-defined]
+    cls.__match_args__ = names  # type: ignore[attr-defined, misc]
     cls.__init__ = _init  # type: ignore[misc]
     cls.__setattr__ = _setattr  # type: ignore[assignment]
     cls.__delattr__ = _delattr  # type: ignore[assignment]

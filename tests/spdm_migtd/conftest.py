@@ -184,6 +184,11 @@ class Pumped:
     wire: list[tuple[str, bytes]]
 
 
+def _logs_pending(logger: Any, endpoint: Any) -> Callable[[], None]:
+    """What ``migtd.spdm_session.run`` installs: log the endpoint's events before a hook's slow work."""
+    return lambda: logger(endpoint.take_events())
+
+
 def pump(src: Side, dst: Side, tamper: Callable[[str, bytes], bytes | None] | None = None) -> Pumped:
     """Requester (source) against responder (destination) in memory; each side's events logged as ``migtd`` does.
 
@@ -198,7 +203,7 @@ def pump(src: Side, dst: Side, tamper: Callable[[str, bytes], bytes | None] | No
     loggers = {}
     for side, endpoint in ((src, req), (dst, rsp)):
         logger = loggers[side.role] = EventLogger(side.hooks.log)
-        side.hooks.before_work = (lambda lg, ep: lambda: lg(ep.take_events()))(logger, endpoint)
+        side.hooks.before_work = _logs_pending(logger, endpoint)
     wire: list[tuple[str, bytes]] = []
     req.start()
     for _ in range(1000):
