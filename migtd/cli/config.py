@@ -78,7 +78,11 @@ def input_paths(opts: Options, env: Mapping[str, str]) -> list[tuple[str, str | 
     """Every file this run reads, as ``(label, path)``: no output may be one of them."""
     found: list[tuple[str, str | os.PathLike[str]]] = [(label, env[var]) for var, label in FILE_VARS
                                                        if env.get(var)]
-    return found + list(mode_of(opts, env).input_files(opts.policy_version or 1, env))
+    mode = mode_of(opts, env)
+    found += mode.input_files(opts.policy_version or 1, env)
+    if opts.quote_request == "igvm":
+        found += mode.igvm_input_files(env)
+    return found
 
 
 class LoadedFiles:

@@ -148,6 +148,10 @@ class Mode:
         """The peer verifier for ``setup.operation``; ConfigError when the mode does not support it."""
         raise NotImplementedError
 
+    def igvm_input_files(self, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+        """Files the emulated VMM reads to answer an IGVM GetQuote that :meth:`input_files` does not list."""
+        return []
+
     def igvm_quote(self, setup: Setup, provider: QuoteProvider) -> Callable[[bytes], bytes]:
         """What the emulated VMM answers an IGVM GetQuote with: by default the mode's own quote source."""
         return provider.quote

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from migtd.modes.base import Mode, Setup
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
 
     from migtd.emu.quote_provider import QuoteProvider
     from migtd.verdict import PeerVerifier
@@ -57,6 +58,16 @@ class SkipRa(Mode):
         from migtd.mock.providers import MockQeProvider
 
         return MockQeProvider().quote
+
+    def igvm_input_files(self, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+        """The mock QE's chain and keys, which answer the GetQuote when no ``MOCK_QUOTE_FILE`` does."""
+        if env.get("MOCK_QUOTE_FILE"):
+            return []
+        from migtd import paths
+
+        mock = paths.mock_dir()
+        return [(f"mock QE file {name}", mock / name) for name in ("pck_chain.pem", "pck_key.pem",
+                                                                   "attestation_key.pem")]
 
     def event_log(self, policy_version: int, policy: bytes, root_ca: bytes, issuer_chain: bytes) -> bytes:
         """Only the test-feature event (§5.3)."""

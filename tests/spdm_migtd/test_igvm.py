@@ -163,3 +163,18 @@ def test_six_busy_answers_end_the_source_with_7(procs, cases, port) -> None:  # 
     dst.clean()
     assert src.code == R.MutualAttestationError and "get_quote_igvm failed" in src.reason
     assert dst.code == R.SecureSessionError  # the responder waited; the source closed (§6.4)
+
+
+def test_log_file_naming_a_mock_qe_key_is_refused_with_skip_ra_and_igvm(cases, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """skip-RA's emulated GetQuote reads the mock QE's keys: MIGTD_LOG_FILE may not name one (exit 1, untouched)."""
+    import subprocess
+
+    from .conftest import MIGTD
+
+    key = paths.mock_dir() / "pck_key.pem"
+    before = key.read_bytes()
+    env = dict(cases("skip-ra", 1).env, MIGTD_QUOTE_REQUEST="igvm", MIGTD_LOG_FILE=str(key))
+    done = subprocess.run(MIGTD + ["-m", "dst", "-t", "1"], env=env, capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert done.returncode == 1 and "mock QE file pck_key.pem" in done.stdout
+    assert key.read_bytes() == before
