@@ -50,14 +50,15 @@ def clean_env() -> dict[str, str]:
 # --------------------------------------------------------------------------- policy files
 
 def write_v2_policy(where: Path, name: str, *, quote: bytes | None = None, collateral: bytes | None = None,
-                    root_ca: bytes | None = None) -> tuple[Path, Path]:
+                    root_ca: bytes | None = None, forward_min_isvsvn: int | None = None) -> tuple[Path, Path]:
     """A signed v2 policy (and its issuer chain) as ``migtd-tool policy generate-v2`` writes it."""
     from migtd.policy.generate_v2 import Signer, Signers, build_signed_policy, mock_facts
 
     collateral = collateral if collateral is not None else paths.mock_collateral().read_bytes()
     root_ca = root_ca if root_ca is not None else paths.mock_root_ca().read_bytes()
     signer = Signer.load(paths.mock_dir() / "policy_signing_key.pem", paths.mock_dir() / "policy_issuer_chain.pem")
-    gen = build_signed_policy(mock_facts(collateral, root_ca, quote), collateral, Signers.single(signer))
+    gen = build_signed_policy(mock_facts(collateral, root_ca, quote), collateral, Signers.single(signer),
+                              forward_min_isvsvn=forward_min_isvsvn)
     policy, chain = where / f"{name}_policy_v2.json", where / f"{name}_chain.pem"
     policy.write_bytes(gen.policy)
     chain.write_bytes(gen.chain)

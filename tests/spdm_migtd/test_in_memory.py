@@ -197,3 +197,39 @@ def test_no_key_material_in_any_record(cases) -> None:  # type: ignore[no-untype
         key = side.plan.store.read_key(bh, uuid, MIG_ENC_KEY)
         assert key.hex() not in text.lower() and key.hex().upper() not in text
         assert hashlib.sha384(key).hexdigest() not in text.lower()
+
+
+def test_the_destinations_policy_refusal_is_8_on_both_sides(cases, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The destination's v1 policy wants another MRTD: it reports 8 and so does the source, from the
+    destination's ERROR (upstream's destination reports 0 here, spdm.md §6.4)."""
+    import json
+
+    from migtd import paths
+
+    policy = json.loads(paths.default_policy().read_bytes())
+    block = next(b for b in policy["policy"] if "MigTD" in b)["MigTD"]
+    block["TDINFO"]["MRTD"] = {"operation": "equal", "reference": "AB" * 48}
+    strict = tmp_path / "strict_policy.json"
+    strict.write_text(json.dumps(policy))
+    case = cases("mock-report", 1)
+    src, dst = case.side("source"), case.side("destination", env={"MIGTD_POLICY_FILE": str(strict)})
+    run = pump(src, dst)
+    decision = dst.event("policy_decision")
+    assert decision["ok"] is False and "MigTD.TDINFO.MRTD" in decision["failed_rules"]
+    assert (run.requester.result, run.responder.result) == (R.PolicyUnsatisfiedError,) * 2
+    assert not src.all("peer_attested") and not dst.all("msk_exchanged")
+
+
+def test_the_sources_forward_policy_refusal_is_8_and_the_destination_6(cases, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A v2 forwardPolicy the destination's engine cannot meet: the source refuses with 8 after the
+    destination accepted it; the destination, waiting for FINISH, sees the source hang up: 6 (as upstream)."""
+    from .conftest import write_v2_policy
+
+    policy, chain = write_v2_policy(tmp_path, "forward", forward_min_isvsvn=99)
+    case = cases("mock-report", 2)
+    env = {"MIGTD_POLICY_FILE": str(policy), "MIGTD_POLICY_ISSUER_CHAIN_FILE": str(chain)}
+    src, dst = case.side("source", env=env), case.side("destination", env=env)
+    run = pump(src, dst)
+    assert src.event("policy_decision")["ok"] is False and dst.event("policy_decision")["ok"] is True
+    assert (run.requester.result, run.responder.result) == (R.PolicyUnsatisfiedError, R.SecureSessionError)
+    assert not dst.all("spdm_finished")
