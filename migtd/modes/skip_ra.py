@@ -1,7 +1,9 @@
 """``skip-ra``: no remote attestation (upstream's ``test_disable_ra_and_accept_all`` build).
 
 Quotes: the null attestation library's 822 zero bytes over a mock TD report
-(derived from ``MOCK_QUOTE_FILE`` when given, as upstream does). Peers: only
+(derived from ``MOCK_QUOTE_FILE`` when given, as upstream does); through the
+IGVM GetQuote buffer (``--quote-request igvm``) the emulated VMM answers with a
+mock quote instead, as upstream's skip-RA + igvm-attest build does. Peers: only
 structure is checked; everything else is bypassed and said so on every run.
 Nothing is trusted, so no trust files are read.
 """
