@@ -42,6 +42,8 @@ skip_policy_generation=false
 run_both=false
 use_sudo=true
 features=""
+key_exchange="ratls"
+quote_request="direct"
 log_level=""
 num_cpus="1"
 
@@ -97,7 +99,9 @@ Options:
   --no-sudo                    never use sudo
   --features LIST              upstream cargo feature names, mapped to runtime switches
                                (AzCVMEmu, policy_v2, test_disable_ra_and_accept_all,
-                               test_mock_report, mock_quote_retry)
+                               test_mock_report, mock_quote_retry; spdm_attestation: the MSK over
+                               SPDM 1.2, migtd --key-exchange spdm; igvm-attest: quotes through the
+                               IGVM GetQuote buffer, migtd --quote-request igvm)
   --log-level LEVEL            trace, debug, info, warn or error (sets RUST_LOG)
   --num-cpus NUM               pin to CPUs 0..NUM-1 with taskset (default: 1)
   -h, --help                   show this help
@@ -119,6 +123,9 @@ Notes:
     migtd_<operation>_{destination,source}.log (MIGTD_LOG_FILE of each side).
   - Rebinding operations always use policy v2. rebind-finalize clears the rebinding
     session token on each side (upstream's MigTD rejects that request).
+  - --features spdm_attestation and igvm-attest combine with every mode, policy
+    version and operation, as upstream's runner allows (rebinding over SPDM needs
+    policy v2, which rebinding always uses).
 
 Examples:
   $0 --skip-ra --both
@@ -130,6 +137,9 @@ Examples:
   $0 --operation rebind-prepare --mock-report --both
   $0 --operation rebind-finalize --skip-ra --policy-file p.json --policy-issuer-chain-file c.pem --both
   $0 --role destination --mock-report -p 9001
+  $0 --features spdm_attestation --mock-report --both   (SPDM instead of RA-TLS)
+  $0 --features spdm_attestation,igvm-attest --policy-v2 --skip-ra \
+     --policy-file p.json --policy-issuer-chain-file c.pem --both
 
 Policy v2 files (written where you run them):
   migtd-tool policy generate-v2 --out p.json --chain-out c.pem [--new-chain] [--quote Q]
@@ -184,10 +194,10 @@ if [[ -n "$features" ]]; then
             test_disable_ra_and_accept_all)  skip_ra=true ;;
             test_mock_report)                mock_report=true ;;
             mock_quote_retry)                mock_quote_retry=true ;;
-            spdm_attestation|igvm-attest)
-                die "feature '$f' is not supported by MigTD-Py (RA-TLS over TCP only)" ;;
+            spdm_attestation)                key_exchange="spdm" ;;
+            igvm-attest)                     quote_request="igvm" ;;
             *)
-                die "unknown feature '$f'" "Known features: AzCVMEmu, policy_v2, test_disable_ra_and_accept_all, test_mock_report, mock_quote_retry" ;;
+                die "unknown feature '$f'" "Known features: AzCVMEmu, policy_v2, test_disable_ra_and_accept_all, test_mock_report, mock_quote_retry, spdm_attestation, igvm-attest" ;;
         esac
     done
 fi
@@ -261,6 +271,8 @@ plan_request=(plan --format sh --front script --operation "$operation" --request
 [[ "$mock_report" == true ]] && plan_request+=(--mock-report)
 [[ -n "$mock_quote_file" ]] && plan_request+=(--mock-quote-file "$mock_quote_file")
 [[ "$policy_v2" == true ]] && plan_request+=(--policy-version 2)
+[[ "$key_exchange" != ratls ]] && plan_request+=(--key-exchange "$key_exchange")
+[[ "$quote_request" != direct ]] && plan_request+=(--quote-request "$quote_request")
 [[ -n "$policy_file" ]] && plan_request+=(--policy-file "$policy_file")
 [[ -n "$src_policy_file" ]] && plan_request+=(--src-policy-file "$src_policy_file")
 [[ -n "$dst_policy_file" ]] && plan_request+=(--dst-policy-file "$dst_policy_file")
@@ -327,6 +339,12 @@ say "  Build mode: $build_mode (no build step; selects the default log level)"
 say "  Operation: $operation"
 if [[ "$policy_v2" == true ]]; then say "  Policy version: v2"; else say "  Policy version: v1 (default)"; fi
 say "  $plan_summary"
+if [[ "$plan_key_exchange" == spdm ]]; then
+    say "  Key exchange: SPDM 1.2 with MigTD's vendor-defined messages (spdm_attestation)"
+else
+    say "  Key exchange: RA-TLS (TLS 1.3 with quotes in the certificates)"
+fi
+[[ "$plan_quote_request" == igvm ]] && say "  Quote request: IGVM GetQuote buffer (igvm-attest)"
 if [[ "$run_both" == true ]]; then say "  Mode: both (destination then source)"; else say "  Role: $role"; fi
 say "  Destination: ${dest_ip}:${dest_port}"
 say "  Request ID: $request_id"

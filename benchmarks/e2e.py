@@ -33,7 +33,13 @@ the median per-round difference of the two ratios:
   engine did before; the event loop itself is gone, so only its import is
   put back).
 
+``--versus-spdm`` (issue #14) compares the two key exchanges instead: every round
+runs the same migration over RA-TLS and over SPDM (``--key-exchange spdm``),
+alternating which goes first, and the figure is the median of the per-round
+ratios SPDM / RA-TLS with its IQR (target ≤ 1.2 with skip-RA). No floor runs then.
+
     .venv/bin/python benchmarks/e2e.py [--rounds N] [--attestation skip-ra|mock-report] [--lever NAME]
+    .venv/bin/python benchmarks/e2e.py --versus-spdm [--rounds N] [--attestation skip-ra|mock-report]
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ from migtd import paths
 ROOT = Path(__file__).resolve().parent.parent
 #: Targets of issue #12: migration / floor.
 TARGETS = {"skip-ra": 1.3, "mock-report": 1.5}
+#: Target of issue #14: SPDM migration / RA-TLS migration (skip-RA).
+SPDM_TARGET = 1.2
 FLOOR = [sys.executable, "-c", "import OpenSSL.SSL, cryptography.x509"]
 
 
@@ -146,15 +154,52 @@ def run_env(attestation: str, tmp: str) -> dict[str, str]:
     return env
 
 
+def versus_spdm(cmd: list[str], env: dict[str, str], rounds: int, attestation: str, quiet: bool) -> int:
+    """RA-TLS and SPDM migrations alternated in each round; the median of SPDM / RA-TLS with its IQR."""
+    envs = {"ratls": dict(env, MIGTD_KEY_EXCHANGE="ratls"), "spdm": dict(env, MIGTD_KEY_EXCHANGE="spdm")}
+    ratios: list[float] = []
+    times: dict[str, list[float]] = {"ratls": [], "spdm": []}
+    load_before = os.getloadavg()[0]
+    try:
+        for _ in range(3):  # warm the page cache and the bytecode; not counted
+            for name in envs:
+                migration(cmd, envs[name])
+        for i in range(rounds):
+            order = ("ratls", "spdm") if i % 2 == 0 else ("spdm", "ratls")
+            this = {name: migration(cmd, envs[name]) for name in order}
+            for name, value in this.items():
+                times[name].append(value)
+            ratios.append(this["spdm"] / this["ratls"])
+            if not quiet:
+                print(f"round {i + 1:2d}: RA-TLS {this['ratls'] * 1000:6.1f} ms  SPDM {this['spdm'] * 1000:6.1f} ms  "
+                      f"ratio {ratios[-1]:5.2f}")
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"benchmark aborted: {exc}", file=sys.stderr)
+        return 1
+    q1, median, q3 = quartiles(ratios)
+    load = f"load avg {load_before:.1f}-{os.getloadavg()[0]:.1f}"
+    print(f"{attestation}: {rounds} paired rounds, {load}: SPDM / RA-TLS median {median:.2f} (IQR {q1:.2f}-{q3:.2f}); "
+          f"RA-TLS median {statistics.median(times['ratls']) * 1000:.1f} ms, SPDM median "
+          f"{statistics.median(times['spdm']) * 1000:.1f} ms; target <= {SPDM_TARGET}: "
+          f"{'met' if median <= SPDM_TARGET else 'MISSED'}")
+    return 0
+
+
 def main() -> int:
     """Alternate floor and migration pairs; print each round and the median ratio with its IQR."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="paired rounds (at least 30)")
     parser.add_argument("--attestation", choices=sorted(TARGETS), default="skip-ra")
     parser.add_argument("--lever", choices=sorted(LEVERS), help="also run with this lever undone, paired")
+    parser.add_argument("--versus-spdm", action="store_true",
+                        help="SPDM against RA-TLS migrations, paired (issue #14), instead of against the floor")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args()
     rounds = max(30, args.rounds)
+    if args.versus_spdm:
+        compileall.compile_dir(str(ROOT / "migtd"), quiet=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            return versus_spdm(migtd_command(), run_env(args.attestation, tmp), rounds, args.attestation, args.quiet)
     compileall.compile_dir(str(ROOT / "migtd"), quiet=1)
     cmd = migtd_command()
     ratios: list[float] = []

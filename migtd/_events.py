@@ -157,6 +157,8 @@ class Configured(Event):
     timeout: float
     uuid: Sequence[int]
     binding: str
+    key_exchange: str | None = None
+    quote_request: str | None = None
 
 
 class Listening(Event):
@@ -198,6 +200,7 @@ class QuoteGenerated(Event):
     NAME = "quote_generated"
     bytes: int
     source: str
+    via: str | None = None
 
 
 class TlsEstablished(Event):
@@ -206,6 +209,60 @@ class TlsEstablished(Event):
     NAME = "tls_established"
     version: str
     cipher: str
+
+
+class SpdmNegotiated(Event):
+    """``spdm_negotiated``: GET_VERSION … ALGORITHMS settled (SPDM 1.2, MigTD's one algorithm suite)."""
+
+    NAME = "spdm_negotiated"
+    version: str
+    peer_capabilities: str
+    peer_data_transfer_size: int
+    peer_max_message_size: int
+
+
+class SpdmKeyExchanged(Event):
+    """``spdm_key_exchanged``: public-key VDMs and KEY_EXCHANGE done; TH1 is what the quotes bind."""
+
+    NAME = "spdm_key_exchanged"
+    session_id: str
+    th1: str
+    local_spki_sha256_8: str
+    peer_spki_sha256_8: str
+
+
+class SpdmEvidenceExchanged(Event):
+    """``spdm_evidence_exchanged``: both attestation VDMs went through and the peer was accepted."""
+
+    NAME = "spdm_evidence_exchanged"
+    sent_bytes: int
+    received_bytes: int
+    chunks_sent: int
+    chunks_received: int
+
+
+class SpdmFinished(Event):
+    """``spdm_finished``: FINISH/FINISH_RSP verified; the secured session is established."""
+
+    NAME = "spdm_finished"
+    th2: str
+
+
+class SpdmSessionEnded(Event):
+    """``spdm_session_ended``: END_SESSION acknowledged."""
+
+    NAME = "spdm_session_ended"
+    session_id: str
+
+
+class SpdmFailed(Event):
+    """``spdm_failed``: the SPDM session ended without success, in ``phase``."""
+
+    NAME = "spdm_failed"
+    phase: str
+    code: int
+    result: str
+    reason: str
 
 
 class PeerAttested(Event):
@@ -278,10 +335,10 @@ class Log(Event):
     attempts: int | None = None
 
 
-#: Every event class by its record name. SPDM's phases (issue #14) will be
-#: added here, one class each, with their sections in docs/events.md.
+#: Every event class by its record name.
 EVENTS: dict[str, type[Event]] = {cls.NAME: cls for cls in (
     Started, Configured, Listening, Connected, RequestTaken, StatusReported, QuoteGenerated, TlsEstablished,
+    SpdmNegotiated, SpdmKeyExchanged, SpdmEvidenceExchanged, SpdmFinished, SpdmSessionEnded, SpdmFailed,
     PeerAttested, PolicyRuleChecked, PolicyDecided, MskExchanged, Exited, Log)}
 
 
@@ -493,6 +550,7 @@ def decode_object(obj: Mapping[str, Any]) -> Record:
 __all__ = [
     "BARE_LOG", "ENVELOPE", "EVENTS", "FORBIDDEN_FIELD_PARTS", "LEVELS", "Configured", "Connected", "Event",
     "EventDecodeError", "EventSchemaError", "Exited", "Listening", "Log", "MskExchanged", "PeerAttested",
-    "PolicyDecided", "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "Started", "StatusReported",
-    "TlsEstablished", "decode_object", "encode_record", "event_from_fields", "schema_of",
+    "PolicyDecided", "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "SpdmEvidenceExchanged",
+    "SpdmFailed", "SpdmFinished", "SpdmKeyExchanged", "SpdmNegotiated", "SpdmSessionEnded", "Started",
+    "StatusReported", "TlsEstablished", "decode_object", "encode_record", "event_from_fields", "schema_of",
 ]

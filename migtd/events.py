@@ -32,7 +32,8 @@ import time
 from migtd._events import (BARE_LOG, ENVELOPE, EVENTS, LEVELS, Configured, Connected, Event,
                            EventDecodeError, EventSchemaError, Exited, Listening, Log, MskExchanged,
                            PeerAttested, PolicyDecided, PolicyRuleChecked, QuoteGenerated, Record, RequestTaken,
-                           Started, StatusReported, TlsEstablished, decode_object, encode_record,
+                           SpdmEvidenceExchanged, SpdmFailed, SpdmFinished, SpdmKeyExchanged, SpdmNegotiated,
+                           SpdmSessionEnded, Started, StatusReported, TlsEstablished, decode_object, encode_record,
                            event_from_fields, schema_of)
 
 TYPE_CHECKING = False
@@ -205,6 +206,7 @@ def null_log() -> EventLog:
 __all__ = [
     "BARE_LOG", "ENVELOPE", "EVENTS", "LEVELS", "Configured", "Connected", "Event", "EventDecodeError", "EventLog",
     "EventSchemaError", "Exited", "Listening", "Log", "MskExchanged", "PeerAttested", "PolicyDecided",
-    "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "Started", "StatusReported", "TlsEstablished",
-    "decode_line", "decode_object", "encode_record", "event_from_fields", "null_log", "parse_level", "schema_of",
+    "PolicyRuleChecked", "QuoteGenerated", "Record", "RequestTaken", "SpdmEvidenceExchanged", "SpdmFailed",
+    "SpdmFinished", "SpdmKeyExchanged", "SpdmNegotiated", "SpdmSessionEnded", "Started", "StatusReported",
+    "TlsEstablished", "decode_line", "decode_object", "encode_record", "event_from_fields", "null_log", "parse_level", "schema_of",
 ]

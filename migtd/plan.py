@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from migtd import modes, paths
-from migtd.cli.args import DEFAULT_TIMEOUT, OPERATIONS
+from migtd.cli.args import DEFAULT_TIMEOUT, KEY_EXCHANGES, OPERATIONS
 from migtd.errors import ConfigError
 from migtd.inputs import parse_seconds, parse_uint, refuse_input_as_output
 
@@ -79,7 +79,7 @@ class RunRequest:
                  "dest_ip", "dest_port", "policy_file", "src_policy_file", "dst_policy_file",
                  "issuer_chain_file", "src_issuer_chain_file", "dst_issuer_chain_file", "root_ca_file",
                  "collateral_file", "collateral_source", "timeout", "log_level", "log_format", "log_files", "outputs", "quote_failures",
-                 "hosts", "generate_into", "front")
+                 "hosts", "generate_into", "front", "key_exchange", "quote_request")
 
     def __init__(self, *, roles: Sequence[str] = ("source",), attestation: str = modes.DEFAULT,
                  mock_quote_file: str | None = None, policy_version: int = 1, operation: str = "migration",
@@ -91,8 +91,13 @@ class RunRequest:
                  collateral_source: str | None = None, timeout: float = DEFAULT_TIMEOUT, log_level: str | None = None, log_format: str | None = None,
                  log_files: Mapping[str, str] | None = None, outputs: Iterable[tuple[str, str]] = (),
                  quote_failures: int = 0, hosts: Mapping[str, str | None] | None = None,
-                 generate_into: str | None = None, front: str = "console") -> None:
+                 generate_into: str | None = None, front: str = "console", key_exchange: str = "ratls",
+                 quote_request: str = "direct") -> None:
         self.roles = tuple(roles)
+        #: ``--key-exchange`` (``spdm``: upstream's ``spdm_attestation``) and ``--quote-request``
+        #: (``igvm``: its ``igvm-attest``); passed to migtd only when not the default.
+        self.key_exchange = key_exchange
+        self.quote_request = quote_request
         self.attestation = attestation
         self.mock_quote_file = mock_quote_file
         self.policy_version = policy_version
@@ -141,6 +146,8 @@ class RunPlan(NamedTuple):
     policy: dict[str, str]
     issuer_chain: dict[str, str]
     root_ca: str | None
+    key_exchange: str = "ratls"
+    quote_request: str = "direct"
 
     def side(self, role: str) -> SidePlan:
         """The plan of ``role``."""
@@ -166,6 +173,10 @@ def _seconds(value: float) -> str:
 def plan(req: RunRequest) -> RunPlan:
     """Check ``req`` and turn it into each side's argv and environment (see the module doc for the order)."""
     mode = _mode(req)
+    if req.key_exchange not in KEY_EXCHANGES:
+        raise PlanError(f"unknown key exchange {req.key_exchange!r}; use 'ratls' or 'spdm'")
+    if req.quote_request not in modes.QUOTE_REQUESTS:
+        raise PlanError(f"unknown quote request {req.quote_request!r}; use 'direct' or 'igvm'")
     if req.operation != "migration" and not mode.rebinding:
         raise PlanError(f"rebinding with attestation mode {mode.name} is not implemented (only "
                         f"{', '.join(m.name for m in modes.MODES if m.rebinding and m.key == m.name)})")
@@ -258,7 +269,8 @@ def plan(req: RunRequest) -> RunPlan:
             except ConfigError as exc:
                 raise PlanError(exc.message) from None
     sides = {role: _side(req, mode, role, policy[role], chain[role], root_ca, trust) for role in req.roles}
-    return RunPlan(mode, sides, generate, policy, chain, root_ca if not v2 else None)
+    return RunPlan(mode, sides, generate, policy, chain, root_ca if not v2 else None, req.key_exchange,
+                   req.quote_request)
 
 
 def _side(req: RunRequest, mode: modes.Mode, role: str, policy: str, chain: str, root_ca: str,
@@ -270,6 +282,10 @@ def _side(req: RunRequest, mode: modes.Mode, role: str, policy: str, chain: str,
     argv += ["--dest-ip", req.dest_ip, "--dest-port", str(req.dest_port), "--timeout", _seconds(req.timeout)]
     if req.log_format:
         argv += ["--log-format", req.log_format]
+    if req.key_exchange != "ratls":
+        argv += ["--key-exchange", req.key_exchange]
+    if req.quote_request != "direct":
+        argv += ["--quote-request", req.quote_request]
     env = {"MIGTD_POLICY_FILE": policy, "RUST_LOG": req.log_level or "info"}
     if req.policy_version == 2:
         env["MIGTD_POLICY_ISSUER_CHAIN_FILE"] = chain
@@ -319,6 +335,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="another file the runner writes (refused if it is an input)")
     p.add_argument("--quote-failures", default="0")
     p.add_argument("--generate-into", metavar="DIR", help="allow generating a policy v2 into DIR")
+    p.add_argument("--key-exchange", choices=list(KEY_EXCHANGES), default="ratls",
+                   help="ratls, or spdm (upstream's spdm_attestation)")
+    p.add_argument("--quote-request", choices=list(modes.QUOTE_REQUESTS), default="direct",
+                   help="direct, or igvm (upstream's igvm-attest)")
     return p
 
 
@@ -357,7 +377,8 @@ def request_from_args(ns: argparse.Namespace) -> RunRequest:
         dst_issuer_chain_file=ns.dst_policy_issuer_chain_file, root_ca_file=ns.root_ca_file,
         collateral_file=ns.collateral_file, collateral_source=ns.collateral_source, timeout=timeout, log_level=ns.log_level,  # type: ignore[arg-type]
         log_files=log_files, outputs=[_pair(item, "--output") for item in ns.output],
-        quote_failures=failures, generate_into=ns.generate_into, front=ns.front)  # type: ignore[arg-type]
+        quote_failures=failures, generate_into=ns.generate_into, front=ns.front,  # type: ignore[arg-type]
+        key_exchange=ns.key_exchange, quote_request=ns.quote_request)
 
 
 def _pair(item: str, flag: str) -> tuple[str, str]:
@@ -375,6 +396,8 @@ def as_shell(run: RunPlan, req: RunRequest) -> str:
     lines = [f"plan_attestation={shlex.quote(run.mode.name)}", f"plan_mode={shlex.quote(run.mode.key)}",
              f"plan_summary={shlex.quote(run.mode.summary)}", f"plan_needs_tpm={str(run.mode.needs_tpm).lower()}",
              f"plan_root_ca={shlex.quote(run.root_ca or '')}",
+             f"plan_key_exchange={shlex.quote(run.key_exchange)}",
+             f"plan_quote_request={shlex.quote(run.quote_request)}",
              array("plan_generate", run.generate), array("plan_roles", run.sides)]
     for role in ROLES:
         lines.append(f"plan_policy_{role}={shlex.quote(run.policy[role])}")
@@ -389,6 +412,7 @@ def as_shell(run: RunPlan, req: RunRequest) -> str:
 def as_json(run: RunPlan) -> str:
     """The plan as one JSON document."""
     doc: dict[str, Any] = {"attestation": run.mode.name, "mode": run.mode.key, "generate": list(run.generate),
+                           "key_exchange": run.key_exchange, "quote_request": run.quote_request,
                            "sides": {r: {"argv": list(s.argv), "env": s.env} for r, s in run.sides.items()}}
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 

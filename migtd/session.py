@@ -9,6 +9,9 @@ records, agree on the version and store the peer's key. Rebinding (§7,
 policy v2) follows the same path with GetMigtdData/StartRebinding, TDREPORT
 certificates and a 32-byte token instead of the ExchangeInformation swap.
 
+With ``--key-exchange spdm`` the TLS handshake and ExchangeInformation are
+replaced by SPDM 1.2 (:mod:`migtd.spdm_session`), after the same pre-session.
+
 Decisions are made by the pure modules — :mod:`migtd.protocol` (pre-session,
 ExchangeInformation, token), :class:`migtd.ratls.tls.TlsEngine`, the
 verifier of the attestation mode — and this module only moves their bytes.
@@ -24,7 +27,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from migtd.emu.quote_retry import FailureInjector, quote_with_retry
-from migtd.emu.requests import HOST_REPORT_DATA, Operation, Request, RequestError, parse_request
+from migtd.emu.requests import HOST_REPORT_DATA, MigrationInfo, Operation, Request, RequestError, parse_request
 from migtd.emu.tdcs import (
     MAX_EXPORT_VERSION, MAX_IMPORT_VERSION, MIG_DEC_KEY, MIG_ENC_KEY, MIG_VERSION,
     MIN_EXPORT_VERSION, MIN_IMPORT_VERSION, SERVTD_ATTR, FieldStore,
@@ -59,11 +62,13 @@ class SessionConfig:
     Request id, UUID and binding handle come with each VMM request, not from here.
     """
 
-    __slots__ = ("is_source", "event_log", "policy_version", "policy", "issuer_chain")
+    __slots__ = ("is_source", "event_log", "policy_version", "policy", "issuer_chain", "key_exchange")
 
     def __init__(self, *, is_source: bool, event_log: bytes, policy_version: int = 1, policy: bytes = b"",
-                 issuer_chain: bytes = b"") -> None:
+                 issuer_chain: bytes = b"", key_exchange: str = "ratls") -> None:
         self.is_source = is_source
+        #: ``ratls`` or ``spdm`` (``--key-exchange``): what follows the pre-session exchange.
+        self.key_exchange = key_exchange
         #: The CCEL log this MigTD measured at start-up (§5.3; the attestation mode decides its events).
         self.event_log = event_log
         self.policy_version = policy_version
@@ -218,6 +223,9 @@ class Migration:
         if self.cfg.policy_version == 2:
             blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
             self.pre_session(blob)
+        if self.cfg.key_exchange == "spdm":
+            self._spdm(info, blob, rebinding=False)
+            return
         bh, uuid = info.binding_handle, info.uuid
         lo_field, hi_field = ((MIN_EXPORT_VERSION, MAX_EXPORT_VERSION) if is_source
                               else (MIN_IMPORT_VERSION, MAX_IMPORT_VERSION))
@@ -253,6 +261,9 @@ class Migration:
             return
         blob = peer_data_blob(self.cfg.policy, self.cfg.issuer_chain)
         self.pre_session(blob)
+        if self.cfg.key_exchange == "spdm":
+            self._spdm(info, blob, rebinding=True)
+            return
         key, report = self._keyed_report()
         self._local_tdreport = report
         extra: dict[str, bytes] = {}
@@ -301,6 +312,15 @@ class Migration:
                                  MigrationResult.InvalidParameter)
             self.log.info("Rebinding session token cleared (SERVTD_REBIND_ACCEPT_TOKEN zeroed)")
 
+    def _spdm(self, info: MigrationInfo, blob: bytes | None, *, rebinding: bool) -> None:
+        """SPDM instead of RA-TLS (``--key-exchange spdm``): :mod:`migtd.spdm_session` runs it over this link."""
+        from migtd.spdm_session import MigtdHooks, run
+
+        run(MigtdHooks(log=self.log, store=self.store, provider=self.provider, verifier=self.verifier,
+                       is_source=self.cfg.is_source, event_log=self.event_log, policy_version=self.cfg.policy_version,
+                       policy=self.cfg.policy, request=info, local_blob=blob, peer_blob=self._peer_blob,
+                       rebinding=rebinding, injector=self.injector), self.link)
+
     def pre_session(self, blob: bytes) -> None:
         """Policy-v2 HELLO / PRE_SESSION_DATA / START_SESSION exchange (§4.2), one deadline for all of it."""
         self.link.begin(PRE_SESSION)
@@ -336,8 +356,9 @@ class Migration:
 
         key, report = self._keyed_report()
         quote = quote_with_retry(self.provider, report, self.log, self.injector)
+        via = getattr(self.provider, "via", None)  # igvm-attest (--quote-request igvm)
         self.log.emit("quote_generated", "Quote generated successfully", bytes=len(quote),
-                      source=self.provider.name)
+                      source=self.provider.name, **({"via": via} if via else {}))
         self._local_quote = quote
         self._local_check = self.verifier.check_local(quote)  # DCAP: our own quote first (§5.5 v1 step 1)
         if self._local_check is not None:

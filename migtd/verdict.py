@@ -54,6 +54,10 @@ class Evidence(NamedTuple):
     binding: bytes = b""
     binding_subject: str = "the session key"
     authenticate: Callable[[], None] | None = None
+    #: MigrationResult (an int) of a binding mismatch; None: SecureSessionError (RA-TLS's
+    #: MismatchPublicKeyError). SPDM with policy v2 and rebinding: MutualAttestationError.
+    #: (Typed Any so that ``Evidence(**extension_values)`` keeps type-checking.)
+    binding_result: Any = None
 
 
 class LocalCheck(NamedTuple):
@@ -221,10 +225,20 @@ class PeerVerifier(Protocol):
         ...
 
 
+class BindingMismatch(SecureSessionError):
+    """The peer's REPORTDATA does not bind this session.
+
+    A :class:`SecureSessionError` (so the verifiers' handling is one), whose
+    result is 6 unless the carrier's :attr:`Evidence.binding_result` names
+    another (SPDM: MutualAttestationError with policy v2, spdm.md §5).
+    """
+
+
 def bind_and_authenticate(evidence: Evidence, report_data: bytes, bypass: bool) -> tuple[str, ...]:
     """REPORTDATA binding (unless ``bypass``), then the carrier's proof of possession; both fail with 6.
 
     Returns the warnings to log: the AzCVMEmu bypass line when bypassed.
+    A mismatch raises :class:`BindingMismatch`.
     """
     import hmac
 
@@ -232,8 +246,13 @@ def bind_and_authenticate(evidence: Evidence, report_data: bytes, bypass: bool) 
     if bypass:
         warnings = (BINDING_BYPASS_WARNING,)
     elif not hmac.compare_digest(report_data[:48], evidence.binding[:48]) or len(evidence.binding) < 48:
-        raise SecureSessionError(f"peer quote's REPORTDATA does not bind {evidence.binding_subject} "
-                                 "(MismatchPublicKeyError)")
+        if evidence.binding_result is not None:
+            from migtd.result import MigrationResult
+
+            raise BindingMismatch(f"peer REPORTDATA does not match {evidence.binding_subject}",
+                                  MigrationResult(evidence.binding_result))
+        raise BindingMismatch(f"peer quote's REPORTDATA does not bind {evidence.binding_subject} "
+                              "(MismatchPublicKeyError)")
     if evidence.authenticate is not None:
         evidence.authenticate()
     return warnings

@@ -32,8 +32,8 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Iterable
 
 from migtd.events import (BARE_LOG, Configured, Connected, EventDecodeError, Exited, Listening, Log, MskExchanged,
-                          PeerAttested, PolicyDecided, PolicyRuleChecked, QuoteGenerated, TlsEstablished,
-                          decode_line)
+                          PeerAttested, PolicyDecided, PolicyRuleChecked, QuoteGenerated, SpdmFailed, SpdmFinished,
+                          SpdmKeyExchanged, SpdmNegotiated, SpdmSessionEnded, TlsEstablished, decode_line)
 from migtd.policy.decision import RuleResult
 from migtd.result import MigrationResult
 
@@ -58,6 +58,33 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("MSK", "msk_exchanged"),
     ("done", "exit"),
 )
+
+#: The timeline of an SPDM run (``--key-exchange spdm``): version/capabilities/algorithms, key
+#: exchange, the attestation (quote, the peer's verdict, the policy), FINISH, the secured MSK (or
+#: rebind-token) exchange, END_SESSION. The verdict steps are the RA-TLS ones, fed by the same events.
+SPDM_STEPS: tuple[tuple[str, str], ...] = (
+    ("connected", "connected"),
+    ("negotiated", "spdm_negotiated"),
+    ("key exchange", "spdm_key_exchanged"),
+    ("quote", "quote_generated"),
+    ("peer attested", "peer_attested"),
+    ("policy", "policy_decision"),
+    ("finish", "spdm_finished"),
+    ("secured", "msk_exchanged"),
+    ("end", "spdm_session_ended"),
+    ("done", "exit"),
+)
+
+#: Timeline steps by ``--key-exchange``.
+STEP_TABLES: dict[str, tuple[tuple[str, str], ...]] = {"ratls": STEPS, "spdm": SPDM_STEPS}
+
+#: The SPDM steps an ``spdm_failed`` phase belongs to: the first still pending one fails; when all are
+#: done already (a check after the verdict), the last one does.
+SPDM_PHASE_STEPS: dict[str, tuple[str, ...]] = {
+    "negotiation": ("negotiated",), "public_keys": ("key exchange",), "key_exchange": ("key exchange",),
+    "attestation": ("quote", "peer attested", "policy"), "finish": ("finish",), "secured_exchange": ("secured",),
+    "end_session": ("end",),
+}
 
 #: Levels in increasing verbosity; ``raw`` marks lines that were not JSON events (or were refused).
 LEVELS: tuple[str, ...] = ("error", "warn", "info", "debug", "trace")
@@ -157,13 +184,15 @@ def _text(value: Any, limit: int = 200) -> str:
 class SideState:
     """What one side (source or destination) has reported so far."""
 
-    def __init__(self, role: str, log_capacity: int = LOG_CAPACITY) -> None:
+    def __init__(self, role: str, log_capacity: int = LOG_CAPACITY, key_exchange: str = "ratls") -> None:
         self.role = role
         self.where = "local"
         self.started = False  # a process was launched (or lines arrived)
         self.running = False
         self.t0: float | None = None
-        self.steps: dict[str, Step] = {name: Step(name) for name, _ in STEPS}
+        #: The timeline's steps in display order (RA-TLS or SPDM, :data:`STEP_TABLES`).
+        self.step_table = STEP_TABLES.get(key_exchange, STEPS)
+        self.steps: dict[str, Step] = {name: Step(name) for name, _ in self.step_table}
         self.logs: deque[LogLine] = deque(maxlen=log_capacity)
         self.appended = 0  # LogLines ever appended to ``logs`` (the pane's cursor)
         self.changes = 0  # bumped whenever anything but the log moved
@@ -249,6 +278,7 @@ class SideState:
         match event:
             case Configured():
                 self.config = event
+                self._use_steps(event.key_exchange or "ratls")
             case Listening(ip=ip, port=port):
                 self.listening = (ip, port)
             case Connected(peer=peer):
@@ -271,7 +301,18 @@ class SideState:
                 self._mark("policy", state, elapsed, note)
             case MskExchanged(key_sha256_8=fingerprint):
                 self.msk = event
-                self._mark("MSK", "done", elapsed, fingerprint)
+                self._mark("secured" if "secured" in self.steps else "MSK", "done", elapsed, fingerprint)
+            case SpdmNegotiated(version=version):
+                self._mark("negotiated", "done", elapsed, f"SPDM {version}")
+            case SpdmKeyExchanged(session_id=session):
+                self._mark("key exchange", "done", elapsed, session)
+            case SpdmFinished():
+                self._mark("finish", "done", elapsed, "secured session")
+            case SpdmSessionEnded():
+                self._mark("secured", "done", elapsed, "rebind token")  # a migration marked it with the MSK
+                self._mark("end", "done", elapsed, "END_SESSION")
+            case SpdmFailed(phase=phase, reason=reason):
+                self._fail_phase(phase, elapsed, reason)
             case Exited(code=code, result=result, reason=reason):
                 name, meaning = MigrationResult.describe(code)
                 self.result = SideResult(code, result or name, meaning, _text(reason, 500), "event")
@@ -279,6 +320,23 @@ class SideState:
             case _:
                 return
         self.changes += 1
+
+    def _use_steps(self, key_exchange: str) -> None:
+        """The run says which protocol it speaks: take its timeline while nothing but pending is on it."""
+        table = STEP_TABLES.get(key_exchange, STEPS)
+        if table is self.step_table or any(step.state != "pending" for step in self.steps.values()):
+            return
+        self.step_table = table
+        self.steps = {name: Step(name) for name, _ in table}
+
+    def _fail_phase(self, phase: str, elapsed: float, reason: str) -> None:
+        """``spdm_failed``: fail the step of that SPDM phase (see :data:`SPDM_PHASE_STEPS`)."""
+        names = [n for n in SPDM_PHASE_STEPS.get(phase, ()) if n in self.steps]
+        if not names:
+            return
+        pending = [n for n in names if self.steps[n].state == "pending"]
+        target = pending[0] if pending else ("peer attested" if "peer attested" in names else names[-1])
+        self._mark(target, "failed", elapsed, _text(reason))
 
     def _finish(self, elapsed: float | None) -> None:
         """Close the timeline: ``done`` on success, else fail the first open step."""
@@ -289,7 +347,7 @@ class SideState:
         if any(step.state == "failed" for step in self.steps.values()):
             return  # the failing step is already marked (e.g. the policy decision)
         reason = self.result.reason or self.result.name
-        for name, _ in STEPS:
+        for name, _ in self.step_table:
             if self.steps[name].state == "pending":
                 self._mark(name, "failed", elapsed, reason)
                 break
@@ -436,7 +494,8 @@ class RunModel:
     def __init__(self, params: dict[str, Any] | None = None,
                  log_capacity: int = LOG_CAPACITY) -> None:
         self.params: dict[str, Any] = dict(params or {})
-        self.sides: dict[str, SideState] = {r: SideState(r, log_capacity) for r in ROLES}
+        key_exchange = str(self.params.get("key_exchange") or "ratls")
+        self.sides: dict[str, SideState] = {r: SideState(r, log_capacity, key_exchange) for r in ROLES}
         self.version = 0  # bumped on every change; the UI redraws when it moves
 
     def feed(self, role: str, line: str | dict[str, Any]) -> None:

@@ -25,7 +25,8 @@ from migtd.plan import PlanError, RunPlan, RunRequest, plan
 from tui.settings import Settings
 
 MODES = modes.names()
-#: Network phases of a migtd run, each bounded by --timeout (migtd.session, migtd.transport).
+#: Network phases of a migtd run, each bounded by --timeout (migtd.session, migtd.transport): connect or
+#: accept, pre-session, handshake with verification, key exchange (SPDM groups its phases the same way).
 PHASES = 4
 
 
@@ -59,6 +60,9 @@ class RunParams:
     ssh_config: str | None = None
     ssh_options: list[str] = field(default_factory=list)
     listen_timeout: float = 15.0
+    #: ``ratls`` or ``spdm`` (``--spdm``), and ``direct`` or ``igvm`` (``--igvm-attest``): see migtd --help.
+    key_exchange: str = "ratls"
+    quote_request: str = "direct"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form (stored with a run)."""
@@ -94,7 +98,8 @@ class RunParams:
             issuer_chain_file=self.policy_issuer_chain_file, root_ca_file=self.root_ca_file,
             collateral_file=self.collateral_file, collateral_source=self.collateral_source,
             timeout=self.timeout, log_level=self.log_level,
-            log_format="json", hosts={"source": self.src_host, "destination": self.dst_host}, front="console")
+            log_format="json", hosts={"source": self.src_host, "destination": self.dst_host}, front="console",
+            key_exchange=self.key_exchange, quote_request=self.quote_request)
 
     def plan(self) -> RunPlan:
         """Each side's ``migtd`` argv and environment; :class:`PlanError` when the request cannot run."""
@@ -156,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy-v2", action="store_true", help="policy v2 (needs --policy-issuer-chain-file)")
     p.add_argument("--policy-issuer-chain-file", "--issuer-chain", metavar="F")
     p.add_argument("--mock-quote-file", metavar="F", help="quote blob for mock-report (implies --mock-report)")
+    p.add_argument("--spdm", action="store_true",
+                   help="exchange the MSK over SPDM 1.2 instead of RA-TLS (upstream's spdm_attestation)")
+    p.add_argument("--igvm-attest", action="store_true",
+                   help="ask for quotes through the IGVM GetQuote buffer (upstream's igvm-attest)")
     p.add_argument("--migtd", metavar="PATH", default=None, help="local migtd program")
     p.add_argument("--remote-migtd", metavar="PATH", default=None,
                    help="migtd program on SSH hosts (default: --migtd, else 'migtd')")
@@ -220,7 +229,8 @@ def params_from_args(ns: argparse.Namespace, default_migtd: str,
         policy_issuer_chain_file=ns.policy_issuer_chain_file, mock_quote_file=ns.mock_quote_file,
         migtd=migtd, remote_migtd=ns.remote_migtd or conf.remote_migtd or ns.migtd or "migtd",
         timeout=ns.timeout or conf.timeout or DEFAULT_TIMEOUT, log_level=ns.log_level or os.environ.get("RUST_LOG"),
-        ssh_config=ns.ssh_config or conf.ssh_config, ssh_options=list(ns.ssh_option))
+        ssh_config=ns.ssh_config or conf.ssh_config, ssh_options=list(ns.ssh_option),
+        key_exchange="spdm" if ns.spdm else "ratls", quote_request="igvm" if ns.igvm_attest else "direct")
     if check and not ns.replay:
         try:
             params.plan()

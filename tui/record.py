@@ -143,6 +143,8 @@ PARAMS: dict[str, Callable[[str, Any], Any]] = {
     "ssh_config": optional_text,
     "ssh_options": lambda w, v: text_list(w, v, 100),
     "listen_timeout": lambda w, v: number(w, v, 0, 86400),
+    "key_exchange": text,
+    "quote_request": text,
 }
 
 #: The parameters naming local files the run read: a report must never overwrite one.

@@ -4,8 +4,8 @@ Options are matched left to right; an option lacking its value falls through
 to "Unknown argument"; later occurrences win; a bad value prints one line and
 the usage and exits 1; unknown arguments print the usage and exit 0. Numbers
 follow Rust's unsigned ``from_str`` (:func:`migtd.inputs.parse_uint`). We add
-``--attestation``, ``--policy-version``, ``--log-format``, ``--timeout`` and
-``--version``, each with an environment twin merged by :mod:`migtd.cli.config`.
+``--attestation``, ``--policy-version``, ``--log-format``, ``--timeout``,
+``--key-exchange``, ``--quote-request`` and ``--version``, each (but the last) with an environment twin merged by :mod:`migtd.cli.config`.
 
 Nothing here touches files, the environment or the network.
 """
@@ -44,7 +44,8 @@ Optional Environment Variables:
                                   pcs (Intel), pcs:URL, pccs:URL or thim:URL|REGION (cached
                                   until its nextUpdate; see migtd-tool collateral fetch)
   RUST_LOG                        log level: error, warn, info (default), debug, trace
-  MIGTD_ATTESTATION, MIGTD_POLICY_VERSION, MIGTD_LOG_FORMAT, MIGTD_TIMEOUT
+  MIGTD_ATTESTATION, MIGTD_POLICY_VERSION, MIGTD_LOG_FORMAT, MIGTD_TIMEOUT,
+  MIGTD_KEY_EXCHANGE, MIGTD_QUOTE_REQUEST
                                   defaults for the options of the same name
   MIGTD_EMU_MSK=zero              use upstream's all-zero migration key (default: random)
   MIGTD_EMU_MIG_VERSION=MIN-MAX   emulated migration version range (default 0-0)
@@ -77,9 +78,15 @@ MigTD-Py Options:
   --attestation MODE              {modes} (default: {default})
   --policy-version 1|2            migration policy format (default: 1)
   --log-format text|json          log lines or JSON events on stderr (default: text)
+  --key-exchange ratls|spdm       how the MSK is exchanged: RA-TLS (TLS 1.3 with quotes in the
+                                  certificates) or SPDM 1.2 with MigTD's vendor-defined messages
+                                  (upstream's spdm_attestation) (default: ratls)
+  --quote-request direct|igvm     how the TD asks for its quote: from the mode's quote source, or
+                                  through the IGVM GetQuote buffer of upstream's igvm-attest
+                                  (default: direct)
   --timeout SECONDS               deadline of each protocol phase: connect/accept, pre-session
-                                  exchange, TLS handshake with peer verification, key exchange
-                                  (default: 60)
+                                  exchange, handshake with peer verification (TLS, or SPDM up to
+                                  FINISH), key exchange (default: 60)
   --version                       print the version and exit
 
 Examples:
@@ -96,6 +103,10 @@ Examples:
 
   Without attestation (testing only):
     migtd --attestation skip-ra -m dst & migtd --attestation skip-ra -m src
+
+  SPDM instead of RA-TLS (both sides must agree):
+    migtd --key-exchange spdm --attestation mock-report -m dst &
+    migtd --key-exchange spdm --attestation mock-report -m src
 """
 
 USAGE = USAGE.format(modes=", ".join(modes.names()), default=modes.DEFAULT)
@@ -122,7 +133,7 @@ class Options:
     """The command line after scanning; the MigTD-Py options stay None until merged with the environment."""
 
     __slots__ = ("request_id", "is_source", "operation", "uuid", "binding", "dest_ip", "dest_port",
-                 "attestation", "policy_version", "log_format", "timeout")
+                 "attestation", "policy_version", "log_format", "timeout", "key_exchange", "quote_request")
 
     def __init__(self) -> None:
         self.request_id = 1
@@ -136,6 +147,8 @@ class Options:
         self.policy_version: int | None = None
         self.log_format: str | None = None
         self.timeout: float | None = None
+        self.key_exchange: str | None = None
+        self.quote_request: str | None = None
 
     @property
     def role(self) -> str:
@@ -205,6 +218,12 @@ def parse_args(argv: Sequence[str]) -> Options:
         elif arg == "--timeout" and has_value:
             opts.timeout = timeout_value(argv[i + 1], "timeout")
             i += 2
+        elif arg == "--key-exchange" and has_value:
+            opts.key_exchange = key_exchange_value(argv[i + 1], "key exchange")
+            i += 2
+        elif arg == "--quote-request" and has_value:
+            opts.quote_request = quote_request_value(argv[i + 1], "quote request")
+            i += 2
         elif arg in ("-h", "--help"):
             help_requested = True  # like upstream: keep scanning, a bad value still exits 1
             i += 1
@@ -242,6 +261,26 @@ def log_format_value(text: str, what: str) -> str:
     if text.strip().lower() not in ("text", "json"):
         raise CliExit(1, f"Invalid {what}: {text}. Use 'text' or 'json'", usage=True)
     return text.strip().lower()
+
+
+#: ``--key-exchange`` values: RA-TLS (upstream's default build) or SPDM (its ``spdm_attestation``).
+KEY_EXCHANGES = ("ratls", "spdm")
+
+
+def key_exchange_value(text: str, what: str) -> str:
+    """``ratls`` or ``spdm`` (any case)."""
+    value = text.strip().lower()
+    if value not in KEY_EXCHANGES:
+        raise CliExit(1, f"Invalid {what}: {text}. Use 'ratls' or 'spdm'", usage=True)
+    return value
+
+
+def quote_request_value(text: str, what: str) -> str:
+    """``direct`` or ``igvm`` (any case; see :data:`migtd.modes.QUOTE_REQUESTS`)."""
+    value = text.strip().lower()
+    if value not in modes.QUOTE_REQUESTS:
+        raise CliExit(1, f"Invalid {what}: {text}. Use 'direct' or 'igvm'", usage=True)
+    return value
 
 
 def timeout_value(text: str, what: str) -> float:

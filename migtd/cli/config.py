@@ -27,8 +27,10 @@ from migtd.cli.args import (
     CliExit,
     Options,
     attestation_value,
+    key_exchange_value,
     log_format_value,
     policy_version_value,
+    quote_request_value,
     timeout_value,
 )
 from migtd.errors import ConfigError
@@ -48,7 +50,9 @@ MOCK_QUOTE_MAX = 1024 * 1024
 TWINS = (("attestation", "MIGTD_ATTESTATION", attestation_value, modes.DEFAULT),
          ("policy_version", "MIGTD_POLICY_VERSION", policy_version_value, 1),
          ("log_format", "MIGTD_LOG_FORMAT", log_format_value, "text"),
-         ("timeout", "MIGTD_TIMEOUT", timeout_value, DEFAULT_TIMEOUT))
+         ("timeout", "MIGTD_TIMEOUT", timeout_value, DEFAULT_TIMEOUT),
+         ("key_exchange", "MIGTD_KEY_EXCHANGE", key_exchange_value, "ratls"),
+         ("quote_request", "MIGTD_QUOTE_REQUEST", quote_request_value, "direct"))
 
 #: Environment variables naming the run's own files, with how messages name them.
 FILE_VARS = (("MIGTD_POLICY_FILE", "policy file"), ("MIGTD_ROOT_CA_FILE", "root CA file"),
@@ -74,7 +78,11 @@ def input_paths(opts: Options, env: Mapping[str, str]) -> list[tuple[str, str | 
     """Every file this run reads, as ``(label, path)``: no output may be one of them."""
     found: list[tuple[str, str | os.PathLike[str]]] = [(label, env[var]) for var, label in FILE_VARS
                                                        if env.get(var)]
-    return found + list(mode_of(opts, env).input_files(opts.policy_version or 1, env))
+    mode = mode_of(opts, env)
+    found += mode.input_files(opts.policy_version or 1, env)
+    if opts.quote_request == "igvm":
+        found += mode.igvm_input_files(env)
+    return found
 
 
 class LoadedFiles:

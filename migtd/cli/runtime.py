@@ -128,7 +128,8 @@ def run_logged(opts: Options, env: Mapping[str, str], log: EventLog) -> tuple[in
         log.emit("config", "Configuration checked", dest_ip=opts.dest_ip, dest_port=opts.dest_port,
                  attestation=opts.attestation, operation=opts.operation, policy_file=config.files.policy_path,
                  policy_version=opts.policy_version, timeout=opts.timeout, uuid=list(opts.uuid),
-                 binding=f"{opts.binding:#X}".replace("0X", "0x"))
+                 binding=f"{opts.binding:#X}".replace("0X", "0x"), key_exchange=opts.key_exchange,
+                 quote_request=opts.quote_request)
         return serve(plan, listener)
     except CliExit as exc:
         print_exit(exc)
@@ -175,11 +176,12 @@ def prepare(config: RunConfig, log: EventLog) -> Plan:
     session = SessionConfig(is_source=opts.is_source,
                             event_log=mode.event_log(opts.policy_version, files.policy, files.root_ca,
                                                      files.issuer_chain),
-                            policy_version=opts.policy_version, policy=files.policy, issuer_chain=files.issuer_chain)
+                            policy_version=opts.policy_version, policy=files.policy, issuer_chain=files.issuer_chain,
+                            key_exchange=opts.key_exchange or "ratls")
     store = FieldStore(msk=config.emulation.msk, version_range=config.emulation.version_range)
     setup = modes.Setup(opts.operation, opts.policy_version, files.policy, files.issuer_chain, config.env,
-                        config.timeout, log)
-    provider = mode.provider(setup)
+                        config.timeout, log, opts.quote_request or "direct")
+    provider = mode.quote_provider(setup)
     verifier = mode.verifier(setup)
     if mode.start_warning:
         log.warn(mode.start_warning)

@@ -10,8 +10,10 @@ session does not care which provider it has; the attestation-mode registry
   :class:`migtd.mock.providers.QuoteFileProvider` with ``MOCK_QUOTE_FILE``;
 * ``azure``: :class:`migtd.emu.azure.AzureQuoteProvider` (vTPM + IMDS).
 
-A new quote source (IGVM, say) is one more class with these two methods,
-named by a mode in the registry.
+A new quote source is one more class with these two methods, named by a mode
+in the registry. How the quote is *requested* is separate:
+``--quote-request igvm`` wraps any provider in
+:class:`migtd.emu.igvm.IgvmQuoteProvider` (upstream's ``igvm-attest``).
 """
 
 from __future__ import annotations

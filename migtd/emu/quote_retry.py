@@ -59,7 +59,14 @@ class FailureInjector:
 def quote_with_retry(provider: QuoteProvider, td_report: bytes, log: EventLog,
                      injector: FailureInjector | None = None,
                      sleep: Callable[[float], object] = time.sleep) -> bytes:
-    """``provider.quote(td_report)``, retried; AttestationError (7) once retries run out."""
+    """``provider.quote(td_report)``, retried; AttestationError (7) once retries run out.
+
+    A provider with its own ``quote_with_retry`` (the igvm-attest request,
+    :mod:`migtd.emu.igvm`, whose status word decides what is retried) runs it instead.
+    """
+    own = getattr(provider, "quote_with_retry", None)
+    if own is not None:
+        return own(td_report, log, injector, sleep)
     injector = injector or FailureInjector(0)
     delays = backoff_delays()
     last = ""

@@ -7,10 +7,12 @@ applies, and how it is spelled on ``migtd``'s command line, in
 mode names as strings asks the :class:`Mode` instead.
 
 Each mode is one module of this package holding one :class:`Mode`
-subclass; :data:`MODES` lists them. Adding a mode (an IGVM quote source, say)
-is one more module and one more line below, plus its tests. The key-exchange
-protocol (RA-TLS today, SPDM later) is orthogonal: the session carries the
-peer's evidence to ``Mode.verifier`` whatever protocol delivered it.
+subclass; :data:`MODES` lists them. Adding a mode is one more module and one
+more line below, plus its tests. The key-exchange protocol (RA-TLS, or SPDM
+with ``--key-exchange spdm``) is orthogonal: the session carries the peer's
+evidence to ``Mode.verifier`` whatever protocol delivered it. So is how the
+quote is requested (:data:`QUOTE_REQUESTS`: ``--quote-request igvm`` wraps
+every mode's provider through :meth:`Mode.quote_provider`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 
 from migtd.errors import ConfigError
 from migtd.modes.azure import AZURE
-from migtd.modes.base import Mode, Setup, TrustInput, resolve_trust
+from migtd.modes.base import QUOTE_REQUESTS, Mode, Setup, TrustInput, resolve_trust
 from migtd.modes.mock_report import MOCK_QUOTE_FILE, MOCK_REPORT
 from migtd.modes.skip_ra import SKIP_RA
 
@@ -64,5 +66,5 @@ def spelled_out() -> str:
     return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-__all__ = ["MODES", "DEFAULT", "Mode", "Setup", "TrustInput", "resolve_trust", "names", "by_name", "by_key",
+__all__ = ["MODES", "DEFAULT", "QUOTE_REQUESTS", "Mode", "Setup", "TrustInput", "resolve_trust", "names", "by_name", "by_key",
            "resolve", "spelled_out"]

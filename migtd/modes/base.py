@@ -58,6 +58,13 @@ class Setup(NamedTuple):
     env: Mapping[str, str]
     timeout: float
     log: Any = None  # migtd.events.EventLog for the providers that log
+    #: How the TD asks for its quote (``--quote-request``): ``direct`` or ``igvm`` (:data:`QUOTE_REQUESTS`).
+    quote_request: str = "direct"
+
+
+#: ``--quote-request`` values: ``direct`` asks the mode's provider; ``igvm`` goes through the IGVM
+#: GetQuote buffer of upstream's ``igvm-attest`` build (spec/spdm.md §11), answered by the emulated VMM.
+QUOTE_REQUESTS = ("direct", "igvm")
 
 
 class Mode:
@@ -140,6 +147,23 @@ class Mode:
     def verifier(self, setup: Setup) -> PeerVerifier:
         """The peer verifier for ``setup.operation``; ConfigError when the mode does not support it."""
         raise NotImplementedError
+
+    def igvm_input_files(self, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+        """Files the emulated VMM reads to answer an IGVM GetQuote that :meth:`input_files` does not list."""
+        return []
+
+    def igvm_quote(self, setup: Setup, provider: QuoteProvider) -> Callable[[bytes], bytes]:
+        """What the emulated VMM answers an IGVM GetQuote with: by default the mode's own quote source."""
+        return provider.quote
+
+    def quote_provider(self, setup: Setup) -> QuoteProvider:
+        """:meth:`provider`, asked through the IGVM GetQuote buffer when ``setup.quote_request`` says so."""
+        provider = self.provider(setup)
+        if setup.quote_request != "igvm":
+            return provider
+        from migtd.emu.igvm import IgvmQuoteProvider
+
+        return IgvmQuoteProvider(provider, self.igvm_quote(setup, provider))
 
     def event_log(self, policy_version: int, policy: bytes, root_ca: bytes, issuer_chain: bytes) -> bytes:
         """The CCEL log this MigTD measures at start-up (protocol.md §5.3)."""

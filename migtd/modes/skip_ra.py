@@ -1,7 +1,9 @@
 """``skip-ra``: no remote attestation (upstream's ``test_disable_ra_and_accept_all`` build).
 
 Quotes: the null attestation library's 822 zero bytes over a mock TD report
-(derived from ``MOCK_QUOTE_FILE`` when given, as upstream does). Peers: only
+(derived from ``MOCK_QUOTE_FILE`` when given, as upstream does); through the
+IGVM GetQuote buffer (``--quote-request igvm``) the emulated VMM answers with a
+mock quote instead, as upstream's skip-RA + igvm-attest build does. Peers: only
 structure is checked; everything else is bypassed and said so on every run.
 Nothing is trusted, so no trust files are read.
 """
@@ -13,6 +15,9 @@ from typing import TYPE_CHECKING
 from migtd.modes.base import Mode, Setup
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
     from migtd.emu.quote_provider import QuoteProvider
     from migtd.verdict import PeerVerifier
 
@@ -43,6 +48,28 @@ class SkipRa(Mode):
         if setup.operation == "migration":
             return SkipRaVerifier(setup.policy_version)
         return SkipRaRebindVerifier(setup.policy_version)
+
+    def igvm_quote(self, setup: Setup, provider: QuoteProvider) -> Callable[[bytes], bytes]:
+        """Upstream's skip-RA build has the mock-report emulator, whose GetQuote answers with the mock
+        quote (spec/spdm.md §11.4): ``MOCK_QUOTE_FILE``, else the project's mock QE's quote."""
+        path = setup.env.get("MOCK_QUOTE_FILE")
+        if path:
+            from migtd.mock.providers import QuoteFileProvider
+
+            return QuoteFileProvider(path).quote
+        from migtd.mock.providers import MockQeProvider
+
+        return MockQeProvider().quote
+
+    def igvm_input_files(self, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+        """The mock QE's chain and keys, which answer the GetQuote when no ``MOCK_QUOTE_FILE`` does."""
+        if env.get("MOCK_QUOTE_FILE"):
+            return []
+        from migtd import paths
+
+        mock = paths.mock_dir()
+        return [(f"mock QE file {name}", mock / name) for name in ("pck_chain.pem", "pck_key.pem",
+                                                                   "attestation_key.pem")]
 
     def event_log(self, policy_version: int, policy: bytes, root_ca: bytes, issuer_chain: bytes) -> bytes:
         """Only the test-feature event (§5.3)."""

@@ -86,6 +86,11 @@ class Endpoint:
             self._fail(SpdmError(f"peer closed the connection {what} ({self.phase.value} phase)"))
         return self._drain()
 
+    def take_events(self) -> list[ev.Event]:
+        """Events produced so far and not yet returned: a hook running inside :meth:`receive_data`
+        can have them logged before its own work (they are then not returned again)."""
+        return self._drain()
+
     def abort(self, error: MigtdError) -> list[ev.Event]:
         """End the session from outside (e.g. the driver's deadline passed)."""
         if not self.done:

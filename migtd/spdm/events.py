@@ -11,7 +11,7 @@ is the MigrationResult to report and ``reason`` one line for the operator.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from migtd.spdm._record import record
 from typing import ClassVar, Union
 
 from migtd.errors import MigtdError
@@ -29,7 +29,7 @@ class Phase(enum.Enum):
     END_SESSION = "end_session"            # END_SESSION / _ACK
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Negotiated:
     """VERSION, CAPABILITIES and ALGORITHMS are settled."""
 
@@ -40,7 +40,7 @@ class Negotiated:
     phase: ClassVar[Phase] = Phase.NEGOTIATION
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PublicKeysExchanged:
     """Both per-session P-384 SubjectPublicKeyInfos are known (they are public)."""
 
@@ -49,7 +49,7 @@ class PublicKeysExchanged:
     phase: ClassVar[Phase] = Phase.PUBLIC_KEYS
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyExchanged:
     """KEY_EXCHANGE_RSP signed and verified; TH1 is the quote binding input."""
 
@@ -58,7 +58,7 @@ class KeyExchanged:
     phase: ClassVar[Phase] = Phase.KEY_EXCHANGE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EvidenceExchanged:
     """Both attestation VDMs went through and the peer's evidence was accepted."""
 
@@ -69,7 +69,7 @@ class EvidenceExchanged:
     phase: ClassVar[Phase] = Phase.ATTESTATION
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HandshakeFinished:
     """FINISH/FINISH_RSP verified; the data keys are derived from TH2."""
 
@@ -77,7 +77,7 @@ class HandshakeFinished:
     phase: ClassVar[Phase] = Phase.FINISH
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MigrationInfoExchanged:
     """Ops 0x05/0x06 done and the peer's info accepted by the hook (keys hidden in repr)."""
 
@@ -86,21 +86,21 @@ class MigrationInfoExchanged:
     phase: ClassVar[Phase] = Phase.SECURED_EXCHANGE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RebindTokenExchanged:
     """Ops 0x09/0x0A done and the token handed to the hook."""
 
     phase: ClassVar[Phase] = Phase.SECURED_EXCHANGE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionEnded:
     """END_SESSION acknowledged: the session succeeded."""
 
     phase: ClassVar[Phase] = Phase.END_SESSION
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Failed:
     """The session is over without success."""
 

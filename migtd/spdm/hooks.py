@@ -21,9 +21,9 @@ nothing verified.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from migtd.spdm._record import record
 from migtd.spdm.vdm import POLICY_HASH_SIZE, SERVTD_EXT_SIZE, TDINFO_SIZE
 
 
@@ -39,7 +39,7 @@ class Role(enum.Enum):
     RESPONDER = "responder"   # migration destination / rebind new MigTD
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LocalEvidence:
     """What this side sends in the attestation VDM.
 
@@ -59,7 +59,7 @@ class LocalEvidence:
                 f"policy_hash={self.policy_hash.hex()})")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PeerEvidence:
     """The peer's attestation VDM, with what its REPORTDATA must be.
 
@@ -83,7 +83,7 @@ class PeerEvidence:
                 f"evidence=<{len(self.evidence)} bytes>, event_log=<{len(self.event_log)} bytes>)")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MigrationInfo:
     """One side's MSK (32 bytes) and version range, as carried by ops 0x05/0x06."""
 
@@ -139,7 +139,6 @@ class RebindExchange(Protocol):
 NULL_QUOTE_SIZE = 822
 
 
-@dataclass
 class NullAttestation:
     """skip-RA: fixed evidence, every peer accepted (upstream ``test_disable_ra_and_accept_all``).
 
@@ -147,12 +146,15 @@ class NullAttestation:
     peer evidence it was shown so callers can report it.
     """
 
-    evidence: bytes = bytes(NULL_QUOTE_SIZE)
-    event_log: bytes = b""
-    policy_hash: bytes = bytes(POLICY_HASH_SIZE)
-    servtd_ext: bytes = bytes(SERVTD_EXT_SIZE)
-    init_tdinfo: bytes = bytes(TDINFO_SIZE)
-    seen: list[PeerEvidence] = field(default_factory=list)
+    def __init__(self, evidence: bytes = bytes(NULL_QUOTE_SIZE), event_log: bytes = b"",
+                 policy_hash: bytes = bytes(POLICY_HASH_SIZE), servtd_ext: bytes = bytes(SERVTD_EXT_SIZE),
+                 init_tdinfo: bytes = bytes(TDINFO_SIZE)) -> None:
+        self.evidence = evidence
+        self.event_log = event_log
+        self.policy_hash = policy_hash
+        self.servtd_ext = servtd_ext
+        self.init_tdinfo = init_tdinfo
+        self.seen: list[PeerEvidence] = []
 
     def local_evidence(self, report_data: bytes) -> LocalEvidence:
         return LocalEvidence(self.evidence, self.event_log, self.policy_hash, self.servtd_ext, self.init_tdinfo)

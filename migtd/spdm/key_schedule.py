@@ -14,7 +14,7 @@ No object here prints its secrets: ``repr`` shows sizes only.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from migtd.spdm._record import record
 
 from migtd.spdm.constants import AEAD_IV_SIZE, AEAD_KEY_SIZE, HASH_SIZE
 from migtd.spdm.crypto import hkdf_expand, hkdf_extract, hmac_sha384
@@ -31,7 +31,7 @@ def expand_label(secret: bytes, label: bytes, context: bytes, length: int) -> by
     return hkdf_expand(secret, bin_concat(length, label, context), length)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DirectionKeys:
     """AES-256-GCM key and IV of one direction."""
 
@@ -48,7 +48,7 @@ def traffic_keys(secret: bytes) -> DirectionKeys:
                          expand_label(secret, b"iv", b"", AEAD_IV_SIZE))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HandshakeKeys:
     """Everything derived from TH1."""
 
@@ -71,7 +71,7 @@ class HandshakeKeys:
         return hmac_sha384(self.response_finished_key, th_fr_mac)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DataKeys:
     """Everything derived from TH2: the secured-message keys of the session."""
 

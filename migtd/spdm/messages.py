@@ -9,7 +9,7 @@ DSP0274 1.2; layouts are in spec/spdm.md §3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from migtd.spdm._record import record
 from typing import ClassVar, Union
 
 from migtd.spdm.constants import (
@@ -35,12 +35,12 @@ AlgStructs = tuple[tuple[int, int], ...]
 MIGTD_ALGS: AlgStructs = tuple((int(t), v) for t, v in sorted(MIGTD_ALG_STRUCTS.items()))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GetVersion:
     code: ClassVar[Code] = Code.GET_VERSION
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Version:
     """VERSION: the version entries as u16 values (``0x1200`` = 1.2)."""
 
@@ -48,7 +48,7 @@ class Version:
     code: ClassVar[Code] = Code.VERSION
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GetCapabilities:
     flags: int = int(MIGTD_CAPABILITIES)
     data_transfer_size: int = DATA_TRANSFER_SIZE
@@ -57,7 +57,7 @@ class GetCapabilities:
     code: ClassVar[Code] = Code.GET_CAPABILITIES
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Capabilities:
     flags: int = int(MIGTD_CAPABILITIES)
     data_transfer_size: int = DATA_TRANSFER_SIZE
@@ -66,7 +66,7 @@ class Capabilities:
     code: ClassVar[Code] = Code.CAPABILITIES
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NegotiateAlgorithms:
     measurement_spec: int = MEAS_SPEC_NONE
     other_params: int = OTHER_PARAMS_OPAQUE_FMT1
@@ -76,7 +76,7 @@ class NegotiateAlgorithms:
     code: ClassVar[Code] = Code.NEGOTIATE_ALGORITHMS
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Algorithms:
     measurement_spec: int = MEAS_SPEC_NONE
     other_params: int = OTHER_PARAMS_OPAQUE_FMT1
@@ -87,7 +87,7 @@ class Algorithms:
     code: ClassVar[Code] = Code.ALGORITHMS
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VendorDefinedRequest:
     """VENDOR_DEFINED_REQUEST; ``payload`` is the VDM payload (see :mod:`migtd.spdm.vdm`)."""
 
@@ -97,7 +97,7 @@ class VendorDefinedRequest:
     code: ClassVar[Code] = Code.VENDOR_DEFINED_REQUEST
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VendorDefinedResponse:
     standard_id: int
     vendor_id: bytes
@@ -105,7 +105,7 @@ class VendorDefinedResponse:
     code: ClassVar[Code] = Code.VENDOR_DEFINED_RESPONSE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyExchange:
     random: bytes
     exchange_data: bytes
@@ -117,7 +117,7 @@ class KeyExchange:
     code: ClassVar[Code] = Code.KEY_EXCHANGE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyExchangeRsp:
     """KEY_EXCHANGE_RSP without MeasurementSummaryHash and (handshake in the clear) VerifyData."""
 
@@ -132,7 +132,7 @@ class KeyExchangeRsp:
     code: ClassVar[Code] = Code.KEY_EXCHANGE_RSP
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Finish:
     """FINISH; ``signature`` is empty when Param1 bit 0 is clear."""
 
@@ -142,24 +142,24 @@ class Finish:
     code: ClassVar[Code] = Code.FINISH
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FinishRsp:
     verify_data: bytes
     code: ClassVar[Code] = Code.FINISH_RSP
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EndSession:
     preserve_negotiated_state: bool = False
     code: ClassVar[Code] = Code.END_SESSION
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EndSessionAck:
     code: ClassVar[Code] = Code.END_SESSION_ACK
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChunkSend:
     """One piece of a large request; ``large_message_size`` only in chunk 0."""
 
@@ -171,7 +171,7 @@ class ChunkSend:
     code: ClassVar[Code] = Code.CHUNK_SEND
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChunkSendAck:
     """Acknowledges a chunk; after the last one ``response`` embeds the whole response."""
 
@@ -182,14 +182,14 @@ class ChunkSendAck:
     code: ClassVar[Code] = Code.CHUNK_SEND_ACK
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChunkGet:
     handle: int
     seq: int
     code: ClassVar[Code] = Code.CHUNK_GET
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChunkResponse:
     handle: int
     seq: int
@@ -199,7 +199,7 @@ class ChunkResponse:
     code: ClassVar[Code] = Code.CHUNK_RESPONSE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ErrorResponse:
     """ERROR; ``extended`` is ExtendedErrorData (LargeResponse: the 1-byte handle)."""
 

@@ -14,7 +14,7 @@ SMDataID 0 = VersionSelection (version u16), 1 = SupportedVersionList
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from migtd.spdm._record import record
 
 from migtd.spdm._reader import Reader
 from migtd.spdm.constants import SECURED_MESSAGE_VERSION_12
@@ -26,7 +26,7 @@ SM_SUPPORTED_VERSION_LIST = 1
 DMTF_ID = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SecuredMessageOpaque:
     """The one DMTF secured-message element: which kind, and the versions it names."""
 

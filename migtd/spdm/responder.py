@@ -383,10 +383,12 @@ class Responder(Endpoint):
             body = vdm.decode_payload(msg.payload, vdm.RebindAttestRequest)
             assert isinstance(body, vdm.RebindAttestRequest)
             evidence = body.td_report
+        # upstream's order (spdm.md §3.7): the responder's own evidence first (a policy v1
+        # verifier checks its own quote before the peer's), then the peer is judged
+        local = self._attester.local_evidence(responder_report_data(self.th1))
         self._verifier.verify_peer(PeerEvidence(
             self.mode, Role.REQUESTER, evidence, body.event_log, body.policy_hash, self.th1,
             requester_report_data(self.th1), body.servtd_ext, body.init_tdinfo))
-        local = self._attester.local_evidence(responder_report_data(self.th1))
         try:
             rbody: vdm.VdmBody = (
                 vdm.MigrationAttestResponse(local.evidence, local.event_log, local.policy_hash)

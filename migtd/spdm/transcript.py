@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from migtd.spdm._record import record
 
 from migtd.spdm.constants import REPORT_DATA_PREFIX_REQUESTER, REPORT_DATA_PREFIX_RESPONDER
 from migtd.spdm.crypto import sha384
@@ -80,7 +80,7 @@ def responder_report_data(th1: bytes) -> bytes:
     return report_data(REPORT_DATA_PREFIX_RESPONDER, th1)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TranscriptHashes:
     th_kr_sig: bytes
     th1: bytes

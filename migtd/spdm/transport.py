@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
+from migtd.spdm._record import record
 
 from migtd.spdm.constants import MAX_TRANSPORT_BODY
 from migtd.spdm.errors import DecodeError, LimitError
@@ -31,7 +31,7 @@ class RecordType(enum.IntEnum):
     SECURED = 2    # DSP0277 secured record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Record:
     """One transport unit: its type and body."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
+from migtd.spdm._record import record
 from typing import Any, ClassVar, Union
 
 from migtd.spdm import messages as m
@@ -85,7 +85,7 @@ def _hidden(n: int) -> str:
     return f"<{n} bytes>"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PubKeyRequest:
     """Op 0x01: the source's SubjectPublicKeyInfo (DER, 120 bytes for P-384)."""
 
@@ -94,14 +94,14 @@ class PubKeyRequest:
     layout: ClassVar[tuple[Element, ...]] = (Element.PubKeyMy,)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PubKeyResponse:
     spki: bytes
     op: ClassVar[Op] = Op.ExchangePubKeyRsp
     layout: ClassVar[tuple[Element, ...]] = (Element.PubKeyMy,)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MigrationAttestRequest:
     """Op 0x03: the source's evidence (spdm.md §3.7)."""
 
@@ -115,7 +115,7 @@ class MigrationAttestRequest:
                                              Element.SerVtdExt, Element.TdReportInit)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MigrationAttestResponse:
     quote: bytes
     event_log: bytes
@@ -124,7 +124,7 @@ class MigrationAttestResponse:
     layout: ClassVar[tuple[Element, ...]] = (Element.QuoteMy, Element.EventLogMy, Element.MigPolicyMy)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RebindAttestRequest:
     """Op 0x07: like 0x03 with a TDREPORT instead of a quote (spdm.md §7)."""
 
@@ -138,7 +138,7 @@ class RebindAttestRequest:
                                              Element.SerVtdExt, Element.TdReportInit)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RebindAttestResponse:
     td_report: bytes
     event_log: bytes
@@ -147,7 +147,7 @@ class RebindAttestResponse:
     layout: ClassVar[tuple[Element, ...]] = (Element.TdReportMy, Element.EventLogMy, Element.MigPolicyMy)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MigrationInfoRequest:
     """Op 0x05 (secured): export version range and the forward MSK."""
 
@@ -162,7 +162,7 @@ class MigrationInfoRequest:
                 f"key={_hidden(len(self.key))})")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MigrationInfoResponse:
     """Op 0x06 (secured): import version range and the backward MSK."""
 
@@ -177,7 +177,7 @@ class MigrationInfoResponse:
                 f"key={_hidden(len(self.key))})")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RebindInfoRequest:
     """Op 0x09 (secured): the 32-byte rebind session token."""
 
@@ -189,7 +189,7 @@ class RebindInfoRequest:
         return f"RebindInfoRequest(token={_hidden(len(self.token))})"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RebindInfoResponse:
     """Op 0x0A (secured): no elements."""
 

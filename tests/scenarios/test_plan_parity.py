@@ -89,19 +89,50 @@ CASES += [(mode, 2, op) for mode in MODES for op in ("rebind-prepare", "rebind-f
 @pytest.mark.parametrize(("mode", "version", "operation"), CASES)
 def test_script_and_console_start_the_same_migtd(runner, files, tmp_path, capsys, mode, version,  # type: ignore[no-untyped-def]
                                                  operation) -> None:
+    role = "source" if CASES.index((mode, version, operation)) % 2 else "destination"
+    same_start(runner, files, tmp_path, capsys, mode, version, operation, role)
+
+
+#: Upstream feature names given to the script → the console's flags → what migtd is started with (issue #14).
+FEATURES = {"spdm_attestation": (["--spdm"], ["--key-exchange", "spdm"]),
+            "igvm-attest": (["--igvm-attest"], ["--quote-request", "igvm"]),
+            "spdm_attestation,igvm-attest": (["--spdm", "--igvm-attest"],
+                                             ["--key-exchange", "spdm", "--quote-request", "igvm"])}
+FEATURE_CASES = [("spdm_attestation", mode, version, "migration") for mode in MODES for version in (1, 2)]
+FEATURE_CASES += [("spdm_attestation", mode, 2, "rebind-prepare") for mode in MODES]
+FEATURE_CASES += [("igvm-attest", mode, 1, "migration") for mode in MODES]
+FEATURE_CASES += [("spdm_attestation,igvm-attest", mode, 2, "migration") for mode in MODES]
+
+
+@pytest.mark.parametrize(("features", "mode", "version", "operation"), FEATURE_CASES)
+def test_spdm_and_igvm_features_start_the_same_migtd(runner, files, tmp_path, capsys, features, mode,  # type: ignore[no-untyped-def]
+                                                     version, operation) -> None:
+    """``--features spdm_attestation``/``igvm-attest`` in the script, ``--spdm``/``--igvm-attest`` in the console."""
+    console_flags, migtd_flags = FEATURES[features]
+    role = "source" if FEATURE_CASES.index((features, mode, version, operation)) % 2 else "destination"
+    started = same_start(runner, files, tmp_path, capsys, mode, version, operation, role,
+                         ["--features", features], console_flags)
+    if started is not None:
+        argv = started["argv"]
+        for flag, value in zip(migtd_flags[::2], migtd_flags[1::2]):
+            assert argv[argv.index(flag) + 1] == value
+
+
+def same_start(runner, files, tmp_path, capsys, mode, version, operation, role,  # type: ignore[no-untyped-def]
+               script_extra=(), console_extra=()) -> dict | None:
+    """Run the script and build the console's parameters for one request; both must start the same migtd."""
     flags, named_collateral = MODES[mode]
     common = [f.format(**files) for f in flags] + ["--operation", operation]
     if version == 2:
         common += ["--policy-v2", "--policy-file", files["policy_v2"], "--policy-issuer-chain-file", files["chain"]]
-    role = "source" if CASES.index((mode, version, operation)) % 2 else "destination"
     collateral = files["collateral"] if named_collateral else None
-    s_code, s_started, s_err = script(runner, ["--role", role, *common], collateral, tmp_path)
-    c_args = ["--role", role, *common] + (["--collateral-file", collateral] if collateral else [])
+    s_code, s_started, s_err = script(runner, ["--role", role, *common, *script_extra], collateral, tmp_path)
+    c_args = ["--role", role, *common, *console_extra] + (["--collateral-file", collateral] if collateral else [])
     c_code, c_started, c_err = console(c_args, capsys)
     if mode == "azure" and operation != "migration":  # refused by both before anything starts
         assert (s_code, c_code) == (1, 1) and s_started is None and c_started is None
         assert "not implemented" in s_err and "not implemented" in c_err
-        return
+        return None
     assert s_code == 0 and s_started is not None, s_err
     assert c_started is not None, c_err
     argv = list(c_started["argv"])
@@ -111,6 +142,7 @@ def test_script_and_console_start_the_same_migtd(runner, files, tmp_path, capsys
     assert s_started["argv"] == argv
     assert s_started["env"] == c_started["env"]
     assert s_started["argv"][:2] == ["--role", role]
+    return s_started
 
 
 def test_both_refuse_a_mock_quote_without_its_collateral(runner, files, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -36,7 +36,7 @@ def run(args: list[str], cwd: Path, timeout: float = 30) -> subprocess.Completed
     (["--skip-ra", "--dest-port", "1" * 3000], "Invalid destination port: 1111"),
     (["--operation", "teleport"], "Operation must be 'migration', 'rebind-prepare', or 'rebind-finalize', got: teleport"),
     (["--frobnicate"], "Unknown option --frobnicate"),
-    (["--features", "spdm_attestation"], "feature 'spdm_attestation' is not supported"),
+    (["--features", "spdm_attestation,igvm-attest,no_such_feature"], "unknown feature 'no_such_feature'"),
     (["--features", "no_such_feature"], "unknown feature 'no_such_feature'"),
     (["--log-level", "loud"], "--log-level must be one of"),
     (["--policy-v2", "--skip-ra"], "you must explicitly specify a policy file with --policy-file"),

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from migtd.policy.decision import RuleResult
-from tui.model import ROLES, STEPS, RunModel, SideState, peer_of, policy_verdict
+from tui.model import ROLES, RunModel, SideState, peer_of, policy_verdict
 
 _STATE_GLYPH = {"pending": ("○", "dim"), "done": ("✔", "green"), "skipped": ("◌", "yellow"),
                 "failed": ("✘", "bold red")}
@@ -51,7 +51,15 @@ class RunHeader(Static):
             host = p.get("src_host") if role == "source" else p.get("dst_host")
             where.append(f"{role}: {'ssh ' + host if host else 'local'}")
         text.append("  ·  " + ", ".join(where))
-        text.append(f"  ·  policy v{p.get('policy_version', 1)}  ·  mode ")
+        text.append(f"  ·  policy v{p.get('policy_version', 1)}")
+        configs = [side.config for side in model.sides.values() if side.config is not None]
+        key_exchange = p.get("key_exchange") or next((c.key_exchange for c in configs if c.key_exchange), "ratls")
+        quote_request = p.get("quote_request") or next((c.quote_request for c in configs if c.quote_request), "")
+        if key_exchange == "spdm":
+            text.append("  ·  SPDM 1.2")
+        if quote_request == "igvm":
+            text.append("  ·  igvm-attest")
+        text.append("  ·  mode ")
         mode = model.mode
         if mode == "skip-ra":
             text.append(" skip-ra ", "bold")
@@ -63,7 +71,8 @@ class RunHeader(Static):
 
 
 class Timeline(Static):
-    """connected → TLS → quote → peer attested → policy → MSK → done, with times.
+    """connected → TLS → quote → peer attested → policy → MSK → done, with times (SPDM: its own
+    steps, :data:`tui.model.SPDM_STEPS`).
 
     Row one names the steps, row two gives each one's elapsed time since the
     side's first event; a third line explains a failed or skipped step.
@@ -71,10 +80,10 @@ class Timeline(Static):
 
     def show(self, side: SideState) -> None:
         grid = Table.grid(padding=(0, 2))
-        for _ in STEPS:
+        for _ in side.step_table:
             grid.add_column(no_wrap=True)
         names, times, notes = [], [], []
-        for name, _ in STEPS:
+        for name, _ in side.step_table:
             step = side.steps[name]
             glyph, style = _STATE_GLYPH[step.state]
             names.append(Text(f"{glyph} {name}", style=style))
