@@ -15,10 +15,12 @@ decides which code a bad peer gets:
    verifies, its three chains match ours (same root, same leaf subject) and
    its policy is the one its log measured — the §3.9.2 checks with a TDREPORT
    in place of the verified quote;
-5. direction rules: the old MigTD checks the new one with ``policy`` then
-   ``forwardPolicy`` (no global rules) and policySvn; the new MigTD checks the
-   old one with ``backwardPolicy``, the init TDINFO against the peer's owner
-   and policy SVN, the SERVTD_EXT hash, and that the engine is not older;
+5. direction rules, as upstream orders them: the old MigTD checks the new one
+   with ``policy`` then ``forwardPolicy`` (no global rules) and policySvn; the
+   new MigTD checks the old one's init TDINFO against the peer's owner and
+   policy SVN, then against SERVTD_EXT's hash, then that the peer's engine is
+   not older than the *masked* init engine, and only then ``backwardPolicy``
+   (:func:`migtd.policy.v2.flows.check_init_tdinfo`);
 6. REPORTDATA binds the certificate key, and the self-signature (6).
 
 The ServtdExt hash (step 5) is accepted in either of its two published forms:
@@ -37,12 +39,10 @@ the migration verifier does (and listed in ``peer_attested.bypassed``).
 from __future__ import annotations
 
 import hashlib
-import struct
 from typing import Any
 
 from migtd import verdict
 from migtd.attest.tdreport import TdReport
-from migtd.emu.rebind import SERVTD_EXT_SIZE, servtd_info_hash
 from migtd.errors import FormatError, MigtdError, SecureSessionError
 from migtd.policy.decision import PolicyDecision, RuleResult
 from migtd.policy.errors import PolicyError, PolicyErrorKind
@@ -68,19 +68,10 @@ def parse_tdreport(data: bytes) -> TdReport:
 
 
 def check_init_hash(init_tdinfo: bytes, servtd_ext: bytes) -> str:
-    """Compare SERVTD_EXT's init hash with the init TDINFO; returns which form matched."""
-    from migtd.policy.v2.flows import masked_tdinfo, servtd_ext_hash
+    """Compare SERVTD_EXT's init hash with the init TDINFO, in either form; returns which form matched."""
+    from migtd.policy.v2.flows import verify_init_tdinfo
 
-    if len(servtd_ext) != SERVTD_EXT_SIZE:
-        raise PolicyError(K.InvalidParameter, f"SERVTD_EXT is {len(servtd_ext)} bytes, not {SERVTD_EXT_SIZE}")
-    expected = servtd_ext[0:48]
-    init_attr = struct.unpack_from("<Q", servtd_ext, 48)[0]
-    masked = servtd_ext_hash(init_tdinfo, init_attr)
-    if masked == expected:
-        return "SHA-384(TDINFO)"
-    if servtd_info_hash(masked_tdinfo(init_tdinfo, init_attr), 0, init_attr) == expected:
-        return "SHA-384(SHA-384(TDINFO) || type || attr)"
-    raise PolicyError(K.InvalidTdReport, "the init TDINFO does not match SERVTD_EXT's init_servtd_info_hash")
+    return verify_init_tdinfo(init_tdinfo, servtd_ext, accept_module_form=True)[1]
 
 
 class TdReportRebindVerifier:
@@ -150,19 +141,10 @@ class TdReportRebindVerifier:
         if not we_are_new:
             decision = authenticate_rebinding_new(self.local, peer_policy=peer_policy, peer_tdreport=raw, rel=rel)
         else:
-            ext = evidence.servtd_ext or b""
-            init_tdinfo = evidence.init_tdinfo or b""
-            try:
-                form = check_init_hash(init_tdinfo, ext)
-            except PolicyError as exc:
-                pre_rules.append(RuleResult("init", "servtd_ext_hash", "equal", "SERVTD_EXT init hash", "", "",
-                                            False, exc.detail, "servtd_ext"))
-                return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes), attested
-            pre_rules.append(RuleResult("init", "servtd_ext_hash", "equal", "SERVTD_EXT init hash", "", form,
-                                        True, "", "servtd_ext"))
-            init_attr = struct.unpack_from("<Q", ext, 48)[0]
             decision = authenticate_rebinding_old(self.local, peer_policy=peer_policy, peer_tdreport=raw,
-                                                  init_tdinfo=init_tdinfo, init_attr=init_attr, rel=rel)
+                                                  init_tdinfo=evidence.init_tdinfo or b"",
+                                                  servtd_ext=evidence.servtd_ext or b"", rel=rel,
+                                                  accept_module_form=True)
         decision.rules[:0] = pre_rules
         decision.notes[:0] = notes
         return decision, attested
