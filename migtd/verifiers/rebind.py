@@ -39,7 +39,7 @@ the migration verifier does (and listed in ``peer_attested.bypassed``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migtd import verdict
 from migtd.attest.tdreport import TdReport
@@ -50,6 +50,9 @@ from migtd.result import MigrationResult
 from migtd.verdict import Attestation, Evidence, LocalCheck, PolicyOutcome, SessionFacts, Verdict
 from migtd.verifiers.common import policy_hash_rule
 from migtd.verifiers.dcap import verify_local_policy
+
+if TYPE_CHECKING:
+    from migtd.policy.v2.verify import VerifiedPolicy
 
 K = PolicyErrorKind
 
@@ -84,6 +87,11 @@ class TdReportRebindVerifier:
             raise MigtdError("rebinding needs policy v2", MigrationResult.UnsupportedOperationError)
         self.bypass = bypass
         self.local = verify_local_policy(policy, issuer_chain)
+
+    @property
+    def local_policy(self) -> VerifiedPolicy:
+        """Our policy v2, verified at start-up (what VMM-supplied initMigtdData is bound to)."""
+        return self.local
 
     def needs(self, is_client: bool) -> tuple[str, ...]:
         """Step 1: MigTD identity, TDREPORT, event log; the new MigTD (server) also SERVTD_EXT and init
