@@ -52,6 +52,8 @@ class RunParams:
     policy_version: int = 1
     policy_issuer_chain_file: str | None = None
     mock_quote_file: str | None = None
+    #: initMigtdData both sides' VMMs hand over (``MIGTD_INIT_MIGTD_DATA_FILE``; policy v2).
+    init_migtd_data: str | None = None
     migtd: str = "migtd"
     remote_migtd: str = "migtd"
     timeout: float = DEFAULT_TIMEOUT
@@ -94,7 +96,8 @@ class RunParams:
             issuer_chain_file=self.policy_issuer_chain_file, root_ca_file=self.root_ca_file,
             collateral_file=self.collateral_file, collateral_source=self.collateral_source,
             timeout=self.timeout, log_level=self.log_level,
-            log_format="json", hosts={"source": self.src_host, "destination": self.dst_host}, front="console")
+            log_format="json", hosts={"source": self.src_host, "destination": self.dst_host}, front="console",
+            init_migtd_data=self.init_migtd_data)
 
     def plan(self) -> RunPlan:
         """Each side's ``migtd`` argv and environment; :class:`PlanError` when the request cannot run."""
@@ -155,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy-v2", action="store_true", help="policy v2 (needs --policy-issuer-chain-file)")
     p.add_argument("--policy-issuer-chain-file", metavar="F")
     p.add_argument("--mock-quote-file", metavar="F", help="quote blob for mock-report (implies --mock-report)")
+    p.add_argument("--init-migtd-data", metavar="F",
+                   help="initMigtdData (the init MigTD's 512-byte TDINFO) both VMMs hand over (policy v2)")
     p.add_argument("--migtd", metavar="PATH", default=None, help="local migtd program")
     p.add_argument("--remote-migtd", metavar="PATH", default=None,
                    help="migtd program on SSH hosts (default: --migtd, else 'migtd')")
@@ -216,7 +221,7 @@ def params_from_args(ns: argparse.Namespace, default_migtd: str,
         collateral_file=ns.collateral_file, collateral_source=os.environ.get("MIGTD_COLLATERAL_SOURCE") or None,
         policy_version=2 if ns.policy_v2 or ns.operation != "migration" else 1,
         policy_issuer_chain_file=ns.policy_issuer_chain_file, mock_quote_file=ns.mock_quote_file,
-        migtd=migtd, remote_migtd=ns.remote_migtd or conf.remote_migtd or ns.migtd or "migtd",
+        init_migtd_data=ns.init_migtd_data, migtd=migtd, remote_migtd=ns.remote_migtd or conf.remote_migtd or ns.migtd or "migtd",
         timeout=ns.timeout or conf.timeout or DEFAULT_TIMEOUT, log_level=ns.log_level or os.environ.get("RUST_LOG"),
         ssh_config=ns.ssh_config or conf.ssh_config, ssh_options=list(ns.ssh_option))
     if not ns.replay:
