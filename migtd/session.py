@@ -259,6 +259,7 @@ class Migration:
         self.pre_session(blob)
         key, report = self._keyed_report()
         self._local_tdreport = report
+        self._local_reference()
         extra: dict[str, bytes] = {}
         if is_old:
             if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
@@ -356,6 +357,31 @@ class Migration:
 
         key = ec.generate_private_key(ec.SECP384R1())
         return key, self._td_report(report_data_for_key(public_point(key)), self.event_log)
+
+    def _local_reference(self) -> None:
+        """Rebinding: our own quote, for the policy's "self" references, as upstream gets it.
+
+        Upstream's ``get_local_tcb_evaluation_info`` quotes a fresh TD report
+        with zero REPORTDATA and verifies it against the local policy's
+        collaterals; the verifier does the latter (:meth:`PeerVerifier.check_local`)
+        and hands the result back through :class:`SessionFacts`. Failures are
+        policy failures (8), as in upstream's verification callback.
+        """
+        from migtd.policy.errors import PolicyError, PolicyErrorKind
+
+        try:
+            report = self._td_report(bytes(64), self.event_log)
+        except MigtdError as exc:
+            raise PolicyError(PolicyErrorKind.GetTdxReport, f"local TD report: {exc.message}") from None
+        try:
+            quote = quote_with_retry(self.provider, report, self.log, self.injector)
+        except MigtdError as exc:
+            raise PolicyError(PolicyErrorKind.QuoteGeneration, f"local quote: {exc.message}") from None
+        self.log.emit("quote_generated", "Quote generated successfully", bytes=len(quote), source=self.provider.name)
+        self._local_quote = quote
+        self._local_check = self.verifier.check_local(quote)
+        if self._local_check is not None:
+            self.log.info(f"Local quote verified: TCB status {self._local_check.tcb_status}")
 
     def _local_certificate(self, blob: bytes | None) -> tuple[EllipticCurvePrivateKey, bytes]:
         """Fresh P-384 key, TD report over SHA-384(key), quote, certificate (§5.2, §5.8)."""

@@ -52,6 +52,7 @@ from migtd.verifiers.common import policy_hash_rule
 from migtd.verifiers.dcap import verify_local_policy
 
 if TYPE_CHECKING:
+    from migtd.policy.v2.evaluate import EvaluationInfo
     from migtd.policy.v2.verify import VerifiedPolicy
 
 K = PolicyErrorKind
@@ -99,9 +100,34 @@ class TdReportRebindVerifier:
         new = () if is_client else (verdict.SERVTD_EXT, verdict.INIT_TDINFO)
         return (verdict.IDENTITY, verdict.TDREPORT, verdict.EVENT_LOG, *new, verdict.POLICY_HASH)
 
-    def check_local(self, quote: bytes) -> LocalCheck | None:
-        """Nothing: rebinding presents TD reports, not quotes."""
-        return None
+    def check_local(self, quote: bytes) -> LocalCheck:
+        """Verify our own quote against the collaterals of our policy (upstream ``get_local_tcb_evaluation_info``).
+
+        Rebinding peers present TD reports, but the policy's "self" references
+        are our facts as a verified quote gives them; the session makes that
+        quote before the handshake. Failure: PolicyError ``QuoteVerification`` (8).
+        """
+        from migtd.attest.verify import QuoteVerificationError, verify_quote
+        from migtd.verifiers.dcap import collateral_from_policy
+
+        anchors = collateral_from_policy(self.local)
+        try:
+            verified = verify_quote(quote, anchors.collateral_for(quote), anchors.root_ca_der)
+        except QuoteVerificationError as exc:
+            raise PolicyError(K.QuoteVerification, f"local {exc.message}") from None
+        return LocalCheck(verified.tcb_status, (hashlib.sha256(quote).digest(), verified))
+
+    def _relative_reference(self, facts: SessionFacts) -> EvaluationInfo | None:
+        """Our facts for "self": from our verified quote (as upstream), else from our TDREPORT (an SPDM
+        carrier that hands no local quote), else none."""
+        from migtd.policy.v2 import relative_reference
+        from migtd.policy.v2.flows import evaluation_info_from_tdreport
+
+        check = facts.local_check
+        if check is not None and facts.local_quote and check.record[0] == hashlib.sha256(facts.local_quote).digest():
+            return relative_reference(self.local, check.record[1].report)
+        own = facts.local_tdreport
+        return evaluation_info_from_tdreport(own, identity_of=self.local) if len(own) == 1024 else None
 
     def verify(self, evidence: Evidence, facts: SessionFacts, is_client: bool) -> Verdict:
         """``is_client``: we are the TLS client, i.e. the old MigTD judging the new one."""
@@ -128,7 +154,6 @@ class TdReportRebindVerifier:
     def _decide(self, evidence: Evidence, facts: SessionFacts, we_are_new: bool,
                 attested: Attestation) -> tuple[PolicyDecision, Attestation]:
         from migtd.policy.v2 import authenticate_rebinding_new, authenticate_rebinding_old, parse_peer_data
-        from migtd.policy.v2.flows import evaluation_info_from_tdreport
 
         notes: list[str] = []
         pre_rules: list[RuleResult] = []
@@ -144,8 +169,10 @@ class TdReportRebindVerifier:
                                                     notes)
         except PolicyError as exc:
             return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes), attested
-        own = facts.local_tdreport
-        rel = evaluation_info_from_tdreport(own, identity_of=self.local) if len(own) == 1024 else None
+        try:
+            rel = self._relative_reference(facts)
+        except PolicyError as exc:
+            return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes), attested
         if not we_are_new:
             decision = authenticate_rebinding_new(self.local, peer_policy=peer_policy, peer_tdreport=raw, rel=rel)
         else:
