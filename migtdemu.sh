@@ -139,7 +139,8 @@ Examples:
   migtd-tool init-data --policy ./config/AzCVMEmu/policy_v2_signed.json \\
      --chain ./config/AzCVMEmu/policy_issuer_chain.pem --out init.bin
   $0 --policy-v2 --mock-report --init-migtd-data init.bin --both
-  Every example of upstream's migtdemu.sh --help runs here as written (azure ones need a vTPM).
+  Upstream's migtdemu.sh --help examples run here as written, but for --features igvm-attest and
+  spdm_attestation; its --mock-quote-file example needs MIGTD_COLLATERAL_FILE, the azure ones a vTPM.
 
 Policy v2 files (written where you run them):
   migtd-tool policy generate-v2 --out p.json --chain-out c.pem [--new-chain] [--quote Q]
