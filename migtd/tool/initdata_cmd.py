@@ -24,7 +24,7 @@ from pathlib import Path
 from migtd.errors import ConfigError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add ``init-data``."""
     p = sub.add_parser("init-data", help="write initMigtdData (the init MigTD's TDINFO) for migtd --init-migtd-data",
                        description="Write the 512-byte initMigtdData file that migtd --init-migtd-data (or "

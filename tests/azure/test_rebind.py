@@ -123,7 +123,7 @@ def test_an_old_migtd_whose_engine_the_policy_does_not_know_is_refused_with_8(
         swtpm: Any, second_swtpm: Any, imds: Any, port: int, processes: Processes, policy_file: Path) -> None:
     provision(swtpm, policy_file, known_engine=False)      # the old MigTD's vTPM
     provision(second_swtpm, policy_file)
-    old, new = rebind(processes, port, env_for(second_swtpm, imds, policy_file), env_for(swtpm, imds, policy_file))
+    _, new = rebind(processes, port, env_for(second_swtpm, imds, policy_file), env_for(swtpm, imds, policy_file))
     assert new.code == 8, new.stderr
     (decision,) = new.all("policy_decision")
     assert decision["failed_rules"] == ["init.engine_not_older"]

@@ -31,7 +31,7 @@ SIGNER_HEX_ZERO = "00" * 48
 
 
 def tool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TOOL, *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([*TOOL, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +212,7 @@ def test_log_file_may_not_be_the_init_data(procs, files, port) -> None:  # type:
     before = Path(files["good"]).read_bytes()
     proc = procs.processes.popen([sys.executable, "-m", "migtd", "-m", "dst", "-t", str(port)], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate(timeout=20)
+    out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 1
     assert "is the init MigTD data file" in out
     assert Path(files["good"]).read_bytes() == before
