@@ -38,6 +38,7 @@ skip_ra=false
 mock_report=false
 mock_quote_file=""
 mock_quote_retry=false
+init_migtd_data=""
 skip_policy_generation=false
 run_both=false
 use_sudo=true
@@ -93,8 +94,11 @@ Options:
                                implies --mock-report
   --mock-quote-retry           make the first 5 quote requests fail to exercise the retry path
   --skip-policy-generation     with --policy-v2 --mock-report: do not generate a policy
-                               (otherwise generated_policy_v2_signed.json and
-                               generated_policy_issuer_chain.pem are written here)
+                               (otherwise ./config/AzCVMEmu/policy_v2_signed.json and
+                               ./config/AzCVMEmu/policy_issuer_chain.pem are written here,
+                               where upstream's runner writes them)
+  --init-migtd-data FILE       policy v2: the emulated VMM hands both sides this initMigtdData
+                               (the init MigTD's 512-byte TDINFO; see migtd-tool init-data)
   --both                       start the destination in the background, then the source
   --no-sudo                    never use sudo
   --features LIST              upstream cargo feature names, mapped to runtime switches
@@ -111,11 +115,11 @@ Notes:
     device:/dev/tpmrm0) and quotes from IMDS; if the TPM device is not accessible
     the script uses sudo, unless you are root.
   - Each side's arguments and environment come from the run planner
-    (`migtd-tool plan`), the same one migtd-console uses; it also refuses, before
+    ('migtd-tool plan'), the same one migtd-console uses; it also refuses, before
     anything starts, a request that cannot run (missing files, a mock quote
     without its collateral, an output file that is one of the inputs).
   - The default policy, root CAs and mock PKI are the installed package's
-    (`migtd-tool paths`; MIGTD_CONFIG_DIR replaces the folder). With azure or
+    ('migtd-tool paths'; MIGTD_CONFIG_DIR replaces the folder). With azure or
     --mock-quote-file, MIGTD_COLLATERAL_SOURCE (pcs, pccs:URL, thim:URL) may
     replace MIGTD_COLLATERAL_FILE: migtd then fetches the collateral.
   - NO_COLOR set: no colours even on a terminal.
@@ -133,13 +137,20 @@ Examples:
   MIGTD_COLLATERAL_FILE=collateral_azure_thim.json \\
   $0 --mock-report --mock-quote-file az_migtd_quote.blob \\
      --root-ca-file Intel_SGX_Provisioning_Certification_RootCA.cer --both
-  $0 --policy-v2 --mock-report --both          (policy generated from the mock report)
-  $0 --operation rebind-prepare --mock-report --both
+  $0 --policy-v2 --mock-report --both          (policy generated from the mock report into
+                                               ./config/AzCVMEmu/, where upstream's examples name it)
+  $0 --operation rebind-prepare --policy-file ./config/AzCVMEmu/policy_v2_signed.json \\
+     --policy-issuer-chain-file ./config/AzCVMEmu/policy_issuer_chain.pem --mock-report --both
   $0 --operation rebind-finalize --skip-ra --policy-file p.json --policy-issuer-chain-file c.pem --both
   $0 --role destination --mock-report -p 9001
   $0 --features spdm_attestation --mock-report --both   (SPDM instead of RA-TLS)
   $0 --features spdm_attestation,igvm-attest --policy-v2 --skip-ra \
      --policy-file p.json --policy-issuer-chain-file c.pem --both
+  migtd-tool init-data --policy ./config/AzCVMEmu/policy_v2_signed.json \\
+     --chain ./config/AzCVMEmu/policy_issuer_chain.pem --out init.bin
+  $0 --policy-v2 --mock-report --init-migtd-data init.bin --both
+  Upstream's migtdemu.sh --help examples run here as written; its --mock-quote-file example needs
+  MIGTD_COLLATERAL_FILE, the azure ones a vTPM.
 
 Policy v2 files (written where you run them):
   migtd-tool policy generate-v2 --out p.json --chain-out c.pem [--new-chain] [--quote Q]
@@ -171,6 +182,7 @@ while [[ $# -gt 0 ]]; do
         --mock-report)                  mock_report=true; shift ;;
         --mock-quote-file)              need_value "$@"; mock_quote_file="$2"; shift 2 ;;
         --mock-quote-retry)             mock_quote_retry=true; shift ;;
+        --init-migtd-data)              need_value "$@"; init_migtd_data="$2"; shift 2 ;;
         --skip-policy-generation)       skip_policy_generation=true; shift ;;
         --both)                         run_both=true; shift ;;
         --no-sudo)                      use_sudo=false; shift ;;
@@ -283,6 +295,7 @@ plan_request=(plan --format sh --front script --operation "$operation" --request
 [[ -n "${MIGTD_COLLATERAL_FILE:-}" ]] && plan_request+=(--collateral-file "$MIGTD_COLLATERAL_FILE")
 [[ -n "${MIGTD_COLLATERAL_SOURCE:-}" ]] && plan_request+=(--collateral-source "$MIGTD_COLLATERAL_SOURCE")
 [[ "$mock_quote_retry" == true ]] && plan_request+=(--quote-failures 5)
+[[ -n "$init_migtd_data" ]] && plan_request+=(--init-migtd-data "$init_migtd_data")
 [[ "$skip_policy_generation" != true ]] && plan_request+=(--generate-into "$(pwd)")
 dest_out="dest_${operation}_out.log"
 if [[ "$run_both" == true ]]; then
@@ -296,7 +309,7 @@ fi
 plan_text="$("$migtd_tool" "${plan_request[@]}")" || exit 1
 eval "$plan_text"
 
-# Generated files go where the script is run, never into the project.
+# Generated files go under ./config/AzCVMEmu of the folder the script is run in, as upstream's do.
 if (( ${#plan_generate[@]} > 0 )); then
     info "=== Generating policy v2 from mock report data ==="
     "$migtd_tool" "${plan_generate[@]}" || die "Failed to generate policy from mock report data"
@@ -363,6 +376,7 @@ fi
 [[ "$policy_v2" != true ]] && say "  Root CA file: $plan_root_ca"
 [[ -n "$mock_quote_file" ]] && say "  Mock Quote file: $mock_quote_file"
 [[ "$mock_quote_retry" == true ]] && say "  Mock quote retry: first 5 quote requests fail"
+[[ -n "$init_migtd_data" ]] && say "  Init MigTD data: $init_migtd_data"
 say "  Use sudo: $use_sudo"
 say
 

@@ -9,10 +9,13 @@ can be checked before a process starts is checked here, once, with the
 runner script's messages:
 
 1. a signed policy v2 generated from the mock report, when the mode can and
-   the operator named no policy (the script only): its preconditions;
+   the operator named no policy (the script only): its preconditions; it is
+   written where upstream's runner writes it, ``config/AzCVMEmu/`` under the
+   folder the script runs in (:data:`GENERATED_POLICY`), so upstream's help
+   examples that name those files work;
 2. policy v2 needs a policy and an issuer chain named;
 3. every local input exists (the mock quote, each side's policy and chain,
-   the root CA with policy v1);
+   the root CA with policy v1, the init MigTD data, which needs policy v2);
 4. the trust files the mode needs with policy v1 are named (a captured quote,
    or azure, has no default collateral: ``MIGTD_COLLATERAL_SOURCE`` may say
    where to fetch it instead) and exist;
@@ -51,6 +54,11 @@ NAMING = {
     "script": {"MIGTD_COLLATERAL_FILE": "MIGTD_COLLATERAL_FILE", "MIGTD_ROOT_CA_FILE": "--root-ca-file"},
     "console": {"MIGTD_COLLATERAL_FILE": "--collateral-file", "MIGTD_ROOT_CA_FILE": "--root-ca-file"},
 }
+#: The inputs a generation may overwrite when they are its own last output (a re-run in the same folder).
+_REGENERATED = ("policy file", "issuer chain file")
+#: Where a generated policy v2 and its issuer chain go, under ``generate_into`` (upstream's runner paths).
+GENERATED_POLICY = ("config", "AzCVMEmu", "policy_v2_signed.json")
+GENERATED_CHAIN = ("config", "AzCVMEmu", "policy_issuer_chain.pem")
 V2_EXAMPLE = ("Example: ./migtdemu.sh --policy-v2 --policy-file policy_v2_signed.json "
               "--policy-issuer-chain-file policy_issuer_chain.pem --both")
 
@@ -73,13 +81,15 @@ class RunRequest:
     ``log_files`` maps a role to its ``MIGTD_LOG_FILE``; ``outputs`` are
     other files the runner writes, as ``(label, path)``. ``generate_into``
     (the script) lets the planner generate a policy v2 there.
+    ``init_migtd_data`` is the initMigtdData file both sides' VMMs hand over
+    (``MIGTD_INIT_MIGTD_DATA_FILE``).
     """
 
     __slots__ = ("roles", "attestation", "mock_quote_file", "policy_version", "operation", "request_id",
                  "dest_ip", "dest_port", "policy_file", "src_policy_file", "dst_policy_file",
                  "issuer_chain_file", "src_issuer_chain_file", "dst_issuer_chain_file", "root_ca_file",
                  "collateral_file", "collateral_source", "timeout", "log_level", "log_format", "log_files", "outputs", "quote_failures",
-                 "hosts", "generate_into", "front", "key_exchange", "quote_request")
+                 "hosts", "generate_into", "front", "key_exchange", "quote_request", "init_migtd_data")
 
     def __init__(self, *, roles: Sequence[str] = ("source",), attestation: str = modes.DEFAULT,
                  mock_quote_file: str | None = None, policy_version: int = 1, operation: str = "migration",
@@ -92,7 +102,7 @@ class RunRequest:
                  log_files: Mapping[str, str] | None = None, outputs: Iterable[tuple[str, str]] = (),
                  quote_failures: int = 0, hosts: Mapping[str, str | None] | None = None,
                  generate_into: str | None = None, front: str = "console", key_exchange: str = "ratls",
-                 quote_request: str = "direct") -> None:
+                 quote_request: str = "direct", init_migtd_data: str | None = None) -> None:
         self.roles = tuple(roles)
         #: ``--key-exchange`` (``spdm``: upstream's ``spdm_attestation``) and ``--quote-request``
         #: (``igvm``: its ``igvm-attest``); passed to migtd only when not the default.
@@ -123,6 +133,7 @@ class RunRequest:
         self.hosts = dict(hosts or {})
         self.generate_into = generate_into
         self.front = front
+        self.init_migtd_data = init_migtd_data
 
     def local(self, role: str) -> bool:
         """Whether ``role`` runs on this machine (its paths can be checked here)."""
@@ -187,8 +198,8 @@ def plan(req: RunRequest) -> RunPlan:
     generate: tuple[str, ...] = ()
     policy_file, chain_file = req.policy_file, req.issuer_chain_file
     if v2 and mode.generates_policy and not named_policy and req.generate_into is not None:
-        gen_policy = str(Path(req.generate_into, "generated_policy_v2_signed.json"))
-        gen_chain = str(Path(req.generate_into, "generated_policy_issuer_chain.pem"))
+        gen_policy = str(Path(req.generate_into, *GENERATED_POLICY))
+        gen_chain = str(Path(req.generate_into, *GENERATED_CHAIN))
         generate = ("policy", "generate-v2", "--out", gen_policy, "--chain-out", gen_chain)
         if req.mock_quote_file and not req.collateral_file:
             raise PlanError("a policy generated from --mock-quote-file needs the collateral of the quote's platform",
@@ -229,6 +240,11 @@ def plan(req: RunRequest) -> RunPlan:
                 _exists(chain[role], f"{label} Policy Issuer Chain")
     elif local_roles:
         _exists(root_ca, "Root CA")
+    if req.init_migtd_data:
+        if not v2:
+            raise PlanError("--init-migtd-data needs --policy-v2 (a policy v1 MigTD rejects initMigtdData)")
+        if local_roles:
+            _exists(req.init_migtd_data, "Init MigTD data")
     # 4. the mode's trust files (policy v1)
     trust: dict[str, str] = {}
     for item in mode.trust_inputs(req.policy_version):
@@ -253,7 +269,7 @@ def plan(req: RunRequest) -> RunPlan:
     inputs: list[tuple[str, str | None]] = [("policy file", p) for p in policy.values()]
     inputs += [("issuer chain file", c) for c in chain.values() if c]
     inputs += [("root CA file", root_ca), ("mock quote file", req.mock_quote_file),
-               ("collateral file", req.collateral_file)]
+               ("collateral file", req.collateral_file), ("init MigTD data file", req.init_migtd_data)]
     none: frozenset[str] = frozenset()
     outputs = [*((f"{role} log file", path, none) for role, path in req.log_files.items()),
                *((label, path, none) for label, path in req.outputs)]
@@ -265,7 +281,8 @@ def plan(req: RunRequest) -> RunPlan:
     for label, path, exempt in outputs:
         if path:
             try:
-                refuse_input_as_output(path, [(k, v) for k, v in inputs if v and v not in exempt], label)
+                refuse_input_as_output(path, [(k, v) for k, v in inputs
+                                              if v and not (v in exempt and k in _REGENERATED)], label)
             except ConfigError as exc:
                 raise PlanError(exc.message) from None
     sides = {role: _side(req, mode, role, policy[role], chain[role], root_ca, trust) for role in req.roles}
@@ -302,6 +319,8 @@ def _side(req: RunRequest, mode: modes.Mode, role: str, policy: str, chain: str,
         env["MIGTD_QUOTE_FAILURES"] = str(req.quote_failures)
     if req.log_files.get(role):
         env["MIGTD_LOG_FILE"] = req.log_files[role]
+    if req.init_migtd_data:
+        env["MIGTD_INIT_MIGTD_DATA_FILE"] = req.init_migtd_data
     return SidePlan(role, tuple(argv), env)
 
 
@@ -334,7 +353,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--output", action="append", default=[], metavar="LABEL=PATH",
                    help="another file the runner writes (refused if it is an input)")
     p.add_argument("--quote-failures", default="0")
-    p.add_argument("--generate-into", metavar="DIR", help="allow generating a policy v2 into DIR")
+    p.add_argument("--generate-into", metavar="DIR",
+                   help="allow generating a policy v2 into DIR/config/AzCVMEmu (upstream's runner paths)")
+    p.add_argument("--init-migtd-data", metavar="F", help="initMigtdData for both sides (MIGTD_INIT_MIGTD_DATA_FILE)")
     p.add_argument("--key-exchange", choices=list(KEY_EXCHANGES), default="ratls",
                    help="ratls, or spdm (upstream's spdm_attestation)")
     p.add_argument("--quote-request", choices=list(modes.QUOTE_REQUESTS), default="direct",
@@ -378,7 +399,7 @@ def request_from_args(ns: argparse.Namespace) -> RunRequest:
         collateral_file=ns.collateral_file, collateral_source=ns.collateral_source, timeout=timeout, log_level=ns.log_level,  # type: ignore[arg-type]
         log_files=log_files, outputs=[_pair(item, "--output") for item in ns.output],
         quote_failures=failures, generate_into=ns.generate_into, front=ns.front,  # type: ignore[arg-type]
-        key_exchange=ns.key_exchange, quote_request=ns.quote_request)
+        key_exchange=ns.key_exchange, quote_request=ns.quote_request, init_migtd_data=ns.init_migtd_data)
 
 
 def _pair(item: str, flag: str) -> tuple[str, str]:

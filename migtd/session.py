@@ -24,6 +24,7 @@ stretch it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from migtd.emu.quote_retry import FailureInjector, quote_with_retry
@@ -41,7 +42,6 @@ from migtd.transport import FramedStream, TransportTimeout
 from migtd.verdict import LocalCheck, PeerVerifier, SessionFacts
 
 if TYPE_CHECKING:  # the TLS engine pulls in pyOpenSSL; import it only when a session runs
-    from collections.abc import Callable
 
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
@@ -62,10 +62,11 @@ class SessionConfig:
     Request id, UUID and binding handle come with each VMM request, not from here.
     """
 
-    __slots__ = ("is_source", "event_log", "policy_version", "policy", "issuer_chain", "key_exchange")
+    __slots__ = ("is_source", "event_log", "policy_version", "policy", "issuer_chain", "key_exchange", "init_check")
 
     def __init__(self, *, is_source: bool, event_log: bytes, policy_version: int = 1, policy: bytes = b"",
-                 issuer_chain: bytes = b"", key_exchange: str = "ratls") -> None:
+                 issuer_chain: bytes = b"", key_exchange: str = "ratls",
+                 init_check: Callable[[bytes], None] | None = None) -> None:
         self.is_source = is_source
         #: ``ratls`` or ``spdm`` (``--key-exchange``): what follows the pre-session exchange.
         self.key_exchange = key_exchange
@@ -74,6 +75,8 @@ class SessionConfig:
         self.policy_version = policy_version
         self.policy = policy
         self.issuer_chain = issuer_chain
+        #: Binds VMM-supplied initMigtdData to the local policy (raises PolicyError); None: nothing to bind to.
+        self.init_check = init_check
 
 
 def peer_data_blob(policy: bytes, issuer_chain: bytes) -> bytes:
@@ -218,6 +221,7 @@ class Migration:
         """§4.1: pre-session (v2), RA-TLS, ExchangeInformation both ways, version, TDCS writes."""
         info = req.migration
         assert info is not None
+        self._bind_init_data(info, "exchange_msk")
         is_source = self.cfg.is_source
         blob = None
         if self.cfg.policy_version == 2:
@@ -255,6 +259,7 @@ class Migration:
 
         info = req.migration
         assert info is not None
+        self._bind_init_data(info, "start_rebinding")
         bh, uuid, is_old = info.binding_handle, info.uuid, self.cfg.is_source
         if info.operation_byte == 1:
             self.finalize_rebinding(bh, uuid)
@@ -266,11 +271,14 @@ class Migration:
             return
         key, report = self._keyed_report()
         self._local_tdreport = report
+        self._local_reference()
         extra: dict[str, bytes] = {}
         if is_old:
             if self.store.servtd_rd(bh, uuid, SERVTD_ATTR) != 0:
                 raise MigtdError("current SERVTD_ATTR is not zero", MigrationResult.InvalidParameter)
-            extra = {"servtd_ext": rebind.read_servtd_ext(self.store, bh, uuid), "init_tdinfo": report[512:1024]}
+            # The init TDINFO: the VMM's initMigtdData when it gave one, else our own TDINFO (as upstream).
+            init_tdinfo = info.init_td_info if info.has_init_data == 1 else report[512:1024]
+            extra = {"servtd_ext": rebind.read_servtd_ext(self.store, bh, uuid), "init_tdinfo": init_tdinfo}
         cert = build_rebind_certificate(key, self.event_log, report, policy_hash=hashlib.sha384(blob).digest(),
                                         **extra)
         engine, peer = self._handshake(key, cert)
@@ -288,6 +296,27 @@ class Migration:
         rebind.store_accept(self.store, bh, uuid, accepted.token, accepted.servtd_ext)
         self.log.info("Rebinding token accepted; SERVTD_REBIND_ACCEPT_TOKEN, SERVTD_REBIND_ATTR and "
                       "SERVTD_ACCEPT_SERVTD_EXT_HASH written")
+
+    def _bind_init_data(self, info: MigrationInfo, step: str) -> None:
+        """initMigtdData from the VMM must be bound to our policy before anything is exchanged (8 if not).
+
+        Upstream runs ``verify_init_migtd_data_policy_binding`` first thing in
+        ``exchange_msk`` and ``start_rebinding`` (policy.md §3.9.3) and maps any
+        failure to PolicyUnsatisfiedError; nothing has been sent yet.
+        """
+        if info.has_init_data != 1:
+            return
+        from migtd.emu.init_data import describe
+        from migtd.policy.errors import PolicyError, PolicyErrorKind
+
+        try:
+            if self.cfg.init_check is None:
+                raise PolicyError(PolicyErrorKind.InvalidParameter, "no local policy v2 to bind it to")
+            self.cfg.init_check(info.init_td_info)
+        except PolicyError as exc:
+            raise MigtdError(f"{step}: initMigtdData policy binding verification failed: {exc.kind.value}: "
+                             f"{exc.detail}", MigrationResult.PolicyUnsatisfiedError) from None
+        self.log.info(f"{step}: initMigtdData is bound to the local policy ({describe(info.init_td_info)})")
 
     def finalize_rebinding(self, bh: int, uuid: tuple[int, int, int, int]) -> None:
         """rebind-finalize: end the rebinding session by clearing its token on this side.
@@ -349,6 +378,31 @@ class Migration:
 
         key = ec.generate_private_key(ec.SECP384R1())
         return key, self._td_report(report_data_for_key(public_point(key)), self.event_log)
+
+    def _local_reference(self) -> None:
+        """Rebinding: our own quote, for the policy's "self" references, as upstream gets it.
+
+        Upstream's ``get_local_tcb_evaluation_info`` quotes a fresh TD report
+        with zero REPORTDATA and verifies it against the local policy's
+        collaterals; the verifier does the latter (:meth:`PeerVerifier.check_local`)
+        and hands the result back through :class:`SessionFacts`. Failures are
+        policy failures (8), as in upstream's verification callback.
+        """
+        from migtd.policy.errors import PolicyError, PolicyErrorKind
+
+        try:
+            report = self._td_report(bytes(64), self.event_log)
+        except MigtdError as exc:
+            raise PolicyError(PolicyErrorKind.GetTdxReport, f"local TD report: {exc.message}") from None
+        try:
+            quote = quote_with_retry(self.provider, report, self.log, self.injector)
+        except MigtdError as exc:
+            raise PolicyError(PolicyErrorKind.QuoteGeneration, f"local quote: {exc.message}") from None
+        self.log.emit("quote_generated", "Quote generated successfully", bytes=len(quote), source=self.provider.name)
+        self._local_quote = quote
+        self._local_check = self.verifier.check_local(quote)
+        if self._local_check is not None:
+            self.log.info(f"Local quote verified: TCB status {self._local_check.tcb_status}")
 
     def _local_certificate(self, blob: bytes | None) -> tuple[EllipticCurvePrivateKey, bytes]:
         """Fresh P-384 key, TD report over SHA-384(key), quote, certificate (§5.2, §5.8)."""

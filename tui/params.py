@@ -53,6 +53,8 @@ class RunParams:
     policy_version: int = 1
     policy_issuer_chain_file: str | None = None
     mock_quote_file: str | None = None
+    #: initMigtdData both sides' VMMs hand over (``MIGTD_INIT_MIGTD_DATA_FILE``; policy v2).
+    init_migtd_data: str | None = None
     migtd: str = "migtd"
     remote_migtd: str = "migtd"
     timeout: float = DEFAULT_TIMEOUT
@@ -99,7 +101,8 @@ class RunParams:
             collateral_file=self.collateral_file, collateral_source=self.collateral_source,
             timeout=self.timeout, log_level=self.log_level,
             log_format="json", hosts={"source": self.src_host, "destination": self.dst_host}, front="console",
-            key_exchange=self.key_exchange, quote_request=self.quote_request)
+            key_exchange=self.key_exchange, quote_request=self.quote_request,
+            init_migtd_data=self.init_migtd_data)
 
     def plan(self) -> RunPlan:
         """Each side's ``migtd`` argv and environment; :class:`PlanError` when the request cannot run."""
@@ -165,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exchange the MSK over SPDM 1.2 instead of RA-TLS (upstream's spdm_attestation)")
     p.add_argument("--igvm-attest", action="store_true",
                    help="ask for quotes through the IGVM GetQuote buffer (upstream's igvm-attest)")
+    p.add_argument("--init-migtd-data", metavar="F",
+                   help="initMigtdData (the init MigTD's 512-byte TDINFO) both VMMs hand over (policy v2)")
     p.add_argument("--migtd", metavar="PATH", default=None, help="local migtd program")
     p.add_argument("--remote-migtd", metavar="PATH", default=None,
                    help="migtd program on SSH hosts (default: --migtd, else 'migtd')")
@@ -227,7 +232,7 @@ def params_from_args(ns: argparse.Namespace, default_migtd: str,
         collateral_file=ns.collateral_file, collateral_source=os.environ.get("MIGTD_COLLATERAL_SOURCE") or None,
         policy_version=2 if ns.policy_v2 or ns.operation != "migration" else 1,
         policy_issuer_chain_file=ns.policy_issuer_chain_file, mock_quote_file=ns.mock_quote_file,
-        migtd=migtd, remote_migtd=ns.remote_migtd or conf.remote_migtd or ns.migtd or "migtd",
+        init_migtd_data=ns.init_migtd_data, migtd=migtd, remote_migtd=ns.remote_migtd or conf.remote_migtd or ns.migtd or "migtd",
         timeout=ns.timeout or conf.timeout or DEFAULT_TIMEOUT, log_level=ns.log_level or os.environ.get("RUST_LOG"),
         ssh_config=ns.ssh_config or conf.ssh_config, ssh_options=list(ns.ssh_option),
         key_exchange="spdm" if ns.spdm else "ratls", quote_request="igvm" if ns.igvm_attest else "direct")

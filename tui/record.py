@@ -136,6 +136,7 @@ PARAMS: dict[str, Callable[[str, Any], Any]] = {
     "policy_version": lambda w, v: integer(w, v, 1, 2),
     "policy_issuer_chain_file": optional_text,
     "mock_quote_file": optional_text,
+    "init_migtd_data": optional_text,
     "migtd": text,
     "remote_migtd": text,
     "timeout": lambda w, v: number(w, v, 0, 86400),
@@ -149,7 +150,7 @@ PARAMS: dict[str, Callable[[str, Any], Any]] = {
 
 #: The parameters naming local files the run read: a report must never overwrite one.
 INPUT_PARAMS = ("policy_file", "src_policy_file", "dst_policy_file", "root_ca_file", "collateral_file",
-                "policy_issuer_chain_file", "mock_quote_file", "ssh_config")
+                "policy_issuer_chain_file", "mock_quote_file", "init_migtd_data", "ssh_config")
 
 
 def params(where: str, value: Any) -> dict[str, Any]:

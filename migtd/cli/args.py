@@ -5,7 +5,8 @@ to "Unknown argument"; later occurrences win; a bad value prints one line and
 the usage and exits 1; unknown arguments print the usage and exit 0. Numbers
 follow Rust's unsigned ``from_str`` (:func:`migtd.inputs.parse_uint`). We add
 ``--attestation``, ``--policy-version``, ``--log-format``, ``--timeout``,
-``--key-exchange``, ``--quote-request`` and ``--version``, each (but the last) with an environment twin merged by :mod:`migtd.cli.config`.
+``--key-exchange``, ``--quote-request``, ``--init-migtd-data`` (each with an environment twin
+merged by :mod:`migtd.cli.config`) and ``--version``.
 
 Nothing here touches files, the environment or the network.
 """
@@ -45,7 +46,7 @@ Optional Environment Variables:
                                   until its nextUpdate; see migtd-tool collateral fetch)
   RUST_LOG                        log level: error, warn, info (default), debug, trace
   MIGTD_ATTESTATION, MIGTD_POLICY_VERSION, MIGTD_LOG_FORMAT, MIGTD_TIMEOUT,
-  MIGTD_KEY_EXCHANGE, MIGTD_QUOTE_REQUEST
+  MIGTD_KEY_EXCHANGE, MIGTD_QUOTE_REQUEST, MIGTD_INIT_MIGTD_DATA_FILE
                                   defaults for the options of the same name
   MIGTD_EMU_MSK=zero              use upstream's all-zero migration key (default: random)
   MIGTD_EMU_MIG_VERSION=MIN-MAX   emulated migration version range (default 0-0)
@@ -87,6 +88,10 @@ MigTD-Py Options:
   --timeout SECONDS               deadline of each protocol phase: connect/accept, pre-session
                                   exchange, handshake with peer verification (TLS, or SPDM up to
                                   FINISH), key exchange (default: 60)
+  --init-migtd-data FILE          initMigtdData the emulated VMM hands over with the start request:
+                                  the init MigTD's 512-byte TDINFO_STRUCT (policy v2 only; checked
+                                  against the local policy before the key exchange or rebinding,
+                                  8 if it is not bound to it; write one with migtd-tool init-data)
   --version                       print the version and exit
 
 Examples:
@@ -97,7 +102,7 @@ Examples:
     migtd --role destination --request-id 42 --dest-port 8001
     migtd --role source --request-id 42 --dest-ip 127.0.0.1 --dest-port 8001
 
-  Rebinding (needs --policy-version 2; MigTD-Py supports it with skip-ra and mock-report):
+  Rebinding (needs --policy-version 2):
     migtd -m dst -o rebind-prepare -r 7 -u 1 2 3 4 -b 0x1234 --policy-version 2
     migtd -m src -o rebind-prepare -r 7 -u 1 2 3 4 -b 0x1234 --policy-version 2
 
@@ -133,7 +138,8 @@ class Options:
     """The command line after scanning; the MigTD-Py options stay None until merged with the environment."""
 
     __slots__ = ("request_id", "is_source", "operation", "uuid", "binding", "dest_ip", "dest_port",
-                 "attestation", "policy_version", "log_format", "timeout", "key_exchange", "quote_request")
+                 "attestation", "policy_version", "log_format", "timeout", "key_exchange", "quote_request",
+                 "init_migtd_data")
 
     def __init__(self) -> None:
         self.request_id = 1
@@ -149,6 +155,8 @@ class Options:
         self.timeout: float | None = None
         self.key_exchange: str | None = None
         self.quote_request: str | None = None
+        #: ``--init-migtd-data``: the file of initMigtdData the emulated VMM supplies (None: none).
+        self.init_migtd_data: str | None = None
 
     @property
     def role(self) -> str:
@@ -223,6 +231,9 @@ def parse_args(argv: Sequence[str]) -> Options:
             i += 2
         elif arg == "--quote-request" and has_value:
             opts.quote_request = quote_request_value(argv[i + 1], "quote request")
+            i += 2
+        elif arg == "--init-migtd-data" and has_value:
+            opts.init_migtd_data = argv[i + 1]
             i += 2
         elif arg in ("-h", "--help"):
             help_requested = True  # like upstream: keep scanning, a bad value still exits 1

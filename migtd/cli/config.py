@@ -12,7 +12,9 @@ Three stages, in the order :mod:`migtd.cli.runtime` calls them:
    upstream only makes mid-run ("Earlier checks" in the README): a
    ``MOCK_QUOTE_FILE`` that is not a quote, a migration-version range that
    does not fit the u16 wire field, rebinding without policy v2 or in a
-   mode that has none, bad emulation settings. All of them exit 1.
+   mode that has none, bad emulation settings, initMigtdData
+   (``--init-migtd-data``) that is not 512 bytes or comes without policy v2.
+   All of them exit 1.
 """
 
 from __future__ import annotations
@@ -62,9 +64,13 @@ FILE_VARS = (("MIGTD_POLICY_FILE", "policy file"), ("MIGTD_ROOT_CA_FILE", "root 
 
 def merge_env(opts: Options, env: Mapping[str, str]) -> Options:
     """Fill the MigTD-Py options left unset from their environment twins, then defaults."""
+    from migtd.emu import init_data
+
     for attr, var, parse, default in TWINS:
         if getattr(opts, attr) is None:
             setattr(opts, attr, parse(env[var], f"{var} value") if env.get(var) else default)
+    if opts.init_migtd_data is None:
+        opts.init_migtd_data = env.get(init_data.ENV_VAR) or None
     return opts
 
 
@@ -78,6 +84,8 @@ def input_paths(opts: Options, env: Mapping[str, str]) -> list[tuple[str, str | 
     """Every file this run reads, as ``(label, path)``: no output may be one of them."""
     found: list[tuple[str, str | os.PathLike[str]]] = [(label, env[var]) for var, label in FILE_VARS
                                                        if env.get(var)]
+    if opts.init_migtd_data:
+        found.append(("init MigTD data file", opts.init_migtd_data))
     mode = mode_of(opts, env)
     found += mode.input_files(opts.policy_version or 1, env)
     if opts.quote_request == "igvm":
@@ -166,8 +174,26 @@ def check_operation(opts: Options, mode: modes.Mode) -> None:
     if opts.policy_version != 2:
         raise ConfigError(f"{opts.operation} needs --policy-version 2 (rebinding exists only with policy v2)")
     if not mode.rebinding:
-        raise ConfigError(f"rebinding with attestation mode {mode.name} is not implemented "
-                          "(only skip-ra and mock-report)")
+        raise ConfigError(f"rebinding with attestation mode {mode.name} is not implemented")
+
+
+def load_init_data(opts: Options, log: EventLog) -> bytes | None:
+    """initMigtdData for the emulated VMM: 512 bytes, and only for a policy-v2 MigTD.
+
+    A policy-v1 MigTD rejects a start request that carries it (upstream:
+    ``has_init_data`` must be 0 without ``policy_v2``, InvalidParameter), so
+    that is refused here, before any network, like a malformed file.
+    """
+    from migtd.emu import init_data
+
+    if not opts.init_migtd_data:
+        return None
+    if opts.policy_version != 2:
+        raise ConfigError("--init-migtd-data needs --policy-version 2 (a policy v1 MigTD rejects a start "
+                          "request carrying initMigtdData)")
+    data = init_data.load(opts.init_migtd_data)
+    log.info(f"{init_data.ENV_VAR} set to: {opts.init_migtd_data} ({init_data.describe(data)})")
+    return data
 
 
 def check_trust_inputs(opts: Options, mode: modes.Mode, env: Mapping[str, str]) -> None:
@@ -197,15 +223,17 @@ def emulation_from_env(env: Mapping[str, str]) -> Emulation:
 class RunConfig:
     """Everything checked before the network: options, mode, files, emulation settings, environment."""
 
-    __slots__ = ("opts", "mode", "files", "emulation", "env")
+    __slots__ = ("opts", "mode", "files", "emulation", "env", "init_migtd_data")
 
     def __init__(self, opts: Options, mode: modes.Mode, files: LoadedFiles, emulation: Emulation,
-                 env: Mapping[str, str]) -> None:
+                 env: Mapping[str, str], init_migtd_data: bytes | None = None) -> None:
         self.opts = opts
         self.mode = mode
         self.files = files
         self.emulation = emulation
         self.env = env
+        #: initMigtdData the emulated VMM appends to the start request (None: has_init_data = 0).
+        self.init_migtd_data = init_migtd_data
 
     @property
     def timeout(self) -> float:
@@ -222,5 +250,6 @@ def load(opts: Options, env: Mapping[str, str], log: EventLog) -> RunConfig:
     check_mock_quote(mode, env, log)
     log.info("File-based emulation initialized with real file access")
     check_operation(opts, mode)
+    init_migtd_data = load_init_data(opts, log)
     check_trust_inputs(opts, mode, env)
-    return RunConfig(opts, mode, files, emulation_from_env(env), env)
+    return RunConfig(opts, mode, files, emulation_from_env(env), env, init_migtd_data)

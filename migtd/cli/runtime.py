@@ -16,10 +16,11 @@ bounded by the phase deadline of ``--timeout``.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import migtd
@@ -173,31 +174,54 @@ def prepare(config: RunConfig, log: EventLog) -> Plan:
 
     opts, files, mode = config.opts, config.files, config.mode
     assert opts.policy_version is not None
-    session = SessionConfig(is_source=opts.is_source,
-                            event_log=mode.event_log(opts.policy_version, files.policy, files.root_ca,
-                                                     files.issuer_chain),
-                            policy_version=opts.policy_version, policy=files.policy, issuer_chain=files.issuer_chain,
-                            key_exchange=opts.key_exchange or "ratls")
     store = FieldStore(msk=config.emulation.msk, version_range=config.emulation.version_range)
     setup = modes.Setup(opts.operation, opts.policy_version, files.policy, files.issuer_chain, config.env,
                         config.timeout, log, opts.quote_request or "direct")
     provider = mode.quote_provider(setup)
     verifier = mode.verifier(setup)
+    session = SessionConfig(is_source=opts.is_source,
+                            event_log=mode.event_log(opts.policy_version, files.policy, files.root_ca,
+                                                     files.issuer_chain),
+                            policy_version=opts.policy_version, policy=files.policy, issuer_chain=files.issuer_chain,
+                            key_exchange=opts.key_exchange or "ratls",
+                            init_check=init_data_check(verifier) if config.init_migtd_data is not None else None)
     if mode.start_warning:
         log.warn(mode.start_warning)
     return Plan(config, log, session, store, provider, verifier, FailureInjector(config.emulation.quote_failures))
 
 
+def init_data_check(verifier: PeerVerifier) -> Callable[[bytes], None]:
+    """``verify_init_migtd_data_policy_binding`` against the policy v2 the mode's verifier verified.
+
+    A mode whose verifier holds no verified policy is skip-ra: upstream's
+    ``test_disable_ra_and_accept_all`` build returns from its measurements
+    before it initialises the policy, so the binding check finds no policy
+    (InvalidParameter) and the request fails with 8; so does ours.
+    """
+    from migtd.policy.errors import PolicyError, PolicyErrorKind
+    from migtd.policy.v2 import verify_init_migtd_data_policy_binding
+
+    local = getattr(verifier, "local_policy", None)
+    if local is None:
+        def no_policy(init_tdinfo: bytes) -> None:
+            raise PolicyError(PolicyErrorKind.InvalidParameter,
+                              "this MigTD never initialised a policy v2 to bind initMigtdData to (skip-RA, as "
+                              "upstream's test_disable_ra_and_accept_all build)")
+        return no_policy
+    return functools.partial(verify_init_migtd_data_policy_binding, local)
+
+
 def prepare_rebinding_fields(plan: Plan, event_log: bytes) -> None:
     """Emulator set-up at queue time (§7): service-TD fields from the local TD report.
 
-    For rebind-finalize also the session a completed rebind-prepare left (a fresh token).
+    With initMigtdData, the init hash is that TDINFO's. For rebind-finalize
+    also the session a completed rebind-prepare left (a fresh token).
     """
     from migtd.emu.rebind import TOKEN_SIZE, populate_servtd_fields, seed_prepared_session
 
     opts = plan.config.opts
     report = plan.provider.td_report(bytes(64), event_log)
-    populate_servtd_fields(plan.store, opts.binding, opts.uuid, report)
+    populate_servtd_fields(plan.store, opts.binding, opts.uuid, report, plan.config.init_migtd_data)
     if opts.operation == "rebind-finalize":
         seed_prepared_session(plan.store, opts.binding, opts.uuid, is_old=opts.is_source,
                               token=os.urandom(TOKEN_SIZE))
@@ -223,11 +247,13 @@ def serve(plan: Plan, listener: Listener | None) -> tuple[int, str]:
     try:
         if opts.operation == "migration":
             log.info("Setting up migration flow (EnableLogArea -> GetTDReport -> StartMigration)")
-            queue = migration_queue(opts.request_id, opts.is_source, opts.uuid, opts.binding)
+            queue = migration_queue(opts.request_id, opts.is_source, opts.uuid, opts.binding,
+                                    plan.config.init_migtd_data)
         else:
             log.info("Setting up rebinding flow (EnableLogArea -> GetMigtdData -> StartRebinding)")
             queue = rebinding_queue(opts.request_id, opts.is_source, opts.uuid, opts.binding,
-                                    finalize=opts.operation == "rebind-finalize")
+                                    finalize=opts.operation == "rebind-finalize",
+                                    init_td_info=plan.config.init_migtd_data)
         run = Migration(plan.session, log, stream, EmulatedVmm(queue), plan.store, plan.provider, plan.verifier,
                         plan.injector)
         if opts.operation != "migration" and opts.policy_version == 2:

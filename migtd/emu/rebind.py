@@ -35,12 +35,23 @@ def servtd_info_hash(tdinfo: bytes, servtd_type: int = 0, attr: int = 0) -> byte
     return hashlib.sha384(hashlib.sha384(tdinfo).digest() + struct.pack("<HQ", servtd_type, attr)).digest()
 
 
-def populate_servtd_fields(store: FieldStore, bh: int, uuid: Uuid, td_report: bytes) -> None:
-    """Emulator set-up for a rebind request: the init/current service-TD fields from a TDREPORT."""
+def populate_servtd_fields(store: FieldStore, bh: int, uuid: Uuid, td_report: bytes,
+                           init_tdinfo: bytes | None = None) -> None:
+    """Emulator set-up for a rebind request: the init/current service-TD fields from a TDREPORT.
+
+    ``init_tdinfo`` is the initMigtdData the VMM hands over, if any: the TDINFO
+    of the MigTD first bound to the target TD, so it is what the TDX module
+    recorded in SERVTD_INIT_SERVTD_INFO_HASH (the old MigTD then presents it as
+    its init TDINFO, and the hashes agree, as they do on hardware). Without
+    it, the local TD stands in for the init MigTD, as in upstream's emulator.
+    """
     if len(td_report) != 1024:
         raise ValueError("a TDREPORT is 1024 bytes")
+    if init_tdinfo is not None and len(init_tdinfo) != 512:
+        raise ValueError("a TDINFO_STRUCT is 512 bytes")
     info_hash = servtd_info_hash(td_report[512:1024])
-    store.write_bytes(bh, uuid, SERVTD_INIT_SERVTD_INFO_HASH, info_hash)
+    init_hash = info_hash if init_tdinfo is None else servtd_info_hash(init_tdinfo)
+    store.write_bytes(bh, uuid, SERVTD_INIT_SERVTD_INFO_HASH, init_hash)
     store.servtd_wr(bh, uuid, SERVTD_INIT_ATTR, 0)
     store.write_bytes(bh, uuid, INIT_CPUSVN, td_report[16:32])
     store.write_bytes(bh, uuid, INIT_TEE_TCB_SVN, td_report[256 + 8:256 + 24])

@@ -2,7 +2,9 @@
 
 Protocol.md §2.1 fixes which requests a run queues (EnableLogArea,
 GetTDReport, StartMigration, with request-id bits 63/62 set on the first
-two); §2.3–2.4 fix their payloads and how MigTD validates them. Encoding
+two); §2.3–2.4 fix their payloads and how MigTD validates them, including
+the optional 512-byte initMigtdData after the start request's 56-byte header
+(:mod:`migtd.emu.init_data`). Encoding
 (the VMM side) and parsing (the MigTD side) are both here so tests can
 check one against the other and against the spec's tables.
 """
@@ -105,18 +107,28 @@ def _queue(request_id: int, report_op: Operation, tag: bytes, start_op: Operatio
     ]
 
 
+def _info(request_id: int, is_source: bool, uuid: tuple[int, int, int, int], binding_handle: int,
+          init_td_info: bytes | None, operation_byte: int = 0) -> MigrationInfo:
+    """The start request's payload; with ``init_td_info`` (initMigtdData) appended and ``has_init_data`` = 1."""
+    if init_td_info is None:
+        return MigrationInfo(request_id, is_source, uuid, binding_handle, operation_byte)
+    if len(init_td_info) != INIT_TD_INFO_SIZE:
+        raise ValueError(f"initMigtdData is {INIT_TD_INFO_SIZE} bytes")
+    return MigrationInfo(request_id, is_source, uuid, binding_handle, operation_byte, 1, bytes(init_td_info))
+
+
 def migration_queue(request_id: int, is_source: bool, uuid: tuple[int, int, int, int],
-                    binding_handle: int) -> list[Request]:
+                    binding_handle: int, init_td_info: bytes | None = None) -> list[Request]:
     """EnableLogArea → GetTDReport → StartMigration for ``--operation migration``."""
     return _queue(request_id, Operation.GetTDReport, MIGRATION_REPORTDATA_TAG, Operation.StartMigration,
-                  MigrationInfo(request_id, is_source, uuid, binding_handle))
+                  _info(request_id, is_source, uuid, binding_handle, init_td_info))
 
 
 def rebinding_queue(request_id: int, is_source: bool, uuid: tuple[int, int, int, int],
-                    binding_handle: int, finalize: bool) -> list[Request]:
+                    binding_handle: int, finalize: bool, init_td_info: bytes | None = None) -> list[Request]:
     """EnableLogArea → GetMigtdData → StartRebinding for the rebind operations."""
     return _queue(request_id, Operation.GetMigtdData, REBINDING_REPORTDATA_TAG, Operation.StartRebinding,
-                  MigrationInfo(request_id, is_source, uuid, binding_handle, operation_byte=1 if finalize else 0))
+                  _info(request_id, is_source, uuid, binding_handle, init_td_info, 1 if finalize else 0))
 
 
 def parse_request(buf: bytes, *, policy_v2: bool = False) -> Request | None:

@@ -16,7 +16,9 @@ The attestation-mode registry (:mod:`migtd.modes`) picks one:
 
 TDINFO/TEE_TCB_INFO of the mock-qe report are fixed, and equal to those of the
 captured Azure quote (MRTD, MRSEAM, TEE_TCB_SVN, XFAM), so one policy can
-accept both providers' quotes; only REPORTDATA and the RTMRs differ.
+accept both providers' quotes; only REPORTDATA and the RTMRs differ, and,
+with policy v2, MROWNER/MROWNERCONFIG, which carry the policy signer's key
+hash and the policy SVN as a VMM provisions them (:mod:`migtd.emu.init_data`).
 
 * :class:`SkipRaProvider` (``skip-ra``): upstream's null attestation library —
   a mock TD report and a quote of 822 zero bytes.
@@ -54,9 +56,12 @@ class MockQeProvider:
 
     name = "mock-qe"
 
-    def __init__(self, qe: MockQE | None = None, *, mock_dir: Path | None = None) -> None:
+    def __init__(self, qe: MockQE | None = None, *, mock_dir: Path | None = None,
+                 owner: tuple[bytes, bytes] | None = None) -> None:
         self._qe = qe
         self._mock_dir = mock_dir
+        #: MROWNER and MROWNERCONFIG of the TD, as a VMM provisions them for a policy v2 (zero by default).
+        self.owner = owner or (bytes(48), bytes(48))
 
     @property
     def qe(self) -> MockQE:
@@ -80,8 +85,8 @@ class MockQeProvider:
         except FormatError as exc:
             raise AttestationError(f"TD report: event log: {exc.message}", MigrationResult.TdxModuleError) from None
         tee = TeeTcbInfo(valid=(1).to_bytes(8, "little"), tee_tcb_svn=MOCK_TEE_TCB_SVN, mrseam=MOCK_MRSEAM)
-        info = TdInfo(attributes=MOCK_TD_ATTRIBUTES, xfam=MOCK_XFAM, mrtd=MOCK_MRTD,
-                      rtmrs=tuple(rtmrs))  # type: ignore[arg-type]
+        info = TdInfo(attributes=MOCK_TD_ATTRIBUTES, xfam=MOCK_XFAM, mrtd=MOCK_MRTD, mrowner=self.owner[0],
+                      mrownerconfig=self.owner[1], rtmrs=tuple(rtmrs))  # type: ignore[arg-type]
         return TdReport.build(report_data=bytes(report_data), tee_tcb_info=tee, td_info=info,
                               cpusvn=MOCK_TEE_TCB_SVN).to_bytes()
 

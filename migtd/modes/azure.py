@@ -6,7 +6,12 @@ binding and event-log replay are bypassed as upstream's AzCVMEmu build does
 (protocol.md §5.6). Policy v1 verifies peers against the root CA (the
 shipped Intel root by default) and the collateral the operator names, or
 fetches it from ``MIGTD_COLLATERAL_SOURCE`` (there is no sensible default
-file for a real platform). Rebinding is not implemented in this mode.
+file for a real platform).
+
+Rebinding (policy v2) works as in the other DCAP modes: certificates carry the
+vTPM's TDREPORT (:class:`migtd.verifiers.rebind.TdReportRebindVerifier`, with
+the same bypasses), and each side's "self" facts come from its own IMDS quote
+verified against its policy's collaterals, as upstream's vTPM build does.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migtd import paths
-from migtd.errors import ConfigError
 from migtd.modes.base import Mode, Setup, TrustInput, collateral_input, dcap_verifier
 from migtd.verdict import AZCVMEMU_BYPASSES
 
@@ -32,6 +36,7 @@ class Azure(Mode):
     quote_source = "azure-imds"
     bypasses = AZCVMEMU_BYPASSES
     needs_tpm = True
+    rebinding = True
 
     def trust_inputs(self, policy_version: int) -> tuple[TrustInput, ...]:
         """Policy v1: MIGTD_ROOT_CA_FILE (Intel's root by default) and the platform's collateral."""
@@ -53,10 +58,7 @@ class Azure(Mode):
         return AzureQuoteProvider.from_options(env=setup.env, log=setup.log, timeout=setup.timeout)
 
     def verifier(self, setup: Setup) -> PeerVerifier:
-        """DCAP and the policy, with the AzCVMEmu bypasses; rebinding is refused (ConfigError)."""
-        if setup.operation != "migration":
-            raise ConfigError(f"rebinding with attestation mode {self.name} is not implemented "
-                              "(only skip-ra and mock-report)")
+        """DCAP and the policy for migration, TDREPORT and policy v2 for rebinding; the AzCVMEmu bypasses."""
         return dcap_verifier(self, setup)
 
 

@@ -56,10 +56,15 @@ class MockReport(Mode):
                   for name in ("pck_chain.pem", "pck_key.pem", "attestation_key.pem"))]
 
     def provider(self, setup: Setup) -> QuoteProvider:
-        """The mock QE (``config/mock``, or ``MIGTD_CONFIG_DIR``)."""
+        """The mock QE (``config/mock``, or ``MIGTD_CONFIG_DIR``); with policy v2 the TD's MROWNER and
+        MROWNERCONFIG are bound to the policy, as a VMM provisions them."""
         from migtd.mock.providers import MockQeProvider
 
-        return MockQeProvider()
+        if setup.policy_version != 2:
+            return MockQeProvider()
+        from migtd.emu.init_data import provisioned_owner
+
+        return MockQeProvider(owner=provisioned_owner(setup.policy, setup.issuer_chain))
 
     def verifier(self, setup: Setup) -> PeerVerifier:
         """DCAP and the policy; the binding and replay are checked (see :func:`dcap_verifier`)."""

@@ -15,10 +15,12 @@ decides which code a bad peer gets:
    verifies, its three chains match ours (same root, same leaf subject) and
    its policy is the one its log measured — the §3.9.2 checks with a TDREPORT
    in place of the verified quote;
-5. direction rules: the old MigTD checks the new one with ``policy`` then
-   ``forwardPolicy`` (no global rules) and policySvn; the new MigTD checks the
-   old one with ``backwardPolicy``, the init TDINFO against the peer's owner
-   and policy SVN, the SERVTD_EXT hash, and that the engine is not older;
+5. direction rules, as upstream orders them: the old MigTD checks the new one
+   with ``policy`` then ``forwardPolicy`` (no global rules) and policySvn; the
+   new MigTD checks the old one's init TDINFO against the peer's owner and
+   policy SVN, then against SERVTD_EXT's hash, then that the peer's engine is
+   not older than the *masked* init engine, and only then ``backwardPolicy``
+   (:func:`migtd.policy.v2.flows.check_init_tdinfo`);
 6. REPORTDATA binds the certificate key, and the self-signature (6).
 
 The ServtdExt hash (step 5) is accepted in either of its two published forms:
@@ -37,12 +39,10 @@ the migration verifier does (and listed in ``peer_attested.bypassed``).
 from __future__ import annotations
 
 import hashlib
-import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migtd import verdict
 from migtd.attest.tdreport import TdReport
-from migtd.emu.rebind import SERVTD_EXT_SIZE, servtd_info_hash
 from migtd.errors import FormatError, MigtdError, SecureSessionError
 from migtd.policy.decision import PolicyDecision, RuleResult
 from migtd.policy.errors import PolicyError, PolicyErrorKind
@@ -50,6 +50,10 @@ from migtd.result import MigrationResult
 from migtd.verdict import Attestation, Evidence, LocalCheck, PolicyOutcome, SessionFacts, Verdict
 from migtd.verifiers.common import policy_hash_rule
 from migtd.verifiers.dcap import verify_local_policy
+
+if TYPE_CHECKING:
+    from migtd.policy.v2.evaluate import EvaluationInfo
+    from migtd.policy.v2.verify import VerifiedPolicy
 
 K = PolicyErrorKind
 
@@ -68,19 +72,10 @@ def parse_tdreport(data: bytes) -> TdReport:
 
 
 def check_init_hash(init_tdinfo: bytes, servtd_ext: bytes) -> str:
-    """Compare SERVTD_EXT's init hash with the init TDINFO; returns which form matched."""
-    from migtd.policy.v2.flows import masked_tdinfo, servtd_ext_hash
+    """Compare SERVTD_EXT's init hash with the init TDINFO, in either form; returns which form matched."""
+    from migtd.policy.v2.flows import verify_init_tdinfo
 
-    if len(servtd_ext) != SERVTD_EXT_SIZE:
-        raise PolicyError(K.InvalidParameter, f"SERVTD_EXT is {len(servtd_ext)} bytes, not {SERVTD_EXT_SIZE}")
-    expected = servtd_ext[0:48]
-    init_attr = struct.unpack_from("<Q", servtd_ext, 48)[0]
-    masked = servtd_ext_hash(init_tdinfo, init_attr)
-    if masked == expected:
-        return "SHA-384(TDINFO)"
-    if servtd_info_hash(masked_tdinfo(init_tdinfo, init_attr), 0, init_attr) == expected:
-        return "SHA-384(SHA-384(TDINFO) || type || attr)"
-    raise PolicyError(K.InvalidTdReport, "the init TDINFO does not match SERVTD_EXT's init_servtd_info_hash")
+    return verify_init_tdinfo(init_tdinfo, servtd_ext, accept_module_form=True)[1]
 
 
 class TdReportRebindVerifier:
@@ -94,15 +89,45 @@ class TdReportRebindVerifier:
         self.bypass = bypass
         self.local = verify_local_policy(policy, issuer_chain)
 
+    @property
+    def local_policy(self) -> VerifiedPolicy:
+        """Our policy v2, verified at start-up (what VMM-supplied initMigtdData is bound to)."""
+        return self.local
+
     def needs(self, is_client: bool) -> tuple[str, ...]:
         """Step 1: MigTD identity, TDREPORT, event log; the new MigTD (server) also SERVTD_EXT and init
         TDINFO; then the policy hash."""
         new = () if is_client else (verdict.SERVTD_EXT, verdict.INIT_TDINFO)
         return (verdict.IDENTITY, verdict.TDREPORT, verdict.EVENT_LOG, *new, verdict.POLICY_HASH)
 
-    def check_local(self, quote: bytes) -> LocalCheck | None:
-        """Nothing: rebinding presents TD reports, not quotes."""
-        return None
+    def check_local(self, quote: bytes) -> LocalCheck:
+        """Verify our own quote against the collaterals of our policy (upstream ``get_local_tcb_evaluation_info``).
+
+        Rebinding peers present TD reports, but the policy's "self" references
+        are our facts as a verified quote gives them; the session makes that
+        quote before the handshake. Failure: PolicyError ``QuoteVerification`` (8).
+        """
+        from migtd.attest.verify import QuoteVerificationError, verify_quote
+        from migtd.verifiers.dcap import collateral_from_policy
+
+        anchors = collateral_from_policy(self.local)
+        try:
+            verified = verify_quote(quote, anchors.collateral_for(quote), anchors.root_ca_der)
+        except QuoteVerificationError as exc:
+            raise PolicyError(K.QuoteVerification, f"local {exc.message}") from None
+        return LocalCheck(verified.tcb_status, (hashlib.sha256(quote).digest(), verified))
+
+    def _relative_reference(self, facts: SessionFacts) -> EvaluationInfo | None:
+        """Our facts for "self": from our verified quote (as upstream), else from our TDREPORT (an SPDM
+        carrier that hands no local quote), else none."""
+        from migtd.policy.v2 import relative_reference
+        from migtd.policy.v2.flows import evaluation_info_from_tdreport
+
+        check = facts.local_check
+        if check is not None and facts.local_quote and check.record[0] == hashlib.sha256(facts.local_quote).digest():
+            return relative_reference(self.local, check.record[1].report)
+        own = facts.local_tdreport
+        return evaluation_info_from_tdreport(own, identity_of=self.local) if len(own) == 1024 else None
 
     def verify(self, evidence: Evidence, facts: SessionFacts, is_client: bool) -> Verdict:
         """``is_client``: we are the TLS client, i.e. the old MigTD judging the new one."""
@@ -129,7 +154,6 @@ class TdReportRebindVerifier:
     def _decide(self, evidence: Evidence, facts: SessionFacts, we_are_new: bool,
                 attested: Attestation) -> tuple[PolicyDecision, Attestation]:
         from migtd.policy.v2 import authenticate_rebinding_new, authenticate_rebinding_old, parse_peer_data
-        from migtd.policy.v2.flows import evaluation_info_from_tdreport
 
         notes: list[str] = []
         pre_rules: list[RuleResult] = []
@@ -145,24 +169,17 @@ class TdReportRebindVerifier:
                                                     notes)
         except PolicyError as exc:
             return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes), attested
-        own = facts.local_tdreport
-        rel = evaluation_info_from_tdreport(own, identity_of=self.local) if len(own) == 1024 else None
+        try:
+            rel = self._relative_reference(facts)
+        except PolicyError as exc:
+            return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes), attested
         if not we_are_new:
             decision = authenticate_rebinding_new(self.local, peer_policy=peer_policy, peer_tdreport=raw, rel=rel)
         else:
-            ext = evidence.servtd_ext or b""
-            init_tdinfo = evidence.init_tdinfo or b""
-            try:
-                form = check_init_hash(init_tdinfo, ext)
-            except PolicyError as exc:
-                pre_rules.append(RuleResult("init", "servtd_ext_hash", "equal", "SERVTD_EXT init hash", "", "",
-                                            False, exc.detail, "servtd_ext"))
-                return PolicyDecision.failed(exc, pre_rules, version="2.0", notes=notes), attested
-            pre_rules.append(RuleResult("init", "servtd_ext_hash", "equal", "SERVTD_EXT init hash", "", form,
-                                        True, "", "servtd_ext"))
-            init_attr = struct.unpack_from("<Q", ext, 48)[0]
             decision = authenticate_rebinding_old(self.local, peer_policy=peer_policy, peer_tdreport=raw,
-                                                  init_tdinfo=init_tdinfo, init_attr=init_attr, rel=rel)
+                                                  init_tdinfo=evidence.init_tdinfo or b"",
+                                                  servtd_ext=evidence.servtd_ext or b"", rel=rel,
+                                                  accept_module_form=True)
         decision.rules[:0] = pre_rules
         decision.notes[:0] = notes
         return decision, attested

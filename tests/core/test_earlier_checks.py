@@ -173,7 +173,6 @@ def test_the_largest_version_range_is_accepted(capsys, env) -> None:  # type: ig
 @pytest.mark.parametrize(("argv", "extra", "problem"), [
     (["-o", "rebind-prepare"], {}, "needs --policy-version 2"),
     (["-o", "rf"], {}, "needs --policy-version 2"),
-    (["-o", "rp", "--policy-version", "2", "--attestation", "azure"], {}, "not implemented"),
 ])
 def test_rebinding_that_cannot_work_is_refused_before_listening(capsys, env, argv, extra, problem) -> None:  # type: ignore[no-untyped-def]
     code, _, events = run(capsys, argv, dict(env, **extra))

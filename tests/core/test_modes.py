@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from migtd import eventlog, modes, paths
-from migtd.errors import ConfigError
+from migtd.errors import ConfigError, MigtdError
+from migtd.result import MigrationResult
 from migtd.verdict import AZCVMEMU_BYPASSES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,9 +105,10 @@ def test_each_mode_builds_its_verifier() -> None:
     dcap = modes.by_key("mock-quote-file").verifier(setup(env={"MIGTD_ROOT_CA_FILE": str(paths.mock_root_ca()),
                                                               "MIGTD_COLLATERAL_FILE": str(paths.mock_collateral())}))
     assert isinstance(dcap, DcapPeerVerifier) and dcap.bypass is True
-    with pytest.raises(ConfigError, match="not implemented"):
+    with pytest.raises(MigtdError) as err:   # azure rebinds with the TDREPORT verifier, which verifies the policy
         modes.by_key("azure").verifier(setup("rebind-prepare", 2))
-    assert [m.key for m in modes.MODES if m.rebinding] == ["mock-report", "mock-quote-file", "skip-ra"]
+    assert err.value.result == MigrationResult.InvalidPolicyError
+    assert [m.key for m in modes.MODES if m.rebinding] == ["azure", "mock-report", "mock-quote-file", "skip-ra"]
 
 
 def test_event_logs_per_mode() -> None:

@@ -9,7 +9,8 @@ quote, the old MigTD adds SERVTD_EXT (…1.6) and init TDINFO (…1.7); the new
 MigTD stores the 32-byte token, the peer's current attributes and SHA-384 of
 SERVTD_EXT with the current fields zeroed; rebind-finalize (byte 10 = 1)
 clears the session token on both sides and succeeds, unlike upstream, whose
-MigTD rejects byte 10 as reserved; rebind without policy v2 is refused up front (1).
+MigTD rejects byte 10 as reserved; rebind without policy v2 is refused up front (1);
+every mode, azure included, has a rebinding verifier.
 """
 
 from __future__ import annotations
@@ -96,12 +97,15 @@ def test_rebind_certificate_extensions() -> None:
     assert judge(old, is_client=False)
     import pytest
 
-    from migtd.errors import ConfigError, SecureSessionError
+    from migtd.errors import MigtdError, SecureSessionError
 
     with pytest.raises(SecureSessionError, match="SERVTD_EXT"):
         judge(new, is_client=False)  # the new side needs the old one's SERVTD_EXT
-    with pytest.raises(ConfigError, match="not implemented"):  # only skip-ra and mock-report
+    # azure rebinds too: its verifier is the TDREPORT one, which starts by verifying the local policy v2
+    assert modes.resolve("azure", {}).rebinding
+    with pytest.raises(MigtdError) as err:
         modes.resolve("azure", {}).verifier(modes.Setup("rebind-prepare", 2, b"", b"", {}, 60.0))
+    assert err.value.result == MigrationResult.InvalidPolicyError
 
 
 def _side(is_source: bool, store: FieldStore, stream) -> Migration:

@@ -217,6 +217,11 @@ def test_peer_data_blob() -> None:
         assert err.value.kind.value == "InvalidParameter"
 
 
+def servtd_ext(init_hash: bytes, init_attr: int) -> bytes:
+    """A 272-byte SERVTD_EXT carrying ``init_hash`` and ``init_attr`` (protocol.md §7 layout)."""
+    return init_hash + init_attr.to_bytes(8, "little") + bytes(216)
+
+
 def test_source_with_init_tdinfo(make_side, report_dat: bytes) -> None:  # type: ignore[no-untyped-def]
     """SPDM variant: init MigTD owner/SVN binding, ServtdExt hash and engine-not-older."""
     from migtd.policy.v2.flows import servtd_ext_hash
@@ -231,8 +236,8 @@ def test_source_with_init_tdinfo(make_side, report_dat: bytes) -> None:  # type:
     def run(tdinfo: bytes, digest: bytes = good_hash):  # type: ignore[no-untyped-def]
         return authenticate_migration_source(a.verified, local_report=a.report, peer_report=a.report,
                                              peer_event_log=a.log, peer_policy=a.policy, peer_chain=a.chain,
-                                             tolerate_rtmr_mismatch=True, init_tdinfo=tdinfo, init_attr=1 << 36,
-                                             init_servtd_info_hash=digest)
+                                             tolerate_rtmr_mismatch=True, init_tdinfo=tdinfo,
+                                             servtd_ext=servtd_ext(digest, 1 << 36))
     assert run(bytes(init)).ok
     changed_owner = bytearray(init)
     changed_owner[112] ^= 1
@@ -243,6 +248,17 @@ def test_source_with_init_tdinfo(make_side, report_dat: bytes) -> None:  # type:
     assert run(bytes(unknown_engine), servtd_ext_hash(bytes(unknown_engine), 1 << 36)).kind == "SvnMismatch"
     # the MROWNER field is excluded from the hash by init_attr bit 36
     assert servtd_ext_hash(bytes(changed_owner), 1 << 36) == good_hash
+    # the engine check classifies the masked init TDINFO (upstream): masking MRTD, RTMR0 or RTMR1 of the
+    # known engine leaves one the mapping does not know
+    for bit in (34, 38, 39):
+        attr = 1 << 36 | 1 << bit
+        decision = authenticate_migration_source(
+            a.verified, local_report=a.report, peer_report=a.report, peer_event_log=a.log, peer_policy=a.policy,
+            peer_chain=a.chain, tolerate_rtmr_mismatch=True, init_tdinfo=bytes(init),
+            servtd_ext=servtd_ext(servtd_ext_hash(bytes(init), attr), attr))
+        assert decision.kind == "SvnMismatch" and decision.failed_rules() == ["init.engine_not_older"], bit
+    assert [r.name for r in run(bytes(init)).rules][-3:] == ["init.owner", "init.servtd_ext_hash",
+                                                             "init.engine_not_older"]
 
 
 def test_start_up_and_init_data_bindings(make_side) -> None:  # type: ignore[no-untyped-def]

@@ -50,7 +50,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     where = tmp_path_factory.mktemp("inputs")
     names = {"policy_v2": "policy_v2.json", "chain": "chain.pem", "root": "root_ca.der",
-             "collateral": "collateral.json", "quote": "quote.bin"}
+             "collateral": "collateral.json", "quote": "quote.bin", "init": "init.bin"}
     for name in names.values():
         (where / name).write_bytes(b"an input")
     return {key: str(where / name) for key, name in names.items()}
@@ -124,15 +124,12 @@ def same_start(runner, files, tmp_path, capsys, mode, version, operation, role, 
     flags, named_collateral = MODES[mode]
     common = [f.format(**files) for f in flags] + ["--operation", operation]
     if version == 2:
-        common += ["--policy-v2", "--policy-file", files["policy_v2"], "--policy-issuer-chain-file", files["chain"]]
+        common += ["--policy-v2", "--policy-file", files["policy_v2"], "--policy-issuer-chain-file", files["chain"],
+                   "--init-migtd-data", files["init"]]
     collateral = files["collateral"] if named_collateral else None
     s_code, s_started, s_err = script(runner, ["--role", role, *common, *script_extra], collateral, tmp_path)
     c_args = ["--role", role, *common, *console_extra] + (["--collateral-file", collateral] if collateral else [])
     c_code, c_started, c_err = console(c_args, capsys)
-    if mode == "azure" and operation != "migration":  # refused by both before anything starts
-        assert (s_code, c_code) == (1, 1) and s_started is None and c_started is None
-        assert "not implemented" in s_err and "not implemented" in c_err
-        return None
     assert s_code == 0 and s_started is not None, s_err
     assert c_started is not None, c_err
     argv = list(c_started["argv"])
@@ -142,7 +139,23 @@ def same_start(runner, files, tmp_path, capsys, mode, version, operation, role, 
     assert s_started["argv"] == argv
     assert s_started["env"] == c_started["env"]
     assert s_started["argv"][:2] == ["--role", role]
+    assert s_started["env"].get("MIGTD_INIT_MIGTD_DATA_FILE") == (files["init"] if version == 2 else None)
     return s_started
+
+
+@pytest.mark.parametrize("problem", ["policy v1", "missing"])
+def test_both_refuse_init_data_they_cannot_pass(runner, files, tmp_path, capsys, problem) -> None:  # type: ignore[no-untyped-def]
+    """initMigtdData needs policy v2 (a v1 MigTD rejects it) and must exist, checked before anything starts."""
+    flags = ["--role", "source", "--skip-ra", "--init-migtd-data",
+             files["init"] if problem == "policy v1" else str(tmp_path / "absent.bin")]
+    if problem == "missing":
+        flags += ["--policy-v2", "--policy-file", files["policy_v2"], "--policy-issuer-chain-file", files["chain"]]
+    s_code, s_started, s_err = script(runner, flags, None, tmp_path)
+    c_code, c_started, c_err = console(flags, capsys)
+    assert (s_code, c_code) == (1, 1) and s_started is None and c_started is None
+    says = ("--init-migtd-data needs --policy-v2" if problem == "policy v1"
+            else f"Init MigTD data file not found: {tmp_path / 'absent.bin'}")
+    assert says in s_err and says in c_err
 
 
 def test_both_refuse_a_mock_quote_without_its_collateral(runner, files, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -189,12 +202,19 @@ def test_a_collateral_source_stands_in_for_the_collateral_file_in_both(runner, f
 def test_a_generated_policy_is_regenerated_but_never_clobbered_by_another_output(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from migtd.plan import PlanError, RunRequest, plan
 
-    generated = tmp_path / "generated_policy_v2_signed.json"
+    folder = tmp_path / "config" / "AzCVMEmu"       # where upstream's runner writes it
+    folder.mkdir(parents=True)
+    generated = folder / "policy_v2_signed.json"
     generated.write_text("the last run's policy")
-    (tmp_path / "generated_policy_issuer_chain.pem").write_text("the last run's chain")
+    (folder / "policy_issuer_chain.pem").write_text("the last run's chain")
     request = {"roles": ("destination", "source"), "attestation": "mock-report", "policy_version": 2,
                "generate_into": str(tmp_path), "front": "script"}
     run = plan(RunRequest(**request))  # a re-run in the same folder
-    assert run.generate and run.policy["source"] == str(generated)
+    assert run.generate[:6] == ("policy", "generate-v2", "--out", str(generated),
+                                "--chain-out", str(folder / "policy_issuer_chain.pem"))
+    assert run.policy["source"] == str(generated)
     with pytest.raises(PlanError, match="is the policy file"):
         plan(RunRequest(**request, log_files={"source": str(generated)}))
+    # an input that the generation would overwrite is refused too (here the init MigTD data)
+    with pytest.raises(PlanError, match="generated issuer chain .* is the init MigTD data file"):
+        plan(RunRequest(**request, init_migtd_data=str(folder / "policy_issuer_chain.pem")))

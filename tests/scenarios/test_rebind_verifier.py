@@ -171,3 +171,27 @@ def test_init_hash_accepts_the_two_published_forms_only() -> None:
     other = tdinfo[:16] + bytes(48) + tdinfo[64:]
     ext = hashlib.sha384(other).digest() + struct.pack("<Q", masked_attr) + bytes(216)
     assert check_init_hash(tdinfo, ext) == "SHA-384(TDINFO)"
+
+
+def test_self_references_come_from_our_own_verified_quote(facts: g.TdFacts, vectors) -> None:  # type: ignore[no-untyped-def]
+    """Upstream's get_local_tcb_evaluation_info: our quote, verified against our policy's collaterals,
+    gives the "self" facts; a quote that does not verify there is QuoteVerification (8)."""
+    from migtd.policy.v2 import relative_reference
+
+    side = _side(facts)
+    verifier = side.verifier()
+    provider = MockQeProvider()
+    quote = provider.quote(provider.td_report(bytes(64), eventlog.v2_event_log(side.chain, side.policy)))
+    check = verifier.check_local(quote)
+    assert check.tcb_status == "UpToDate"
+    rel = verifier._relative_reference(SessionFacts(local_quote=quote, local_check=check))
+    assert rel == relative_reference(verifier.local, check.record[1].report)
+    assert rel is not None and rel.tcb_status == "UpToDate" and rel.migtd_isvsvn == g.ENGINE_SVN
+    # a stale check (another quote) is not used; the TDREPORT stands in
+    report = provider.td_report(bytes(64), eventlog.v2_event_log(side.chain, side.policy))
+    fallback = verifier._relative_reference(SessionFacts(local_quote=b"other", local_check=check,
+                                                         local_tdreport=report))
+    assert fallback is not None and fallback.tcb_status is None and fallback.migtd_isvsvn == g.ENGINE_SVN
+    with pytest.raises(PolicyError) as err:
+        verifier.check_local((vectors / "attestation" / "az_migtd_quote.blob").read_bytes())
+    assert err.value.kind.value == "QuoteVerification" and err.value.result == MigrationResult.PolicyUnsatisfiedError

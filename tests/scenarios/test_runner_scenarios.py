@@ -147,9 +147,11 @@ def test_policy_v2_generated_from_mock_report(tmp_path: Path, port: int) -> None
     run = script(["--policy-v2", "--mock-report"], tmp_path, port)
     both_ok(run)
     assert "Policy generated successfully from mock report data" in run.out
-    assert (tmp_path / "generated_policy_v2_signed.json").is_file()
-    assert (tmp_path / "generated_policy_issuer_chain.pem").is_file()
-    assert not (paths.config_dir() / "generated").exists()
+    # where upstream's runner writes them, so its help examples naming these paths work
+    assert (tmp_path / "config" / "AzCVMEmu" / "policy_v2_signed.json").is_file()
+    assert (tmp_path / "config" / "AzCVMEmu" / "policy_issuer_chain.pem").is_file()
+    assert not list(tmp_path.glob("generated_*"))
+    assert not (paths.config_dir() / "AzCVMEmu").exists()
     for side in ("source", "destination"):
         assert "Pre-Session-Message Version: 0x0100" in run.messages(side)
         checked = rules(run, side)

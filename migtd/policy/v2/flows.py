@@ -16,6 +16,7 @@ import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from migtd import eventlog
 from migtd.attest.tdreport import TDINFO_SIZE, TDREPORT_SIZE, TdInfo, TeeTcbInfo
@@ -236,27 +237,30 @@ def authenticate_migration_dest(local: VerifiedPolicy, *, local_report: bytes, p
 
 def authenticate_migration_source(local: VerifiedPolicy, *, local_report: bytes, peer_report: bytes,
                                   peer_event_log: bytes, peer_policy: bytes, peer_chain: bytes,
-                                  tolerate_rtmr_mismatch: bool = False,
-                                  init_tdinfo: bytes | None = None, init_attr: int = 0,
-                                  init_servtd_info_hash: bytes | None = None) -> PolicyDecision:
+                                  tolerate_rtmr_mismatch: bool = False, init_tdinfo: bytes | None = None,
+                                  servtd_ext: bytes | None = None, accept_module_form: bool = False
+                                  ) -> PolicyDecision:
     """Destination checks source: ``policy`` then ``backwardPolicy``.
 
-    With ``init_tdinfo`` (the SPDM variant on real hardware) the source must
-    share the init MigTD's policy owner with a policy SVN not below it, the
-    init TDINFO must match ``init_servtd_info_hash`` when given, and the
-    source's engine must not be older than the init MigTD's. Emulation
-    (AzCVMEmu) skips these checks, so the engine passes None.
+    With ``init_tdinfo`` and the source's ``servtd_ext`` (upstream's
+    ``authenticate_migration_source_with_init_tdinfo``, SPDM on real hardware)
+    the init-TDINFO checks of :func:`check_init_tdinfo` follow, in upstream's
+    order, with the owner taken from the verified report. Upstream's AzCVMEmu
+    build skips them, so the emulated engine passes None.
     """
     def run(rules: list[RuleResult], notes: list[str]) -> None:
         _migration_peer(local, local.data.backward_policy, rules, notes, local_report=local_report,
                         peer_report=peer_report, peer_event_log=peer_event_log, peer_policy=peer_policy,
                         peer_chain=peer_chain, tolerate_rtmr_mismatch=tolerate_rtmr_mismatch)
         if init_tdinfo is not None:
-            peer_meas = Measurements.from_bytes(*(rpt.field(peer_report, n) for n in ("MRTD", "RTMR0", "RTMR1")))
-            verify_peer_init_tdinfo_against_suppl_data(init_tdinfo, peer_report)
-            if init_servtd_info_hash is not None:
-                check_servtd_ext_hash(init_tdinfo, init_attr, init_servtd_info_hash)
-            check_engine_not_older(local.tcb_mapping, peer_meas, tdinfo_measurements(init_tdinfo))
+            if len(peer_report) < rpt.REPORT_SIZE:
+                raise PolicyError(K.InvalidParameter,
+                                  f"verified report has {len(peer_report)} bytes, need {rpt.REPORT_SIZE}")
+            peer = PeerIdentity(rpt.field(peer_report, "MROWNER"), rpt.field(peer_report, "MROWNERCONFIG"),
+                                Measurements.from_bytes(*(rpt.field(peer_report, n)
+                                                          for n in ("MRTD", "RTMR0", "RTMR1"))))
+            check_init_tdinfo(rules, local.tcb_mapping, init_tdinfo, servtd_ext or b"", peer,
+                              accept_module_form=accept_module_form)
     return _decide(run)
 
 
@@ -273,19 +277,25 @@ def authenticate_rebinding_new(local: VerifiedPolicy, *, peer_policy: VerifiedPo
 
 
 def authenticate_rebinding_old(local: VerifiedPolicy, *, peer_policy: VerifiedPolicy, peer_tdreport: bytes,
-                               init_tdinfo: bytes | None = None, init_attr: int = 0,
-                               init_servtd_info_hash: bytes | None = None,
-                               rel: EvaluationInfo | None = None) -> PolicyDecision:
-    """New MigTD checks the old one: ``backwardPolicy`` only, plus the init-TDINFO checks when given."""
+                               init_tdinfo: bytes | None = None, servtd_ext: bytes | None = None,
+                               rel: EvaluationInfo | None = None, accept_module_form: bool = False
+                               ) -> PolicyDecision:
+    """New MigTD checks the old one (upstream ``authenticate_rebinding_old``).
+
+    Order, which decides the error of a peer that fails several checks: the
+    init-TDINFO checks of :func:`check_init_tdinfo` against the peer's
+    TDREPORT (owner and policy SVN, SERVTD_EXT hash, engine not older than
+    the init engine) when ``init_tdinfo`` is given, then ``backwardPolicy``
+    without Global rules.
+    """
     def run(rules: list[RuleResult], notes: list[str]) -> None:
         info = evaluation_info_from_tdreport(peer_tdreport, identity_of=peer_policy)
-        evaluate_block(local.data.backward_policy, info, rel or EvaluationInfo(), True, rules)
         if init_tdinfo is not None:
             peer_info = TdInfo.parse(bytes(peer_tdreport))
-            verify_peer_init_tdinfo_against_owner(init_tdinfo, peer_info.mrowner, peer_info.mrownerconfig)
-            if init_servtd_info_hash is not None:
-                check_servtd_ext_hash(init_tdinfo, init_attr, init_servtd_info_hash)
-            check_engine_not_older(local.tcb_mapping, _measurements(peer_info), tdinfo_measurements(init_tdinfo))
+            peer = PeerIdentity(peer_info.mrowner, peer_info.mrownerconfig, _measurements(peer_info))
+            check_init_tdinfo(rules, local.tcb_mapping, init_tdinfo, servtd_ext or b"", peer,
+                              accept_module_form=accept_module_form)
+        evaluate_block(local.data.backward_policy, info, rel or EvaluationInfo(), True, rules)
     return _decide(run)
 
 
@@ -358,10 +368,56 @@ def servtd_ext_hash(tdinfo: bytes, init_attr: int) -> bytes:
     return hashlib.sha384(masked_tdinfo(tdinfo, init_attr)).digest()
 
 
-def check_servtd_ext_hash(tdinfo: bytes, init_attr: int, expected: bytes) -> None:
-    """The init TDINFO, masked by ``init_attr``, must hash to ``expected`` (else InvalidTdReport)."""
-    if servtd_ext_hash(tdinfo, init_attr) != bytes(expected):
+def module_info_hash(tdinfo: bytes, servtd_type: int = 0, attr: int = 0) -> bytes:
+    """``SHA-384(SHA-384(TDINFO) ‖ type u16 ‖ attr u64)``: the TDX module's SERVTD_INFO_HASH form.
+
+    Upstream's emulator stores this form in SERVTD_INIT_SERVTD_INFO_HASH while
+    its verifier compares the plain one (protocol.md §7); see
+    :func:`verify_init_tdinfo`.
+    """
+    return hashlib.sha384(hashlib.sha384(tdinfo).digest() + struct.pack("<HQ", servtd_type, attr)).digest()
+
+
+#: SERVTD_EXT size (protocol.md §7): init hash 48, init attr 8, … current attr 8, reserved 104.
+SERVTD_EXT_SIZE = 272
+#: Names of the two SERVTD_EXT init-hash forms, as the ``init.servtd_ext_hash`` rule reports them.
+PLAIN_FORM = "SHA-384(TDINFO)"
+MODULE_FORM = "SHA-384(SHA-384(TDINFO) || type || attr)"
+
+
+def verify_init_tdinfo(init_tdinfo: bytes, servtd_ext: bytes, *, accept_module_form: bool = False
+                       ) -> tuple[bytes, str]:
+    """Upstream ``verify_init_tdinfo``: the init TDINFO must match SERVTD_EXT's init hash.
+
+    SERVTD_EXT shorter than 272 bytes is InvalidParameter (a longer one is
+    read from its start, as upstream reads it); the TDINFO, with the fields
+    SERVTD_EXT's ``init_attr`` selects zeroed, must hash to
+    ``init_servtd_info_hash`` (else InvalidTdReport). Returns that *masked*
+    TDINFO — what the engine check classifies, as upstream does — and the
+    form that matched. With ``accept_module_form`` the TDX-module form
+    (:func:`module_info_hash` of the masked TDINFO) is accepted too.
+    """
+    if len(servtd_ext) < SERVTD_EXT_SIZE:
+        raise PolicyError(K.InvalidParameter, f"SERVTD_EXT is {len(servtd_ext)} bytes, need {SERVTD_EXT_SIZE}")
+    expected = bytes(servtd_ext[0:48])
+    init_attr = struct.unpack_from("<Q", servtd_ext, 48)[0]
+    masked = masked_tdinfo(init_tdinfo, init_attr)
+    if hashlib.sha384(masked).digest() == expected:
+        return masked, PLAIN_FORM
+    if accept_module_form and module_info_hash(masked, 0, init_attr) == expected:
+        return masked, MODULE_FORM
+    raise PolicyError(K.InvalidTdReport, "the init TDINFO does not match SERVTD_EXT's init_servtd_info_hash")
+
+
+def check_servtd_ext_hash(tdinfo: bytes, init_attr: int, expected: bytes) -> bytes:
+    """The init TDINFO, masked by ``init_attr``, must hash to ``expected`` (else InvalidTdReport).
+
+    Returns the masked TDINFO.
+    """
+    masked = masked_tdinfo(tdinfo, init_attr)
+    if hashlib.sha384(masked).digest() != bytes(expected):
         raise PolicyError(K.InvalidTdReport, "the init TDINFO does not match the ServtdExt hash")
+    return masked
 
 
 def check_engine_not_older(mapping: TdTcbMapping, peer: Measurements, init: Measurements) -> None:
@@ -373,10 +429,74 @@ def check_engine_not_older(mapping: TdTcbMapping, peer: Measurements, init: Meas
         raise PolicyError(K.SvnMismatch, f"the peer's engine SVN {peer_svn} is below the init MigTD's {init_svn}")
 
 
+class PeerIdentity(NamedTuple):
+    """What the init-TDINFO checks compare with: the peer's owner, owner config and engine measurements,
+    taken from its verified TDREPORT (rebinding) or verified quote (migration)."""
+
+    mrowner: bytes
+    mrownerconfig: bytes
+    engine: Measurements
+
+
+def _init_rule(field: str, operation: str, reference: str, local: str, actual: str,
+               error: PolicyError | None = None) -> RuleResult:
+    return RuleResult("init", field, operation, reference, local, actual, error is None,
+                      error.detail if error is not None else "", f"init.{field}")
+
+
+def check_init_tdinfo(rules: list[RuleResult], mapping: TdTcbMapping, init_tdinfo: bytes, servtd_ext: bytes,
+                      peer: PeerIdentity, *, accept_module_form: bool = False) -> None:
+    """The init-TDINFO checks of a peer, in upstream's order (policy.md §3.9.3); raises the first failure.
+
+    1. ``init.owner``: the init MigTD has the peer's MROWNER (policy signer)
+       and a policy SVN not above the peer's (:func:`verify_peer_init_tdinfo_against_owner`);
+    2. ``init.servtd_ext_hash``: the init TDINFO matches SERVTD_EXT
+       (:func:`verify_init_tdinfo`), which yields the masked init TDINFO;
+    3. ``init.engine_not_older``: the peer's engine and the *masked* init
+       engine both resolve in our TCB mapping, the peer's SVN not below the
+       init one. Masking matters when ``init_attr`` selects MRTD, RTMR0 or
+       RTMR1 (bits 34, 38, 39): the zeroed register is what is classified.
+
+    Each check becomes one ``init.*`` rule, so an operator sees which one refused.
+    """
+    owner = ("owner", "equal", "peer MROWNER; init policy SVN <= peer's", "",
+             f"policy SVN {_svn_of(init_tdinfo[160:164])}" if len(init_tdinfo) >= 164 else "")
+    try:
+        verify_peer_init_tdinfo_against_owner(init_tdinfo, peer.mrowner, peer.mrownerconfig)
+    except PolicyError as exc:
+        rules.append(_init_rule(*owner, error=exc))
+        raise
+    rules.append(_init_rule(*owner))
+    ext = ("servtd_ext_hash", "equal", "SERVTD_EXT init hash", "")
+    try:
+        masked, form = verify_init_tdinfo(init_tdinfo, servtd_ext, accept_module_form=accept_module_form)
+    except PolicyError as exc:
+        rules.append(_init_rule(*ext, "", error=exc))
+        raise
+    rules.append(_init_rule(*ext, form))
+    init_engine = tdinfo_measurements(masked)
+    init_svn, peer_svn = (_svn_text(mapping.engine_svn(m)) for m in (init_engine, peer.engine))
+    engine = ("engine_not_older", "greater-or-equal", "init engine SVN", init_svn, peer_svn)
+    try:
+        check_engine_not_older(mapping, peer.engine, init_engine)
+    except PolicyError as exc:
+        rules.append(_init_rule(*engine, error=exc))
+        raise
+    rules.append(_init_rule(*engine))
+
+
+def _svn_text(svn: int | None) -> str:
+    return "not in the TCB mapping" if svn is None else str(svn)
+
+
 def verify_init_migtd_data_policy_binding(local: VerifiedPolicy, init_tdinfo: bytes) -> None:
     """Before MSK exchange: the init MigTD ran a policy signed by our signer, not newer than ours."""
     init = _tdinfo(init_tdinfo)
-    if init.mrowner != chainmod.signer_key_hash(local.policy_chain):
+    try:
+        signer = chainmod.signer_key_hash(local.policy_chain)
+    except chainmod.ChainError as exc:
+        raise PolicyError(K.InvalidCollateral, str(exc)) from None
+    if init.mrowner != signer:
         raise PolicyError(K.PolicyHashMismatch, "the init MigTD's MROWNER is not our policy signer's key hash")
     config = init.mrownerconfig
     if any(config[4:]):
