@@ -129,8 +129,52 @@ def _iter_entries(der: bytes, start: int, end: int, what: str, prefix: bytes, *,
 
 
 def _entries(der: bytes, start: int, end: int, what: str, prefix: bytes) -> dict[bytes, tuple[int, int, int]]:
-    """Map OID suffix → value TLV for a SEQUENCE OF SEQUENCE { OID, value } (strict)."""
-    return dict(_iter_entries(der, start, end, what, prefix))
+    """Map OID suffix → value TLV for a SEQUENCE OF SEQUENCE { OID, value } (strict; a repeated
+    OID keeps its last value).
+
+    The same rules as :func:`_iter_entries` with ``strict=True``, in one loop
+    that reads short-form headers inline (every element of a PCK extension
+    has one): this runs for every PCK certificate verified.
+    """
+    out = {}
+    plen = len(prefix)
+    off = start
+    while off < end:
+        if off + 2 <= end and der[off + 1] < 0x80:
+            es = off + 2
+            ee = es + der[off + 1]
+            if ee > end:
+                _readtlv(der, off, end, what)  # raises with the precise problem
+        else:
+            _, es, ee = _readtlv(der, off, end, what)
+        if es + 2 <= ee and der[es + 1] < 0x80:
+            t1, s1 = der[es], es + 2
+            e1 = s1 + der[es + 1]
+            if e1 > ee:
+                _readtlv(der, es, ee, what)
+        elif es == ee:
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        else:
+            t1, s1, e1 = _readtlv(der, es, ee, what)
+        if e1 == ee:
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        if e1 + 2 <= ee and der[e1 + 1] < 0x80:
+            value = (der[e1], e1 + 2, e1 + 2 + der[e1 + 1])
+            if value[2] > ee:
+                _readtlv(der, e1, ee, what)
+        else:
+            value = _readtlv(der, e1, ee, what)
+        if value[2] != ee:
+            _children(der, value[2], ee, what)  # a malformed extra element is reported as such
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        if t1 != _OID:
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        raw = der[s1:e1]
+        if raw[:plen] != prefix:
+            raise FormatError(_S, what, es, f"unexpected OID {_oid_text(raw)}")
+        out[raw[plen:]] = value
+        off = ee
+    return out
 
 
 def _outer(der: bytes) -> tuple[int, int]:

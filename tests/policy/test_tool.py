@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from migtd.attest import suppl as rpt
 from migtd.eventlog import v1_event_log
-from migtd.policy import report as rpt
 from migtd.tool.main import main
 
 ROOT = Path(__file__).resolve().parents[2]

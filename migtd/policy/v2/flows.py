@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from migtd import eventlog
+from migtd.attest import suppl as rpt
 from migtd.attest.tdreport import TDINFO_SIZE, TDREPORT_SIZE, TdInfo, TeeTcbInfo
 from migtd.errors import FormatError
-from migtd.policy import report as rpt
 from migtd.policy.decision import PolicyDecision, RuleResult
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v1_events import EventParseError, NamedEvent, name_events

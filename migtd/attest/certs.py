@@ -1,0 +1,354 @@
+"""The X.509 work of DCAP verification, done once and no more than needed.
+
+DCAP checks a handful of P-256 signatures over certificates and CRLs, and
+looks one extension up in the PCK certificate. ``cryptography`` does each of
+these, but generically: ``verify_directly_issued_by`` re-encodes the signed
+part and parses both names every time, ``tbs_certlist_bytes`` re-encodes a
+CRL, ``extensions`` decodes every extension. Here a certificate is kept with
+its DER, and the few spans DCAP needs (signed part, issuer and subject names,
+extensions) are located once by a small DER walker, so that:
+
+* an issuer signature is one explicit check — the certificate's signature
+  algorithm must be ECDSA, the issuer key an EC key, then one ECDSA verify
+  over the signed bytes — with the issuer's public key decoded once and
+  reused (:class:`Cert.key`);
+* the issuer-name check compares the encoded names first and falls back to
+  ``cryptography``'s name comparison only when the bytes differ, so it is
+  exactly as permissive as ``verify_directly_issued_by`` and no more;
+* a CRL's signature covers the TBS bytes sliced from its DER, and revocation is
+  a lookup by serial number;
+* the SGX extension is found by its OID without decoding the others (a
+  duplicate of any extension is still refused, as ``cryptography`` does).
+
+PEM chains are read by a fast path that accepts only plain, canonical PEM
+(blocks of base64 lines separated by line breaks) and falls back to
+``cryptography``'s loader for anything else, so what is accepted and rejected
+is exactly what ``load_pem_x509_certificates`` accepts and rejects.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
+
+from migtd.attest.errors import QuoteVerificationError
+from migtd.errors import FormatError
+
+_S = "X.509"
+#: What ``cryptography`` raises for an unparsable certificate (InvalidVersion is not a ValueError).
+X509_ERRORS = (ValueError, x509.InvalidVersion)
+_VERIFY_ERRORS = (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm)
+_ECDSA_OIDS = frozenset({
+    SignatureAlgorithmOID.ECDSA_WITH_SHA1, SignatureAlgorithmOID.ECDSA_WITH_SHA224,
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256, SignatureAlgorithmOID.ECDSA_WITH_SHA384,
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512, SignatureAlgorithmOID.ECDSA_WITH_SHA3_224,
+    SignatureAlgorithmOID.ECDSA_WITH_SHA3_256, SignatureAlgorithmOID.ECDSA_WITH_SHA3_384,
+    SignatureAlgorithmOID.ECDSA_WITH_SHA3_512})
+
+_SEQ, _OID, _BOOL, _OCTETS, _INT, _EXT_TAG, _VERSION_TAG = 0x30, 0x06, 0x01, 0x04, 0x02, 0xA3, 0xA0
+
+
+# --------------------------------------------------------------------------- DER spans
+
+
+def _tlv(data: bytes, off: int, end: int) -> tuple[int, int, int]:
+    """(tag, value start, value end) of the element at ``off`` (definite lengths only)."""
+    if off + 2 > end:
+        raise FormatError(_S, "DER", off, "truncated element")
+    tag, first = data[off], data[off + 1]
+    pos = off + 2
+    if first < 0x80:
+        length = first
+    else:
+        n = first & 0x7F
+        if n == 0 or n > 4 or pos + n > end:
+            raise FormatError(_S, "DER", off, "bad length")
+        length = int.from_bytes(data[pos:pos + n], "big")
+        pos += n
+    if pos + length > end:
+        raise FormatError(_S, "DER", off, f"{length} bytes run past their container")
+    return tag, pos, pos + length
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(tag, element start, value start, value end) of each element in [start, end)."""
+    out = []
+    off = start
+    while off < end:
+        tag, vs, ve = _tlv(data, off, end)
+        out.append((tag, off, vs, ve))
+        off = ve
+    return out
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+class Cert:
+    """A certificate with its DER and the spans DCAP verification reads (located on first use)."""
+
+    __slots__ = ("der", "x509", "_tbs", "_issuer_name", "_subject_name", "_spki", "_extensions", "_key")
+
+    def __init__(self, der: bytes, cert: x509.Certificate) -> None:
+        self.der = der
+        self.x509 = cert
+        self._tbs: bytes | None = None
+        self._key: ec.EllipticCurvePublicKey | None = None
+
+    def _locate(self) -> None:
+        der = self.der
+        _, outer_s, outer_e = _tlv(der, 0, len(der))
+        _, tbs_start, tbs_vs, tbs_ve = _children(der, outer_s, outer_e)[0]
+        fields = _children(der, tbs_vs, tbs_ve)
+        if fields and fields[0][0] == _VERSION_TAG:
+            fields = fields[1:]
+        # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, [1], [2], [3]
+        if len(fields) < 6:
+            raise FormatError(_S, "TBSCertificate", tbs_vs, "too few fields")
+        self._issuer_name = der[fields[2][1]:fields[2][3]]
+        self._subject_name = der[fields[4][1]:fields[4][3]]
+        self._spki = der[fields[5][1]:fields[5][3]]
+        ext = [f for f in fields[6:] if f[0] == _EXT_TAG]
+        self._extensions = (ext[0][2], ext[0][3]) if ext else None
+        self._tbs = der[tbs_start:tbs_ve]
+
+    @property
+    def tbs(self) -> bytes:
+        """The signed TBSCertificate bytes."""
+        if self._tbs is None:
+            self._locate()
+        return self._tbs  # type: ignore[return-value]
+
+    @property
+    def issuer_name(self) -> bytes:
+        """The encoded issuer Name."""
+        if self._tbs is None:
+            self._locate()
+        return self._issuer_name
+
+    @property
+    def subject_name(self) -> bytes:
+        """The encoded subject Name."""
+        if self._tbs is None:
+            self._locate()
+        return self._subject_name
+
+    @property
+    def spki(self) -> bytes:
+        """The encoded SubjectPublicKeyInfo."""
+        if self._tbs is None:
+            self._locate()
+        return self._spki
+
+    @classmethod
+    def from_der(cls, der: bytes) -> Cert:
+        """Parse one DER certificate; ``ValueError`` (or ``InvalidVersion``) when it does not parse."""
+        der = bytes(der)
+        cert = x509.load_der_x509_certificate(der)
+        self = cls(der, cert)
+        try:
+            self._locate()
+        except FormatError as exc:  # cryptography parsed it, so this cannot happen; keep the error class
+            raise ValueError(exc.message) from None
+        return self
+
+    @property
+    def key(self) -> ec.EllipticCurvePublicKey | None:
+        """The EC public key (decoded once), or ``None`` when the key is not an EC key."""
+        if self._key is None:
+            try:
+                key = self.x509.public_key()
+            except (ValueError, UnsupportedAlgorithm):
+                return None
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                return None
+            self._key = key
+        return self._key
+
+    def point(self) -> bytes:
+        """The public key as an uncompressed EC point (``b""`` for a non-EC key)."""
+        key = self.key
+        return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint) if key is not None else b""
+
+    def same_key(self, other: Cert) -> bool:
+        """Whether both hold the same EC public key (identical key encodings decide at once)."""
+        if self.spki == other.spki:
+            return self.key is not None
+        mine = self.point()
+        return bool(mine) and mine == other.point()
+
+    def common_name(self) -> str:
+        """The first subject CN ("" when there is none or the name does not decode)."""
+        try:
+            attrs = self.x509.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        except ValueError:
+            return ""
+        return str(attrs[0].value) if attrs else ""
+
+    def extension(self, oid_der: bytes) -> bytes | None:
+        """The value (OCTET STRING content) of the extension whose OID content bytes are ``oid_der``.
+
+        ``None`` when absent; :class:`FormatError` for malformed extensions or
+        any extension OID that occurs twice.
+        """
+        if self._tbs is None:
+            self._locate()
+        if self._extensions is None:
+            return None
+        start, end = self._extensions
+        der = self.der
+        tag, seq_s, seq_e = _tlv(der, start, end)
+        if tag != _SEQ:
+            raise FormatError(_S, "extensions", start, "not a SEQUENCE")
+        seen: set[bytes] = set()
+        found = None
+        for etag, _, es, ee in _children(der, seq_s, seq_e):
+            parts = _children(der, es, ee) if etag == _SEQ else []
+            if not 2 <= len(parts) <= 3 or parts[0][0] != _OID or parts[-1][0] != _OCTETS \
+                    or (len(parts) == 3 and parts[1][0] != _BOOL):
+                raise FormatError(_S, "extension", es, "expected SEQUENCE { OID, [BOOLEAN], OCTET STRING }")
+            oid = der[parts[0][2]:parts[0][3]]
+            if oid in seen:
+                raise FormatError(_S, "extension", es, "an extension occurs twice")
+            seen.add(oid)
+            if oid == oid_der:
+                found = der[parts[-1][2]:parts[-1][3]]
+        return found
+
+
+def check_issued_by(cert: Cert, issuer: Cert, step: str, what: str) -> None:
+    """What ``cert.verify_directly_issued_by(issuer)`` checks, for ECDSA issuers.
+
+    The certificate's issuer must equal the issuer's subject, its signature
+    algorithm must be ECDSA with a hash ``cryptography`` knows, and the
+    signature must verify with the issuer's EC key over the signed bytes.
+    """
+    if cert.issuer_name != issuer.subject_name:
+        try:
+            same = cert.x509.issuer == issuer.x509.subject
+        except ValueError:
+            same = False
+        if not same:
+            raise QuoteVerificationError(step, f"{what} is not signed by its issuer (issuer name mismatch)")
+    key = issuer.key
+    try:
+        if key is None or cert.x509.signature_algorithm_oid not in _ECDSA_OIDS:
+            raise InvalidSignature("not an ECDSA signature by an EC key")
+        key.verify(cert.x509.signature, cert.tbs, ec.ECDSA(cert.x509.signature_hash_algorithm))  # type: ignore[arg-type]
+    except _VERIFY_ERRORS as exc:
+        raise QuoteVerificationError(step, f"{what} is not signed by its issuer ({exc or 'bad signature'})") from None
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n((?:[A-Za-z0-9+/=]+\r?\n)+)-----END CERTIFICATE-----\r?\n?")
+_PEM_GAP = re.compile(rb"[\r\n]*")
+
+
+def _canonical_pem_ders(data: bytes) -> list[bytes] | None:
+    """DER of each block if ``data`` is nothing but plain PEM certificate blocks; else ``None``."""
+    ders = []
+    pos = _PEM_GAP.match(data, 0).end()  # type: ignore[union-attr]
+    while pos < len(data):
+        m = _PEM_BLOCK.match(data, pos)
+        if m is None:
+            return None
+        try:
+            ders.append(binascii.a2b_base64(m.group(1).replace(b"\r", b"").replace(b"\n", b""), strict_mode=True))
+        except binascii.Error:
+            return None
+        pos = _PEM_GAP.match(data, m.end()).end()  # type: ignore[union-attr]
+    return ders
+
+
+def load_pem_chain(pem: bytes | str, step: str, count: int) -> list[Cert]:
+    """Exactly ``count`` certificates from a PEM chain (a trailing NUL is ignored)."""
+    data = pem.encode() if isinstance(pem, str) else bytes(pem)
+    data = data.rstrip(b"\0")
+    try:
+        ders = _canonical_pem_ders(data)
+        if ders:
+            certs = [Cert.from_der(d) for d in ders]
+        else:
+            certs = [Cert.from_der(c.public_bytes(Encoding.DER)) for c in x509.load_pem_x509_certificates(data)]
+    except X509_ERRORS as exc:
+        raise QuoteVerificationError(step, f"certificate chain does not parse: {exc}") from None
+    except FormatError as exc:
+        raise QuoteVerificationError(step, f"certificate chain does not parse: {exc.message}") from None
+    if len(certs) != count:
+        raise QuoteVerificationError(step, f"expected {count} certificates, found {len(certs)}")
+    return certs
+
+
+def load_anchor(data: bytes) -> Cert:
+    """The configured trust anchor, DER or PEM (its self-signature is not checked: it is trusted)."""
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return Cert.from_der(x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER))
+        return Cert.from_der(data)
+    except X509_ERRORS as exc:
+        raise QuoteVerificationError("root_ca", f"trusted root CA does not parse: {exc}") from None
+    except FormatError as exc:
+        raise QuoteVerificationError("root_ca", f"trusted root CA does not parse: {exc.message}") from None
+
+
+# --------------------------------------------------------------------------- CRLs
+
+
+class Crl:
+    """A CRL with the bytes its signature covers."""
+
+    __slots__ = ("x509", "tbs", "number")
+
+    def __init__(self, crl: x509.CertificateRevocationList, der: bytes) -> None:
+        self.x509 = crl
+        _, outer_s, outer_e = _tlv(der, 0, len(der))
+        _, tbs_start, _, tbs_end = _children(der, outer_s, outer_e)[0]
+        self.tbs = der[tbs_start:tbs_end]
+        try:
+            self.number: int | None = int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+        except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+            self.number = None
+
+    def signed_by(self, key: ec.EllipticCurvePublicKey | None) -> bool:
+        """What ``is_signature_valid(key)`` decides, for EC keys (an ECDSA signature required)."""
+        crl = self.x509
+        try:
+            if key is None or crl.signature_algorithm_oid not in _ECDSA_OIDS:
+                return False
+            key.verify(crl.signature, self.tbs, ec.ECDSA(crl.signature_hash_algorithm))  # type: ignore[arg-type]
+        except _VERIFY_ERRORS:
+            return False
+        return True
+
+    def revokes(self, serial: int) -> bool:
+        """Whether the CRL lists ``serial``."""
+        return self.x509.get_revoked_certificate_by_serial_number(serial) is not None
+
+
+_PEM_CRL = re.compile(r"-----BEGIN X509 CRL-----\r?\n((?:[A-Za-z0-9+/=]+\r?\n)+)-----END X509 CRL-----[\r\n]*")
+
+
+def load_crl(text: str, what: str) -> Crl:
+    """A CRL given as PEM (what MigTD's collateral holds) or as hex of its DER (Intel also accepts that)."""
+    try:
+        if "-----BEGIN" in text:
+            m = _PEM_CRL.fullmatch(text)
+            der = None
+            if m is not None:
+                try:
+                    der = binascii.a2b_base64("".join(m.group(1).split()), strict_mode=True)
+                except binascii.Error:
+                    der = None
+            if der is not None:
+                return Crl(x509.load_der_x509_crl(der), der)
+            crl = x509.load_pem_x509_crl(text.encode())
+            return Crl(crl, crl.public_bytes(Encoding.DER))
+        der = bytes.fromhex(text.strip())
+        return Crl(x509.load_der_x509_crl(der), der)
+    except (ValueError, FormatError) as exc:
+        problem = exc.message if isinstance(exc, FormatError) else str(exc)
+        raise QuoteVerificationError("crl", f"{what} does not parse: {problem}") from None
