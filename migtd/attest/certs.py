@@ -175,15 +175,24 @@ class Cert:
         key = self.key
         return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint) if key is not None else b""
 
-    def same_key(self, other: Cert) -> bool:
-        """Whether both hold the same EC public key (identical key encodings decide at once)."""
-        if self.spki == other.spki:
-            return self.key is not None
+    def same_key(self, anchor: Cert) -> bool:
+        """Whether this certificate holds ``anchor``'s EC public key (identical key encodings
+        decide at once; otherwise the decoded points are compared)."""
+        if self.spki == anchor.spki:
+            return anchor.key is not None
         mine = self.point()
-        return bool(mine) and mine == other.point()
+        return bool(mine) and mine == anchor.point()
 
     def common_name(self) -> str:
-        """The first subject CN ("" when there is none or the name does not decode)."""
+        """The first subject CN ("" when there is none or the name does not decode).
+
+        Read from the encoded name when its CN is a UTF8String, PrintableString
+        or IA5String that decodes cleanly; any other case is left to
+        ``cryptography``'s name parser, which decides as before.
+        """
+        found = _first_cn(self.subject_name)
+        if found is not None:
+            return found
         try:
             attrs = self.x509.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         except ValueError:
@@ -219,6 +228,39 @@ class Cert:
             if oid == oid_der:
                 found = der[parts[-1][2]:parts[-1][3]]
         return found
+
+
+_CN_OID = b"\x55\x04\x03"
+_PRINTABLE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def _first_cn(name: bytes) -> str | None:
+    """The first CN of an encoded Name, or ``None`` to let ``cryptography`` decide."""
+    try:
+        tag, vs, ve = _tlv(name, 0, len(name))
+        if tag != _SEQ or ve != len(name):
+            return None
+        for set_tag, _, ss, se in _children(name, vs, ve):
+            if set_tag != 0x31:
+                return None
+            for atv_tag, _, as_, ae in _children(name, ss, se):
+                parts = _children(name, as_, ae)
+                if atv_tag != _SEQ or len(parts) != 2 or parts[0][0] != _OID:
+                    return None
+                if name[parts[0][2]:parts[0][3]] != _CN_OID:
+                    continue
+                vtag, _, value_s, value_e = parts[1]
+                raw = name[value_s:value_e]
+                if vtag == 0x0C:                       # UTF8String
+                    return raw.decode("utf-8")
+                if vtag == 0x13 and _PRINTABLE.issuperset(raw):   # PrintableString
+                    return raw.decode("ascii")
+                if vtag == 0x16 and raw.isascii():     # IA5String
+                    return raw.decode("ascii")
+                return None
+    except (FormatError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def check_issued_by(cert: Cert, issuer: Cert, step: str, what: str) -> None:
@@ -264,20 +306,22 @@ def _canonical_pem_ders(data: bytes) -> list[bytes] | None:
     return ders
 
 
-def load_pem_chain(pem: bytes | str, step: str, count: int) -> list[Cert]:
-    """Exactly ``count`` certificates from a PEM chain (a trailing NUL is ignored)."""
+def load_pem_chain(pem: bytes | str, step: str, count: int, known: dict[bytes, Cert] | None = None) -> list[Cert]:
+    """Exactly ``count`` certificates from a PEM chain (a trailing NUL is ignored).
+
+    ``known`` maps DER to certificates already parsed (the trust anchor, the
+    collateral's CAs): a block with the same bytes reuses that object.
+    """
     data = pem.encode() if isinstance(pem, str) else bytes(pem)
     data = data.rstrip(b"\0")
+    known = known or {}
     try:
         ders = _canonical_pem_ders(data)
-        if ders:
-            certs = [Cert.from_der(d) for d in ders]
-        else:
-            certs = [Cert.from_der(c.public_bytes(Encoding.DER)) for c in x509.load_pem_x509_certificates(data)]
+        if not ders:
+            ders = [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(data)]
+        certs = [known.get(d) or Cert.from_der(d) for d in ders]
     except X509_ERRORS as exc:
         raise QuoteVerificationError(step, f"certificate chain does not parse: {exc}") from None
-    except FormatError as exc:
-        raise QuoteVerificationError(step, f"certificate chain does not parse: {exc.message}") from None
     if len(certs) != count:
         raise QuoteVerificationError(step, f"expected {count} certificates, found {len(certs)}")
     return certs
@@ -301,17 +345,24 @@ def load_anchor(data: bytes) -> Cert:
 class Crl:
     """A CRL with the bytes its signature covers."""
 
-    __slots__ = ("x509", "tbs", "number")
+    __slots__ = ("x509", "tbs", "_number")
 
     def __init__(self, crl: x509.CertificateRevocationList, der: bytes) -> None:
         self.x509 = crl
         _, outer_s, outer_e = _tlv(der, 0, len(der))
         _, tbs_start, _, tbs_end = _children(der, outer_s, outer_e)[0]
         self.tbs = der[tbs_start:tbs_end]
-        try:
-            self.number: int | None = int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
-        except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
-            self.number = None
+        self._number: int | None | bool = False
+
+    @property
+    def number(self) -> int | None:
+        """The CRL Number extension (``None`` when absent or malformed), decoded once."""
+        if self._number is False:
+            try:
+                self._number = int(self.x509.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+            except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+                self._number = None
+        return self._number  # type: ignore[return-value]
 
     def signed_by(self, key: ec.EllipticCurvePublicKey | None) -> bool:
         """What ``is_signature_valid(key)`` decides, for EC keys (an ECDSA signature required)."""
@@ -329,23 +380,32 @@ class Crl:
         return self.x509.get_revoked_certificate_by_serial_number(serial) is not None
 
 
-_PEM_CRL = re.compile(r"-----BEGIN X509 CRL-----\r?\n((?:[A-Za-z0-9+/=]+\r?\n)+)-----END X509 CRL-----[\r\n]*")
+_CRL_BEGIN, _CRL_END = b"-----BEGIN X509 CRL-----\n", b"-----END X509 CRL-----"
+
+
+def _canonical_pem_crl(data: bytes) -> bytes | None:
+    """The DER of a plain PEM CRL (one block, base64 lines, nothing around it), else ``None``."""
+    body = data.rstrip(b"\r\n")
+    if not (body.startswith(_CRL_BEGIN) and body.endswith(_CRL_END)):
+        return None
+    body = body[len(_CRL_BEGIN):-len(_CRL_END)]
+    if b"-" in body:
+        return None
+    try:
+        return binascii.a2b_base64(body.replace(b"\r", b"").replace(b"\n", b""), strict_mode=True)
+    except binascii.Error:
+        return None
 
 
 def load_crl(text: str, what: str) -> Crl:
     """A CRL given as PEM (what MigTD's collateral holds) or as hex of its DER (Intel also accepts that)."""
     try:
         if "-----BEGIN" in text:
-            m = _PEM_CRL.fullmatch(text)
-            der = None
-            if m is not None:
-                try:
-                    der = binascii.a2b_base64("".join(m.group(1).split()), strict_mode=True)
-                except binascii.Error:
-                    der = None
+            data = text.encode()
+            der = _canonical_pem_crl(data)
             if der is not None:
                 return Crl(x509.load_der_x509_crl(der), der)
-            crl = x509.load_pem_x509_crl(text.encode())
+            crl = x509.load_pem_x509_crl(data)
             return Crl(crl, crl.public_bytes(Encoding.DER))
         der = bytes.fromhex(text.strip())
         return Crl(x509.load_der_x509_crl(der), der)

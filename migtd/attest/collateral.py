@@ -42,6 +42,7 @@ QE_STATUSES = frozenset({"UpToDate", "ConfigurationNeeded", "OutOfDate", "OutOfD
 
 _U8, _U16, _U32 = 0xFF, 0xFFFF, 0xFFFF_FFFF
 _INT_ONLY = {int}
+_STR_ONLY = {str}
 
 
 @dataclass(frozen=True)
@@ -390,6 +391,11 @@ class TcbInfo:
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> TcbInfo:
         """From the decoded ``tcbInfo`` object (what :func:`parse_signed_body` returns)."""
+        return _tcb_info_fast(doc) or cls._from_document_checked(doc)
+
+    @classmethod
+    def _from_document_checked(cls, doc: dict[str, Any]) -> TcbInfo:
+        """Field by field, naming the first field that is wrong."""
         w = "tcbInfo."
         module = None
         if isinstance(doc.get("tdxModule"), dict):
@@ -426,6 +432,87 @@ class TcbInfo:
             evaluation_data_number=_int(doc, "tcbEvaluationDataNumber", w),
             module=module, module_identities=tuple(identities), levels=tuple(levels),
         )
+
+
+_ZERO16 = (0,) * 16
+
+
+def _svns_ok(values: tuple[int, ...], maximum: int) -> bool:
+    return set(map(type, values)) <= _INT_ONLY and min(values) >= 0 and max(values) <= maximum
+
+
+def _advisories_fast(level: dict[str, Any]) -> tuple[str, ...] | None:
+    ids = level.get("advisoryIDs")
+    if ids is None:
+        return ()
+    if type(ids) is list and set(map(type, ids)) <= _STR_ONLY:
+        return tuple(ids)
+    return None
+
+
+def _isv_levels_fast(levels: Any, allowed: frozenset[str] | None) -> tuple[IsvLevel, ...] | None:
+    if type(levels) is not list:
+        return None
+    out = []
+    for lv in levels:
+        isvsvn, status = lv["tcb"]["isvsvn"], lv["tcbStatus"]
+        advisories = _advisories_fast(lv)
+        if type(isvsvn) is not int or not 0 <= isvsvn <= _U16 or type(status) is not str \
+                or (allowed is not None and status not in allowed) or advisories is None:
+            return None
+        out.append(IsvLevel(isvsvn, parse_time(lv["tcbDate"], ""), status, advisories))
+    return tuple(out)
+
+
+def _tcb_info_fast(doc: dict[str, Any]) -> TcbInfo | None:
+    """:meth:`TcbInfo.from_document` for a TCB info that is well formed in every field.
+
+    It accepts exactly what the field-by-field reader accepts and builds the
+    same value; anything unusual (a missing key, a wrong type, a value out of
+    range, an exception) returns ``None`` so the checked reader runs and
+    names the problem. This is the TCB info parse of every cold verification.
+    """
+    try:
+        levels = []
+        for lv in doc["tcbLevels"]:
+            tcb = lv["tcb"]
+            sgx = tuple([c["svn"] for c in tcb["sgxtcbcomponents"]])
+            tdx = tuple([c["svn"] for c in tcb["tdxtcbcomponents"]]) if "tdxtcbcomponents" in tcb else _ZERO16
+            pcesvn, status = tcb["pcesvn"], lv["tcbStatus"]
+            advisories = _advisories_fast(lv)
+            if len(sgx) != 16 or len(tdx) != 16 or not _svns_ok(sgx + tdx, _U8) or type(pcesvn) is not int \
+                    or not 0 <= pcesvn <= _U16 or type(status) is not str or status not in PLATFORM_STATUSES \
+                    or advisories is None:
+                return None
+            levels.append(TcbLevel(sgx, pcesvn, tdx, parse_time(lv["tcbDate"], ""), status, advisories))
+        module = None
+        m = doc.get("tdxModule")
+        if type(m) is dict:
+            module = ModuleIdentity("", _hex(m, "mrsigner", 48, ""), _hex(m, "attributes", 8, ""),
+                                    _hex(m, "attributesMask", 8, ""), ())
+        identities = []
+        if "tdxModuleIdentities" in doc:
+            raw = doc["tdxModuleIdentities"]
+            if type(raw) is not list:
+                return None
+            for m in raw:
+                if type(m["id"]) is not str:
+                    return None
+                mod_levels = _isv_levels_fast(m["tcbLevels"], None)
+                if mod_levels is None:
+                    return None
+                identities.append(ModuleIdentity(m["id"], _hex(m, "mrsigner", 48, ""), _hex(m, "attributes", 8, ""),
+                                                 _hex(m, "attributesMask", 8, ""), mod_levels))
+        version, tcb_type, number = doc["version"], doc.get("tcbType", 0), doc["tcbEvaluationDataNumber"]
+        if not _svns_ok((version, tcb_type, number), _U32) or type(doc["tcbLevels"]) is not list:
+            return None
+        return TcbInfo(
+            id=str(doc.get("id", "")), version=version, issue_date=parse_time(doc.get("issueDate"), ""),
+            next_update=parse_time(doc.get("nextUpdate"), ""), fmspc=_hex(doc, "fmspc", 6, ""),
+            pce_id=_hex(doc, "pceId", 2, ""), tcb_type=tcb_type, evaluation_data_number=number,
+            module=module, module_identities=tuple(identities), levels=tuple(levels))
+    except (FormatError, KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

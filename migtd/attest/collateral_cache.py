@@ -94,6 +94,7 @@ class VerifiedCollateral:
         self.pck_crl_issuers: set[bytes] = set()            # DERs of PCK CAs whose PCK CRL signature verified
         self.qe_identity: QeIdentity | None = None
         self._root_signed: dict[bytes, Cert] = {}           # DER -> certificate verified as issued by the root
+        self.known: dict[bytes, Cert] = {root.der: root}    # DER -> parsed certificate (anchor, collateral CAs)
         self._signing_chains: dict[str, list[Cert]] = {}    # issuer-chain PEM -> verified chain
         self._tcb: dict[bytes, TcbEntry] = {}
         self._platforms: OrderedDict[bytes, VerifiedPlatform] = OrderedDict()
@@ -109,12 +110,20 @@ class VerifiedCollateral:
         with self._lock:
             self._root_signed[cert.der] = cert
 
+    def load_chain(self, pem: bytes | str, step: str, count: int) -> list[Cert]:
+        """A collateral chain, its certificates kept in :attr:`known` for the chains that follow."""
+        chain = load_pem_chain(pem, step, count, self.known)
+        with self._lock:
+            for cert in chain:
+                self.known.setdefault(cert.der, cert)
+        return chain
+
     def signing_chain(self, pem: str, step: str, what: str) -> list[Cert]:
         """A [signer, root] chain ending at the anchor, the signer issued by it and not revoked."""
         chain = self._signing_chains.get(pem)
         if chain is not None:
             return chain
-        chain = load_pem_chain(pem, step, 2)
+        chain = self.load_chain(pem, step, 2)
         signer, root = chain
         if not root.same_key(self.root):
             raise QuoteVerificationError(step, f"{what} issuer chain does not end at the trusted root CA")
@@ -194,11 +203,11 @@ def verify_collateral(collateral: Collateral, root_ca: bytes) -> VerifiedCollate
     if not root_crl.signed_by(root.key):
         raise QuoteVerificationError("crl", "root CA CRL is not signed by the trusted root CA")
     pck_crl = load_crl(collateral.pck_crl, "PCK CRL")
-    crl_chain = load_pem_chain(collateral.pck_crl_issuer_chain, "crl", 2)
-    windows = [crl_window("root CA CRL", root_crl), crl_window("PCK CRL", pck_crl),
-               cert_window("PCK CRL issuer chain[0]", crl_chain[0]),
-               cert_window("PCK CRL issuer chain[1]", crl_chain[1])]
+    windows = [crl_window("root CA CRL", root_crl), crl_window("PCK CRL", pck_crl)]
     vc = VerifiedCollateral(collateral, root, root_crl, pck_crl, windows)
+    crl_chain = vc.load_chain(collateral.pck_crl_issuer_chain, "crl", 2)
+    windows += [cert_window("PCK CRL issuer chain[0]", crl_chain[0]),
+                cert_window("PCK CRL issuer chain[1]", crl_chain[1])]
     if crl_chain[1].same_key(root):
         try:
             vc.root_issued(crl_chain[0], "crl", "PCK CRL issuer")

@@ -102,6 +102,7 @@ class SgxExtension:
 
 
 _CONFIG_NAMES = {b"\x01": "dynamicPlatform", b"\x02": "cachedKeys", b"\x03": "SMTEnabled"}
+_COMPONENT_KEYS = tuple(bytes([i]) for i in range(1, 17))
 # Content bytes of the extension's base OID; every element OID is this plus small arcs,
 # so elements are keyed by the raw suffix bytes (no string decoding on the hot path).
 _PREFIX = encode_oid_body(SGX_EXTENSION_OID)
@@ -233,11 +234,12 @@ def parse_sgx_extension(der: bytes) -> SgxExtension:
     _, ts, te = want(b"\x02", _SEQ, "TCB")
     tcb = _entries(der, ts, te, "TCB entry", _PREFIX + b"\x02")
     comps = []
-    for i in range(1, 17):
-        item = tcb.get(bytes([i]))
+    for i, key in enumerate(_COMPONENT_KEYS, 1):
+        item = tcb.get(key)
         if item is None or item[0] != _INT:
             raise FormatError(_S, f"TCB.comp{i:02d}", ts, "missing or not an INTEGER")
-        comps.append(small_int(*item, f"TCB.comp{i:02d}"))
+        _, s, e = item
+        comps.append(der[s] if e - s == 1 and der[s] < 0x80 else small_int(_INT, s, e, f"TCB.comp{i:02d}"))
     item = tcb.get(b"\x11")
     if item is None or item[0] != _INT:
         raise FormatError(_S, "TCB.pcesvn", ts, "missing or not an INTEGER")

@@ -127,7 +127,7 @@ class VerifiedQuote:
 
 def verify_platform(vc: VerifiedCollateral, chain: bytes) -> VerifiedPlatform:
     """Steps 3–7 for a quote's PCK chain: chain to the anchor, CRLs, SGX extension, TCB info."""
-    leaf, pck_ca, chain_root = load_pem_chain(chain, "pck_chain", 3)
+    leaf, pck_ca, chain_root = load_pem_chain(chain, "pck_chain", 3, vc.known)
     if not chain_root.same_key(vc.root):
         raise QuoteVerificationError("root_ca", "the quote's PCK chain does not end at the trusted root CA")
     if chain_root.der != vc.root.der:
