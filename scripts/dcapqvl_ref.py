@@ -101,7 +101,8 @@ def dcap_verdict(dcap_qvl: Any, quote: bytes, collateral: Any, root_ca_der: byte
         result = dcap_qvl.verify_with_root_ca(quote, collateral, root_ca_der, now)
     except ValueError as exc:
         reason = " ".join(str(exc).split())
-        if any(r in reason for r in TD_ATTRIBUTE_REASONS):
+        first = reason.removeprefix("Verification failed: ").split(" Caused by:", 1)[0].strip()
+        if first in TD_ATTRIBUTE_REASONS:     # the final TD-attribute step itself, not e.g. a QE report check
             return Verdict("td_attributes", detail=reason)
         return Verdict("reject", detail=reason)
     return Verdict("accept", result.status, tuple(result.advisory_ids), result.status)

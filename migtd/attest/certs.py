@@ -327,6 +327,45 @@ def load_pem_chain(pem: bytes | str, step: str, count: int, known: dict[bytes, C
     return certs
 
 
+def self_issued(cert: Cert) -> bool:
+    """Whether subject and issuer are the same name (bytes first, then ``cryptography``'s comparison)."""
+    if cert.issuer_name == cert.subject_name:
+        return True
+    try:
+        return cert.x509.issuer == cert.x509.subject
+    except ValueError:
+        return False
+
+
+def pck_chain_roles(certs: list[Cert], step: str) -> tuple[Cert, Cert, Cert]:
+    """(PCK certificate, PCK CA, root) of a quote's chain, found as Intel's library finds them.
+
+    Intel does not rely on the order: the root is the (last) self-issued
+    certificate, the CA the first other certificate whose CN contains "CA",
+    the PCK certificate the (last) one whose CN contains "SGX PCK Certificate".
+    """
+    roots = [c for c in certs if self_issued(c)]
+    cas = [c for c in certs if "CA" in c.common_name() and not self_issued(c)]
+    leaves = [c for c in certs if "SGX PCK Certificate" in c.common_name()]
+    if not roots:
+        raise QuoteVerificationError(step, "the PCK chain has no self-issued root CA certificate")
+    if not cas:
+        raise QuoteVerificationError(step, "the PCK chain has no PCK CA certificate (a CN containing 'CA')")
+    if not leaves:
+        raise QuoteVerificationError(step, "the PCK chain has no SGX PCK Certificate")
+    return leaves[-1], cas[0], roots[-1]
+
+
+def signing_chain_roles(certs: list[Cert], step: str, what: str) -> tuple[Cert, Cert]:
+    """(signing certificate, root) of a two-certificate chain, in either order (the root is self-issued)."""
+    first, second = certs
+    if self_issued(second):
+        return first, second
+    if self_issued(first):
+        return second, first
+    raise QuoteVerificationError(step, f"{what} issuer chain has no self-issued root CA certificate")
+
+
 def load_anchor(data: bytes) -> Cert:
     """The configured trust anchor, DER or PEM (its self-signature is not checked: it is trusted)."""
     try:

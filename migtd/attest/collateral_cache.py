@@ -36,7 +36,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from migtd.attest.certs import Cert, Crl, check_issued_by, load_anchor, load_crl, load_pem_chain
+from migtd.attest.certs import (
+    Cert,
+    Crl,
+    check_issued_by,
+    load_anchor,
+    load_crl,
+    load_pem_chain,
+    signing_chain_roles,
+)
 from migtd.attest.collateral import Collateral, QeIdentity, SignedBody, TcbInfo, parse_signed_body
 from migtd.attest.errors import QuoteVerificationError
 from migtd.attest.sgx_ext import SgxExtension
@@ -123,13 +131,15 @@ class VerifiedCollateral:
         chain = self._signing_chains.get(pem)
         if chain is not None:
             return chain
-        chain = self.load_chain(pem, step, 2)
-        signer, root = chain
+        signer, root = signing_chain_roles(self.load_chain(pem, step, 2), step, what)
         if not root.same_key(self.root):
             raise QuoteVerificationError(step, f"{what} issuer chain does not end at the trusted root CA")
+        if root.der != self.root.der:
+            check_issued_by(root, root, step, f"root CA of the {what} issuer chain")
         self.root_issued(signer, step, f"{what} signing certificate")
         if self.root_crl.revokes(signer.x509.serial_number):
             raise QuoteVerificationError(step, f"{what} signing certificate is revoked by the root CA CRL")
+        chain = [signer, root]
         with self._lock:
             self._signing_chains[pem] = chain
         return chain
@@ -208,14 +218,15 @@ def verify_collateral(collateral: Collateral, root_ca: bytes) -> VerifiedCollate
     crl_chain = vc.load_chain(collateral.pck_crl_issuer_chain, "crl", 2)
     windows += [cert_window("PCK CRL issuer chain[0]", crl_chain[0]),
                 cert_window("PCK CRL issuer chain[1]", crl_chain[1])]
-    if crl_chain[1].same_key(root):
+    pck_ca, crl_root = signing_chain_roles(crl_chain, "crl", "PCK CRL")
+    if crl_root.same_key(root):
         try:
-            vc.root_issued(crl_chain[0], "crl", "PCK CRL issuer")
+            vc.root_issued(pck_ca, "crl", "PCK CRL issuer")
         except QuoteVerificationError:
             pass  # the quote's own PCK CA decides, as Intel does
         else:
-            if pck_crl.signed_by(crl_chain[0].key):
-                vc.pck_crl_issuers.add(crl_chain[0].der)
+            if pck_crl.signed_by(pck_ca.key):
+                vc.pck_crl_issuers.add(pck_ca.der)
 
     qe_chain = vc.signing_chain(collateral.qe_identity_issuer_chain, "qe_identity", "QE identity")
     windows += [cert_window("QE identity issuer chain[0]", qe_chain[0]),

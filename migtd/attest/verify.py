@@ -41,7 +41,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd.attest.certs import load_pem_chain, check_issued_by
+from migtd.attest.certs import check_issued_by, load_pem_chain, pck_chain_roles
 from migtd.attest.collateral import Collateral
 from migtd.attest.collateral_cache import (
     DEFAULT_CACHE,
@@ -127,17 +127,13 @@ class VerifiedQuote:
 
 def verify_platform(vc: VerifiedCollateral, chain: bytes) -> VerifiedPlatform:
     """Steps 3–7 for a quote's PCK chain: chain to the anchor, CRLs, SGX extension, TCB info."""
-    leaf, pck_ca, chain_root = load_pem_chain(chain, "pck_chain", 3, vc.known)
+    leaf, pck_ca, chain_root = pck_chain_roles(load_pem_chain(chain, "pck_chain", 3, vc.known), "pck_chain")
     if not chain_root.same_key(vc.root):
         raise QuoteVerificationError("root_ca", "the quote's PCK chain does not end at the trusted root CA")
     if chain_root.der != vc.root.der:
         check_issued_by(chain_root, chain_root, "pck_chain", "root CA in the quote")
     vc.root_issued(pck_ca, "pck_chain", "PCK CA")
     check_issued_by(leaf, pck_ca, "pck_chain", "PCK certificate")
-    if "SGX PCK Certificate" not in leaf.common_name():
-        raise QuoteVerificationError("pck_chain", f"leaf {leaf.common_name()!r} is not an SGX PCK Certificate")
-    if "CA" not in pck_ca.common_name():
-        raise QuoteVerificationError("pck_chain", f"intermediate {pck_ca.common_name()!r} is not a PCK CA")
 
     # 4. CRLs (their signatures by the anchor / the collateral's PCK CA were checked with the collateral)
     if pck_ca.der not in vc.pck_crl_issuers:
