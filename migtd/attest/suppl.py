@@ -97,9 +97,12 @@ def rtmrs(report: bytes) -> list[bytes]:
 
 
 def tcb_status(report: bytes) -> str:
-    """TCB_STATUS up to the first NUL; raises UnicodeDecodeError for non-UTF-8."""
+    """TCB_STATUS up to the first NUL; :class:`FormatError` when that is not UTF-8."""
     raw = field(report, "TCB_STATUS").split(b"\0", 1)[0]
-    return raw.decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(_S, "TCB_STATUS", FIELDS["TCB_STATUS"][0] + exc.start, "is not UTF-8") from None
 
 
 def tcb_date_seconds(report: bytes) -> int:
@@ -108,11 +111,12 @@ def tcb_date_seconds(report: bytes) -> int:
 
 
 def iso8601(seconds: int) -> str:
-    """Unix seconds -> ``YYYY-MM-DDTHH:MM:SSZ`` (UTC); ValueError when out of range."""
+    """Unix seconds -> ``YYYY-MM-DDTHH:MM:SSZ`` (UTC); :class:`FormatError` when out of range."""
     try:
         stamp = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
-    except (OverflowError, OSError, ValueError) as exc:
-        raise ValueError(f"TCB date {seconds} is outside the representable range") from exc
+    except (OverflowError, OSError, ValueError):
+        raise FormatError(_S, "TCB_DATE", FIELDS["TCB_DATE"][0],
+                          f"{seconds} is outside the representable range of dates") from None
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
