@@ -12,9 +12,10 @@ extensions) are located once by a small DER walker, so that:
   algorithm must be ECDSA, the issuer key an EC key, then one ECDSA verify
   over the signed bytes — with the issuer's public key decoded once and
   reused (:class:`Cert.key`);
-* the issuer-name check compares the encoded names first and falls back to
-  ``cryptography``'s name comparison only when the bytes differ, so it is
-  exactly as permissive as ``verify_directly_issued_by`` and no more;
+* the issuer-name check compares the encoded names, as
+  ``verify_directly_issued_by`` does; where DCAP asks whether two names are
+  the same name (a self-issued root), :func:`same_name` compares them as
+  ``Name.__eq__`` does without building ``Name`` objects for plain text names;
 * a CRL's signature covers the TBS bytes sliced from its DER, and revocation is
   a lookup by serial number;
 * the SGX extension is found by its OID without decoding the others (a
@@ -266,17 +267,12 @@ def _first_cn(name: bytes) -> str | None:
 def check_issued_by(cert: Cert, issuer: Cert, step: str, what: str) -> None:
     """What ``cert.verify_directly_issued_by(issuer)`` checks, for ECDSA issuers.
 
-    The certificate's issuer must equal the issuer's subject, its signature
-    algorithm must be ECDSA with a hash ``cryptography`` knows, and the
-    signature must verify with the issuer's EC key over the signed bytes.
+    The certificate's encoded issuer name must be the issuer's encoded subject
+    name, its signature algorithm ECDSA with a hash ``cryptography`` knows,
+    and the signature must verify with the issuer's EC key over the signed bytes.
     """
-    if cert.issuer_name != issuer.subject_name:
-        try:
-            same = cert.x509.issuer == issuer.x509.subject
-        except ValueError:
-            same = False
-        if not same:
-            raise QuoteVerificationError(step, f"{what} is not signed by its issuer (issuer name mismatch)")
+    if cert.issuer_name != issuer.subject_name:   # cryptography compares the encoded names, so do we
+        raise QuoteVerificationError(step, f"{what} is not signed by its issuer (issuer name mismatch)")
     key = issuer.key
     try:
         if key is None or cert.x509.signature_algorithm_oid not in _ECDSA_OIDS:
@@ -327,14 +323,57 @@ def load_pem_chain(pem: bytes | str, step: str, count: int, known: dict[bytes, C
     return certs
 
 
-def self_issued(cert: Cert) -> bool:
-    """Whether subject and issuer are the same name (bytes first, then ``cryptography``'s comparison)."""
-    if cert.issuer_name == cert.subject_name:
-        return True
+_TEXT_TAGS = frozenset({0x0C, 0x13, 0x16})   # UTF8String, PrintableString, IA5String
+
+
+def _name_key(name: bytes) -> tuple[frozenset[tuple[bytes, bytes]], ...] | None:
+    """An encoded Name as ``cryptography`` compares names — RDNs in order, each a set of
+    (attribute OID, value) — or ``None`` when a value is of a type whose text is not its bytes."""
     try:
-        return cert.x509.issuer == cert.x509.subject
+        tag, vs, ve = _tlv(name, 0, len(name))
+        if tag != _SEQ or ve != len(name):
+            return None
+        rdns = []
+        for set_tag, _, ss, se in _children(name, vs, ve):
+            if set_tag != 0x31:
+                return None
+            atvs = set()
+            for atv_tag, _, as_, ae in _children(name, ss, se):
+                parts = _children(name, as_, ae)
+                if atv_tag != _SEQ or len(parts) != 2 or parts[0][0] != _OID or parts[1][0] not in _TEXT_TAGS:
+                    return None
+                value = name[parts[1][2]:parts[1][3]]
+                if parts[1][0] == 0x13 and not _PRINTABLE.issuperset(value) \
+                        or parts[1][0] == 0x16 and not value.isascii():
+                    return None
+                value.decode("utf-8")
+                atvs.add((name[parts[0][2]:parts[0][3]], value))
+            rdns.append(frozenset(atvs))
+        return tuple(rdns)
+    except (FormatError, UnicodeDecodeError):
+        return None
+
+
+def same_name(a: Cert, a_issuer: bool, b: Cert, b_issuer: bool) -> bool:
+    """Whether a name of ``a`` equals a name of ``b`` (``*_issuer``: issuer, else subject), as
+    ``cryptography`` compares names: the encodings first, then name by name (UTF-8, Printable
+    and IA5 text compare by their bytes), and ``cryptography`` itself for any other value type."""
+    na = a.issuer_name if a_issuer else a.subject_name
+    nb = b.issuer_name if b_issuer else b.subject_name
+    if na == nb:
+        return True
+    ka, kb = _name_key(na), _name_key(nb)
+    if ka is not None and kb is not None:
+        return ka == kb
+    try:
+        return (a.x509.issuer if a_issuer else a.x509.subject) == (b.x509.issuer if b_issuer else b.x509.subject)
     except ValueError:
         return False
+
+
+def self_issued(cert: Cert) -> bool:
+    """Whether subject and issuer are the same name."""
+    return same_name(cert, True, cert, False)
 
 
 def pck_chain_roles(certs: list[Cert], step: str) -> tuple[Cert, Cert, Cert]:
@@ -344,8 +383,9 @@ def pck_chain_roles(certs: list[Cert], step: str) -> tuple[Cert, Cert, Cert]:
     certificate, the CA the first other certificate whose CN contains "CA",
     the PCK certificate the (last) one whose CN contains "SGX PCK Certificate".
     """
-    roots = [c for c in certs if self_issued(c)]
-    cas = [c for c in certs if "CA" in c.common_name() and not self_issued(c)]
+    issued_by_self = [self_issued(c) for c in certs]
+    roots = [c for c, own in zip(certs, issued_by_self) if own]
+    cas = [c for c, own in zip(certs, issued_by_self) if not own and "CA" in c.common_name()]
     leaves = [c for c in certs if "SGX PCK Certificate" in c.common_name()]
     if not roots:
         raise QuoteVerificationError(step, "the PCK chain has no self-issued root CA certificate")
