@@ -30,9 +30,9 @@ is exactly what ``load_pem_x509_certificates`` accepts and rejects.
 from __future__ import annotations
 
 import binascii
-import re
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
@@ -44,14 +44,18 @@ _S = "X.509"
 #: What ``cryptography`` raises for an unparsable certificate (InvalidVersion is not a ValueError).
 X509_ERRORS = (ValueError, x509.InvalidVersion)
 _VERIFY_ERRORS = (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm)
-_ECDSA_OIDS = frozenset({
-    SignatureAlgorithmOID.ECDSA_WITH_SHA1, SignatureAlgorithmOID.ECDSA_WITH_SHA224,
-    SignatureAlgorithmOID.ECDSA_WITH_SHA256, SignatureAlgorithmOID.ECDSA_WITH_SHA384,
-    SignatureAlgorithmOID.ECDSA_WITH_SHA512, SignatureAlgorithmOID.ECDSA_WITH_SHA3_224,
-    SignatureAlgorithmOID.ECDSA_WITH_SHA3_256, SignatureAlgorithmOID.ECDSA_WITH_SHA3_384,
-    SignatureAlgorithmOID.ECDSA_WITH_SHA3_512})
 
 _SEQ, _OID, _BOOL, _OCTETS, _INT, _EXT_TAG, _VERSION_TAG = 0x30, 0x06, 0x01, 0x04, 0x02, 0xA3, 0xA0
+
+#: The ECDSA signature algorithms and the ECDSA parameters to verify each with (built once).
+_S_OID = SignatureAlgorithmOID
+_ECDSA_BY_OID = {
+    _S_OID.ECDSA_WITH_SHA1: ec.ECDSA(hashes.SHA1()), _S_OID.ECDSA_WITH_SHA224: ec.ECDSA(hashes.SHA224()),
+    _S_OID.ECDSA_WITH_SHA256: ec.ECDSA(hashes.SHA256()), _S_OID.ECDSA_WITH_SHA384: ec.ECDSA(hashes.SHA384()),
+    _S_OID.ECDSA_WITH_SHA512: ec.ECDSA(hashes.SHA512()), _S_OID.ECDSA_WITH_SHA3_224: ec.ECDSA(hashes.SHA3_224()),
+    _S_OID.ECDSA_WITH_SHA3_256: ec.ECDSA(hashes.SHA3_256()), _S_OID.ECDSA_WITH_SHA3_384: ec.ECDSA(hashes.SHA3_384()),
+    _S_OID.ECDSA_WITH_SHA3_512: ec.ECDSA(hashes.SHA3_512()),
+}
 
 
 # --------------------------------------------------------------------------- DER spans
@@ -81,8 +85,12 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
     out = []
     off = start
     while off < end:
-        tag, vs, ve = _tlv(data, off, end)
-        out.append((tag, off, vs, ve))
+        if off + 2 <= end and data[off + 1] < 0x80 and off + 2 + data[off + 1] <= end:  # short form, inline
+            ve = off + 2 + data[off + 1]
+            out.append((data[off], off, off + 2, ve))
+        else:
+            tag, vs, ve = _tlv(data, off, end)
+            out.append((tag, off, vs, ve))
         off = ve
     return out
 
@@ -93,13 +101,14 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
 class Cert:
     """A certificate with its DER and the spans DCAP verification reads (located on first use)."""
 
-    __slots__ = ("der", "x509", "_tbs", "_issuer_name", "_subject_name", "_spki", "_extensions", "_key")
+    __slots__ = ("der", "x509", "_tbs", "_issuer_name", "_subject_name", "_spki", "_extensions", "_key", "_cn")
 
     def __init__(self, der: bytes, cert: x509.Certificate) -> None:
         self.der = der
         self.x509 = cert
         self._tbs: bytes | None = None
         self._key: ec.EllipticCurvePublicKey | None = None
+        self._cn: str | None = None
 
     def _locate(self) -> None:
         der = self.der
@@ -191,14 +200,16 @@ class Cert:
         or IA5String that decodes cleanly; any other case is left to
         ``cryptography``'s name parser, which decides as before.
         """
-        found = _first_cn(self.subject_name)
-        if found is not None:
-            return found
-        try:
-            attrs = self.x509.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        except ValueError:
-            return ""
-        return str(attrs[0].value) if attrs else ""
+        if self._cn is None:
+            found = _first_cn(self.subject_name)
+            if found is None:
+                try:
+                    attrs = self.x509.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+                    found = str(attrs[0].value) if attrs else ""
+                except ValueError:
+                    found = ""
+            self._cn = found
+        return self._cn
 
     def extension(self, oid_der: bytes) -> bytes | None:
         """The value (OCTET STRING content) of the extension whose OID content bytes are ``oid_der``.
@@ -237,14 +248,24 @@ _PRINTABLE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 
 def _first_cn(name: bytes) -> str | None:
     """The first CN of an encoded Name, or ``None`` to let ``cryptography`` decide."""
+    found = _first_cn_at(name, single_valued=False)
+    return found[1] if found is not None else None
+
+
+def _first_cn_at(name: bytes, *, single_valued: bool) -> tuple[int, str] | None:
+    """(RDN index, text) of the first CN of an encoded Name; ``None`` when there is none, its
+    value is not plain text, or (``single_valued``) an RDN up to it holds more than one attribute."""
     try:
         tag, vs, ve = _tlv(name, 0, len(name))
         if tag != _SEQ or ve != len(name):
             return None
-        for set_tag, _, ss, se in _children(name, vs, ve):
+        for index, (set_tag, _, ss, se) in enumerate(_children(name, vs, ve)):
             if set_tag != 0x31:
                 return None
-            for atv_tag, _, as_, ae in _children(name, ss, se):
+            atvs = _children(name, ss, se)
+            if single_valued and len(atvs) != 1:
+                return None
+            for atv_tag, _, as_, ae in atvs:
                 parts = _children(name, as_, ae)
                 if atv_tag != _SEQ or len(parts) != 2 or parts[0][0] != _OID:
                     return None
@@ -253,11 +274,11 @@ def _first_cn(name: bytes) -> str | None:
                 vtag, _, value_s, value_e = parts[1]
                 raw = name[value_s:value_e]
                 if vtag == 0x0C:                       # UTF8String
-                    return raw.decode("utf-8")
+                    return index, raw.decode("utf-8")
                 if vtag == 0x13 and _PRINTABLE.issuperset(raw):   # PrintableString
-                    return raw.decode("ascii")
+                    return index, raw.decode("ascii")
                 if vtag == 0x16 and raw.isascii():     # IA5String
-                    return raw.decode("ascii")
+                    return index, raw.decode("ascii")
                 return None
     except (FormatError, UnicodeDecodeError):
         return None
@@ -275,51 +296,74 @@ def check_issued_by(cert: Cert, issuer: Cert, step: str, what: str) -> None:
         raise QuoteVerificationError(step, f"{what} is not signed by its issuer (issuer name mismatch)")
     key = issuer.key
     try:
-        if key is None or cert.x509.signature_algorithm_oid not in _ECDSA_OIDS:
+        algorithm = _ECDSA_BY_OID.get(cert.x509.signature_algorithm_oid)
+        if key is None or algorithm is None:
             raise InvalidSignature("not an ECDSA signature by an EC key")
-        key.verify(cert.x509.signature, cert.tbs, ec.ECDSA(cert.x509.signature_hash_algorithm))  # type: ignore[arg-type]
+        key.verify(cert.x509.signature, cert.tbs, algorithm)
     except _VERIFY_ERRORS as exc:
         raise QuoteVerificationError(step, f"{what} is not signed by its issuer ({exc or 'bad signature'})") from None
 
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n((?:[A-Za-z0-9+/=]+\r?\n)+)-----END CERTIFICATE-----\r?\n?")
-_PEM_GAP = re.compile(rb"[\r\n]*")
+_BEGIN_CERT, _END_CERT = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
 
 
-def _canonical_pem_ders(data: bytes) -> list[bytes] | None:
-    """DER of each block if ``data`` is nothing but plain PEM certificate blocks; else ``None``."""
-    ders = []
-    pos = _PEM_GAP.match(data, 0).end()  # type: ignore[union-attr]
-    while pos < len(data):
-        m = _PEM_BLOCK.match(data, pos)
-        if m is None:
+def _canonical_pem_bodies(data: bytes) -> list[bytes] | None:
+    """The base64 text (line breaks included) of each block if ``data`` is nothing but plain PEM
+    certificate blocks (line breaks between and around them, base64 lines inside); else ``None``."""
+    pieces = data.split(_END_CERT)
+    if pieces[-1].strip(b"\r\n"):
+        return None
+    bodies = []
+    for piece in pieces[:-1]:
+        piece = piece.lstrip(b"\r\n")
+        if not piece.startswith(_BEGIN_CERT):
             return None
-        try:
-            ders.append(binascii.a2b_base64(m.group(1).replace(b"\r", b"").replace(b"\n", b""), strict_mode=True))
-        except binascii.Error:
+        body = piece[len(_BEGIN_CERT):]
+        if not body.startswith((b"\n", b"\r\n")) or not body.endswith(b"\n") or b"-" in body:
             return None
-        pos = _PEM_GAP.match(data, m.end()).end()  # type: ignore[union-attr]
-    return ders
+        bodies.append(body)
+    return bodies
 
 
-def load_pem_chain(pem: bytes | str, step: str, count: int, known: dict[bytes, Cert] | None = None) -> list[Cert]:
+def load_pem_chain(pem: bytes | str, step: str, count: int, known: dict[bytes, Cert] | None = None,
+                   learn: bool = False) -> list[Cert]:
     """Exactly ``count`` certificates from a PEM chain (a trailing NUL is ignored).
 
-    ``known`` maps DER to certificates already parsed (the trust anchor, the
-    collateral's CAs): a block with the same bytes reuses that object.
+    ``known`` holds certificates already parsed (the trust anchor, the
+    collateral's CAs), keyed by their DER and by the base64 text of their PEM
+    block: a block seen before is neither decoded nor parsed again.
+    ``learn`` adds this chain's certificates to ``known``.
     """
     data = pem.encode() if isinstance(pem, str) else bytes(pem)
     data = data.rstrip(b"\0")
-    known = known or {}
+    known = {} if known is None else known
     try:
-        ders = _canonical_pem_ders(data)
-        if not ders:
-            ders = [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(data)]
-        certs = [known.get(d) or Cert.from_der(d) for d in ders]
+        certs = None
+        bodies = _canonical_pem_bodies(data)
+        if bodies:
+            certs = []
+            for body in bodies:
+                cert = known.get(body)
+                if cert is None:
+                    try:
+                        der = binascii.a2b_base64(body.replace(b"\r", b"").replace(b"\n", b""), strict_mode=True)
+                    except binascii.Error:
+                        certs = None       # not plain base64 after all: cryptography's loader decides
+                        break
+                    cert = known.get(der) or Cert.from_der(der)
+                    if learn:
+                        known[body] = cert
+                certs.append(cert)
+        if certs is None:
+            certs = [known.get(d) or Cert.from_der(d) for d in
+                     (c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(data))]
     except X509_ERRORS as exc:
         raise QuoteVerificationError(step, f"certificate chain does not parse: {exc}") from None
     if len(certs) != count:
         raise QuoteVerificationError(step, f"expected {count} certificates, found {len(certs)}")
+    if learn:
+        for cert in certs:
+            known.setdefault(cert.der, cert)
     return certs
 
 
@@ -372,7 +416,18 @@ def same_name(a: Cert, a_issuer: bool, b: Cert, b_issuer: bool) -> bool:
 
 
 def self_issued(cert: Cert) -> bool:
-    """Whether subject and issuer are the same name."""
+    """Whether subject and issuer are the same name.
+
+    Shortcut for the usual certificate, issued by another: when both names
+    start with single-valued RDNs up to their first CN and those CNs differ
+    (in text or position), the names differ under any comparison.
+    """
+    if cert.issuer_name == cert.subject_name:
+        return True
+    a = _first_cn_at(cert.issuer_name, single_valued=True)
+    b = _first_cn_at(cert.subject_name, single_valued=True)
+    if a is not None and b is not None and a != b:
+        return False
     return same_name(cert, True, cert, False)
 
 
@@ -447,9 +502,10 @@ class Crl:
         """What ``is_signature_valid(key)`` decides, for EC keys (an ECDSA signature required)."""
         crl = self.x509
         try:
-            if key is None or crl.signature_algorithm_oid not in _ECDSA_OIDS:
+            algorithm = _ECDSA_BY_OID.get(crl.signature_algorithm_oid)
+            if key is None or algorithm is None:
                 return False
-            key.verify(crl.signature, self.tbs, ec.ECDSA(crl.signature_hash_algorithm))  # type: ignore[arg-type]
+            key.verify(crl.signature, self.tbs, algorithm)
         except _VERIFY_ERRORS:
             return False
         return True

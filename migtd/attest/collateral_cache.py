@@ -102,7 +102,7 @@ class VerifiedCollateral:
         self.pck_crl_issuers: set[bytes] = set()            # DERs of PCK CAs whose PCK CRL signature verified
         self.qe_identity: QeIdentity | None = None
         self._root_signed: dict[bytes, Cert] = {}           # DER -> certificate verified as issued by the root
-        self.known: dict[bytes, Cert] = {root.der: root}    # DER -> parsed certificate (anchor, collateral CAs)
+        self.known: dict[bytes, Cert] = {root.der: root}    # DER or PEM text -> certificate (anchor, collateral CAs)
         self._signing_chains: dict[str, list[Cert]] = {}    # issuer-chain PEM -> verified chain
         self._tcb: dict[bytes, TcbEntry] = {}
         self._platforms: OrderedDict[bytes, VerifiedPlatform] = OrderedDict()
@@ -120,11 +120,8 @@ class VerifiedCollateral:
 
     def load_chain(self, pem: bytes | str, step: str, count: int) -> list[Cert]:
         """A collateral chain, its certificates kept in :attr:`known` for the chains that follow."""
-        chain = load_pem_chain(pem, step, count, self.known)
         with self._lock:
-            for cert in chain:
-                self.known.setdefault(cert.der, cert)
-        return chain
+            return load_pem_chain(pem, step, count, self.known, learn=True)
 
     def signing_chain(self, pem: str, step: str, what: str) -> list[Cert]:
         """A [signer, root] chain ending at the anchor, the signer issued by it and not revoked."""

@@ -18,6 +18,7 @@ error kind). :meth:`SupplementalData.decode` is the strict form.
 from __future__ import annotations
 
 import datetime as _dt
+import struct
 from dataclasses import dataclass
 
 from migtd.errors import FormatError
@@ -72,6 +73,10 @@ FIELDS: dict[str, tuple[int, int]] = {
 }
 
 RTMR_FIELDS = ("RTMR0", "RTMR1", "RTMR2", "RTMR3")
+
+#: :class:`SupplementalData`'s fields in order, packed: the same layout as :data:`FIELDS`
+#: from FMSPC on (a test checks every offset against the table).
+_LAYOUT = struct.Struct("<584s6s16sH16sBB4s4s16s16s32s32sHHQ32sQQ32s")
 
 
 # --------------------------------------------------------------------------- readers
@@ -168,40 +173,26 @@ class SupplementalData:
 
     def encode(self) -> bytes:
         """The packed 822 bytes; a value that does not fit its field is a ValueError."""
-        parts = (
-            ("td10_body", self.td10_body, TD10_BODY_SIZE), ("FMSPC", self.fmspc, 6),
-            ("TDX_TCB_COMPONENTS", self.tdx_tcb_components, 16), ("PCE_SVN", self.pce_svn, 2),
-            ("SGX_TCB_COMPONENTS", self.sgx_tcb_components, 16),
-            ("TDX_MODULE_MAJOR_VER", self.tdx_module_major_ver, 1), ("TDX_MODULE_SVN", self.tdx_module_svn, 1),
-            ("QE_MISCSELECT", self.qe_miscselect, 4), ("reserved2", self.qe_miscselect_mask, 4),
-            ("QE_ATTRIBUTES", self.qe_attributes, 16), ("reserved3", self.qe_attributes_mask, 16),
-            ("QE_MRENCLAVE", self.qe_mrenclave, 32), ("QE_MRSIGNER", self.qe_mrsigner, 32),
-            ("QE_ISVPRODID", self.qe_isvprodid, 2), ("QE_ISVSVN", self.qe_isvsvn, 2),
-            ("TCB_DATE", self.tcb_date, 8), ("TCB_STATUS", self.tcb_status, STATUS_SIZE),
-            ("PLATFORM_TCB_DATE", self.platform_tcb_date, 8), ("QE_TCB_DATE", self.qe_tcb_date, 8),
-            ("QE_TCB_STATUS", self.qe_tcb_status, STATUS_SIZE),
-        )
-        out = []
-        for name, value, size in parts:
-            if isinstance(value, str):
-                try:
-                    raw = _status_field(value)
-                except UnicodeEncodeError:
-                    raise ValueError(f"{name} {value!r} is not ASCII") from None
-            elif isinstance(value, int):
-                try:
-                    raw = value.to_bytes(size, "little")
-                except OverflowError:
-                    raise ValueError(f"{name} {value} does not fit {size} bytes") from None
-            else:
-                raw = bytes(value)
-                if len(raw) != size:
-                    raise ValueError(f"{name} is {size} bytes, got {len(raw)}")
-            out.append(raw)
-        report = b"".join(out)
-        if len(report) != SIZE:  # the table above and FIELDS describe the same layout
-            raise AssertionError(f"supplemental data encoded to {len(report)} bytes")
-        return report
+        for name, value, size in (("td10_body", self.td10_body, TD10_BODY_SIZE), ("FMSPC", self.fmspc, 6),
+                                  ("TDX_TCB_COMPONENTS", self.tdx_tcb_components, 16),
+                                  ("SGX_TCB_COMPONENTS", self.sgx_tcb_components, 16),
+                                  ("QE_MISCSELECT", self.qe_miscselect, 4), ("reserved2", self.qe_miscselect_mask, 4),
+                                  ("QE_ATTRIBUTES", self.qe_attributes, 16), ("reserved3", self.qe_attributes_mask, 16),
+                                  ("QE_MRENCLAVE", self.qe_mrenclave, 32), ("QE_MRSIGNER", self.qe_mrsigner, 32)):
+            if len(value) != size:
+                raise ValueError(f"{name} is {size} bytes, got {len(value)}")
+        try:
+            status, qe_status = _status_field(self.tcb_status), _status_field(self.qe_tcb_status)
+        except UnicodeEncodeError:
+            raise ValueError("a TCB status is not ASCII") from None
+        try:
+            return _LAYOUT.pack(
+                self.td10_body, self.fmspc, self.tdx_tcb_components, self.pce_svn, self.sgx_tcb_components,
+                self.tdx_module_major_ver, self.tdx_module_svn, self.qe_miscselect, self.qe_miscselect_mask,
+                self.qe_attributes, self.qe_attributes_mask, self.qe_mrenclave, self.qe_mrsigner, self.qe_isvprodid,
+                self.qe_isvsvn, self.tcb_date, status, self.platform_tcb_date, self.qe_tcb_date, qe_status)
+        except struct.error as exc:
+            raise ValueError(f"a value does not fit its field: {exc}") from None
 
     @classmethod
     def decode(cls, report: bytes) -> SupplementalData:
@@ -210,20 +201,7 @@ class SupplementalData:
         report = bytes(report)
         if len(report) != SIZE:
             raise FormatError(_S, "length", 0, f"must be {SIZE} bytes, got {len(report)}")
-
-        def u(name: str) -> int:
-            return int.from_bytes(field(report, name), "little")
-
-        return cls(
-            td10_body=report[:TD10_BODY_SIZE], fmspc=field(report, "FMSPC"),
-            tdx_tcb_components=field(report, "TDX_TCB_COMPONENTS"), pce_svn=u("PCE_SVN"),
-            sgx_tcb_components=field(report, "SGX_TCB_COMPONENTS"),
-            tdx_module_major_ver=u("TDX_MODULE_MAJOR_VER"), tdx_module_svn=u("TDX_MODULE_SVN"),
-            qe_miscselect=field(report, "QE_MISCSELECT"), qe_miscselect_mask=field(report, "reserved2"),
-            qe_attributes=field(report, "QE_ATTRIBUTES"), qe_attributes_mask=field(report, "reserved3"),
-            qe_mrenclave=field(report, "QE_MRENCLAVE"), qe_mrsigner=field(report, "QE_MRSIGNER"),
-            qe_isvprodid=u("QE_ISVPRODID"), qe_isvsvn=u("QE_ISVSVN"),
-            tcb_date=u("TCB_DATE"), tcb_status=_status_text(field(report, "TCB_STATUS"), "TCB_STATUS"),
-            platform_tcb_date=u("PLATFORM_TCB_DATE"), qe_tcb_date=u("QE_TCB_DATE"),
-            qe_tcb_status=_status_text(field(report, "QE_TCB_STATUS"), "QE_TCB_STATUS"),
-        )
+        values = list(_LAYOUT.unpack(report))
+        values[16] = _status_text(values[16], "TCB_STATUS")
+        values[19] = _status_text(values[19], "QE_TCB_STATUS")
+        return cls(*values)

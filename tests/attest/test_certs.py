@@ -170,3 +170,25 @@ def test_crl_signed_by_matches_is_signature_valid(azure, pki):
     with pytest.raises(QuoteVerificationError) as err:
         load_crl(azure.prod.pck_crl[:200], "PCK CRL")
     assert err.value.step == "crl"
+
+
+@pytest.mark.parametrize(("issuer", "subject"), [
+    (_name([_cn("Issuer CA")]), _name([_cn("Leaf")])),
+    (_name([_cn("Same")]), _name([_cn("Same", x509.name._ASN1Type.PrintableString)])),
+    (_name([_cn("A"), _cn("B")]), _name([_cn("B"), _cn("A")])),           # two CNs in one RDN, either order
+    (_name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "O")], [_cn("A")]),
+     _name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "O")], [_cn("B")])),
+    (_name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "O")]), _name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "O")])),
+])
+def test_self_issued_matches_name_equality(issuer, subject):
+    cert = _cert(subject, issuer, P256, P256)
+    assert self_issued(cert) is (cert.x509.issuer == cert.x509.subject)
+
+
+def test_known_certificates_are_reused(azure):
+    pem = parse_quote(azure.quote).cert_data.pck_chain
+    known: dict = {}
+    first = load_pem_chain(pem, "pck_chain", 3, known, learn=True)
+    again = load_pem_chain(pem, "pck_chain", 3, known)
+    assert all(a is b for a, b in zip(first, again))
+    assert {c.der for c in first} <= set(known)
