@@ -97,9 +97,9 @@ DOCUMENTED: tuple[Difference, ...] = (
                "order; dcap-qvl takes the first certificate as the PCK certificate",
                lambda c, o, d: _m(c, "chain_reordered") and o.startswith("accept")
                and _dcap_says(d, "CaUsedAsEndEntity", "EndEntityUsedAsCa", "UnknownIssuer", "SGX extension")),
-    Difference("pck_crl_issuer_chain", "Intel reads pckCrlIssuerChain ([PCK CA, root], root = trusted key); dcap-qvl "
-               "does not use it",
-               lambda c, o, d: "pck_crl_issuer_chain" in c.mutation and _ours_rejects(o, "crl")
+    Difference("pck_crl_issuer_chain", "Intel reads pckCrlIssuerChain ([PCK CA, root], root = trusted key; its dates "
+               "count for the time rule); dcap-qvl does not use it",
+               lambda c, o, d: "pck_crl_issuer_chain" in c.mutation and _ours_rejects(o, "crl", "time")
                and d.passes_migtd_checks),
     Difference("chain_count", "Intel requires exactly three certificates in the quote's PCK chain (two in each "
                "collateral chain); dcap-qvl builds a path through any number to its own trust anchor",
@@ -132,6 +132,10 @@ DOCUMENTED: tuple[Difference, ...] = (
                "certificate; Intel checks issuer names and signatures only",
                lambda c, o, d: _m(c, "reissue_leaf_as_ca", "reissue_pck_ca_not_ca", "reissue_leaf_without_key_usage")
                and o.startswith("accept") and _dcap_says(d, "CaUsedAsEndEntity", "EndEntityUsedAsCa", "KeyUsage")),
+    Difference("module_level_order", "Intel takes a TDX module identity's levels highest ISVSVN first; dcap-qvl takes "
+               "them in file order (a file not sorted that way gives another module level)",
+               lambda c, o, d: _m(c, "module_") and o.startswith("accept") and d.kind == "accept"
+               and _module_levels_unsorted(c)),
     Difference("qe_status", "Intel counts a QE identity level ConfigurationNeeded or OutOfDateConfigurationNeeded as "
                "out of date (the TCB status becomes OutOfDate); dcap-qvl leaves the platform status as it is",
                lambda c, o, d: _m(c, "qe_identity_status") and o == "accept:OutOfDate" and d.kind == "accept"),
@@ -141,6 +145,19 @@ DOCUMENTED: tuple[Difference, ...] = (
                lambda c, o, d: _m(c, "relaunch") and c.counterfactual is not None
                and _counterfactual_agrees(c, o)),
 )
+
+
+def _module_levels_unsorted(case: Case) -> bool:
+    """Whether some TDX module identity of the case's TCB info lists its levels out of ISVSVN order."""
+    from migtd.attest.collateral import parse_signed_body
+
+    platform = case.collateral.platform(case.fmspc)
+    doc = parse_signed_body(platform.tcb_info, "tcbInfo").document
+    for identity in doc.get("tdxModuleIdentities", []):
+        svns = [level["tcb"]["isvsvn"] for level in identity["tcbLevels"]]
+        if svns != sorted(svns, reverse=True):
+            return True
+    return False
 
 
 def _counterfactual_agrees(case: Case, strict: str) -> bool:
@@ -320,7 +337,8 @@ def quote_mutations(quote: bytes, rng: random.Random) -> Iterator[tuple[str, byt
 
     def chain_byte_flip() -> tuple[str, bytes]:
         off = rng.randrange(chain_at, q.size)
-        index = q.cert_data.pck_chain[:off - chain_at].count(b"-----BEGIN") - 1
+        # a byte belongs to the block whose END marker it precedes (so a BEGIN line is its block's)
+        index = min(q.cert_data.pck_chain[:off - chain_at].count(b"-----END CERTIFICATE-----"), len(blocks) - 1)
         return f"flip_pck_chain_byte:{_position(index, len(blocks))}", flip(quote, off, rng.randrange(8))
 
     def dropped() -> tuple[str, bytes]:
@@ -750,6 +768,8 @@ def examples(pki: Any) -> dict[str, Case]:
     qe["attributes"] = "15000000000000000000000000000000"
     module["tdxModuleIdentities"][1]["attributes"] = "0100000000000000"
     module["tdxModuleIdentities"][1]["attributesMask"] = "FEFFFFFFFFFFFFFF"
+    ascending = tcb_info_document(MOCK_FMSPC)
+    ascending["tdxModuleIdentities"][1]["tcbLevels"][0]["tcb"]["isvsvn"] = 0   # TDX_01: 0 UpToDate, then 2 OutOfDate
     qe_status = qe_identity_document()
     qe_status["tcbLevels"][0]["tcbStatus"] = "ConfigurationNeeded"
     crl_chain = coll.pck_crl_issuer_chain
@@ -772,6 +792,7 @@ def examples(pki: Any) -> dict[str, Case]:
         "qe_auth_data_size": case("qe_auth_size", world.quote(auth_data=bytes(16))),
         "ca_constraints": case("reissue_leaf_as_ca", _with_chain(quote, reissued["reissue_leaf_as_ca"])),
         "qe_status": case("qe_identity_status", c=_resigned(pki, qe=qe_status)),
+        "module_level_order": case("module_isvsvn", c=_resigned(pki, tcb=ascending)),
         "relaunch": case("relaunch", world.quote(svn=launch, svn2=now_on, version=5, td15=True),
                          counterfactual=world.quote(svn=launch, svn2=launch, version=5, td15=True)),
     }

@@ -11,7 +11,8 @@ Targets (bytes in; each also checks properties of what it parsed):
 * ``td_report`` — :meth:`TdReport.parse`; ``to_bytes`` gives the input back;
   :meth:`check_integrity`.
 * ``sgx_extension`` — the PCK SGX-extension walker: :func:`parse_sgx_extension`
-  and :func:`fmspc_of_extension` agree on the FMSPC.
+  (with its fast reader for Intel's layout) and the entry-by-entry walker
+  build the same value; :func:`fmspc_of_extension` agrees on the FMSPC.
 * ``pck_certificate`` — a DER certificate as the verifier reads it
   (:class:`~migtd.attest.certs.Cert`: spans, extension by OID, CN, issuer)
   and its SGX extension. ``cryptography`` refusing the DER is the gate
@@ -94,13 +95,18 @@ def fuzz_td_report(data: bytes) -> None:
 
 
 def fuzz_sgx_extension(data: bytes) -> None:
-    from migtd.attest.sgx_ext import fmspc_of_extension, parse_sgx_extension
+    from migtd.attest.sgx_ext import _parse_sgx_extension, fmspc_of_extension, parse_sgx_extension
     from migtd.errors import MigtdError
 
     try:
         ext = parse_sgx_extension(data)
     except MigtdError:
         ext = None
+    try:
+        walked = _parse_sgx_extension(data, None)
+    except MigtdError:
+        walked = None
+    _expect(ext == walked, "the canonical-layout reader and the entry walker agree")
     try:
         fmspc = fmspc_of_extension(data)
     except MigtdError:

@@ -11,8 +11,10 @@ offset inside the extension value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from migtd.errors import FormatError
 from migtd.der import decode_oid, encode_oid_body, integer, oid, tlv
@@ -206,8 +208,45 @@ def fmspc_of_extension(der: bytes) -> bytes:
     raise FormatError(_S, "FMSPC", vs, "missing")
 
 
+def _canonical_tcb_pattern() -> re.Pattern[bytes]:
+    """The TCB SEQUENCE's content as Intel encodes it, each value captured (one-byte INTEGERs)."""
+    head = re.escape(b"\x06\x0b" + _PREFIX + b"\x02")
+    parts = [b"\x30\x10" + head + re.escape(bytes([i])) + b"\x02\x01([\x00-\x7f])" for i in range(1, 18)]
+    parts.append(b"\x30\x1f" + head + b"\x12\x04\x10(.{16})")
+    return re.compile(b"".join(parts), re.DOTALL)
+
+
+_CANONICAL_TCB = _canonical_tcb_pattern()
+
+
+def _tcb_entries(der: bytes, ts: int, te: int, small_int: Any) -> tuple[list[int], int, bytes]:
+    """Component SVNs, PCESVN and CPUSVN from the TCB SEQUENCE's entries, in any order."""
+    tcb = _entries(der, ts, te, "TCB entry", _PREFIX + b"\x02")
+    comps = []
+    for i, key in enumerate(_COMPONENT_KEYS, 1):
+        item = tcb.get(key)
+        if item is None or item[0] != _INT:
+            raise FormatError(_S, f"TCB.comp{i:02d}", ts, "missing or not an INTEGER")
+        _, s, e = item
+        comps.append(der[s] if e - s == 1 and der[s] < 0x80 else small_int(_INT, s, e, f"TCB.comp{i:02d}"))
+    item = tcb.get(b"\x11")
+    if item is None or item[0] != _INT:
+        raise FormatError(_S, "TCB.pcesvn", ts, "missing or not an INTEGER")
+    pcesvn = small_int(*item, "TCB.pcesvn")
+    item = tcb.get(b"\x12")
+    if item is None or item[0] != _OCTETS or item[2] - item[1] != 16:
+        raise FormatError(_S, "TCB.cpusvn", ts, "missing or not a 16-byte OCTET STRING")
+    return comps, pcesvn, der[item[1]:item[2]]
+
+
 def parse_sgx_extension(der: bytes) -> SgxExtension:
     """Decode the extension value; every required element must be present."""
+    return _parse_sgx_extension(der, _CANONICAL_TCB)
+
+
+def _parse_sgx_extension(der: bytes, canonical_tcb: re.Pattern[bytes] | None) -> SgxExtension:
+    """:func:`parse_sgx_extension`; ``canonical_tcb`` None reads the TCB entries one by one even
+    when they are in Intel's layout (the fuzz harness checks both readers agree)."""
     der = bytes(der)
     vs, ve = _outer(der)
     values = _entries(der, vs, ve, "entry", _PREFIX)
@@ -232,22 +271,12 @@ def parse_sgx_extension(der: bytes) -> SgxExtension:
         return int.from_bytes(der[s:e], "big")
 
     _, ts, te = want(b"\x02", _SEQ, "TCB")
-    tcb = _entries(der, ts, te, "TCB entry", _PREFIX + b"\x02")
-    comps = []
-    for i, key in enumerate(_COMPONENT_KEYS, 1):
-        item = tcb.get(key)
-        if item is None or item[0] != _INT:
-            raise FormatError(_S, f"TCB.comp{i:02d}", ts, "missing or not an INTEGER")
-        _, s, e = item
-        comps.append(der[s] if e - s == 1 and der[s] < 0x80 else small_int(_INT, s, e, f"TCB.comp{i:02d}"))
-    item = tcb.get(b"\x11")
-    if item is None or item[0] != _INT:
-        raise FormatError(_S, "TCB.pcesvn", ts, "missing or not an INTEGER")
-    pcesvn = small_int(*item, "TCB.pcesvn")
-    item = tcb.get(b"\x12")
-    if item is None or item[0] != _OCTETS or item[2] - item[1] != 16:
-        raise FormatError(_S, "TCB.cpusvn", ts, "missing or not a 16-byte OCTET STRING")
-    cpusvn = der[item[1]:item[2]]
+    canonical = canonical_tcb.fullmatch(der, ts, te) if canonical_tcb is not None else None
+    if canonical is not None:   # the usual layout: 16 one-byte SVNs, PCESVN, CPUSVN, in order
+        groups = canonical.groups()
+        comps, pcesvn, cpusvn = list(b"".join(groups[:16])), groups[16][0], groups[17]
+    else:
+        comps, pcesvn, cpusvn = _tcb_entries(der, ts, te, small_int)
     _, ss, se = want(b"\x05", _ENUM, "sgxType")
     instance = octets(b"\x06", "platformInstanceId", 16) if b"\x06" in values else None
     config: dict[str, bool] = {}
