@@ -43,6 +43,10 @@ from migtd.errors import FormatError
 _S = "X.509"
 #: What ``cryptography`` raises for an unparsable certificate (InvalidVersion is not a ValueError).
 X509_ERRORS = (ValueError, x509.InvalidVersion)
+#: What ``cryptography`` raises when it decodes a name it loaded without complaint: a ValueError,
+#: or a TypeError for an attribute of an impossible type (a BIT STRING under an OID other than
+#: x500UniqueIdentifier, found by fuzzing).
+NAME_ERRORS = (ValueError, TypeError)
 _VERIFY_ERRORS = (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm)
 
 _SEQ, _OID, _BOOL, _OCTETS, _INT, _EXT_TAG, _VERSION_TAG = 0x30, 0x06, 0x01, 0x04, 0x02, 0xA3, 0xA0
@@ -206,7 +210,7 @@ class Cert:
                 try:
                     attrs = self.x509.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
                     found = str(attrs[0].value) if attrs else ""
-                except ValueError:
+                except NAME_ERRORS:
                     found = ""
             self._cn = found
         return self._cn
@@ -411,7 +415,7 @@ def same_name(a: Cert, a_issuer: bool, b: Cert, b_issuer: bool) -> bool:
         return ka == kb
     try:
         return (a.x509.issuer if a_issuer else a.x509.subject) == (b.x509.issuer if b_issuer else b.x509.subject)
-    except ValueError:
+    except NAME_ERRORS:
         return False
 
 
@@ -494,7 +498,7 @@ class Crl:
         if self._number is False:
             try:
                 self._number = int(self.x509.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
-            except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+            except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError, TypeError):
                 self._number = None
         return self._number  # type: ignore[return-value]
 

@@ -41,7 +41,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd.attest.certs import check_issued_by, load_pem_chain, pck_chain_roles
+from migtd.attest.certs import NAME_ERRORS, check_issued_by, load_pem_chain, pck_chain_roles
 from migtd.attest.collateral import Collateral
 from migtd.attest.collateral_cache import (
     DEFAULT_CACHE,
@@ -139,7 +139,7 @@ def verify_platform(vc: VerifiedCollateral, chain: bytes) -> VerifiedPlatform:
     if pck_ca.der not in vc.pck_crl_issuers:
         try:
             signed = vc.pck_crl.x509.issuer == pck_ca.x509.subject and vc.pck_crl.signed_by(pck_ca.key)
-        except ValueError:
+        except NAME_ERRORS:
             signed = False
         if not signed:
             raise QuoteVerificationError("crl", "PCK CRL is not signed by the quote's PCK CA")

@@ -192,3 +192,45 @@ def test_known_certificates_are_reused(azure):
     again = load_pem_chain(pem, "pck_chain", 3, known)
     assert all(a is b for a, b in zip(first, again))
     assert {c.der for c in first} <= set(known)
+
+
+#: A certificate the fuzzer derived from a mock PCK certificate: ``cryptography`` loads it, but
+#: decoding its issuer raises TypeError (a BIT STRING attribute under an OID other than
+#: x500UniqueIdentifier) — which once escaped the verifier as a traceback.
+BITSTRING_NAME_CERT = bytes.fromhex(
+    "3082028f30820234a003020102021422650cd65a9d3489f383b49552bf501b392706ac300a06082a8648ce3d040302306831"
+    "1a301806035504030c11496e74656c2053475820526f6f74204341311a3018060355040a0c11496e74656c20436f72706f72"
+    "6174696f6e3114301206035504070c0b53616e746120436c617261310b300906035504080c024341310b3009060355040603"
+    "025553301e170d3138303532313130343531305a170d3439313233313233353935395a3068311a301806035504030c11496e"
+    "74656c2053475820526f6f74204341311a3018060355040a0c11496e74656c20436f72706f726174696f6e31143012060355"
+    "04070c0b53616e746120436c617261310b300906035504080c024341310b30090603550406130255533059301306072a8648"
+    "ce3d020106082a8648ce3d030107034200040ba9c4c0c0c86193a3fe23d6b02cda10a8bbd4e88e48b4458561a36e705525f5"
+    "67918e2edc88e40d860bd0cc4ee26aacc988e505a953558c453f6b0904ae7394a381bb3081b8301f0603551d230418301680"
+    "1422650cd65a9d3489f383b49552bf501b392706ac30520603551d1f044b30493047a045a043864168747470733a2f2f6365"
+    "727469666963617465732e7472757374656473657276696365732e696e74656c2e636f6d2f496e74656c534758526f6f7443"
+    "412e646572301d0603551d0e0416041422650cd65a9d3489f383b49552bf501b392706ac300e0603551d0f0101ff04040302"
+    "010630120603551d130101ff040830060101ff020101300a06082a8648ce3d0403020349003046022100e5bfe50911f92f42"
+    "8920dc368a302ee3d12ec5867ff622ec6497f78060c13c20022100e09d25ac7a0cb3e5e8e68fec5fa3bd416c47440bd95063"
+    "9d450edcbea4576aa2"
+)
+
+
+def test_a_name_cryptography_cannot_decode_is_not_a_crash(azure, mock_quote, pki):
+    cert = Cert.from_der(BITSTRING_NAME_CERT)
+    with pytest.raises(TypeError):
+        cert.x509.issuer                                   # what the shortcuts must not let escape
+    assert self_issued(cert) in (True, False)
+    assert isinstance(cert.common_name(), str)
+    pem = x509.load_der_x509_certificate(BITSTRING_NAME_CERT).public_bytes(serialization.Encoding.PEM)
+    chain = parse_quote(mock_quote).cert_data.pck_chain
+    blocks = chain.split(b"-----END CERTIFICATE-----\n")
+    from migtd.attest.quote import encode_quote
+    from migtd.attest.verify import verify_quote
+    import dataclasses
+    q = parse_quote(mock_quote)
+    for bad_chain in (pem + blocks[1] + b"-----END CERTIFICATE-----\n" + blocks[2] + b"-----END CERTIFICATE-----\n\0",
+                      blocks[0] + b"-----END CERTIFICATE-----\n" + pem + blocks[2] + b"-----END CERTIFICATE-----\n\0"):
+        quote = encode_quote(q.header, q.body, q.signature, q.attestation_key,
+                             dataclasses.replace(q.cert_data, pck_chain=bad_chain))
+        with pytest.raises(QuoteVerificationError):
+            verify_quote(quote, pki.collateral, pki.root_ca_der)
