@@ -85,10 +85,7 @@ class Collateral:
     @classmethod
     def from_json(cls, data: bytes) -> Collateral:
         """Parse the JSON document; a missing or mistyped key is a :class:`FormatError`."""
-        try:
-            doc = load_json(bytes(data), _S)
-        except InputError as exc:
-            raise FormatError(_S, "document", 0, exc.message) from None
+        doc = _load(bytes(data), "document")
         if not isinstance(doc, dict):
             raise FormatError(_S, "document", 0, "not a JSON object")
 
@@ -139,6 +136,19 @@ class Collateral:
         return json.dumps(doc, indent=2).encode() + b"\n"
 
 
+def _problem(exc: InputError, what: str) -> str:
+    """An :mod:`migtd.inputs` message without its ``<what>: `` prefix (the FormatError names it)."""
+    return exc.message.removeprefix(f"{what}: ")
+
+
+def _load(data: bytes | str, what: str) -> Any:
+    """JSON through :func:`migtd.inputs.load_json` (depth-limited); problems as :class:`FormatError`."""
+    try:
+        return load_json(data, what)
+    except InputError as exc:
+        raise FormatError(_S, what, 0, _problem(exc, what)) from None
+
+
 def load_collateral(path: str | Path) -> Collateral:
     """Read a collateral file: unreadable, not a regular file or too large → exit 1
     (:class:`~migtd.inputs.InputError`); malformed content → :class:`FormatError`."""
@@ -182,7 +192,7 @@ def parse_signed_body(body: str, key: str) -> SignedBody:
     try:
         check_json_depth(body, key)
     except InputError as exc:
-        raise FormatError(_S, key, 0, exc.message) from None
+        raise FormatError(_S, key, 0, _problem(exc, key)) from None
     members: dict[str, tuple[Any, int, int]] = {}
     i = _skip_ws(body, 0)
     try:
@@ -358,10 +368,7 @@ def _isv_levels(obj: dict[str, Any], where: str, allowed: frozenset[str] | None)
 
 def _document(text: bytes, key: str) -> dict[str, Any]:
     """The signed text of a body as a JSON object (depth-limited)."""
-    try:
-        doc = load_json(text, key)
-    except InputError as exc:
-        raise FormatError(_S, key, 0, exc.message) from None
+    doc = _load(text, key)
     if not isinstance(doc, dict):
         raise FormatError(_S, key, 0, "not a JSON object")
     return doc
