@@ -258,24 +258,27 @@ def _first_cn(name: bytes) -> str | None:
 
 def _first_cn_at(name: bytes, *, single_valued: bool) -> tuple[int, str] | None:
     """(RDN index, text) of the first CN of an encoded Name; ``None`` when there is none, its
-    value is not plain text, or (``single_valued``) an RDN up to it holds more than one attribute."""
+    value is not plain text, or (``single_valued``) an RDN up to it holds more than one attribute.
+    Walks the RDNs one by one and stops at the CN (first in Intel's names)."""
     try:
-        tag, vs, ve = _tlv(name, 0, len(name))
-        if tag != _SEQ or ve != len(name):
+        tag, off, end = _tlv(name, 0, len(name))
+        if tag != _SEQ or end != len(name):
             return None
-        for index, (set_tag, _, ss, se) in enumerate(_children(name, vs, ve)):
+        index = 0
+        while off < end:
+            set_tag, ss, se = _tlv(name, off, end)
             if set_tag != 0x31:
                 return None
             atvs = _children(name, ss, se)
             if single_valued and len(atvs) != 1:
                 return None
             for atv_tag, _, as_, ae in atvs:
-                parts = _children(name, as_, ae)
-                if atv_tag != _SEQ or len(parts) != 2 or parts[0][0] != _OID:
+                oid_tag, os_, oe = _tlv(name, as_, ae)
+                vtag, value_s, value_e = _tlv(name, oe, ae)
+                if atv_tag != _SEQ or oid_tag != _OID or value_e != ae:
                     return None
-                if name[parts[0][2]:parts[0][3]] != _CN_OID:
+                if name[os_:oe] != _CN_OID:
                     continue
-                vtag, _, value_s, value_e = parts[1]
                 raw = name[value_s:value_e]
                 if vtag == 0x0C:                       # UTF8String
                     return index, raw.decode("utf-8")
@@ -284,6 +287,8 @@ def _first_cn_at(name: bytes, *, single_valued: bool) -> tuple[int, str] | None:
                 if vtag == 0x16 and raw.isascii():     # IA5String
                     return index, raw.decode("ascii")
                 return None
+            off = se
+            index += 1
     except (FormatError, UnicodeDecodeError):
         return None
     return None

@@ -33,7 +33,7 @@ scratch and keeps nothing.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from migtd.attest.certs import NAME_ERRORS, check_issued_by, load_pem_chain, pck_chain_roles
+from migtd.attest.certs import NAME_ERRORS, Crl, check_issued_by, load_pem_chain, pck_chain_roles
 from migtd.attest.collateral import Collateral
 from migtd.attest.collateral_cache import (
     DEFAULT_CACHE,
@@ -104,12 +104,22 @@ class VerifiedQuote:
     tcb_date: datetime
     module_svn: int
     tcb_evaluation_data_number: int
-    root_ca_crl_number: int | None
-    pck_crl_number: int | None
     verification_time: datetime
     time_rule: str               # "midpoint" (MigTD) or "explicit" (at=)
     collateral_expired: bool
     pck: SgxExtension
+    #: (root CA CRL, PCK CRL): their CRL numbers are decoded only when asked for.
+    crls: tuple[Crl, Crl] = field(repr=False, compare=False)
+
+    @property
+    def root_ca_crl_number(self) -> int | None:
+        """CRL Number of the root CA CRL (``None`` when it has none)."""
+        return self.crls[0].number
+
+    @property
+    def pck_crl_number(self) -> int | None:
+        """CRL Number of the PCK CRL (``None`` when it has none)."""
+        return self.crls[1].number
 
     def event_fields(self) -> dict[str, Any]:
         """Fields of the ``peer_attested`` event (docs/events.md), hex upper-case."""
@@ -270,8 +280,7 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *, at
         quote_bytes=len(quote), qe_tcb_status=qe_level.status, platform_tcb_date=level.tcb_date,
         qe_tcb_date=qe_level.tcb_date, tcb_date=tcb_date, module_svn=match.module_svn,
         tcb_evaluation_data_number=info.evaluation_data_number,
-        root_ca_crl_number=vc.root_crl.number, pck_crl_number=vc.pck_crl.number,
-        verification_time=now, time_rule=rule, collateral_expired=expired, pck=pck,
+        verification_time=now, time_rule=rule, collateral_expired=expired, pck=pck, crls=(vc.root_crl, vc.pck_crl),
     )
 
 
