@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from dcapqvl_ref import DCAP_QVL_VERSION, dcap_collateral, dcap_verdict  # noqa: E402
+from dcapqvl_ref import DCAP_QVL_VERSION, dcap_collateral, dcap_verdict, intel_root_ca
 
 NOW = datetime(2025, 11, 20, tzinfo=UTC)
 FMSPC = "90C06F000000"
@@ -101,15 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     from migtd.attest.collateral import Collateral
     from migtd.attest.collateral_cache import CollateralCache
     from migtd.attest.verify import verify_quote
-    from migtd.inputs import read_input
-
     from migtd.errors import MigtdError
+    from migtd.inputs import read_input
 
     a = args.vectors / "attestation"
     try:
         quote = read_input(a / "az_migtd_quote.blob", "quote")
         collateral = Collateral.from_json(read_input(a / "collateral_production_fmspc.json", "collateral file"))
-        root = read_input(a / "Intel_SGX_Provisioning_Certification_RootCA.cer", "root CA")
+        root = intel_root_ca(args.vectors)
     except MigtdError as exc:
         print(f"vectors: {exc.message} (--vectors names the folder holding attestation/)", file=sys.stderr)
         return 1

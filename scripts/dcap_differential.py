@@ -43,7 +43,6 @@ instant and both verdicts) so they can be replayed.
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import json
 import random
@@ -58,7 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from dcapqvl_ref import Unconvertible, Verdict, dcap_collateral, dcap_verdict  # noqa: E402
+from dcapqvl_ref import Unconvertible, Verdict, dcap_collateral, dcap_verdict, intel_root_ca
 
 AZURE_NOW = datetime(2025, 11, 20, tzinfo=UTC)
 MOCK_NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -205,7 +204,7 @@ def ours(quote: bytes, collateral: Any, root: bytes, at: datetime | None, cache:
         v = verify_quote(quote, collateral, root, at=at, cache=cache)
     except QuoteVerificationError as exc:
         return f"reject:{exc.step}", ""
-    except Exception as exc:  # noqa: BLE001 - anything else is a crash, counted and reported
+    except Exception as exc:  # noqa: BLE001 (anything else is a crash: counted and reported)
         return f"crash:{type(exc).__name__}", f"{type(exc).__name__}: {exc}"
     return f"accept:{v.tcb_status}", ""
 
@@ -219,7 +218,7 @@ def dcap(case: Case) -> tuple[Verdict, str]:
         return Verdict("reject", detail=f"unconvertible: {exc}"), ""
     try:
         return dcap_verdict(dcap_qvl, case.quote, collateral, case.root, int(case.now.timestamp())), ""
-    except BaseException as exc:  # noqa: BLE001 - a Rust panic surfaces as a BaseException
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return Verdict("reject", detail=f"crash {type(exc).__name__}"), f"dcap-qvl {type(exc).__name__}: {exc}"
@@ -392,7 +391,7 @@ def azure_cases(vectors: Path, rng: random.Random) -> Iterator[Case]:
     a = vectors / "attestation"
     quote = read_input(a / "az_migtd_quote.blob", "quote")
     coll = Collateral.from_json(read_input(a / "collateral_production_fmspc.json", "collateral file"))
-    root = read_input(a / "Intel_SGX_Provisioning_Certification_RootCA.cer", "root CA")
+    root = intel_root_ca(vectors)
     fmspc = bytes.fromhex("90C06F000000")
     yield Case("azure", "baseline", quote, coll, root, AZURE_NOW, fmspc)
     quotes = quote_mutations(quote, rng)

@@ -17,6 +17,7 @@ with its CI subset ``tests/attest/test_differential.py`` (decisions):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 #: The release the comparison and the benchmark were written against (``pyproject.toml`` pins it).
@@ -27,6 +28,17 @@ TD_ATTRIBUTE_REASONS = (
     "SEPT_VE_DISABLE is not enabled", "Debug mode is enabled", "Reserved bits in TD attributes are set",
     "TD profiling is enabled", "SERVTD_EXT is enabled", "TD migration is enabled", "Invalid MR service TD",
 )
+
+
+def intel_root_ca(vectors: Path) -> bytes:
+    """Intel's production root CA (DER): the copy the package ships when it has one
+    (``migtd.paths.intel_root_ca``), else the copy beside the test vectors."""
+    from migtd import paths
+    from migtd.inputs import read_input
+
+    shipped = getattr(paths, "intel_root_ca", None)
+    path = shipped() if shipped is not None else vectors / "attestation" / "Intel_SGX_Provisioning_Certification_RootCA.cer"
+    return read_input(path, "Intel root CA")
 
 
 class Unconvertible(ValueError):
@@ -49,7 +61,7 @@ class Verdict:
 
 
 def _split_body(body: str, key: str) -> tuple[str, bytes]:
-    prefix = '{"%s":' % key
+    prefix = f'{{"{key}":'
     marker = ',"signature":"'
     end = body.rfind(marker)
     if not body.startswith(prefix) or end < 0 or not body.endswith('"}'):

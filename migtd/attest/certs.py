@@ -30,6 +30,7 @@ is exactly what ``load_pem_x509_certificates`` accepts and rejects.
 from __future__ import annotations
 
 import binascii
+
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -105,7 +106,7 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
 class Cert:
     """A certificate with its DER and the spans DCAP verification reads (located on first use)."""
 
-    __slots__ = ("der", "x509", "_tbs", "_issuer_name", "_subject_name", "_spki", "_extensions", "_key", "_cn")
+    __slots__ = ("_cn", "_extensions", "_issuer_name", "_key", "_spki", "_subject_name", "_tbs", "der", "x509")
 
     def __init__(self, der: bytes, cert: x509.Certificate) -> None:
         self.der = der
@@ -334,6 +335,26 @@ def _canonical_pem_bodies(data: bytes) -> list[bytes] | None:
     return bodies
 
 
+def _from_canonical_pem(data: bytes, known: dict[bytes, Cert], learn: bool) -> list[Cert] | None:
+    """The certificates of plain PEM, reusing ``known`` ones; ``None`` when the text is not plain."""
+    bodies = _canonical_pem_bodies(data)
+    if not bodies:
+        return None
+    certs = []
+    for body in bodies:
+        cert = known.get(body)
+        if cert is None:
+            try:
+                der = binascii.a2b_base64(body.replace(b"\r", b"").replace(b"\n", b""), strict_mode=True)
+            except binascii.Error:
+                return None
+            cert = known.get(der) or Cert.from_der(der)
+            if learn:
+                known[body] = cert
+        certs.append(cert)
+    return certs
+
+
 def load_pem_chain(pem: bytes | str, step: str, count: int, known: dict[bytes, Cert] | None = None,
                    learn: bool = False) -> list[Cert]:
     """Exactly ``count`` certificates from a PEM chain (a trailing NUL is ignored).
@@ -347,23 +368,8 @@ def load_pem_chain(pem: bytes | str, step: str, count: int, known: dict[bytes, C
     data = data.rstrip(b"\0")
     known = {} if known is None else known
     try:
-        certs = None
-        bodies = _canonical_pem_bodies(data)
-        if bodies:
-            certs = []
-            for body in bodies:
-                cert = known.get(body)
-                if cert is None:
-                    try:
-                        der = binascii.a2b_base64(body.replace(b"\r", b"").replace(b"\n", b""), strict_mode=True)
-                    except binascii.Error:
-                        certs = None       # not plain base64 after all: cryptography's loader decides
-                        break
-                    cert = known.get(der) or Cert.from_der(der)
-                    if learn:
-                        known[body] = cert
-                certs.append(cert)
-        if certs is None:
+        certs = _from_canonical_pem(data, known, learn)
+        if certs is None:                  # not plain PEM after all: cryptography's loader decides
             certs = [known.get(d) or Cert.from_der(d) for d in
                      (c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(data))]
     except X509_ERRORS as exc:
@@ -488,14 +494,14 @@ def load_anchor(data: bytes) -> Cert:
 class Crl:
     """A CRL with the bytes its signature covers."""
 
-    __slots__ = ("x509", "tbs", "_number")
+    __slots__ = ("_number", "tbs", "x509")
 
     def __init__(self, crl: x509.CertificateRevocationList, der: bytes) -> None:
         self.x509 = crl
         _, outer_s, outer_e = _tlv(der, 0, len(der))
         _, tbs_start, _, tbs_end = _children(der, outer_s, outer_e)[0]
         self.tbs = der[tbs_start:tbs_end]
-        self._number: int | None | bool = False
+        self._number: int | None | bool = False   # False: not decoded yet
 
     @property
     def number(self) -> int | None:
@@ -505,7 +511,7 @@ class Crl:
                 self._number = int(self.x509.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
             except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError, TypeError):
                 self._number = None
-        return self._number  # type: ignore[return-value]
+        return self._number
 
     def signed_by(self, key: ec.EllipticCurvePublicKey | None) -> bool:
         """What ``is_signature_valid(key)`` decides, for EC keys (an ECDSA signature required)."""

@@ -365,7 +365,7 @@ def td_report_from_quote(data: bytes) -> bytes:
     *quote* version, CPUSVN = TEE_TCB_SVN, MAC = 32 x 0xBB, hashes recomputed.
     Only the header and body need to be present.
     """
-    _, header, body_type, body = _read_header_and_body(bytes(data))
+    _, header, _, body = _read_header_and_body(bytes(data))
     tee = TeeTcbInfo(valid=(1).to_bytes(8, "little"), tee_tcb_svn=body.tee_tcb_svn,
                      mrseam=body.mrseam, mrsignerseam=body.mrsignerseam,
                      attributes=body.seam_attributes, tee_tcb_svn2=bytes(16))

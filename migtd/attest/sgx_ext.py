@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from migtd.errors import FormatError
 from migtd.der import decode_oid, encode_oid_body, integer, oid, tlv
+from migtd.errors import FormatError
 
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
 _S = "PCK SGX extension"

@@ -118,7 +118,7 @@ def tcb_date_seconds(report: bytes) -> int:
 def iso8601(seconds: int) -> str:
     """Unix seconds -> ``YYYY-MM-DDTHH:MM:SSZ`` (UTC); :class:`FormatError` when out of range."""
     try:
-        stamp = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
+        stamp = _dt.datetime.fromtimestamp(seconds, _dt.UTC)
     except (OverflowError, OSError, ValueError):
         raise FormatError(_S, "TCB_DATE", FIELDS["TCB_DATE"][0],
                           f"{seconds} is outside the representable range of dates") from None

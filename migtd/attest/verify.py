@@ -41,6 +41,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from migtd.attest import tcb as tcbmod
 from migtd.attest.certs import NAME_ERRORS, Crl, check_issued_by, load_pem_chain, pck_chain_roles
 from migtd.attest.collateral import Collateral
 from migtd.attest.collateral_cache import (
@@ -64,14 +65,21 @@ from migtd.attest.quote import (
 from migtd.attest.sgx_ext import SGX_EXTENSION_OID, SgxExtension, parse_sgx_extension
 from migtd.attest.suppl import SIZE as SUPPLEMENTAL_SIZE
 from migtd.attest.suppl import TD10_BODY_SIZE, SupplementalData
-from migtd.attest import tcb as tcbmod
 from migtd.attest.tcb import TERMINAL_STATUSES
 from migtd.attest.validity import check_at, midpoint
 from migtd.der import encode_oid_body
 from migtd.errors import FormatError
 
-__all__ = ["QuoteVerificationError", "VerifiedQuote", "verify_quote", "clear_cache", "CollateralCache",
-           "DEFAULT_CACHE", "SUPPLEMENTAL_SIZE", "TERMINAL_STATUSES"]
+__all__ = [
+    "DEFAULT_CACHE",
+    "SUPPLEMENTAL_SIZE",
+    "TERMINAL_STATUSES",
+    "CollateralCache",
+    "QuoteVerificationError",
+    "VerifiedQuote",
+    "clear_cache",
+    "verify_quote",
+]
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _SECP256R1 = ec.SECP256R1()

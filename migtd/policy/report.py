@@ -7,7 +7,17 @@ tree imports :mod:`migtd.attest.suppl`; this name remains only so branches
 written against it keep working until they are merged, and can be removed then.
 """
 
-from migtd.attest.suppl import FIELDS, REPORT_SIZE, RTMR_FIELDS, field, iso8601, rtmrs, tcb_date_seconds, tcb_status, with_field
+from migtd.attest.suppl import (
+           FIELDS,
+           REPORT_SIZE,
+           RTMR_FIELDS,
+           field,
+           iso8601,
+           rtmrs,
+           tcb_date_seconds,
+           tcb_status,
+           with_field,
+)
 
 __all__ = ["FIELDS", "REPORT_SIZE", "RTMR_FIELDS", "field", "iso8601", "rtmrs", "tcb_date_seconds", "tcb_status",
            "with_field"]

@@ -39,9 +39,9 @@ def test_files_are_read_through_inputs(tmp_path, azure):
 
 
 @pytest.mark.parametrize("body", [
-    '{"tcbInfo":{"a":1},"signature":"%s"}' % SIG,
-    '{ "signature" : "%s" ,\n "tcbInfo" : {"a":1} }' % SIG,            # any member order, whitespace
-    '{"tcbInfo":{"a":0},"tcbInfo":{"a":1},"signature":"%s"}' % SIG,    # a repeated member: the last one
+    f'{{"tcbInfo":{{"a":1}},"signature":"{SIG}"}}',
+    f'{{ "signature" : "{SIG}" ,\n "tcbInfo" : {{"a":1}} }}',            # any member order, whitespace
+    f'{{"tcbInfo":{{"a":0}},"tcbInfo":{{"a":1}},"signature":"{SIG}"}}',    # a repeated member: the last one
 ])
 def test_signed_body_span_is_exact(body):
     signed = parse_signed_body(body, "tcbInfo")
@@ -51,14 +51,14 @@ def test_signed_body_span_is_exact(body):
 
 
 @pytest.mark.parametrize("body", [
-    '{"tcbInfo":{"a":1},"signature":"%s"} trailing' % SIG,
-    '{"tcbInfo":[1],"signature":"%s"}' % SIG,
+    f'{{"tcbInfo":{{"a":1}},"signature":"{SIG}"}} trailing',
+    f'{{"tcbInfo":[1],"signature":"{SIG}"}}',
     '{"tcbInfo":{"a":1},"signature":"abc"}',
     '{"tcbInfo":{"a":1}}',
     '["tcbInfo"]',
-    '{"tcbInfo":{"a":1} "signature":"%s"}' % SIG,
-    '{"tcbInfo":{"a":%s},"signature":"%s"}' % ("9" * 5000, SIG),      # past Python's integer digit limit
-    '{"tcbInfo":%s{}%s,"signature":"%s"}' % ("[" * 200, "]" * 200, SIG),
+    f'{{"tcbInfo":{{"a":1}} "signature":"{SIG}"}}',
+    f'{{"tcbInfo":{{"a":{"9" * 5000}}},"signature":"{SIG}"}}',      # past Python's integer digit limit
+    f'{{"tcbInfo":{"[" * 200}{{}}{"]" * 200},"signature":"{SIG}"}}',
     '',
 ])
 def test_malformed_signed_bodies_are_format_errors(body):

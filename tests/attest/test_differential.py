@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import dcap_differential as diff  # noqa: E402
+import dcap_differential as diff
 
 CI_CASES = 300
 CI_SEED = 20261203

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import fuzz_parsers  # noqa: E402
+import fuzz_parsers
 
 CI_RUNS = 150
 

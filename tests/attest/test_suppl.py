@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 
@@ -43,7 +44,7 @@ def test_encoder_follows_the_field_table():
     # the table covers the 822 bytes exactly once, in order
     offsets = sorted(FIELDS.values())
     assert offsets[0][0] == 0 and sum(size for _, size in offsets) == 822
-    assert all(a + n == b for (a, n), (b, _) in zip(offsets, offsets[1:]))
+    assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(offsets))
 
 
 def test_decode_is_the_inverse_of_encode(azure):
