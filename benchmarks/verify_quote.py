@@ -84,10 +84,20 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu or platform.machine()}), Python {platform.python_version()}"
 
 
+def _uint(text: str) -> int:
+    """A count from the command line, read by the project's one integer parser."""
+    from migtd.inputs import parse_uint
+
+    value = parse_uint(text, 32)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an unsigned integer")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=40, help="rounds (each row once per round; at least 30)")
-    ap.add_argument("--batch", type=int, default=20, help="calls per row per round")
+    ap.add_argument("--rounds", type=_uint, default=40, help="rounds (each row once per round; at least 30)")
+    ap.add_argument("--batch", type=_uint, default=20, help="calls per row per round")
     ap.add_argument("--vectors", type=Path, default=default_vectors())
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)

@@ -447,7 +447,9 @@ def azure_cases(vectors: Path, rng: random.Random) -> Iterator[Case]:
 
 def _reorder_levels_text(body: str) -> str:
     """The same TCB info text with its tcbLevels array reversed (the signature no longer matches)."""
-    doc = json.loads(body)
+    from migtd.inputs import load_json
+
+    doc = load_json(body, "TCB info")
     doc["tcbInfo"]["tcbLevels"].reverse()
     return json.dumps(doc, separators=(",", ":"))
 
@@ -854,17 +856,21 @@ def campaign(cases: int, seed: int, vectors: Path | None, pki: Any = None) -> Ta
 
 
 def _dump(out: Path, tally: Tally) -> None:
+    """Each disagreeing (or crashing) case's inputs and verdicts, one folder per case under ``out``."""
+    from migtd.inputs import open_output
+
     out.mkdir(parents=True, exist_ok=True)
     for klass, outcomes in tally.examples.items():
         for i, o in enumerate(outcomes):
             d = out / f"{klass}-{i}-{o.case.corpus}-{o.case.mutation}"
             d.mkdir(exist_ok=True)
-            (d / "quote.bin").write_bytes(o.case.quote)
-            (d / "collateral.json").write_bytes(o.case.collateral.to_json())
-            (d / "root_ca.der").write_bytes(o.case.root)
-            (d / "verdicts.json").write_text(json.dumps({
+            verdicts = json.dumps({
                 "now": o.case.now.isoformat(), "ours_strict": o.ours_strict, "ours_midpoint": o.ours_midpoint,
-                "dcap_qvl": dataclasses.asdict(o.dcap), "class": o.klass, "crash": o.crash}, indent=2) + "\n")
+                "dcap_qvl": dataclasses.asdict(o.dcap), "class": o.klass, "crash": o.crash}, indent=2) + "\n"
+            for name, data in (("quote.bin", o.case.quote), ("collateral.json", o.case.collateral.to_json()),
+                               ("root_ca.der", o.case.root), ("verdicts.json", verdicts.encode())):
+                with open_output(d / name, "differential case file", binary=True) as f:
+                    f.write(data)
 
 
 def default_vectors() -> Path:
@@ -872,10 +878,20 @@ def default_vectors() -> Path:
     return local if local.is_dir() else ROOT.parent / "shared" / "vectors"
 
 
+def _uint(text: str) -> int:
+    """A count from the command line, read by the project's one integer parser."""
+    from migtd.inputs import parse_uint
+
+    value = parse_uint(text, 32)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an unsigned integer")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", type=int, default=5000)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cases", type=_uint, default=5000)
+    ap.add_argument("--seed", type=_uint, default=1)
     ap.add_argument("--vectors", type=Path, default=default_vectors())
     ap.add_argument("--out", type=Path, help="write disagreeing cases here")
     ap.add_argument("--json", action="store_true")

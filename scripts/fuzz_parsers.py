@@ -423,11 +423,21 @@ def default_vectors() -> Path:
     return local if local.is_dir() else ROOT.parent / "shared" / "vectors"
 
 
+def _uint(text: str) -> int:
+    """A count from the command line, read by the project's one integer parser."""
+    from migtd.inputs import parse_uint
+
+    value = parse_uint(text, 32)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an unsigned integer")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--engine", choices=("atheris", "hypothesis"), default=None,
                     help="atheris when installed, else hypothesis")
-    ap.add_argument("--runs", type=int, default=100_000, help="inputs per target")
+    ap.add_argument("--runs", type=_uint, default=100_000, help="inputs per target")
     ap.add_argument("--target", action="append", choices=sorted(TARGETS), help="default: every target")
     ap.add_argument("--vectors", type=Path, default=default_vectors())
     ap.add_argument("--out", type=Path, default=Path("fuzz-artifacts"), help="where crashing inputs are saved")
