@@ -182,6 +182,8 @@ def open_output(path: str | os.PathLike[str], what: str,
 # ---------------------------------------------------------------- JSON
 
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+#: Every byte but a quote and the four brackets: deleted to get a document's skeleton.
+_NOT_SKELETON = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 def check_json_depth(text: str | bytes, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> None:
@@ -189,12 +191,34 @@ def check_json_depth(text: str | bytes, what: str, *, max_depth: int = MAX_JSON_
 
     A linear scan that skips string contents, so it never recurses. Cheap when
     the text holds fewer brackets than the limit (most files): then it returns
-    at once.
+    at once. Otherwise the depth is measured on the document's skeleton —
+    escaped backslashes and quotes removed, then every byte but quotes and
+    brackets — where a string without brackets is an empty pair of quotes
+    (dropped) and any other string is a quote-delimited run (skipped), so a
+    signed collateral body with hundreds of brackets costs microseconds. A
+    document found too deep is scanned token by token to name the offending
+    character.
     """
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if data.count(b"[") + data.count(b"{") <= max_depth:
+        return
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = data.translate(None, _NOT_SKELETON).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[0::2])
+    depth = 0
+    for ch in skeleton:
+        if ch == 0x5B or ch == 0x7B:   # [ {
+            depth += 1
+            if depth > max_depth:
+                break
+        else:
+            depth -= 1
+    else:
+        return
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    if text.count("[") + text.count("{") <= max_depth:
-        return
     depth = 0
     for match in _TOKENS.finditer(text):
         token = match.group()

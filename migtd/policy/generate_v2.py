@@ -40,9 +40,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from migtd import eventlog
+from migtd.attest import suppl as rpt
 from migtd.attest.tdreport import TdInfo
 from migtd.policy import jsontext
-from migtd.policy import report as rpt
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.sign import sign_document
 from migtd.policy.v2.chain import signer_key_hash

@@ -88,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _verified_reports(args: argparse.Namespace) -> tuple[bytes, bytes]:
     """``--local`` and ``--peer`` as 822-byte verified reports; a quote is verified with --collateral/--root-ca."""
-    from migtd.policy.report import REPORT_SIZE
+    from migtd.attest.suppl import REPORT_SIZE
 
     data = {who: read_file(path, f"{who} report") for who, path in (("local", args.local), ("peer", args.peer))}
     quotes = [who for who in data if len(data[who]) != REPORT_SIZE]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from migtd import paths
+from migtd.attest import suppl as rpt
 from migtd.eventlog import v1_event_log
-from migtd.policy import report as rpt
 from migtd.tool.main import main
 
 T = "src/policy/test"
