@@ -8,7 +8,6 @@ numbers of the PCK and root-CA CRLs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from migtd.attest.collateral import Collateral, PlatformCollateral
+from migtd.policy import jsontext
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v2.document import U16_MAX, array, member, obj, string, u_int
 
@@ -54,7 +54,7 @@ class Collaterals:
         """``tcbInfo.tcbEvaluationDataNumber`` of the FMSPC's TCB info."""
         entry = self.platform(fmspc)
         try:
-            number = json.loads(entry.tcb_info)["tcbInfo"]["tcbEvaluationDataNumber"]
+            number = jsontext.loads(entry.tcb_info)["tcbInfo"]["tcbEvaluationDataNumber"]
         except (ValueError, KeyError, TypeError):
             number = None
         if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 2**32:

@@ -89,6 +89,26 @@ def verify_signed_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPol
                           bytes(issuer_chain), servtd.identity_chain, servtd.mapping_chain)
 
 
+def verify_own_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPolicy:
+    """:func:`verify_signed_policy` for a MigTD's *own* policy: every failure is InvalidPolicyError (9).
+
+    spec/policy.md §1.3: at start-up (``init_policy``) upstream panics with
+    InvalidPolicyError whatever went wrong, a bad signature included, while
+    the same PolicyError met on the RA-TLS path (a *peer's* policy) is
+    PolicyUnsatisfiedError (8) unless it is InvalidPolicy. ``migtd-tool policy
+    verify`` and ``policy check`` judge the operator's own policy with this, so
+    they exit with the code ``migtd`` exits with for the same file.
+    The error keeps its upstream ``kind``; only the result changes.
+    """
+    from migtd.result import MigrationResult
+
+    try:
+        return verify_signed_policy(policy_file, issuer_chain)
+    except PolicyError as exc:
+        raise PolicyError(exc.kind, exc.detail, path=exc.path, payload=exc.payload,
+                          result=MigrationResult.InvalidPolicyError) from None
+
+
 @dataclass(frozen=True)
 class ServtdCollateral:
     """The verified MigTD identity and TCB mapping, with the chains that signed them."""
