@@ -55,9 +55,26 @@ REGRESSIONS = [  # (id, target, input, accepted): inputs that escaped as a forei
     ("v2-doc-deep", "policy_v2_document", b"[" * 100_000 + b"]" * 100_000, True),     # refused by the JSON reader
     ("v1-deep", "policy_v1", b'{"id":' + b"[" * 100_000 + b"]" * 100_000 + b"}", True),  # a refusing decision
     ("hcl-empty", "hcl_report", b"", False),
+    # int() of a 5000-digit range bound raised ValueError out of parse_v1 (now Rust's u64 rule: a string)
+    ("v1-range-5000-digits", "policy_v1", json.dumps(
+        {"id": "12345678-1234-1234-1234-123456789012", "policy": [{"MigTD": {"TDINFO": {"MRTD": {
+            "operation": "in-range", "reference": "0.." + "9" * 5000}}}}]}).encode(), True),
 ]
 
 
 @pytest.mark.parametrize("name,data,accepted", [r[1:] for r in REGRESSIONS], ids=[r[0] for r in REGRESSIONS])
 def test_regressions(name: str, data: bytes, accepted: bool) -> None:
     assert run(name, data) is accepted
+
+
+def test_v2_range_bound_of_thousands_of_digits_is_invalid_reference() -> None:
+    """int() of a 5000-digit v2 range bound raised ValueError; now InvalidReference like any non-u32."""
+    from migtd.policy.errors import PolicyError
+    from migtd.policy.v2 import eval_int
+    from migtd.policy.v2.document import make_prop
+
+    prop = make_prop("in-range", "1.." + "9" * 5000, "policy[0].global.tcb.tcbEvaluationDataNumber")
+    with pytest.raises(PolicyError) as exc:
+        eval_int(prop, 5, None)
+    assert exc.value.kind.value == "InvalidReference"
+    assert eval_int(make_prop("in-range", "1..+0007", "p"), 5, None) is True
