@@ -202,6 +202,10 @@ def test_v1_policy_same_code_from_tool_and_engine(index: int, vectors: Path, qe:
                     "--local-events", tmp_path / "local.log", "--peer-events", tmp_path / "peer.log",
                     "--role", "source", "--strict-rtmr")
         assert code == engine, (policy_path.name, label, verdict.failure)
+        if index == 0 and label != "broken peer event log":
+            # quote verify judges a quote as the v1 engine judges a peer's: 0, or MutualAttestationError (7)
+            assert tool("quote", "verify", tmp_path / "peer.bin", "--collateral", paths.mock_collateral(),
+                        "--root-ca", ROOT) == (0 if label == "genuine peer" else 7)
         if label == "tampered peer quote":
             assert code == 7
         elif code == 0:
@@ -239,3 +243,32 @@ def test_v2_peer_policy_same_code_from_tool_and_engine(peer: str, expected: int,
                 "--local", tmp_path / "local.bin", "--peer", tmp_path / "peer.bin",
                 "--peer-events", tmp_path / "peer.log", "--role", "source", "--strict-rtmr")
     assert (code, engine) == (expected, expected), verdict.failure
+
+
+# --------------------------------------------------------------------------- size limits
+
+@pytest.mark.timeout(120)
+def test_files_too_large_for_migtd_are_too_large_for_the_tool(mock_v2: dict[str, Path], tmp_path: Path) -> None:
+    """A policy, issuer chain or root CA just past ``migtd``'s limit: exit 1 from both programs."""
+    from migtd.tool.files import ISSUER_CHAIN_LIMIT, POLICY_LIMIT, ROOT_CA_LIMIT
+    from tests.conftest import free_port
+
+    big_policy, big_chain, big_root = tmp_path / "policy.json", tmp_path / "chain.pem", tmp_path / "root.der"
+    big_policy.write_bytes(mock_v2["good"].read_bytes().ljust(POLICY_LIMIT + 1, b" "))
+    big_chain.write_bytes(mock_v2["chain"].read_bytes().ljust(ISSUER_CHAIN_LIMIT + 1, b"\n"))
+    big_root.write_bytes(ROOT.read_bytes().ljust(ROOT_CA_LIMIT + 1, b"\0"))
+    bindir = Path(sys.executable).parent
+    runs = [  # (engine environment and flags, the tool's arguments)
+        ({"MIGTD_POLICY_FILE": str(big_policy), "MIGTD_POLICY_ISSUER_CHAIN_FILE": str(mock_v2["chain"])},
+         ["--policy-version", "2"], ["policy", "verify", "--policy", big_policy, "--issuer-chain", mock_v2["chain"]]),
+        ({"MIGTD_POLICY_FILE": str(mock_v2["good"]), "MIGTD_POLICY_ISSUER_CHAIN_FILE": str(big_chain)},
+         ["--policy-version", "2"], ["policy", "verify", "--policy", mock_v2["good"], "--issuer-chain", big_chain]),
+        ({"MIGTD_POLICY_FILE": str(paths.default_policy()), "MIGTD_ROOT_CA_FILE": str(big_root)}, [],
+         ["quote", "verify", paths.sample_quote(), "--collateral", paths.mock_collateral(), "--root-ca", big_root]),
+    ]
+    for env, flags, tool_args in runs:
+        engine = subprocess.run([str(bindir / "migtd"), "-m", "dst", "--attestation", "mock-report", *flags,
+                                 "--dest-port", str(free_port()), "--timeout", "5"],
+                                capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", **env},
+                                check=False)
+        assert (engine.returncode, tool(*tool_args)) == (1, 1), (env, engine.stdout[-300:], engine.stderr[-300:])
