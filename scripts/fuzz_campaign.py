@@ -13,6 +13,9 @@ Engines:
 * ``atheris`` (coverage-guided; ``pip install -e '.[fuzz]'``): libFuzzer
   mutates the seeds of each target, guided by the coverage of the ``migtd``
   package, and stops at the first crash, leaving the input in ``--artifacts``.
+  JSON targets also get structure-aware mutations (a node of the document
+  replaced by a boundary value, removed or duplicated), so the schema parsers
+  are reached and not only the JSON reader.
 * ``random`` (no extra dependency): seeded random bytes and mutations of the
   seeds (byte and bit flips, truncations, u32 writes, splices); it records
   every crash and goes on.
@@ -69,9 +72,20 @@ def work_atheris(name: str, runs: int, seed: int, artifacts: Path) -> None:
     def one_input(data: bytes) -> None:
         targets.run(name, data)
 
+    def json_mutator(data: bytes, size: int, mutation_seed: int) -> bytes:
+        """Half the time a structural change of the document (a node replaced, removed, duplicated),
+        so the schema parsers are reached past the JSON reader; else libFuzzer's byte mutations."""
+        rng = random.Random(mutation_seed)
+        if rng.random() < 0.5:
+            mutated = targets.mutate_json(data, rng)
+            if mutated is not None and len(mutated) <= size:
+                return mutated
+        return atheris.Mutate(data, size)
+
+    extra = {"custom_mutator": json_mutator} if name in targets.JSON_TARGETS else {}
     atheris.Setup([sys.argv[0], f"-runs={runs}", f"-seed={seed}", f"-max_len={max_len}", "-timeout=20",
                    "-rss_limit_mb=3072", f"-artifact_prefix={artifacts}/{name}-", "-print_final_stats=1",
-                   str(corpus)], one_input)
+                   str(corpus)], one_input, **extra)
     atheris.Fuzz()
 
 
@@ -83,7 +97,11 @@ def work_random(name: str, runs: int, seed: int, artifacts: Path) -> None:
     seeds = targets.seeds()[name]
     crashes = 0
     for _ in range(runs):
-        if rng.random() < 0.15:
+        mutated = targets.mutate_json(rng.choice(seeds), rng) if name in targets.JSON_TARGETS and \
+            rng.random() < 0.5 else None
+        if mutated is not None:
+            data = mutated
+        elif rng.random() < 0.15:
             data = rng.randbytes(rng.choice((rng.randrange(64), rng.randrange(600), rng.randrange(6000))))
         else:
             ops = [(rng.randrange(5), rng.randrange(1 << 20), rng.randrange(1 << 32)) for _ in range(rng.randint(1, 4))]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import random
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -258,3 +259,57 @@ def mutate(data: bytes, ops: list[tuple[int, int, int]], extra: bytes = b"") -> 
         elif op == 4:
             out[i:i] = extra
     return bytes(out)
+
+
+#: Targets whose input is a JSON document: they also get structure-aware mutations.
+JSON_TARGETS = frozenset({"policy_v1", "policy_v2", "policy_v2_document", "imds_response"})
+
+_SPECIAL = [0, 1, -1, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63, 2**64 - 1, 2**64, 10**30, 1.5, -0.0,
+            True, False, None, "", "self", "init", "0..", "..5", "1..2", "0.." + "9" * 30, "equal",
+            "greater-or-equal", "in-range", "in-time-range", "subset", "allow-list", "deny-list",
+            "array-equal", "array-greater-or-equal", "UpToDate", "Revoked", "2025-01-01T00:00:00Z",
+            "00" * 48, "zz", "\u0000", "\ud800", [], {}, [0] * 300, ["a"], {"": None}]
+
+
+def _nodes(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [path]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _nodes(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _nodes(v, (*path, i))
+    return out
+
+
+def mutate_json(data: bytes, rng: random.Random) -> bytes | None:
+    """A structure-aware mutation of a JSON document: one node replaced, removed, duplicated or
+    swapped for a boundary value; None when ``data`` is not JSON (the caller mutates bytes then)."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    for _ in range(rng.randint(1, 3)):
+        paths = _nodes(doc)
+        path = rng.choice(paths)
+        if not path:
+            continue
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]  # type: ignore[index]
+        key = path[-1]
+        op = rng.randrange(5)
+        if op == 0 and isinstance(parent, dict):
+            del parent[key]
+        elif op == 1 and isinstance(parent, list):
+            parent.insert(int(key), parent[key])  # type: ignore[arg-type,call-overload]
+        elif op == 2:
+            other = rng.choice(paths)
+            node = doc
+            for k in other:
+                node = node[k]  # type: ignore[index]
+            parent[key] = json.loads(json.dumps(node))  # type: ignore[index]
+        else:
+            parent[key] = rng.choice(_SPECIAL)  # type: ignore[index]
+    text = json.dumps(doc, separators=(",", ":") if rng.random() < 0.7 else (", ", ": "))
+    return text.encode("utf-8", "surrogatepass")

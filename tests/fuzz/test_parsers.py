@@ -8,12 +8,13 @@ targets for ≥ 100 000 inputs each, coverage-guided with atheris.
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .targets import TARGETS, mutate, run, seeds
+from .targets import JSON_TARGETS, TARGETS, mutate, mutate_json, run, seeds
 
 _OPS = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 0xFFFFFFFF)),
                 min_size=1, max_size=4)
@@ -26,8 +27,11 @@ def _inputs(name: str) -> st.SearchStrategy[bytes]:
     pool = seeds()[name]
     mutated = st.builds(mutate, st.sampled_from(pool), _OPS, st.binary(max_size=16))
     choices = [st.binary(max_size=400), mutated]
-    if name.startswith("policy") or name == "imds_response":
+    if name in JSON_TARGETS:
         choices.append(_JSON.map(lambda v: json.dumps(v).encode()))
+        structural = st.builds(lambda seed, r: mutate_json(seed, random.Random(r)) or seed,
+                               st.sampled_from(pool), st.integers(0, 2**32))
+        choices.append(structural)
     return st.one_of(*choices)
 
 
