@@ -74,10 +74,10 @@ def verify_local_policy(ctx: VerifierContext) -> VerifiedPolicy:
     A policy that does not verify is InvalidPolicyError (9), before any
     networking; the migration and the rebinding verifier both start with this.
     """
-    from migtd.policy.v2 import verify_signed_policy
+    from migtd.policy.v2 import verify_own_policy
 
     try:
-        return verify_signed_policy(ctx.policy, ctx.issuer_chain)
+        return verify_own_policy(ctx.policy, ctx.issuer_chain)
     except PolicyError as exc:
         raise MigtdError(f"the local policy v2 does not verify: {exc.message} ({exc.kind.value})",
                          MigrationResult.InvalidPolicyError) from None

@@ -77,6 +77,15 @@ def mock_v2(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     variant("sig_odd", raw.replace(sig.encode(), sig[:-1].encode()))
     variant("not_json", raw[: len(raw) // 2])
     variant("nested", b'{"policyData":' + b"[" * 100_000 + b"]" * 100_000 + b',"signature":"00"}')
+    # correctly signed, but the attestation root it embeds (installed at start-up) is not a certificate
+    from migtd.policy import jsontext
+    from migtd.policy.generate_v2 import Signer
+    from migtd.policy.sign import sign_document
+
+    signer = Signer.load(paths.mock_dir() / "policy_signing_key.pem", paths.mock_dir() / "policy_issuer_chain.pem")
+    data = jsontext.loads(raw.decode())["policyData"]
+    data["collaterals"]["rootCa"] = "not a certificate"
+    variant("bad_root_ca", sign_document(jsontext.compact(data).encode(), signer.key_pem, "policyData"))
     return files
 
 
@@ -99,6 +108,7 @@ OWN_V2 = [  # (case, policy, chain, expected exit status)
     ("mock policy, odd signature", "@sig_odd", MOCK_CHAIN, 9),
     ("mock policy, truncated JSON", "@not_json", MOCK_CHAIN, 9),
     ("100 000-level nesting", "@nested", MOCK_CHAIN, 9),
+    ("mock policy, embedded rootCa not a certificate", "@bad_root_ca", MOCK_CHAIN, 9),
     ("mock policy, upstream chain", "@good", TC, 9),
     ("v1 policy as v2", "config/policy.json", MOCK_CHAIN, 9),
 ]

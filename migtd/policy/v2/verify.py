@@ -99,11 +99,17 @@ def verify_own_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPolicy
     verify`` and ``policy check`` judge the operator's own policy with this, so
     they exit with the code ``migtd`` exits with for the same file.
     The error keeps its upstream ``kind``; only the result changes.
+
+    Start-up also installs the attestation root the policy embeds
+    (``collaterals.rootCa``), so a root that does not parse fails here too
+    rather than later as a peer's PolicyUnsatisfiedError.
     """
     from migtd.result import MigrationResult
 
     try:
-        return verify_signed_policy(policy_file, issuer_chain)
+        verified = verify_signed_policy(policy_file, issuer_chain)
+        verified.collaterals.root_ca_der()
+        return verified
     except PolicyError as exc:
         raise PolicyError(exc.kind, exc.detail, path=exc.path, payload=exc.payload,
                           result=MigrationResult.InvalidPolicyError) from None
