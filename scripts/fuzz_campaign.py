@@ -77,7 +77,10 @@ def work_atheris(name: str, runs: int, seed: int, artifacts: Path) -> None:
         so the schema parsers are reached past the JSON reader; else libFuzzer's byte mutations."""
         rng = random.Random(mutation_seed)
         if rng.random() < 0.5:
-            mutated = targets.mutate_json(data, rng)
+            try:
+                mutated = targets.mutate_json(data, rng)
+            except (ValueError, RecursionError, UnicodeError):  # the mutator's own limits, not a finding
+                mutated = None
             if mutated is not None and len(mutated) <= size:
                 return mutated
         return atheris.Mutate(data, size)

@@ -271,6 +271,11 @@ _SPECIAL = [0, 1, -1, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63, 2**64 - 1
             "00" * 48, "zz", "\u0000", "\ud800", [], {}, [0] * 300, ["a"], {"": None}]
 
 
+def _copy(value: object) -> object:
+    """A fresh copy: a shared list or dict would let a later mutation make the document circular."""
+    return json.loads(json.dumps(value))
+
+
 def _nodes(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     out = [path]
     if isinstance(value, dict):
@@ -302,14 +307,14 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes | None:
         if op == 0 and isinstance(parent, dict):
             del parent[key]
         elif op == 1 and isinstance(parent, list):
-            parent.insert(int(key), parent[key])  # type: ignore[arg-type,call-overload]
+            parent.insert(int(key), _copy(parent[key]))  # type: ignore[arg-type,call-overload]
         elif op == 2:
             other = rng.choice(paths)
             node = doc
             for k in other:
                 node = node[k]  # type: ignore[index]
-            parent[key] = json.loads(json.dumps(node))  # type: ignore[index]
+            parent[key] = _copy(node)  # type: ignore[index]
         else:
-            parent[key] = rng.choice(_SPECIAL)  # type: ignore[index]
+            parent[key] = _copy(rng.choice(_SPECIAL))  # type: ignore[index]
     text = json.dumps(doc, separators=(",", ":") if rng.random() < 0.7 else (", ", ": "))
     return text.encode("utf-8", "surrogatepass")
