@@ -23,7 +23,7 @@ from migtd.inputs import InputError, load_json
 from migtd.tool.files import HCL_LIMIT, Files, print_tree
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``azure hcl``, ``azure mock-hcl`` and ``azure provision``."""
     p = sub.add_parser("azure", help="inspect or stage Azure vTPM HCL reports",
                        description="Inspect Azure HCL reports, build a mock one, or provision a (software) TPM.")

@@ -100,5 +100,17 @@ def print_tree(obj: Any, indent: int = 0) -> None:
         print(f"{pad}{obj}")
 
 
-__all__ = ["Files", "Path", "print_tree", "POLICY_LIMIT", "ISSUER_CHAIN_LIMIT", "ROOT_CA_LIMIT", "QUOTE_LIMIT",
-           "REPORT_LIMIT", "COLLATERAL_LIMIT", "EVENT_LOG_LIMIT", "PEM_LIMIT", "HCL_LIMIT"]
+__all__ = [
+    "COLLATERAL_LIMIT",
+    "EVENT_LOG_LIMIT",
+    "HCL_LIMIT",
+    "ISSUER_CHAIN_LIMIT",
+    "PEM_LIMIT",
+    "POLICY_LIMIT",
+    "QUOTE_LIMIT",
+    "REPORT_LIMIT",
+    "ROOT_CA_LIMIT",
+    "Files",
+    "Path",
+    "print_tree",
+]

@@ -20,7 +20,7 @@ from migtd.inputs import InputError
 SAMPLE_QUOTE = "sample_quote.bin"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``mock-pki``."""
     p = sub.add_parser("mock-pki", help="generate the mock PKI, collateral and QE keys for mock-report mode",
                        description=__doc__.split("\n\n")[1].replace("``", ""))

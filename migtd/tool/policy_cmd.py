@@ -40,7 +40,7 @@ from migtd.tool.files import (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``policy`` and its actions to ``migtd-tool``."""
     p = sub.add_parser("policy", help="check, verify, sign or generate migration policies",
                        description=__doc__.split("\n\n")[1].replace("``", ""))

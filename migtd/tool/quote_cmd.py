@@ -24,7 +24,7 @@ from migtd.errors import ConfigError
 from migtd.tool.files import COLLATERAL_LIMIT, QUOTE_LIMIT, ROOT_CA_LIMIT, Files, print_tree
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``quote inspect`` and ``quote verify``."""
     p = sub.add_parser("quote", help="inspect or verify a TD quote",
                        description="Inspect or verify a TDX DCAP quote (v4 or v5).")

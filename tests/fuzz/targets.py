@@ -96,7 +96,7 @@ def peer_data_target(data: bytes) -> None:
     from migtd.policy.v2 import parse_peer_data
     from migtd.policy.v2.container import parse_container
 
-    policy, chain = parse_peer_data(data)
+    policy, _chain_pem = parse_peer_data(data)
     parse_container(policy, "policyData", path="peer policy")
 
 
