@@ -313,7 +313,7 @@ def sign(args: argparse.Namespace) -> int:
 
     from migtd.policy.errors import PolicyError, PolicyErrorKind
     from migtd.policy.sign import load_private_key, sign_document
-    from migtd.policy.v2.chain import ChainError, load_chain, verify_chain_links, verify_chain_and_signature
+    from migtd.policy.v2.chain import ChainError, load_chain, verify_chain_and_signature, verify_chain_links
     from migtd.policy.v2.container import decode_signature, parse_container
 
     files = Files(inputs=[("input", args.input), ("key", args.key), ("chain", args.chain)],
