@@ -122,6 +122,7 @@ def work_random(name: str, runs: int, seed: int, artifacts: Path) -> None:
 # --------------------------------------------------------------------------- the campaign
 
 DONE = re.compile(r"Done (\d+) runs in (\d+) second")
+COVERAGE = re.compile(r"DONE\s+cov: (\d+) ft: (\d+)")
 RANDOM_DONE = re.compile(r"Done (\d+) runs; crashes (\d+)")
 
 
@@ -142,10 +143,13 @@ def campaign(names: list[str], runs: int, seed: int, engine: str, artifacts: Pat
             m = RANDOM_DONE.search(log)
             inputs = int(m.group(1)) if m else None
             crashes = int(m.group(2)) if m else 1
+        cov = COVERAGE.search(log)
         row = {"target": name, "engine": engine, "inputs": inputs, "seconds": round(seconds, 1),
-               "crashes": crashes, "status": proc.returncode}
+               "crashes": crashes, "status": proc.returncode,
+               "coverage_edges": int(cov.group(1)) if cov else None, "features": int(cov.group(2)) if cov else None}
         results.append(row)
-        print(f"{name:<22} {engine:<8} inputs {inputs!s:>8}  {seconds:7.1f} s  crashes {crashes}", flush=True)
+        print(f"{name:<22} {engine:<8} inputs {inputs!s:>8}  {seconds:7.1f} s  crashes {crashes}"
+              + (f"  cov {cov.group(1)} ft {cov.group(2)}" if cov else ""), flush=True)
         if crashes:
             print("\n".join(log.splitlines()[-40:]), file=sys.stderr)
     return results
