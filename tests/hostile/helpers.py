@@ -12,8 +12,8 @@ from .registry import Command, EntryPoint, Outcome
 def assert_one_line(outcome: Outcome, entry: EntryPoint) -> None:
     """No traceback anywhere; an error is one line on stderr, or (``policy check``) the verdict on stdout."""
     assert "Traceback" not in outcome.stderr and "Traceback" not in outcome.stdout, outcome.stderr
-    lines = [line for line in outcome.stderr.splitlines() if line.strip()]
-    assert len(lines) <= 1, f"more than one line on stderr: {outcome.stderr!r}"
+    lines = entry.error_lines(outcome)
+    assert len(lines) <= 1, f"more than one error line: {outcome.stderr!r}"
     if lines:
         assert lines[0].startswith(entry.prefix), lines[0]
     elif outcome.code != 0:

@@ -9,7 +9,8 @@ each argument.
 
 Adding ``migtd``, ``migtd-console`` or ``./migtdemu.sh`` is adding rows: an
 :class:`EntryPoint` (in process or as a subprocess) and one :class:`Command`
-per way of calling it, whose ``argv``/``env`` name files by ``{placeholder}``.
+per way of calling it, whose ``argv``/``env`` name files by ``{placeholder}``
+(``migtd``'s ``MIGTD_POLICY_FILE`` is ``env={"MIGTD_POLICY_FILE": "{policy}"}``).
 A placeholder that is a key of ``inputs`` is replaced by a good file
 (:func:`tests.hostile.conftest.good_files`) or, under test, by the hostile
 one; a key of ``outputs`` by a fresh path in the test's folder.
@@ -36,16 +37,24 @@ class Outcome:
     stderr: str
 
 
+def stderr_lines(outcome: Outcome) -> list[str]:
+    """The non-empty lines on stderr: for a tool, everything it says about an error."""
+    return [line for line in outcome.stderr.splitlines() if line.strip()]
+
+
 @dataclass(frozen=True)
 class EntryPoint:
     """A program: ``run(argv, env)`` runs it to completion with a deadline and returns its :class:`Outcome`.
 
-    ``prefix`` is how every line it prints about an error starts.
+    ``prefix`` is how every line it prints about an error starts; ``error_lines``
+    picks those lines out of an outcome (a program that also logs progress,
+    like ``migtd``, passes a function keeping only its error records).
     """
 
     name: str
     run: Callable[[Sequence[str], Mapping[str, str]], Outcome]
     prefix: str
+    error_lines: Callable[[Outcome], list[str]] = stderr_lines
 
 
 def in_process(main: Callable[[list[str]], int]) -> Callable[[Sequence[str], Mapping[str, str]], Outcome]:
