@@ -75,6 +75,30 @@ class Files:
         write_atomic(path, data, what, self.inputs, mode=mode, parents=parents)
 
 
+def read_collateral(files: Files, path: str | os.PathLike[str], what: str = "collateral file") -> tuple[bytes, Any]:
+    """A collateral file as bytes and parsed; every problem is a usage error (exit 1), as in ``migtd``.
+
+    The TCB info and QE identity inside it are JSON documents held as strings,
+    which the verifier parses later: their depth is bounded here too, so a
+    100 000-level array hidden in a string is one line, not a RecursionError.
+    """
+    from migtd.attest.collateral import Collateral
+    from migtd.errors import ConfigError, FormatError
+    from migtd.inputs import check_json_depth
+
+    data = files.read(path, what, COLLATERAL_LIMIT)
+    name = f"{what} {os.fspath(path)}"
+    check_json_depth(data, name)
+    try:
+        collateral = Collateral.from_json(data)
+    except FormatError as exc:
+        raise ConfigError(f"{name}: {exc.message}") from None
+    for i, platform in enumerate(collateral.platforms):
+        check_json_depth(platform.tcb_info, f"{name}: platforms[{i}].tcbInfo")
+    check_json_depth(collateral.qe_identity, f"{name}: qeIdentity")
+    return data, collateral
+
+
 def print_tree(obj: Any, indent: int = 0) -> None:
     """Print JSON-ready values as an indented ``key: value`` tree.
 

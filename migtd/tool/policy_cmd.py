@@ -28,7 +28,6 @@ from typing import Any
 from migtd.errors import ConfigError
 from migtd.inputs import uint_arg
 from migtd.tool.files import (
-    COLLATERAL_LIMIT,
     EVENT_LOG_LIMIT,
     ISSUER_CHAIN_LIMIT,
     PEM_LIMIT,
@@ -37,6 +36,7 @@ from migtd.tool.files import (
     REPORT_LIMIT,
     ROOT_CA_LIMIT,
     Files,
+    read_collateral,
 )
 
 
@@ -112,10 +112,7 @@ def _anchors(files: Files, args: argparse.Namespace, verified: Any | None) -> tu
     verifies peer quotes against. A malformed file is a usage error (exit 1),
     as ``quote verify`` and ``migtd`` (MIGTD_COLLATERAL_FILE) report it.
     """
-    from migtd.attest.collateral import Collateral
     from migtd.attest.trust import der_certificate
-    from migtd.errors import FormatError
-    from migtd.inputs import check_json_depth
     from migtd.policy.errors import PolicyError
     from migtd.result import MigrationResult
 
@@ -129,12 +126,7 @@ def _anchors(files: Files, args: argparse.Namespace, verified: Any | None) -> tu
         raise ConfigError("to use a quote as --local or --peer, pass --collateral and --root-ca"
                           + (" (or neither, to use the policy's embedded collaterals)" if verified is not None
                              else ""))
-    data = files.read(args.collateral, "collateral file", COLLATERAL_LIMIT)
-    check_json_depth(data, f"collateral file {args.collateral}")
-    try:
-        collateral = Collateral.from_json(data)
-    except FormatError as exc:
-        raise ConfigError(f"collateral file {args.collateral}: {exc.message}") from None
+    _, collateral = read_collateral(files, args.collateral)
     root = der_certificate(files.read(args.root_ca, "root CA", ROOT_CA_LIMIT), f"root CA {args.root_ca}")
     return root, collateral
 
@@ -386,12 +378,9 @@ def _fact_inputs(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 def _facts(files: Files, args: argparse.Namespace) -> tuple[Any, bytes]:
     from migtd import paths
-    from migtd.inputs import check_json_depth
     from migtd.policy.generate_v2 import mock_facts
 
-    coll_path = args.collateral or paths.mock_collateral()
-    collateral = files.read(coll_path, "collateral", COLLATERAL_LIMIT)
-    check_json_depth(collateral, f"collateral {coll_path}")
+    collateral, _ = read_collateral(files, args.collateral or paths.mock_collateral(), "collateral")
     root = files.read(args.root_ca or paths.mock_root_ca(), "root CA", ROOT_CA_LIMIT)  # DER or PEM
     quote = files.read(args.quote, "quote", QUOTE_LIMIT) if args.quote else None
     return mock_facts(collateral, root, quote), collateral

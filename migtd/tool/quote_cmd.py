@@ -21,7 +21,7 @@ from typing import Any
 
 from migtd import paths
 from migtd.errors import ConfigError
-from migtd.tool.files import COLLATERAL_LIMIT, QUOTE_LIMIT, ROOT_CA_LIMIT, Files, print_tree
+from migtd.tool.files import QUOTE_LIMIT, ROOT_CA_LIMIT, Files, print_tree, read_collateral
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -152,11 +152,8 @@ def _parse_at(value: str | None) -> datetime | None:
 
 def verify(args: argparse.Namespace) -> int:
     """``quote verify``: 0 when the quote verifies, 7 (QuoteVerificationError) otherwise."""
-    from migtd.attest.collateral import Collateral
     from migtd.attest.trust import der_certificate
     from migtd.attest.verify import QuoteVerificationError, verify_quote
-    from migtd.errors import FormatError
-    from migtd.inputs import check_json_depth
 
     at = _parse_at(args.at)
     root_path = args.root_ca or paths.intel_root_ca()
@@ -164,12 +161,7 @@ def verify(args: argparse.Namespace) -> int:
     quote = files.read(args.file, "quote", QUOTE_LIMIT)
     # A root CA that is not a certificate is a configuration error in ``migtd`` (exit 1), not a failed quote.
     root = der_certificate(files.read(root_path, "root CA", ROOT_CA_LIMIT), f"root CA {root_path}")
-    data = files.read(args.collateral, "collateral file", COLLATERAL_LIMIT)
-    check_json_depth(data, f"collateral file {args.collateral}")
-    try:
-        collateral = Collateral.from_json(data)
-    except FormatError as exc:  # a malformed input file is a usage error (exit 1), not a failed quote
-        raise ConfigError(f"collateral file {args.collateral}: {exc.message}") from None
+    _, collateral = read_collateral(files, args.collateral)  # malformed: a usage error (1), not a failed quote
     try:
         v = verify_quote(quote, collateral, root, at=at)
     except QuoteVerificationError as exc:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .targets import JSON_TARGETS, TARGETS, mutate, mutate_json, run, seeds
+from .targets import JSON_TARGETS, PVEC, TARGETS, mutate, mutate_json, run, seeds
 
 _OPS = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 0xFFFFFFFF)),
                 min_size=1, max_size=4)
@@ -59,6 +59,12 @@ REGRESSIONS = [  # (id, target, input, accepted): inputs that escaped as a forei
     ("v2-doc-deep", "policy_v2_document", b"[" * 100_000 + b"]" * 100_000, True),     # refused by the JSON reader
     ("v1-deep", "policy_v1", b'{"id":' + b"[" * 100_000 + b"]" * 100_000 + b"}", True),  # a refusing decision
     ("hcl-empty", "hcl_report", b"", False),
+    # a 100 000-level array in a collaterals' tcbInfo string: RecursionError from json.loads before
+    ("v2-doc-deep-tcbinfo", "policy_v2_document", json.dumps({**json.loads(
+        (PVEC / "src/policy/test/policy_v2/policy_data.json").read_text()), "collaterals": {
+        **json.loads((PVEC / "src/policy/test/policy_v2/policy_data.json").read_text())["collaterals"],
+        "platforms": [{"fmspc": "00" * 6, "tcbInfoIssuerChain": "", "tcbInfo": "[" * 100_000 + "]" * 100_000}]}}
+    ).encode(), False),
     # int() of a 5000-digit range bound raised ValueError out of parse_v1 (now Rust's u64 rule: a string)
     ("v1-range-5000-digits", "policy_v1", json.dumps(
         {"id": "12345678-1234-1234-1234-123456789012", "policy": [{"MigTD": {"TDINFO": {"MRTD": {

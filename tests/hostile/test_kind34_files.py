@@ -67,3 +67,26 @@ def test_the_good_invocation_works(name: str, good_files: dict[str, Path], tmp_p
     outcome = ENTRY_POINTS[cmd.entry].run(*cmd.render(files))
     assert outcome.code == cmd.good_code, (outcome.stderr, outcome.stdout[-400:])
     assert "Traceback" not in outcome.stderr
+
+
+@pytest.mark.parametrize("field", ["tcbInfo", "qeIdentity"])
+def test_nested_json_inside_a_collateral_string(field: str, good_files: dict[str, Path], tmp_path: Path) -> None:
+    """The TCB info and QE identity are JSON documents held as strings: their depth is bounded too."""
+    import json
+
+    doc = json.loads(good_files["collateral"].read_text())
+    deep = "[" * 100_000 + "]" * 100_000
+    if field == "tcbInfo":
+        doc["platforms"][0]["tcbInfo"] = deep
+    else:
+        doc["qeIdentity"] = deep
+    coll = tmp_path / "collateral.json"
+    coll.write_text(json.dumps(doc))
+    entry = ENTRY_POINTS["migtd-tool"]
+    for name in ("quote verify", "policy check (v1, quotes and event logs)", "policy generate-v2"):
+        cmd = command(name)
+        files = files_for(cmd, good_files, tmp_path)
+        files["collateral"] = coll
+        outcome = entry.run(*cmd.render(files))
+        assert outcome.code == USAGE and "nested deeper than 128 levels" in outcome.stderr, (name, outcome.stderr)
+        assert_one_line(outcome, entry)

@@ -91,6 +91,15 @@ def crl_number(pem: str, name: str) -> int:
     return number
 
 
+def _bounded(text: str, path: str) -> None:
+    """The TCB info and QE identity are JSON held in strings, parsed by the quote verifier later:
+    bound their depth now, so a deep one is this policy's InvalidPolicy, not a RecursionError per peer."""
+    try:
+        jsontext.check_depth(text)
+    except ValueError as exc:
+        raise PolicyError(K.InvalidPolicy, str(exc), path=path) from None
+
+
 def parse_collaterals(value: Any, path: str = "collaterals") -> Collaterals:
     """Parse ``collaterals`` (§3.4.1); a missing or mistyped member is InvalidPolicy naming its path."""
     o = obj(value, path, _REQUIRED)
@@ -100,6 +109,8 @@ def parse_collaterals(value: Any, path: str = "collaterals") -> Collaterals:
         po = obj(p, where, ("fmspc", "tcbInfoIssuerChain", "tcbInfo"))
         platforms.append(PlatformCollateral(*(member(po, where, k, string)
                                               for k in ("fmspc", "tcbInfoIssuerChain", "tcbInfo"))))
+        _bounded(platforms[-1].tcb_info, f"{where}.tcbInfo")
+    _bounded(member(o, path, "qeIdentity", string), f"{path}.qeIdentity")
     return Collaterals(Collateral(
         major_version=member(o, path, "majorVersion", u_int, U16_MAX),
         minor_version=member(o, path, "minorVersion", u_int, U16_MAX),
