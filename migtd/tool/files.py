@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from migtd.inputs import read_input, refuse_duplicate_outputs, refuse_input_as_output, write_atomic
+from migtd.inputs import InputError, read_input, refuse_duplicate_outputs, refuse_input_as_output, write_atomic
 
 #: ``migtd``'s own limits (migtd/cli.py: POLICY_MAX, ISSUER_CHAIN_MAX, ROOT_CA_MAX).
 POLICY_LIMIT = 1024 * 1024
@@ -57,10 +57,12 @@ class Files:
         self.check()
 
     def check(self) -> None:
-        """Exit 1 if an output is one of the inputs (same device and inode) or two outputs coincide."""
+        """Exit 1 if an output is one of the inputs (same device and inode), a directory, or two outputs coincide."""
         for label, path in self.outputs:
             assert path is not None
             refuse_input_as_output(path, self.inputs, label)
+            if os.path.isdir(path):
+                raise InputError(f"{label} {os.fspath(path)} is a directory, not a file to write")
         refuse_duplicate_outputs(self.outputs)
 
     def read(self, path: str | os.PathLike[str], what: str, limit: int) -> bytes:

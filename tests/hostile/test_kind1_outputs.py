@@ -144,3 +144,19 @@ def test_mock_pki_replaces_links_instead_of_writing_through(tmp_path: Path) -> N
     not_a_dir.write_text("x")
     outcome = run(["mock-pki", "--out", str(not_a_dir), "--force"], {})
     assert outcome.code == USAGE and "not a directory" in outcome.stderr and not_a_dir.read_text() == "x"
+
+
+FILE_OUTPUTS = [(c.name, out) for c in COMMANDS for out, name in c.outputs.items() if "." in name]
+
+
+@pytest.mark.parametrize("name,out", FILE_OUTPUTS, ids=[f"{n}|{o}" for n, o in FILE_OUTPUTS])
+def test_output_that_is_a_directory_is_refused_up_front(name: str, out: str, good_files: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    cmd = command(name)
+    files = files_for(cmd, good_files, tmp_path)
+    files[out].mkdir()
+    entry = ENTRY_POINTS[cmd.entry]
+    outcome = entry.run(*cmd.render(files))
+    assert outcome.code == USAGE and "is a directory, not a file to write" in outcome.stderr
+    assert_one_line(outcome, entry)
+    assert outcome.stdout == ""
