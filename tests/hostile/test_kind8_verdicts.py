@@ -187,7 +187,21 @@ V1_NAMES = [p.name if p.parent.name != "v1_policies" else f"derived/{p.name}"
 @pytest.mark.parametrize("index", range(len(V1_NAMES)), ids=V1_NAMES)
 def test_v1_policy_same_code_from_tool_and_engine(index: int, vectors: Path, qe: MockQeProvider,
                                                   tmp_path: Path) -> None:
-    policy_path = _v1_policies(vectors)[index]
+    _v1_parity(_v1_policies(vectors)[index], index == 0, qe, tmp_path)
+
+
+def test_v1_policy_nested_100_000_levels(qe: MockQeProvider, tmp_path: Path) -> None:
+    """A v1 policy that is one deep array: InvalidPolicyError (9) from both, no RecursionError."""
+    nested = tmp_path / "nested_policy.json"
+    nested.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    (tmp_path / "run").mkdir()
+    # genuine peer 9, tampered quote 7 (verified first), broken event log 8 (replayed before the policy is read)
+    assert _v1_parity(nested, False, qe, tmp_path / "run") == {9, 7, 8}
+
+
+def _v1_parity(policy_path: Path, check_quote_verify: bool, qe: MockQeProvider, tmp_path: Path) -> set[int]:
+    """Run the three peers of the v1 table through the engine and the tool; return the codes seen."""
+    seen: set[int] = set()
     policy = policy_path.read_bytes()
     log = eventlog.v1_event_log(policy, ROOT.read_bytes())
     local_key, peer_key = ec.generate_private_key(ec.SECP384R1()), ec.generate_private_key(ec.SECP384R1())
@@ -212,7 +226,8 @@ def test_v1_policy_same_code_from_tool_and_engine(index: int, vectors: Path, qe:
                     "--local-events", tmp_path / "local.log", "--peer-events", tmp_path / "peer.log",
                     "--role", "source", "--strict-rtmr")
         assert code == engine, (policy_path.name, label, verdict.failure)
-        if index == 0 and label != "broken peer event log":
+        seen.add(code)
+        if check_quote_verify and label != "broken peer event log":
             # quote verify judges a quote as the v1 engine judges a peer's: 0, or MutualAttestationError (7)
             assert tool("quote", "verify", tmp_path / "peer.bin", "--collateral", paths.mock_collateral(),
                         "--root-ca", ROOT) == (0 if label == "genuine peer" else 7)
@@ -220,6 +235,7 @@ def test_v1_policy_same_code_from_tool_and_engine(index: int, vectors: Path, qe:
             assert code == 7
         elif code == 0:
             assert label == "genuine peer"
+    return seen
 
 
 # --------------------------------------------------------------------------- v2 peer policy
