@@ -23,11 +23,13 @@ exit 1) whose message is one line naming the file and the problem.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from migtd.errors import ConfigError
@@ -179,6 +181,94 @@ def open_output(path: str | os.PathLike[str], what: str,
         raise InputError(f"cannot open {what} {name}: {exc.strerror or exc}") from None
 
 
+def refuse_duplicate_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]]) -> None:
+    """Raise if two of ``outputs`` (``(label, path)`` pairs) name the same file.
+
+    Paths are compared after resolving symlinks in their existing parts, and
+    by device and inode when the file already exists, so ``--out a`` and
+    ``--chain-out ./a`` (or a hard link to it) are caught before either is
+    written: the second write would silently replace the first.
+    """
+    seen: dict[object, tuple[str, str]] = {}
+    for label, candidate in outputs:
+        if candidate is None:
+            continue
+        name = os.fspath(candidate)
+        keys: list[object] = [os.path.realpath(name)]
+        ident = _identity(name)
+        if ident is not None:
+            keys.append(ident)
+        for key in keys:
+            if key in seen:
+                other_label, other = seen[key]
+                raise InputError(f"{label} {name} is the same file as {other_label} {other}; "
+                                 "give each output its own file")
+        for key in keys:
+            seen[key] = (label, name)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, what: str,
+                 inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = (), *,
+                 mode: int | None = None, parents: bool = False) -> None:
+    """Write ``data`` to ``path`` all at once: a temporary file in the same folder, then a rename.
+
+    A reader, or a crash half-way, sees the old file or the new one, never a
+    truncated mix, and no existing inode is ever written: an input that is a
+    hard link of ``path`` keeps its content. ``path`` may still not *be* one of
+    ``inputs`` (checked first, exit 1). A symlink is followed, so the file it
+    names is replaced and the link kept. A path that exists and is not a
+    regular file (``/dev/stdout``, a FIFO) is written in place through
+    :func:`open_output`, since renaming over it would replace the device node.
+    ``mode`` defaults to the replaced file's mode, else ``0o666`` less the
+    umask; the temporary file is created ``0o600``, so a key written with
+    ``mode=0o600`` is never readable by others, not even for a moment.
+    """
+    name = os.fspath(path)
+    inputs = list(inputs)
+    refuse_input_as_output(name, inputs, what)
+    try:
+        st: os.stat_result | None = os.stat(name)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise InputError(f"cannot write {what} {name}: it is a directory")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open_output(name, what, inputs, binary=True) as out:
+            out.write(data)
+        return
+    target = os.path.realpath(name)
+    folder = os.path.dirname(target) or "."
+    try:
+        if parents:
+            os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is None:
+            mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
+
+
 # ---------------------------------------------------------------- JSON
 
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -300,3 +390,36 @@ def parse_seconds(text: str, *, maximum: float = 86400.0) -> float | None:
         return None
     value = float(body)
     return value if 0 < value <= maximum else None
+
+
+# ---------------------------------------------------------------- argparse
+
+def uint_arg(bits: int, radix: int = 10) -> Callable[[str], int]:
+    """An argparse ``type=`` for an unsigned integer flag with :func:`parse_uint`'s rules.
+
+    argparse turns the :class:`argparse.ArgumentTypeError` into its own
+    error line naming the flag, e.g. "argument --policy-svn: ..." .
+    """
+    def convert(text: str) -> int:
+        value = parse_uint(text, bits, radix)
+        if value is None:
+            shown = text if len(text) <= 24 else text[:21] + "..."
+            raise argparse.ArgumentTypeError(f"{shown!r} is not an unsigned {bits}-bit integer "
+                                             f"({'ASCII digits' if radix == 10 else 'hex digits'}, "
+                                             f"at most {(1 << bits) - 1})")
+        return value
+    convert.__name__ = f"u{bits}"
+    return convert
+
+
+def seconds_arg(maximum: float = 86400.0) -> Callable[[str], float]:
+    """An argparse ``type=`` for a duration in seconds with :func:`parse_seconds`' rules."""
+    def convert(text: str) -> float:
+        value = parse_seconds(text, maximum=maximum)
+        if value is None:
+            shown = text if len(text) <= 24 else text[:21] + "..."
+            raise argparse.ArgumentTypeError(f"{shown!r} is not a number of seconds above 0 and at most "
+                                             f"{maximum:g}")
+        return value
+    convert.__name__ = "seconds"
+    return convert

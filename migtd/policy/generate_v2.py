@@ -80,10 +80,10 @@ class Signer:
     @classmethod
     def load(cls, key_path: Path, chain_path: Path) -> Signer:
         """A signer from files, e.g. the committed mock policy chain."""
-        try:
-            return cls(key_path.read_bytes(), chain_path.read_bytes())
-        except OSError as exc:
-            raise _usage(f"cannot read {exc.filename}: {exc.strerror}") from None
+        from migtd.inputs import read_input
+
+        return cls(read_input(key_path, "policy signing key", limit=64 * 1024),
+                   read_input(chain_path, "policy issuer chain", limit=64 * 1024))
 
 
 def _name(cn: str) -> x509.Name:

@@ -3,7 +3,7 @@
 Entry points (all pure; PolicyError carries the upstream variant):
 
 * :func:`verify_signed_policy` — §3.5: signed file + issuer chain → :class:`VerifiedPolicy`
-  (raises PolicyError; start-up maps any failure to InvalidPolicyError).
+  (raises PolicyError); :func:`verify_own_policy` is the start-up form, any failure InvalidPolicyError (9).
 * :func:`parse_peer_data` / :func:`build_peer_data` — the pre-session "peer data" blob.
 * :func:`authenticate_migration_dest` — a source judging its destination.
 * :func:`authenticate_migration_source` — a destination judging its source.
@@ -42,7 +42,13 @@ from migtd.policy.v2.flows import (
     verify_peer_init_tdinfo_against_suppl_data,
 )
 from migtd.policy.v2.quote_fmspc import fmspc_from_quote
-from migtd.policy.v2.verify import ServtdCollateral, VerifiedPolicy, verify_servtd_collateral, verify_signed_policy
+from migtd.policy.v2.verify import (
+    ServtdCollateral,
+    VerifiedPolicy,
+    verify_own_policy,
+    verify_servtd_collateral,
+    verify_signed_policy,
+)
 
 __all__ = [
     "ChainError", "signer_key_hash", "validate_peer_chain", "verify_chain_and_signature",
@@ -51,5 +57,6 @@ __all__ = [
     "authenticate_rebinding_old", "build_peer_data", "check_engine_not_older", "check_policy_integrity",
     "check_policy_svn", "evaluation_info", "parse_peer_data", "relative_reference",
     "verify_init_migtd_data_policy_binding", "verify_own_tdinfo", "verify_peer_init_tdinfo_against_owner",
-    "verify_peer_init_tdinfo_against_suppl_data", "fmspc_from_quote", "VerifiedPolicy", "verify_signed_policy", "ServtdCollateral", "verify_servtd_collateral",
+    "verify_peer_init_tdinfo_against_suppl_data", "fmspc_from_quote", "VerifiedPolicy", "verify_signed_policy",
+    "verify_own_policy", "ServtdCollateral", "verify_servtd_collateral",
 ]
