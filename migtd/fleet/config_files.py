@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 POLICY_MAX = 1024 * 1024
 ROOT_CA_MAX = 4096
 ISSUER_CHAIN_MAX = 8192
-COLLATERAL_MAX = 16 * 1024 * 1024
+COLLATERAL_MAX = 4 * 1024 * 1024   # migtd/attest/trust.py
 
 
 def read_config(path: str | Path, what: str, limit: int) -> bytes:
@@ -158,13 +158,8 @@ def load_policy_spec(policy: str | Path, issuer_chain: str | Path | None = None,
 
 
 def load_collateral_file(path: str | Path) -> Collateral:
-    """Collateral JSON (upstream format) through :mod:`migtd.inputs`; malformed is one line, exit 1."""
-    from migtd.attest.collateral import Collateral
-    from migtd.errors import FormatError
+    """Collateral JSON (upstream format) read as ``migtd`` reads ``MIGTD_COLLATERAL_FILE``
+    (:func:`migtd.attest.trust.read_collateral`: size, depth, embedded documents); malformed is one line, exit 1."""
+    from migtd.attest.trust import read_collateral
 
-    data = read_input(path, "collateral file", limit=COLLATERAL_MAX)
-    check_json_depth(data, f"collateral file {path}")
-    try:
-        return Collateral.from_json(data)
-    except FormatError as exc:
-        raise ConfigError(f"collateral file {path}: {exc.message}") from None
+    return read_collateral(path)

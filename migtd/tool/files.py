@@ -22,7 +22,7 @@ from typing import Any
 
 from migtd.inputs import InputError, read_input, refuse_duplicate_outputs, refuse_input_as_output, write_atomic
 
-#: ``migtd``'s own limits (migtd/cli.py: POLICY_MAX, ISSUER_CHAIN_MAX, ROOT_CA_MAX).
+#: ``migtd``'s own limits (migtd/cli/config.py: POLICY_MAX, ISSUER_CHAIN_MAX, ROOT_CA_MAX; a test pins them).
 POLICY_LIMIT = 1024 * 1024
 ISSUER_CHAIN_LIMIT = 8192
 ROOT_CA_LIMIT = 4096
@@ -30,8 +30,8 @@ ROOT_CA_LIMIT = 4096
 QUOTE_LIMIT = 1 << 20
 #: A verified report is 822 bytes, a quote a few KiB: ``--local``/``--peer`` take either.
 REPORT_LIMIT = QUOTE_LIMIT
-#: Real collaterals are about 30 KiB; a PCS answer for a big FMSPC list stays far below this.
-COLLATERAL_LIMIT = 16 << 20
+#: ``migtd``'s collateral limit (migtd/attest/trust.py: COLLATERAL_MAX); real collaterals are about 30 KiB.
+COLLATERAL_LIMIT = 4 << 20
 #: A CC event log as a certificate extension carries it (a few KiB in practice).
 EVENT_LOG_LIMIT = 1 << 20
 #: A PEM private key or certificate chain handed to ``policy sign``.
@@ -80,25 +80,15 @@ class Files:
 def read_collateral(files: Files, path: str | os.PathLike[str], what: str = "collateral file") -> tuple[bytes, Any]:
     """A collateral file as bytes and parsed; every problem is a usage error (exit 1), as in ``migtd``.
 
-    The TCB info and QE identity inside it are JSON documents held as strings,
-    which the verifier parses later: their depth is bounded here too, so a
-    100 000-level array hidden in a string is one line, not a RecursionError.
+    The checks are ``migtd``'s own (:func:`migtd.attest.trust.parse_collateral`),
+    the TCB info and QE identity held as strings inside it depth-bounded too,
+    so a 100 000-level array hidden in one is one line, not a RecursionError,
+    and the same exit status from both programs.
     """
-    from migtd.attest.collateral import Collateral
-    from migtd.errors import ConfigError, FormatError
-    from migtd.inputs import check_json_depth
+    from migtd.attest.trust import parse_collateral
 
     data = files.read(path, what, COLLATERAL_LIMIT)
-    name = f"{what} {os.fspath(path)}"
-    check_json_depth(data, name)
-    try:
-        collateral = Collateral.from_json(data)
-    except FormatError as exc:
-        raise ConfigError(f"{name}: {exc.message}") from None
-    for i, platform in enumerate(collateral.platforms):
-        check_json_depth(platform.tcb_info, f"{name}: platforms[{i}].tcbInfo")
-    check_json_depth(collateral.qe_identity, f"{name}: qeIdentity")
-    return data, collateral
+    return data, parse_collateral(data, f"{what} {os.fspath(path)}")
 
 
 def print_tree(obj: Any, indent: int = 0) -> None:

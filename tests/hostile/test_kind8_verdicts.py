@@ -311,3 +311,15 @@ def test_files_too_large_for_migtd_are_too_large_for_the_tool(mock_v2: dict[str,
                                 check=False)
         assert (engine.returncode, tool(*tool_args)) == (1, 1), (env, engine.stdout[-300:], engine.stderr[-300:])
 
+
+def test_every_reader_of_a_kind_of_file_has_the_engines_limit() -> None:
+    """migtd-tool (every command) and the fleet's evidence and matrix read the engine's files with its limits."""
+    from migtd.attest import trust
+    from migtd.cli import config
+    from migtd.fleet import config_files as fleet
+    from migtd.tool import files as tool
+
+    engine = (config.POLICY_MAX, config.ISSUER_CHAIN_MAX, config.ROOT_CA_MAX, trust.COLLATERAL_MAX)
+    assert trust.ROOT_CA_MAX == config.ROOT_CA_MAX and tool.QUOTE_LIMIT == config.MOCK_QUOTE_MAX
+    assert (tool.POLICY_LIMIT, tool.ISSUER_CHAIN_LIMIT, tool.ROOT_CA_LIMIT, tool.COLLATERAL_LIMIT) == engine
+    assert (fleet.POLICY_MAX, fleet.ISSUER_CHAIN_MAX, fleet.ROOT_CA_MAX, fleet.COLLATERAL_MAX) == engine
