@@ -23,13 +23,12 @@ exit 1) whose message is one line naming the file and the problem.
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import os
 import re
 import stat
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from migtd.errors import ConfigError
@@ -229,6 +228,20 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, what: str,
     umask; the temporary file is created ``0o600``, so a key written with
     ``mode=0o600`` is never readable by others, not even for a moment.
     """
+    with atomic_output(path, what, inputs, binary=True, mode=mode, parents=parents) as out:
+        out.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], what: str,
+                  inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = (), *,
+                  binary: bool = False, mode: int | None = None, parents: bool = False) -> Iterator[IO[Any]]:
+    """:func:`write_atomic` for an output written piece by piece (a large CSV export).
+
+    Yields the temporary file (UTF-8 text unless ``binary``); when the block
+    ends normally it is flushed, synced and renamed over ``path``; when the
+    block raises, it is removed and ``path`` keeps its old content.
+    """
     name = os.fspath(path)
     inputs = list(inputs)
     refuse_input_as_output(name, inputs, what)
@@ -241,9 +254,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, what: str,
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise InputError(f"cannot write {what} {name}: it is a directory")
     if st is not None and not stat.S_ISREG(st.st_mode):
-        with open_output(name, what, inputs, binary=True) as out:
-            out.write(data)
+        with open_output(name, what, inputs, binary=binary) as out:
+            yield out
         return
+    import tempfile  # here, not at module level: ``migtd`` imports this module on every start
+
     target = os.path.realpath(name)
     folder = os.path.dirname(target) or "."
     try:
@@ -253,20 +268,22 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, what: str,
     except OSError as exc:
         raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as out:
+            yield out
             out.flush()
             os.fsync(out.fileno())
         if mode is None:
             mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
         os.chmod(tmp, mode)
         os.replace(tmp, target)
-    except OSError as exc:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
+        raise
 
 
 # ---------------------------------------------------------------- JSON
@@ -394,19 +411,28 @@ def parse_seconds(text: str, *, maximum: float = 86400.0) -> float | None:
 
 # ---------------------------------------------------------------- argparse
 
-def uint_arg(bits: int, radix: int = 10) -> Callable[[str], int]:
+def uint_arg(bits: int, radix: int = 10, *, minimum: int = 0,
+             maximum: int | None = None) -> Callable[[str], int]:
     """An argparse ``type=`` for an unsigned integer flag with :func:`parse_uint`'s rules.
 
     argparse turns the :class:`argparse.ArgumentTypeError` into its own
     error line naming the flag, e.g. "argument --policy-svn: ..." .
+    ``minimum``/``maximum`` narrow the range a flag accepts (``--hosts`` from 1).
     """
+    top = (1 << bits) - 1 if maximum is None else maximum
+
     def convert(text: str) -> int:
         value = parse_uint(text, bits, radix)
-        if value is None:
+        if value is None or not minimum <= value <= top:
+            import argparse
+
             shown = text if len(text) <= 24 else text[:21] + "..."
-            raise argparse.ArgumentTypeError(f"{shown!r} is not an unsigned {bits}-bit integer "
-                                             f"({'ASCII digits' if radix == 10 else 'hex digits'}, "
-                                             f"at most {(1 << bits) - 1})")
+            if minimum == 0 and maximum is None:
+                raise argparse.ArgumentTypeError(f"{shown!r} is not an unsigned {bits}-bit integer "
+                                                 f"({'ASCII digits' if radix == 10 else 'hex digits'}, "
+                                                 f"at most {top})")
+            raise argparse.ArgumentTypeError(f"{shown!r} is not a whole number from {minimum} to {top} "
+                                             f"({'ASCII digits' if radix == 10 else 'hex digits'})")
         return value
     convert.__name__ = f"u{bits}"
     return convert
@@ -417,6 +443,8 @@ def seconds_arg(maximum: float = 86400.0) -> Callable[[str], float]:
     def convert(text: str) -> float:
         value = parse_seconds(text, maximum=maximum)
         if value is None:
+            import argparse
+
             shown = text if len(text) <= 24 else text[:21] + "..."
             raise argparse.ArgumentTypeError(f"{shown!r} is not a number of seconds above 0 and at most "
                                              f"{maximum:g}")

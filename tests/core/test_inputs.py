@@ -9,8 +9,17 @@ import pytest
 
 from migtd.errors import ConfigError
 from migtd.inputs import (
-    MAX_JSON_DEPTH, InputError, check_json_depth, load_json, load_json_file, open_output, parse_seconds,
-    parse_uint, read_input, read_text_input, refuse_input_as_output,
+    MAX_JSON_DEPTH,
+    InputError,
+    check_json_depth,
+    load_json,
+    load_json_file,
+    open_output,
+    parse_seconds,
+    parse_uint,
+    read_input,
+    read_text_input,
+    refuse_input_as_output,
 )
 from migtd.result import MigrationResult
 
@@ -219,6 +228,31 @@ def test_write_atomic_modes_symlinks_devices_and_folders(tmp_path):
     assert (tmp_path / "a" / "b" / "c.txt").read_bytes() == b"deep"
 
 
+def test_atomic_output_streams_into_a_rename_and_cleans_up_on_failure(tmp_path):
+    """The streamed form (a large CSV export): the old file stays until the block ends, and a
+    failure inside the block removes the temporary file and keeps the old one."""
+    from migtd.inputs import atomic_output
+
+    out = tmp_path / "rows.csv"
+    out.write_text("old\n")
+    source = tmp_path / "input.json"
+    source.write_text("{}")
+    with atomic_output(out, "CSV output", [("input", source)]) as fh:
+        fh.write("a,b\n")
+        assert out.read_text() == "old\n"          # nothing visible before the rename
+        fh.write("1,2\n")
+    assert out.read_text() == "a,b\n1,2\n"
+    with pytest.raises(RuntimeError, match="half-way"), atomic_output(out, "CSV output") as fh:
+        fh.write("partial")
+        raise RuntimeError("half-way")
+    assert out.read_text() == "a,b\n1,2\n" and sorted(p.name for p in tmp_path.iterdir()) == ["input.json",
+                                                                                              "rows.csv"]
+    with pytest.raises(InputError, match="refusing to overwrite an input"), \
+            atomic_output(source, "CSV output", [("input", source)]):
+        pytest.fail("the block must not run for an output that is an input")
+    assert source.read_text() == "{}"
+
+
 def test_refuse_duplicate_outputs(tmp_path):
     from migtd.inputs import refuse_duplicate_outputs
 
@@ -252,3 +286,16 @@ def test_seconds_arg():
     for bad in ("0", "61", "nan", "inf", "1e3", "１"):
         with pytest.raises(argparse.ArgumentTypeError):
             seconds_arg(60)(bad)
+
+
+def test_uint_arg_range():
+    """``minimum``/``maximum`` narrow a flag (``fleet synth --hosts`` from 1); the message says the range."""
+    import argparse
+
+    from migtd.inputs import uint_arg
+
+    hosts = uint_arg(32, minimum=1, maximum=100_000)
+    assert hosts("1") == 1 and hosts("+100000") == 100_000
+    for bad in ("0", "100001", "4294967296", "-1", "x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="from 1 to 100000"):
+            hosts(bad)
