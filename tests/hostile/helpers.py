@@ -27,7 +27,13 @@ def digests(paths: Mapping[str, Path]) -> dict[str, str]:
 
 
 def files_for(command: Command, good: Mapping[str, Path], folder: Path) -> dict[str, Path]:
-    """Good inputs and fresh output paths for ``command``."""
+    """Good inputs, fresh output paths and the ``scratch`` folder for ``command``."""
     files = {k: good[i.good] for k, i in command.inputs.items()}
     files.update({k: folder / name for k, name in command.outputs.items()})
+    files["scratch"] = folder / "scratch"
     return files
+
+
+def said(outcome: Outcome) -> str:
+    """Everything a run printed (``migtd`` prints refusals made before its log starts on stdout)."""
+    return outcome.stderr + outcome.stdout

@@ -6,7 +6,8 @@ the file and the problem, before a byte is read (so nothing hangs or fills
 memory); a 100 000-level nested JSON array ends in the status the table
 gives for that argument (the JSON decoder's for a JSON input, the size
 limit's or the binary parser's otherwise), never a RecursionError. No
-output is written by a command whose input was refused.
+output is written by a command whose input was refused, except the run's
+own log (``MIGTD_LOG_FILE``), which records the refusal.
 """
 
 from __future__ import annotations
@@ -16,29 +17,52 @@ from pathlib import Path
 import pytest
 
 from .conftest import FILE_KINDS
-from .helpers import assert_one_line, files_for
-from .registry import COMMANDS, ENTRY_POINTS, USAGE, command
+from .helpers import assert_one_line, files_for, said
+from .registry import COMMANDS, ENTRY_POINTS, USAGE, FileInput, command
 
-CASES = [(c.name, arg, kind) for c in COMMANDS for arg in c.inputs for kind in [*FILE_KINDS, "nested_json"]]
+CASES = [(c.name, arg, kind) for c in COMMANDS for arg, i in c.inputs.items() for kind in [*FILE_KINDS, "nested_json"]
+         if not (kind == "directory" and i.folder_ok)]
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name,arg,kind", CASES, ids=[f"{n}|{a}|{k}" for n, a, k in CASES])
 def test_hostile_file_input(name: str, arg: str, kind: str, good_files: dict[str, Path],
-                            hostile_files: dict[str, Path], tmp_path: Path) -> None:
+                            hostile_sets: dict[str, dict[str, Path]], tmp_path: Path) -> None:
     cmd = command(name)
     entry = ENTRY_POINTS[cmd.entry]
     files = files_for(cmd, good_files, tmp_path)
-    files[arg] = hostile_files[kind]
+    files[arg] = hostile_sets[cmd.inputs[arg].suffix][kind]
     argv, env = cmd.render(files)
     outcome = entry.run(argv, env)
-    expected = USAGE if kind in FILE_KINDS else cmd.inputs[arg].nested
-    assert outcome.code == expected, (outcome.code, outcome.stderr, outcome.stdout[-400:])
-    assert_one_line(outcome, entry)
-    if kind in FILE_KINDS:
-        assert FILE_KINDS[kind] in outcome.stderr and str(hostile_files[kind]) in outcome.stderr
+    expected = _expected(cmd.inputs[arg], kind)
+    assert outcome.code == expected, (outcome.code, outcome.stderr[-800:], outcome.stdout[-400:])
+    taken = expected == cmd.good_code   # a value the command takes (an empty ssh config, a damaged host)
+    if taken:
+        assert "Traceback" not in said(outcome)
+        # at most one line about it (a warning); the command's own status lines ("wrote …") aside
+        assert len([line for line in entry.error_lines(outcome) if line.startswith(entry.prefix)]) <= 1
+    else:
+        assert_one_line(outcome, entry)
+    named = kind in FILE_KINDS and (not taken or cmd.inputs[arg].damaged is not None)
+    if named:  # the one line names the file and what is wrong with it
+        assert entry.says(kind, said(outcome), FILE_KINDS[kind]) and str(files[arg]) in said(outcome)
+    if expected == USAGE:
+        assert not entry.did_work(outcome)
     for out in cmd.outputs:
-        assert not files[out].exists() or files[out].is_dir() and not any(files[out].iterdir()), out
+        if out in cmd.records:   # the run's log: it holds the refusal, never another file's bytes
+            assert (not files[out].exists() or kind not in FILE_KINDS
+                    or entry.says(kind, files[out].read_text(), FILE_KINDS[kind]))
+        elif not taken:          # refused: nothing written
+            assert not files[out].exists() or files[out].is_dir() and not any(files[out].iterdir()), out
+
+
+def _expected(arg: FileInput, kind: str) -> int:
+    """The exit status the table gives ``kind`` of hostile file on this argument."""
+    if kind == "empty" and arg.empty is not None:
+        return arg.empty
+    if arg.damaged is not None and kind != "missing":
+        return arg.damaged
+    return USAGE if kind in FILE_KINDS else arg.nested
 
 
 @pytest.mark.timeout(120)
@@ -71,7 +95,8 @@ def test_the_good_invocation_works(name: str, good_files: dict[str, Path], tmp_p
 
 @pytest.mark.parametrize("field", ["tcbInfo", "qeIdentity"])
 def test_nested_json_inside_a_collateral_string(field: str, good_files: dict[str, Path], tmp_path: Path) -> None:
-    """The TCB info and QE identity are JSON documents held as strings: their depth is bounded too."""
+    """The TCB info and QE identity are JSON documents held as strings: their depth is bounded too,
+    by every reader of a collateral file (the tool, the fleet matrix, migtd at start-up)."""
     import json
 
     doc = json.loads(good_files["collateral"].read_text())
@@ -82,11 +107,13 @@ def test_nested_json_inside_a_collateral_string(field: str, good_files: dict[str
         doc["qeIdentity"] = deep
     coll = tmp_path / "collateral.json"
     coll.write_text(json.dumps(doc))
-    entry = ENTRY_POINTS["migtd-tool"]
-    for name in ("quote verify", "policy check (v1, quotes and event logs)", "policy generate-v2"):
+    for name in ("quote verify", "policy check (v1, quotes and event logs)", "policy generate-v2",
+                 "fleet matrix", "migtd (policy v1)"):
         cmd = command(name)
+        entry = ENTRY_POINTS[cmd.entry]
         files = files_for(cmd, good_files, tmp_path)
         files["collateral"] = coll
         outcome = entry.run(*cmd.render(files))
-        assert outcome.code == USAGE and "nested deeper than 128 levels" in outcome.stderr, (name, outcome.stderr)
+        assert outcome.code == USAGE and "nested deeper than 128 levels" in said(outcome), (name, outcome.stderr)
         assert_one_line(outcome, entry)
+        assert not entry.did_work(outcome)   # migtd: refused at start-up, before listening
