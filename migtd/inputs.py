@@ -170,8 +170,9 @@ def open_output(path: str | os.PathLike[str], what: str,
             raise InputError(f"{what} {name} is not a regular file ({_kind(st.st_mode)})")
         if not append and stat.S_ISREG(st.st_mode):
             os.ftruncate(fd, 0)
-        return os.fdopen(fd, "wb" if binary else ("a" if append else "w"),
-                         **({} if binary else {"encoding": "utf-8"}))
+        if binary:
+            return os.fdopen(fd, "wb")
+        return os.fdopen(fd, "a" if append else "w", encoding="utf-8")
     except InputError:
         os.close(fd)
         raise

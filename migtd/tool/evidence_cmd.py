@@ -24,7 +24,7 @@ MODES = ("azure", "mock-report", "skip-ra")
 DEFAULT_TIMEOUT = 60.0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``evidence collect`` and ``evidence show``."""
     p = sub.add_parser("evidence", help="capture this host's attestation evidence, or show an evidence file",
                        description="Capture the quote and event log a MigTD on this host would present "

@@ -23,7 +23,7 @@ DEFAULT_TIMEOUT = 120.0
 DEFAULT_STALE = "24h"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``fleet`` and its actions."""
     p = sub.add_parser("fleet", help="collect fleet evidence over SSH; compatibility matrix and policy diff",
                        description="Which hosts can migrate to which, under a policy, from their own quotes: "
