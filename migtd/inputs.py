@@ -23,11 +23,12 @@ exit 1) whose message is one line naming the file and the problem.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from migtd.errors import ConfigError
@@ -169,8 +170,9 @@ def open_output(path: str | os.PathLike[str], what: str,
             raise InputError(f"{what} {name} is not a regular file ({_kind(st.st_mode)})")
         if not append and stat.S_ISREG(st.st_mode):
             os.ftruncate(fd, 0)
-        return os.fdopen(fd, "wb" if binary else ("a" if append else "w"),
-                         **({} if binary else {"encoding": "utf-8"}))
+        if binary:
+            return os.fdopen(fd, "wb")
+        return os.fdopen(fd, "a" if append else "w", encoding="utf-8")
     except InputError:
         os.close(fd)
         raise
@@ -179,9 +181,117 @@ def open_output(path: str | os.PathLike[str], what: str,
         raise InputError(f"cannot open {what} {name}: {exc.strerror or exc}") from None
 
 
+def refuse_duplicate_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]]) -> None:
+    """Raise if two of ``outputs`` (``(label, path)`` pairs) name the same file.
+
+    Paths are compared after resolving symlinks in their existing parts, and
+    by device and inode when the file already exists, so ``--out a`` and
+    ``--chain-out ./a`` (or a hard link to it) are caught before either is
+    written: the second write would silently replace the first.
+    """
+    seen: dict[object, tuple[str, str]] = {}
+    for label, candidate in outputs:
+        if candidate is None:
+            continue
+        name = os.fspath(candidate)
+        keys: list[object] = [os.path.realpath(name)]
+        ident = _identity(name)
+        if ident is not None:
+            keys.append(ident)
+        for key in keys:
+            if key in seen:
+                other_label, other = seen[key]
+                raise InputError(f"{label} {name} is the same file as {other_label} {other}; "
+                                 "give each output its own file")
+        for key in keys:
+            seen[key] = (label, name)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, what: str,
+                 inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = (), *,
+                 mode: int | None = None, parents: bool = False) -> None:
+    """Write ``data`` to ``path`` all at once: a temporary file in the same folder, then a rename.
+
+    A reader, or a crash half-way, sees the old file or the new one, never a
+    truncated mix, and no existing inode is ever written: an input that is a
+    hard link of ``path`` keeps its content. ``path`` may still not *be* one of
+    ``inputs`` (checked first, exit 1). A symlink is followed, so the file it
+    names is replaced and the link kept. A path that exists and is not a
+    regular file (``/dev/stdout``, a FIFO) is written in place through
+    :func:`open_output`, since renaming over it would replace the device node.
+    ``mode`` defaults to the replaced file's mode, else ``0o666`` less the
+    umask; the temporary file is created ``0o600``, so a key written with
+    ``mode=0o600`` is never readable by others, not even for a moment.
+    """
+    with atomic_output(path, what, inputs, binary=True, mode=mode, parents=parents) as out:
+        out.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], what: str,
+                  inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = (), *,
+                  binary: bool = False, mode: int | None = None, parents: bool = False) -> Iterator[IO[Any]]:
+    """:func:`write_atomic` for an output written piece by piece (a large CSV export).
+
+    Yields the temporary file (UTF-8 text unless ``binary``); when the block
+    ends normally it is flushed, synced and renamed over ``path``; when the
+    block raises, it is removed and ``path`` keeps its old content.
+    """
+    name = os.fspath(path)
+    inputs = list(inputs)
+    refuse_input_as_output(name, inputs, what)
+    try:
+        st: os.stat_result | None = os.stat(name)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise InputError(f"cannot write {what} {name}: it is a directory")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open_output(name, what, inputs, binary=binary) as out:
+            yield out
+        return
+    import tempfile  # here, not at module level: ``migtd`` imports this module on every start
+
+    target = os.path.realpath(name)
+    folder = os.path.dirname(target) or "."
+    try:
+        if parents:
+            os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is None:
+            mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {what} {name}: {exc.strerror or exc}") from None
+        raise
+
+
 # ---------------------------------------------------------------- JSON
 
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+#: Every byte but a quote and the four brackets: deleted to get a document's skeleton.
+_NOT_SKELETON = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 def check_json_depth(text: str | bytes, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> None:
@@ -189,12 +299,34 @@ def check_json_depth(text: str | bytes, what: str, *, max_depth: int = MAX_JSON_
 
     A linear scan that skips string contents, so it never recurses. Cheap when
     the text holds fewer brackets than the limit (most files): then it returns
-    at once.
+    at once. Otherwise the depth is measured on the document's skeleton —
+    escaped backslashes and quotes removed, then every byte but quotes and
+    brackets — where a string without brackets is an empty pair of quotes
+    (dropped) and any other string is a quote-delimited run (skipped), so a
+    signed collateral body with hundreds of brackets costs microseconds. A
+    document found too deep is scanned token by token to name the offending
+    character.
     """
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if data.count(b"[") + data.count(b"{") <= max_depth:
+        return
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = data.translate(None, _NOT_SKELETON).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[0::2])
+    depth = 0
+    for ch in skeleton:
+        if ch == 0x5B or ch == 0x7B:   # [ {
+            depth += 1
+            if depth > max_depth:
+                break
+        else:
+            depth -= 1
+    else:
+        return
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    if text.count("[") + text.count("{") <= max_depth:
-        return
     depth = 0
     for match in _TOKENS.finditer(text):
         token = match.group()
@@ -276,3 +408,47 @@ def parse_seconds(text: str, *, maximum: float = 86400.0) -> float | None:
         return None
     value = float(body)
     return value if 0 < value <= maximum else None
+
+
+# ---------------------------------------------------------------- argparse
+
+def uint_arg(bits: int, radix: int = 10, *, minimum: int = 0,
+             maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type=`` for an unsigned integer flag with :func:`parse_uint`'s rules.
+
+    argparse turns the :class:`argparse.ArgumentTypeError` into its own
+    error line naming the flag, e.g. "argument --policy-svn: ..." .
+    ``minimum``/``maximum`` narrow the range a flag accepts (``--hosts`` from 1).
+    """
+    top = (1 << bits) - 1 if maximum is None else maximum
+
+    def convert(text: str) -> int:
+        value = parse_uint(text, bits, radix)
+        if value is None or not minimum <= value <= top:
+            import argparse
+
+            shown = text if len(text) <= 24 else text[:21] + "..."
+            if minimum == 0 and maximum is None:
+                raise argparse.ArgumentTypeError(f"{shown!r} is not an unsigned {bits}-bit integer "
+                                                 f"({'ASCII digits' if radix == 10 else 'hex digits'}, "
+                                                 f"at most {top})")
+            raise argparse.ArgumentTypeError(f"{shown!r} is not a whole number from {minimum} to {top} "
+                                             f"({'ASCII digits' if radix == 10 else 'hex digits'})")
+        return value
+    convert.__name__ = f"u{bits}"
+    return convert
+
+
+def seconds_arg(maximum: float = 86400.0) -> Callable[[str], float]:
+    """An argparse ``type=`` for a duration in seconds with :func:`parse_seconds`' rules."""
+    def convert(text: str) -> float:
+        value = parse_seconds(text, maximum=maximum)
+        if value is None:
+            import argparse
+
+            shown = text if len(text) <= 24 else text[:21] + "..."
+            raise argparse.ArgumentTypeError(f"{shown!r} is not a number of seconds above 0 and at most "
+                                             f"{maximum:g}")
+        return value
+    convert.__name__ = "seconds"
+    return convert

@@ -240,8 +240,8 @@ class HistoryStore:
         """A run by id, or by the path of a saved run file; :class:`RecordError` (one line) if unusable."""
         self.migrate()
         candidate = Path(run)
-        if candidate.suffix == ".json" and os.path.lexists(candidate):
-            return RunRecord.read(candidate)
+        if candidate.suffix == ".json" and (os.path.lexists(candidate) or os.sep in run or not valid_run_id(run)):
+            return RunRecord.read(candidate)  # a file: read it, or say in one line why not (missing, a FIFO…)
         if not valid_run_id(run):
             raise RecordError(f"no saved run {run!r} (looked in {self.runs})")
         path = self.runs / f"{run}.json"

@@ -18,7 +18,6 @@ safe as a file name) and refuses anything else with one
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,9 +263,7 @@ class RunRecord:
         """Read and decode the run file ``path``; :class:`RecordError` (one line) for any problem."""
         try:
             data = load_json(read_input(path, "saved run", limit=RECORD_LIMIT), f"saved run {path}")
-        except InputError as exc:
-            if not os.path.lexists(path):
-                raise RecordError(f"no saved run at {path}") from None
+        except InputError as exc:  # missing, not a regular file, too large, not JSON: one line naming it
             raise RecordError(str(exc)) from None
         try:
             return cls.from_json(data, path)

@@ -241,7 +241,7 @@ class CollateralFetcher:
         self._known: dict[Platform, Collateral] = {}
 
     def __call__(self, quote: bytes) -> Collateral:
-        from migtd.attest.verify import QuoteVerificationError
+        from migtd.attest.errors import QuoteVerificationError
 
         try:
             platform = platform_of_quote(quote)

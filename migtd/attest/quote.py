@@ -16,6 +16,7 @@ these same types so parse and build cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import struct
 from dataclasses import dataclass
 
 from migtd.attest._reader import Reader
@@ -220,6 +221,66 @@ def _read_header_and_body(data: bytes) -> tuple[Reader, QuoteHeader, int, TdQuot
     return r, header, body_type, body
 
 
+_U16 = struct.Struct("<H").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+_HEADER = struct.Struct("<HHI4s16s20s").unpack_from
+_QE_IDS = struct.Struct("<HHH").unpack_from
+
+
+def _body_at(data: bytes, o: int, td15: bool) -> TdQuoteBody:
+    """The TD report body at ``o`` (the caller has checked it is all there)."""
+    return TdQuoteBody(
+        data[o:o + 16], data[o + 16:o + 64], data[o + 64:o + 112], data[o + 112:o + 120],
+        data[o + 120:o + 128], data[o + 128:o + 136], data[o + 136:o + 184], data[o + 184:o + 232],
+        data[o + 232:o + 280], data[o + 280:o + 328],
+        (data[o + 328:o + 376], data[o + 376:o + 424], data[o + 424:o + 472], data[o + 472:o + 520]),
+        data[o + 520:o + 584],
+        data[o + 584:o + 600] if td15 else None, data[o + 600:o + 648] if td15 else None)
+
+
+def _parse_well_formed(data: bytes) -> Quote | None:
+    """The quote, when every size and type in it is as expected; ``None`` sends the caller
+    to the field-by-field parser, which names what is wrong. Same result either way."""
+    n = len(data)
+    if n < HEADER_SIZE + 6:
+        return None
+    version, key_type, tee_type, reserved, vendor, user = _HEADER(data, 0)
+    if version == 4:
+        body_type, o = BODY_TYPE_TD10, HEADER_SIZE
+    elif version == 5:
+        body_type, o = _U16(data, HEADER_SIZE)[0], HEADER_SIZE + 6
+        if _BODY_SIZES.get(body_type) != _U32(data, HEADER_SIZE + 2)[0]:
+            return None
+    else:
+        return None
+    td15 = body_type == BODY_TYPE_TD15
+    signed_end = o + (TD15_BODY_SIZE if td15 else TD10_BODY_SIZE)
+    s = signed_end + 4            # signature data
+    if s + 134 + QE_REPORT_SIZE + 66 > n:
+        return None
+    sig_end = s + _U32(data, signed_end)[0]
+    if sig_end > n or _U16(data, s + 128)[0] != CERT_TYPE_QE_REPORT or s + 134 + _U32(data, s + 130)[0] != sig_end:
+        return None
+    q = s + 134                   # QE report
+    a = q + QE_REPORT_SIZE + 64   # QE auth data size
+    auth_end = a + 2 + _U16(data, a)[0]
+    if auth_end + 6 > sig_end or _U16(data, auth_end)[0] != CERT_TYPE_PCK_CHAIN \
+            or auth_end + 6 + _U32(data, auth_end + 2)[0] != sig_end:
+        return None
+    isvprodid, isvsvn, configsvn = _QE_IDS(data, q + 256)
+    qe_raw = data[q:q + QE_REPORT_SIZE]
+    qe_report = QeReport(data[q:q + 16], data[q + 16:q + 20], data[q + 32:q + 48], data[q + 48:q + 64],
+                         data[q + 64:q + 96], data[q + 128:q + 160], data[q + 192:q + 256], isvprodid, isvsvn,
+                         configsvn, data[q + 304:q + 320], data[q + 320:q + 384])
+    return Quote(
+        header=QuoteHeader(version, key_type, tee_type, reserved, vendor, user), body_type=body_type,
+        body=_body_at(data, o, td15), signature=data[s:s + 64], attestation_key=data[s + 64:s + 128],
+        cert_data_type=CERT_TYPE_QE_REPORT,
+        cert_data=QeCertData(qe_report, qe_raw, data[a - 64:a], data[a + 2:auth_end], CERT_TYPE_PCK_CHAIN,
+                             data[auth_end + 6:sig_end]),
+        signed_region=data[:signed_end], size=sig_end)
+
+
 def parse_quote(data: bytes) -> Quote:
     """Parse a v4 or v5 TDX quote; raise :class:`FormatError` on any malformation.
 
@@ -228,6 +289,9 @@ def parse_quote(data: bytes) -> Quote:
     verifier so ``quote inspect`` can still show an unusual quote.
     """
     data = bytes(data)
+    quote = _parse_well_formed(data)
+    if quote is not None:
+        return quote
     r, header, body_type, body = _read_header_and_body(data)
     signed_end = r.offset
     sig_len_off = r.offset
@@ -301,7 +365,7 @@ def td_report_from_quote(data: bytes) -> bytes:
     *quote* version, CPUSVN = TEE_TCB_SVN, MAC = 32 x 0xBB, hashes recomputed.
     Only the header and body need to be present.
     """
-    _, header, body_type, body = _read_header_and_body(bytes(data))
+    _, header, _, body = _read_header_and_body(bytes(data))
     tee = TeeTcbInfo(valid=(1).to_bytes(8, "little"), tee_tcb_svn=body.tee_tcb_svn,
                      mrseam=body.mrseam, mrsignerseam=body.mrsignerseam,
                      attributes=body.seam_attributes, tee_tcb_svn2=bytes(16))

@@ -11,11 +11,13 @@ offset inside the extension value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from migtd.errors import FormatError
 from migtd.der import decode_oid, encode_oid_body, integer, oid, tlv
+from migtd.errors import FormatError
 
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
 _S = "PCK SGX extension"
@@ -102,6 +104,7 @@ class SgxExtension:
 
 
 _CONFIG_NAMES = {b"\x01": "dynamicPlatform", b"\x02": "cachedKeys", b"\x03": "SMTEnabled"}
+_COMPONENT_KEYS = tuple(bytes([i]) for i in range(1, 17))
 # Content bytes of the extension's base OID; every element OID is this plus small arcs,
 # so elements are keyed by the raw suffix bytes (no string decoding on the hot path).
 _PREFIX = encode_oid_body(SGX_EXTENSION_OID)
@@ -129,8 +132,52 @@ def _iter_entries(der: bytes, start: int, end: int, what: str, prefix: bytes, *,
 
 
 def _entries(der: bytes, start: int, end: int, what: str, prefix: bytes) -> dict[bytes, tuple[int, int, int]]:
-    """Map OID suffix → value TLV for a SEQUENCE OF SEQUENCE { OID, value } (strict)."""
-    return dict(_iter_entries(der, start, end, what, prefix))
+    """Map OID suffix → value TLV for a SEQUENCE OF SEQUENCE { OID, value } (strict; a repeated
+    OID keeps its last value).
+
+    The same rules as :func:`_iter_entries` with ``strict=True``, in one loop
+    that reads short-form headers inline (every element of a PCK extension
+    has one): this runs for every PCK certificate verified.
+    """
+    out = {}
+    plen = len(prefix)
+    off = start
+    while off < end:
+        if off + 2 <= end and der[off + 1] < 0x80:
+            es = off + 2
+            ee = es + der[off + 1]
+            if ee > end:
+                _readtlv(der, off, end, what)  # raises with the precise problem
+        else:
+            _, es, ee = _readtlv(der, off, end, what)
+        if es + 2 <= ee and der[es + 1] < 0x80:
+            t1, s1 = der[es], es + 2
+            e1 = s1 + der[es + 1]
+            if e1 > ee:
+                _readtlv(der, es, ee, what)
+        elif es == ee:
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        else:
+            t1, s1, e1 = _readtlv(der, es, ee, what)
+        if e1 == ee:
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        if e1 + 2 <= ee and der[e1 + 1] < 0x80:
+            value = (der[e1], e1 + 2, e1 + 2 + der[e1 + 1])
+            if value[2] > ee:
+                _readtlv(der, e1, ee, what)
+        else:
+            value = _readtlv(der, e1, ee, what)
+        if value[2] != ee:
+            _children(der, value[2], ee, what)  # a malformed extra element is reported as such
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        if t1 != _OID:
+            raise FormatError(_S, what, es, "expected SEQUENCE { OID, value }")
+        raw = der[s1:e1]
+        if raw[:plen] != prefix:
+            raise FormatError(_S, what, es, f"unexpected OID {_oid_text(raw)}")
+        out[raw[plen:]] = value
+        off = ee
+    return out
 
 
 def _outer(der: bytes) -> tuple[int, int]:
@@ -161,8 +208,45 @@ def fmspc_of_extension(der: bytes) -> bytes:
     raise FormatError(_S, "FMSPC", vs, "missing")
 
 
+def _canonical_tcb_pattern() -> re.Pattern[bytes]:
+    """The TCB SEQUENCE's content as Intel encodes it, each value captured (one-byte INTEGERs)."""
+    head = re.escape(b"\x06\x0b" + _PREFIX + b"\x02")
+    parts = [b"\x30\x10" + head + re.escape(bytes([i])) + b"\x02\x01([\x00-\x7f])" for i in range(1, 18)]
+    parts.append(b"\x30\x1f" + head + b"\x12\x04\x10(.{16})")
+    return re.compile(b"".join(parts), re.DOTALL)
+
+
+_CANONICAL_TCB = _canonical_tcb_pattern()
+
+
+def _tcb_entries(der: bytes, ts: int, te: int, small_int: Any) -> tuple[list[int], int, bytes]:
+    """Component SVNs, PCESVN and CPUSVN from the TCB SEQUENCE's entries, in any order."""
+    tcb = _entries(der, ts, te, "TCB entry", _PREFIX + b"\x02")
+    comps = []
+    for i, key in enumerate(_COMPONENT_KEYS, 1):
+        item = tcb.get(key)
+        if item is None or item[0] != _INT:
+            raise FormatError(_S, f"TCB.comp{i:02d}", ts, "missing or not an INTEGER")
+        _, s, e = item
+        comps.append(der[s] if e - s == 1 and der[s] < 0x80 else small_int(_INT, s, e, f"TCB.comp{i:02d}"))
+    item = tcb.get(b"\x11")
+    if item is None or item[0] != _INT:
+        raise FormatError(_S, "TCB.pcesvn", ts, "missing or not an INTEGER")
+    pcesvn = small_int(*item, "TCB.pcesvn")
+    item = tcb.get(b"\x12")
+    if item is None or item[0] != _OCTETS or item[2] - item[1] != 16:
+        raise FormatError(_S, "TCB.cpusvn", ts, "missing or not a 16-byte OCTET STRING")
+    return comps, pcesvn, der[item[1]:item[2]]
+
+
 def parse_sgx_extension(der: bytes) -> SgxExtension:
     """Decode the extension value; every required element must be present."""
+    return _parse_sgx_extension(der, _CANONICAL_TCB)
+
+
+def _parse_sgx_extension(der: bytes, canonical_tcb: re.Pattern[bytes] | None) -> SgxExtension:
+    """:func:`parse_sgx_extension`; ``canonical_tcb`` None reads the TCB entries one by one even
+    when they are in Intel's layout (the fuzz harness checks both readers agree)."""
     der = bytes(der)
     vs, ve = _outer(der)
     values = _entries(der, vs, ve, "entry", _PREFIX)
@@ -187,21 +271,12 @@ def parse_sgx_extension(der: bytes) -> SgxExtension:
         return int.from_bytes(der[s:e], "big")
 
     _, ts, te = want(b"\x02", _SEQ, "TCB")
-    tcb = _entries(der, ts, te, "TCB entry", _PREFIX + b"\x02")
-    comps = []
-    for i in range(1, 17):
-        item = tcb.get(bytes([i]))
-        if item is None or item[0] != _INT:
-            raise FormatError(_S, f"TCB.comp{i:02d}", ts, "missing or not an INTEGER")
-        comps.append(small_int(*item, f"TCB.comp{i:02d}"))
-    item = tcb.get(b"\x11")
-    if item is None or item[0] != _INT:
-        raise FormatError(_S, "TCB.pcesvn", ts, "missing or not an INTEGER")
-    pcesvn = small_int(*item, "TCB.pcesvn")
-    item = tcb.get(b"\x12")
-    if item is None or item[0] != _OCTETS or item[2] - item[1] != 16:
-        raise FormatError(_S, "TCB.cpusvn", ts, "missing or not a 16-byte OCTET STRING")
-    cpusvn = der[item[1]:item[2]]
+    canonical = canonical_tcb.fullmatch(der, ts, te) if canonical_tcb is not None else None
+    if canonical is not None:   # the usual layout: 16 one-byte SVNs, PCESVN, CPUSVN, in order
+        groups = canonical.groups()
+        comps, pcesvn, cpusvn = list(b"".join(groups[:16])), groups[16][0], groups[17]
+    else:
+        comps, pcesvn, cpusvn = _tcb_entries(der, ts, te, small_int)
     _, ss, se = want(b"\x05", _ENUM, "sgxType")
     instance = octets(b"\x06", "platformInstanceId", 16) if b"\x06" in values else None
     config: dict[str, bool] = {}

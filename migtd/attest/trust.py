@@ -59,14 +59,30 @@ def der_certificate(data: bytes, what: str) -> bytes:
         raise ConfigError(f"{what} is not an X.509 certificate: {exc}") from None
 
 
+def parse_collateral(data: bytes, name: str) -> Collateral:
+    """A collateral document read from a file (``name`` says which); malformed → ConfigError (exit 1).
+
+    The TCB infos and the QE identity are JSON documents held in strings,
+    which the verifier decodes only when it judges a quote: their depth is
+    bounded here too, so a 100 000-level array hidden in one is this file's
+    one-line error at start-up, not a failed verification of every peer.
+    ``migtd`` and ``migtd-tool`` both read collateral files through this.
+    """
+    check_json_depth(data, name)
+    try:
+        collateral = Collateral.from_json(data)
+    except FormatError as exc:  # a malformed file is a configuration problem here
+        raise ConfigError(f"{name}: {exc}") from None
+    for i, platform in enumerate(collateral.platforms):
+        check_json_depth(platform.tcb_info, f"{name}: platforms[{i}].tcbInfo")
+    check_json_depth(collateral.qe_identity, f"{name}: qeIdentity")
+    return collateral
+
+
 def read_collateral(path: str | os.PathLike[str]) -> Collateral:
     """A collateral JSON file (upstream format), bounded in size and depth; malformed → ConfigError."""
     data = read_input(path, "collateral file", limit=COLLATERAL_MAX)
-    check_json_depth(data, f"collateral file {os.fspath(path)}")
-    try:
-        return Collateral.from_json(data)
-    except FormatError as exc:  # a malformed file is a configuration problem here
-        raise ConfigError(f"collateral file {os.fspath(path)}: {exc}") from None
+    return parse_collateral(data, f"collateral file {os.fspath(path)}")
 
 
 def load_anchors(root_ca: str | os.PathLike[str], collateral: str | os.PathLike[str] | None,

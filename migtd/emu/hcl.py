@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from migtd.attest.tdreport import REPORT_TYPE_TDX
 from migtd.attest.tdreport import TDREPORT_SIZE as TD_REPORT_SIZE
 from migtd.errors import FormatError
+from migtd.inputs import InputError, load_json
 
 SIGNATURE = b"HCLA"
 HEADER_SIZE = 32
@@ -96,8 +97,8 @@ class HclReport:
         from a stale one.
         """
         try:
-            claims = json.loads(self.runtime_claims.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            claims = load_json(self.runtime_claims, "runtime claims")
+        except InputError:  # not UTF-8, not JSON, or nested deeper than any real claims document
             return None
         value = claims.get("user-data") if isinstance(claims, dict) else None
         if not isinstance(value, str):

@@ -32,6 +32,7 @@ from migtd.attest.quote import TEE_TYPE_TDX, parse_quote
 from migtd.attest.tdreport import TDREPORT_SIZE as TD_REPORT_SIZE
 from migtd.errors import AttestationError, ConfigError, FormatError
 from migtd.events import EventLog, null_log
+from migtd.inputs import InputError, load_json
 
 DEFAULT_URL = "http://169.254.169.254/acc/tdquote"
 #: A TDX quote is at most 8 KiB (upstream TD_QUOTE_SIZE); refuse absurd answers early.
@@ -65,9 +66,9 @@ def encode_request(td_report: bytes) -> bytes:
 def decode_response(body: bytes) -> bytes:
     """The quote bytes inside an IMDS answer; one clear AttestationError per kind of damage."""
     try:
-        doc = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AttestationError(f"IMDS answered with invalid JSON ({exc}): {_excerpt(body)}") from None
+        doc = load_json(body, "IMDS answer")
+    except InputError as exc:  # not UTF-8, not JSON, nested too deep, a number too long for int()
+        raise AttestationError(f"IMDS answered with invalid JSON ({exc.message}): {_excerpt(body)}") from None
     if not isinstance(doc, dict) or "quote" not in doc:
         raise AttestationError(f"IMDS answer has no \"quote\" field: {_excerpt(body)}")
     text = doc["quote"]

@@ -32,8 +32,8 @@ from migtd.fleet.evidence import Evidence, EvidenceError, iso, now_utc
 from migtd.fleet.hosts import evidence_file_name
 from migtd.fleet.inventory import Host, Inventory
 from migtd.fleet.ssh import Failure, RemoteSettings, classify, remote_command, ssh_argv
-from migtd.fleet.state import STATE_FILE, FleetState, HostState, write_atomic
-from migtd.inputs import parse_seconds, refuse_input_as_output
+from migtd.fleet.state import STATE_FILE, FleetState, HostState
+from migtd.inputs import parse_seconds, refuse_input_as_output, write_atomic
 
 #: Most bytes read from a host's stdout (an evidence file is at most 4 MiB) and stderr.
 MAX_OUTPUT = 8 * 1024 * 1024
@@ -263,7 +263,7 @@ async def collect_hosts(inventory: Inventory, options: CollectOptions, *, report
         if evidence is not None:
             name = evidence_file_name(host.name)
             try:
-                write_atomic(out_dir / name, evidence.to_json(), "evidence file")
+                write_atomic(out_dir / name, evidence.to_json(), "evidence file", inputs)
             except ConfigError as exc:
                 failure = Failure("collection_failed", exc.message)
             else:
@@ -278,12 +278,12 @@ async def collect_hosts(inventory: Inventory, options: CollectOptions, *, report
             report(CollectProgress(done, len(todo), outcomes[host.name]))
         if time.monotonic() - last_save > SAVE_INTERVAL:
             last_save = time.monotonic()
-            state.save(state_path, now_utc())
+            state.save(state_path, now_utc(), inputs)
 
     try:
         await asyncio.gather(*(one(h) for h in todo))
     finally:
-        state.save(state_path, now_utc())
+        state.save(state_path, now_utc(), inputs)
     ordered = [outcomes[h.name] for h in inventory.hosts]
     return CollectSummary(ordered, time.monotonic() - started, extra)
 

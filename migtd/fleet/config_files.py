@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from migtd.errors import ConfigError, MigtdError
 from migtd.fleet.evidence import contains_private_key
-from migtd.inputs import InputError, check_json_depth, load_json, read_input
+from migtd.inputs import InputError, load_json, read_input
 from migtd.result import MigrationResult
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 POLICY_MAX = 1024 * 1024
 ROOT_CA_MAX = 4096
 ISSUER_CHAIN_MAX = 8192
-COLLATERAL_MAX = 16 * 1024 * 1024
+COLLATERAL_MAX = 4 * 1024 * 1024   # migtd/attest/trust.py
 
 
 def read_config(path: str | Path, what: str, limit: int) -> bytes:
@@ -110,16 +110,16 @@ class PolicySpec:
 
     def checked(self) -> PolicySpec:
         """``self`` after the start-up checks; PolicyError (exit 9) when ``migtd`` would refuse it."""
+        # No depth check of our own here: the policy engines bound JSON depth themselves, and a
+        # policy nested too deep is InvalidPolicy (9) for them, as for ``migtd`` and ``migtd-tool``.
         if self.version == 1:
             from migtd.policy.v1 import load_v1
 
-            check_json_depth(self.policy, f"policy {self.label}")
             try:
                 load_v1(self.policy)
             except MigtdError as exc:
                 raise MigtdError(f"policy {self.label}: {exc.message}", MigrationResult.InvalidPolicyError) from None
         elif self.version == 2:
-            check_json_depth(self.policy, f"policy {self.label}")
             try:
                 self.verified()
             except MigtdError as exc:
@@ -132,9 +132,10 @@ class PolicySpec:
 
 @functools.lru_cache(maxsize=16)
 def _verified_v2(policy: bytes, chain: bytes) -> VerifiedPolicy:
-    from migtd.policy.v2 import verify_signed_policy
+    """The start-up check ``migtd`` makes of its own v2 policy (embedded root CA included)."""
+    from migtd.policy.v2 import verify_own_policy
 
-    return verify_signed_policy(policy, chain)
+    return verify_own_policy(policy, chain)
 
 
 def load_policy_spec(policy: str | Path, issuer_chain: str | Path | None = None, *,
@@ -158,13 +159,8 @@ def load_policy_spec(policy: str | Path, issuer_chain: str | Path | None = None,
 
 
 def load_collateral_file(path: str | Path) -> Collateral:
-    """Collateral JSON (upstream format) through :mod:`migtd.inputs`; malformed is one line, exit 1."""
-    from migtd.attest.collateral import Collateral
-    from migtd.errors import FormatError
+    """Collateral JSON (upstream format) read as ``migtd`` reads ``MIGTD_COLLATERAL_FILE``
+    (:func:`migtd.attest.trust.read_collateral`: size, depth, embedded documents); malformed is one line, exit 1."""
+    from migtd.attest.trust import read_collateral
 
-    data = read_input(path, "collateral file", limit=COLLATERAL_MAX)
-    check_json_depth(data, f"collateral file {path}")
-    try:
-        return Collateral.from_json(data)
-    except FormatError as exc:
-        raise ConfigError(f"collateral file {path}: {exc.message}") from None
+    return read_collateral(path)

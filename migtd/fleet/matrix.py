@@ -336,7 +336,7 @@ def _profile(state: _ClassState, anchors: Anchors) -> dict[str, str]:
            "issuer_chain": ev.issuer_chain.sha384.hex().upper()[:8] if ev.issuer_chain else "",
            "event_log": hashlib.sha256(ev.event_log).hexdigest().upper()[:8]}
     if att.ok:
-        from migtd.policy import report as rpt
+        from migtd.attest import suppl as rpt
 
         def hexf(name: str) -> str:
             return rpt.field(att.report, name).hex().upper()

@@ -138,7 +138,7 @@ class Projection:
 
 def log_replays(events: list[eventlog.CcEvent], report: bytes) -> bool:
     """True when ``events`` replay to the report's RTMR0..3."""
-    from migtd.policy import report as rpt
+    from migtd.attest import suppl as rpt
 
     try:
         return eventlog.replay_rtmrs(events) == rpt.rtmrs(report)
@@ -152,7 +152,7 @@ def project(evidence: Evidence, attestation: Attestation, spec: PolicySpec) -> P
     A log that does not parse is kept as collected (the peer's policy engine
     then refuses it as InvalidEventLog, as it would in a real migration).
     """
-    from migtd.policy import report as rpt
+    from migtd.attest import suppl as rpt
 
     report = attestation.report
     try:
@@ -183,7 +183,7 @@ def project(evidence: Evidence, attestation: Attestation, spec: PolicySpec) -> P
 
 def describe_evidence(evidence: Evidence) -> dict[str, Any]:
     """What ``evidence show`` prints: the file's description, quote identity and event log."""
-    from migtd.policy import report as rpt
+    from migtd.attest import suppl as rpt
 
     info: dict[str, Any] = {
         "host": evidence.host, "collected_at": iso(evidence.collected_at), "tool": evidence.tool,

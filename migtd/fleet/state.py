@@ -13,13 +13,14 @@ interrupted collection leaves the previous state, never half of one.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from migtd.fleet.evidence import iso, parse_iso
-from migtd.inputs import InputError, load_json, open_output, read_input
+from migtd.inputs import InputError, load_json, read_input, write_atomic
 
 STATE_FILE = "fleet-state.json"
 FORMAT = "migtd-fleet-state"
@@ -109,26 +110,11 @@ class FleetState:
                 else None)
         return state
 
-    def save(self, path: Path, now: datetime) -> None:
-        """Write atomically (temporary file in the same folder, then rename)."""
+    def save(self, path: Path, now: datetime, inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = ()) -> None:
+        """Write atomically (temporary file in the same folder, then rename), never onto one of ``inputs``."""
         self.updated_at = iso(now)
-        write_atomic(path, self.to_json(), "state file")
+        write_atomic(path, self.to_json(), "state file", inputs)
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def write_atomic(path: Path, data: bytes, what: str) -> None:
-    """Write ``data`` to ``path`` through a temporary sibling and a rename (never a half file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open_output(tmp, what, binary=True) as out:
-        out.write(data)
-    try:
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}") from None

@@ -262,7 +262,7 @@ class SyntheticFleet:
 
     def write_anchors(self, out_dir: Path) -> dict[str, Path]:
         """``root_ca.der``, ``collateral.json`` and the policy (and chain) beside the evidence."""
-        from migtd.fleet.state import write_atomic
+        from migtd.inputs import write_atomic
 
         out_dir.mkdir(parents=True, exist_ok=True)
         files = {"root_ca": out_dir / "root_ca.der", "collateral": out_dir / "collateral.json"}
@@ -337,7 +337,7 @@ def iter_evidence(fleet: SyntheticFleet, hosts: int, profiles: Sequence[Profile]
 
 def write_fleet(out_dir: Path, fleet: SyntheticFleet, hosts: int, profiles: Sequence[Profile]) -> dict[str, Path]:
     """Evidence files for ``hosts`` hosts plus the anchors and policy; returns the anchor paths."""
-    from migtd.fleet.state import write_atomic
+    from migtd.inputs import write_atomic
 
     files = fleet.write_anchors(out_dir)
     for evidence in iter_evidence(fleet, hosts, profiles):

@@ -20,8 +20,8 @@ import json
 import uuid
 from typing import Any
 
+from migtd.attest import suppl as rpt
 from migtd.policy import jsontext
-from migtd.policy import report as rpt
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v1 import QE_FIELDS, TCB_INFO_FIELDS, TDINFO_FIELDS, TDX_MODULE_FIELDS, masked_field
 from migtd.policy.v1_document import decode_text, parse_v1

@@ -40,9 +40,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from migtd import eventlog
+from migtd.attest import suppl as rpt
 from migtd.attest.tdreport import TdInfo
 from migtd.policy import jsontext
-from migtd.policy import report as rpt
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.sign import sign_document
 from migtd.policy.v2.chain import signer_key_hash
@@ -80,10 +80,10 @@ class Signer:
     @classmethod
     def load(cls, key_path: Path, chain_path: Path) -> Signer:
         """A signer from files, e.g. the committed mock policy chain."""
-        try:
-            return cls(key_path.read_bytes(), chain_path.read_bytes())
-        except OSError as exc:
-            raise _usage(f"cannot read {exc.filename}: {exc.strerror}") from None
+        from migtd.inputs import read_input
+
+        return cls(read_input(key_path, "policy signing key", limit=64 * 1024),
+                   read_input(chain_path, "policy issuer chain", limit=64 * 1024))
 
 
 def _name(cn: str) -> x509.Name:

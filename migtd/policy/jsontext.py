@@ -7,6 +7,11 @@ places where it deserialises into a struct or borrows a ``&str``. This module
 reads JSON so those facts stay visible (:class:`JsonObject.duplicates`,
 :class:`EscapedStr`) and locates the exact byte range of a top-level value,
 which policy v2 signs without canonicalisation.
+
+Every entry point first bounds the nesting depth with
+:func:`migtd.inputs.check_json_depth` (serde_json's limit of 128 levels), so a
+100 000-level array is a ``ValueError`` like any other malformed document
+(InvalidPolicy for a policy) instead of a ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import json
 import json.decoder
 import json.scanner
 from typing import Any
+
+from migtd.inputs import MAX_JSON_DEPTH, InputError, check_json_depth
 
 
 class JsonObject(dict):  # type: ignore[type-arg]
@@ -57,15 +64,33 @@ _MARKING.parse_string = _marking_string  # type: ignore[attr-defined]
 _MARKING.scan_once = json.scanner.py_make_scanner(_MARKING)  # type: ignore[attr-defined]
 
 
+class TooDeep(ValueError):
+    """The document nests arrays and objects deeper than :data:`MAX_JSON_DEPTH` levels."""
+
+
+def check_depth(text: str) -> None:
+    """Raise :class:`TooDeep` (a ``ValueError``) when ``text`` nests deeper than serde_json allows."""
+    try:
+        check_json_depth(text, "JSON", max_depth=MAX_JSON_DEPTH)
+    except InputError as exc:
+        raise TooDeep(exc.message.removeprefix("JSON: ")) from None
+
+
 def loads(text: str) -> Any:
     """Parse ``text``; raises ``ValueError`` (incl. JSONDecodeError) on bad JSON.
 
     Escaped string values come back as :class:`EscapedStr`; the slower pure
     Python scanner that can see escapes is used only when the text contains
-    a backslash at all.
+    a backslash at all. Nesting deeper than serde_json's 128 levels is a
+    :class:`TooDeep` error; an integer too long for Python's ``int`` is a
+    ``ValueError`` too; neither can surface as another exception type.
     """
+    check_depth(text)
     decoder = _MARKING if "\\" in text else _FAST
-    return decoder.decode(text)
+    try:
+        return decoder.decode(text)
+    except RecursionError:  # unreachable after check_depth; kept so no caller ever sees one
+        raise TooDeep(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
 
 
 def describe_error(exc: Exception) -> str:
@@ -91,6 +116,7 @@ def top_level_spans(text: str) -> dict[str, tuple[int, int]]:
     whitespace). Raises ``ValueError`` when ``text`` is not one JSON object,
     or when a key repeats (serde rejects duplicate struct fields).
     """
+    check_depth(text)
     raw = json.JSONDecoder(parse_constant=_no_constant).raw_decode
     pos = _skip_ws(text, 0)
     if pos >= len(text) or text[pos] != "{":

@@ -27,8 +27,8 @@ import functools
 from collections.abc import Mapping
 
 from migtd import eventlog
+from migtd.attest import suppl as rpt
 from migtd.errors import FormatError
-from migtd.policy import report as rpt
 from migtd.policy.decision import PolicyDecision, RuleResult
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v1_check import check, explain

@@ -16,6 +16,7 @@ import enum
 import re
 from typing import Any, NamedTuple
 
+from migtd.inputs import parse_uint
 from migtd.policy import jsontext
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 
@@ -133,9 +134,10 @@ def classify_reference(value: Any, path: str) -> Reference:
             return Reference(RefKind.SELF, None, value)
         parts = value.split("..")
         if len(parts) == 2 and all(p == "" or _DECIMAL.fullmatch(p) for p in parts):
-            start = int(parts[0]) if parts[0] else 0
-            end = int(parts[1]) if parts[1] else U64_MAX
-            if start <= U64_MAX and end <= U64_MAX:
+            # Rust's u64 from_str: a bound above 2^64-1 (thousands of digits included) is no range
+            start = parse_uint(parts[0], 64) if parts[0] else 0
+            end = parse_uint(parts[1], 64) if parts[1] else U64_MAX
+            if start is not None and end is not None:
                 return Reference(RefKind.RANGE, (start, end), value)
         return Reference(RefKind.STRING, str(value), value)
     if isinstance(value, bool):

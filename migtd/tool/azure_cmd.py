@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from migtd.errors import ConfigError, FormatError
-from migtd.tool.files import print_tree, read_file, write_file
+from migtd.inputs import InputError, load_json
+from migtd.tool.files import HCL_LIMIT, Files, print_tree
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``azure hcl``, ``azure mock-hcl`` and ``azure provision``."""
     p = sub.add_parser("azure", help="inspect or stage Azure vTPM HCL reports",
                        description="Inspect Azure HCL reports, build a mock one, or provision a (software) TPM.")
@@ -56,8 +57,8 @@ def describe_hcl(blob: bytes) -> dict[str, Any]:
     except FormatError as exc:
         integrity = exc.problem
     try:
-        claims: Any = json.loads(report.runtime_claims)
-    except ValueError:
+        claims: Any = load_json(report.runtime_claims, "runtime claims")
+    except InputError:
         claims = None
     user_data = report.user_data()
     info = td.td_info
@@ -85,7 +86,7 @@ def describe_hcl(blob: bytes) -> dict[str, Any]:
 def inspect_hcl(args: argparse.Namespace) -> int:
     """``azure hcl``: decode an HCL report from a file or from the TPM."""
     if args.file is not None:
-        blob = read_file(args.file, "HCL report")
+        blob = Files(inputs=[("HCL report", args.file)]).read(args.file, "HCL report", HCL_LIMIT)
     else:
         from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm, tcti_from_env
 
@@ -112,7 +113,7 @@ def mock_hcl(args: argparse.Namespace) -> int:
         raise ConfigError(f"Invalid --user-data value: {len(user_data)} bytes. Use 64 bytes (128 hex digits)")
     td = MockQeProvider().td_report(bytes(64), build_event_log([]))
     blob = build_hcl_report(td, runtime_claims(user_data))
-    write_file(args.out, blob)
+    Files(outputs=[("--out", args.out)]).write(args.out, blob, "--out")
     print(f"wrote {args.out} ({len(blob)} bytes)")
     return 0
 
@@ -122,7 +123,7 @@ def provision(args: argparse.Namespace) -> int:
     from migtd.emu.hcl import parse_hcl_report
     from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm
 
-    blob = read_file(args.file, "HCL report")
+    blob = Files(inputs=[("HCL report", args.file)]).read(args.file, "HCL report", HCL_LIMIT)
     parse_hcl_report(blob)  # refuse to stage something MigTD would reject
     Vtpm(args.tcti).provision(HCL_REPORT_INDEX, blob)
     print(f"provisioned NV 0x{HCL_REPORT_INDEX:08x} with {len(blob)} bytes through {args.tcti}")

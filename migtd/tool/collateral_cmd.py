@@ -24,9 +24,10 @@ from pathlib import Path
 from migtd import paths
 from migtd.attest.pcs import Source, check_url
 from migtd.errors import ConfigError, FormatError
-from migtd.inputs import open_output, parse_seconds, read_input, refuse_input_as_output
+from migtd.inputs import seconds_arg
+from migtd.tool.files import QUOTE_LIMIT, Files
 
-QUOTE_LIMIT = 1 << 20
+#: Larger than ``migtd``'s 4 KiB: a PEM bundle is accepted here and its first certificate used.
 ROOT_CA_LIMIT = 64 * 1024
 
 
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     f.add_argument("--root-ca-crl-url", metavar="URL",
                    help="where to read the root CA CRL (default: the PCCS's rootcacrl, or the root "
                         "certificate's CRL distribution point for PCS and THIM)")
-    f.add_argument("--timeout", default="60", metavar="SECONDS",
+    f.add_argument("--timeout", type=seconds_arg(3600), default=60.0, metavar="SECONDS",
                    help="overall deadline for all requests (default: 60)")
     f.add_argument("--refresh", action="store_true", help="ignore the cache and fetch again")
     f.add_argument("--json", action="store_true", help="print a JSON summary instead of a line of text")
@@ -73,24 +74,21 @@ def fetch(args: argparse.Namespace) -> int:
     from migtd.attest.pcs_fetch import fetch_collateral
     from migtd.attest.trust import der_certificate
 
-    timeout = parse_seconds(args.timeout, maximum=3600)
-    if timeout is None:
-        raise ConfigError(f"--timeout {args.timeout!r} is not a number of seconds between 0 and 3600")
+    timeout: float = args.timeout
     source = _source(args)
     if args.root_ca_crl_url is not None:
         check_url(args.root_ca_crl_url, "--root-ca-crl-url")
     root_path = args.root_ca or paths.intel_root_ca()
-    root = der_certificate(read_input(root_path, "root CA", limit=ROOT_CA_LIMIT), f"root CA {root_path}")
-    quote = read_input(args.quote, "quote", limit=QUOTE_LIMIT)
-    inputs = [("quote", args.quote), ("root CA", root_path)]
-    refuse_input_as_output(args.out, inputs, "--out")  # before the network is touched
+    # --out is checked against the inputs (and for being a folder) before the network is touched
+    files = Files(inputs=[("quote", args.quote), ("root CA", root_path)], outputs=[("--out", args.out)])
+    root = der_certificate(files.read(root_path, "root CA", ROOT_CA_LIMIT), f"root CA {root_path}")
+    quote = files.read(args.quote, "quote", QUOTE_LIMIT)
     try:
         got = fetch_collateral(quote, source, root, deadline=time.monotonic() + timeout,
                                use_cache=not args.refresh, root_crl=args.root_ca_crl_url)
     except FormatError as exc:  # the quote itself: a usage problem, like quote verify's malformed inputs
         raise ConfigError(f"quote {args.quote}: {exc.message}") from None
-    with open_output(args.out, "collateral file", inputs, binary=True) as out:
-        out.write(got.data)
+    files.write(args.out, got.data, "collateral file")  # atomic: a half-written collateral is never left
     now = datetime.now(UTC)
     until = got.next_update.strftime("%Y-%m-%dT%H:%M:%SZ")
     summary = {"out": str(args.out), "source": source.kind, "url": source.base_url,

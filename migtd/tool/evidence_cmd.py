@@ -17,13 +17,14 @@ import sys
 from pathlib import Path
 
 from migtd.errors import ConfigError
-from migtd.inputs import open_output, parse_seconds, refuse_input_as_output
+from migtd.inputs import seconds_arg
+from migtd.tool.files import Files
 
 MODES = ("azure", "mock-report", "skip-ra")
 DEFAULT_TIMEOUT = 60.0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``evidence collect`` and ``evidence show``."""
     p = sub.add_parser("evidence", help="capture this host's attestation evidence, or show an evidence file",
                        description="Capture the quote and event log a MigTD on this host would present "
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     c.add_argument("--host-name", help="name recorded in the file (default: this host's name)")
     c.add_argument("--mock-quote-file", type=Path, help="mock-report: quote every time with this file's "
                                                         "bytes, like MOCK_QUOTE_FILE")
-    c.add_argument("--timeout", default=str(DEFAULT_TIMEOUT),
+    c.add_argument("--timeout", type=seconds_arg(), default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"seconds the quote provider may wait (IMDS), default {DEFAULT_TIMEOUT:g}")
     c.set_defaults(func=collect)
     s = es.add_parser("show", help="summarise an evidence file (checks its format and digests)")
@@ -83,9 +84,7 @@ def collect(args: argparse.Namespace) -> int:
     mode = args.attestation or (os.environ.get("MIGTD_ATTESTATION") or "azure").strip().lower()
     if mode not in MODES:
         raise ConfigError(f"Invalid MIGTD_ATTESTATION value: {mode}. Use 'azure', 'mock-report' or 'skip-ra'")
-    timeout = parse_seconds(args.timeout)
-    if timeout is None:
-        raise ConfigError(f"Invalid --timeout value: {args.timeout}. Use a number of seconds up to 86400")
+    timeout: float = args.timeout
     host = args.host_name or socket.gethostname()
     if not valid_host_name(host):
         raise ConfigError(f"Invalid --host-name {host!r}: printable ASCII without spaces, at most 253 characters")
@@ -126,12 +125,18 @@ def collect(args: argparse.Namespace) -> int:
     if mode != "skip-ra":
         cf.PolicySpec(version, policy, chain, policy_path.name).checked()
     quote_file = (args.mock_quote_file or _path(None, "MOCK_QUOTE_FILE")) if mode != "azure" else None
-    if quote_file is not None:
-        cf.read_config(quote_file, "mock quote file", 1 << 20)  # regular, readable and bounded, before use
+    if quote_file is not None:  # read and judged as migtd judges MOCK_QUOTE_FILE at start-up (exit 1)
+        from migtd.attest.quote import td_report_from_quote
+        from migtd.errors import FormatError
+
+        try:
+            td_report_from_quote(cf.read_config(quote_file, "mock quote file", 1 << 20))
+        except FormatError as exc:
+            raise ConfigError(f"mock quote file {quote_file} is not a TD quote: {exc.message}") from None
     inputs = [("policy file", policy_path), ("root CA file", root_path), ("issuer chain file", chain_path),
               ("mock quote file", quote_file)]
-    if args.out != "-":
-        refuse_input_as_output(args.out, inputs, "evidence file")
+    # --out checked against every input (and for being a folder) before the provider is asked for a quote
+    files = Files(inputs, [("evidence file", None if args.out == "-" else args.out)])
     collected_at = now_utc()
     report_data = report_data_for(host, collected_at)
     presented = present(mode, policy_version=version, policy=policy, root_ca=root_ca, issuer_chain=chain,
@@ -149,9 +154,9 @@ def collect(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return 0
-    # Written only now, after the provider answered: a failed collection leaves an old file intact.
-    with open_output(args.out, "evidence file", inputs, binary=True) as out:
-        out.write(data)
+    # Written only now, after the provider answered, and atomically: a failed or interrupted
+    # collection leaves an old file intact.
+    files.write(args.out, data, "evidence file")
     print(f"wrote {args.out}: {host}, {mode} ({presented.quote_source}), policy v{version}, "
           f"quote {len(presented.quote)} bytes, event log {len(presented.event_log)} bytes", file=sys.stderr)
     return 0

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from migtd.errors import ConfigError
+from migtd.inputs import seconds_arg, uint_arg
+from migtd.tool.files import Files
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_STALE = "24h"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``fleet`` and its actions."""
     p = sub.add_parser("fleet", help="collect fleet evidence over SSH; compatibility matrix and policy diff",
                        description="Which hosts can migrate to which, under a policy, from their own quotes: "
@@ -42,9 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "evidence, 3 when some do not.")
     _inventory_options(c)
     c.add_argument("--out-dir", required=True, type=Path, help="folder for evidence files and fleet-state.json")
-    c.add_argument("--concurrency", default=str(DEFAULT_CONCURRENCY),
+    c.add_argument("--concurrency", type=uint_arg(32, minimum=1, maximum=1024), default=DEFAULT_CONCURRENCY,
                    help=f"hosts collected at once (default {DEFAULT_CONCURRENCY})")
-    c.add_argument("--timeout", default=str(int(DEFAULT_TIMEOUT)),
+    c.add_argument("--timeout", type=seconds_arg(), default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"seconds per host, connection included; a host that trickles output does not "
                         f"extend it (default {int(DEFAULT_TIMEOUT)})")
     c.add_argument("--refresh-stale", default=DEFAULT_STALE, metavar="AGE",
@@ -108,9 +110,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                   "(TCB levels, QE levels, measurements), and write their evidence, the root "
                                   "CA, the collateral and the policy into --out-dir.")
     s.add_argument("--out-dir", required=True, type=Path)
-    s.add_argument("--hosts", default="50", help="number of hosts (default 50)")
-    s.add_argument("--profiles", default="8", help="number of distinct profiles (default 8)")
-    s.add_argument("--seed", default="1", help="profile mix seed (default 1)")
+    s.add_argument("--hosts", type=uint_arg(32, minimum=1, maximum=100_000), default=50,
+                   help="number of hosts (default 50)")
+    s.add_argument("--profiles", type=uint_arg(32, minimum=1, maximum=10_000), default=8,
+                   help="number of distinct profiles (default 8)")
+    s.add_argument("--seed", type=uint_arg(32), default=1, help="profile mix seed (default 1)")
     s.add_argument("--policy-version", choices=("1", "2"), default="1")
     s.set_defaults(func=synth)
 
@@ -124,18 +128,19 @@ def _inventory_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", help="only hosts in this group (or with this name)")
 
 
-def _jobs_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", default="auto",
-                   help="worker processes for large fleets (quote verification from 1 500 hosts, class pairs "
-                        "from 2 500): a number, or auto = the CPU count up to 4 (default)")
-
-
-def _jobs(args: argparse.Namespace) -> int:
+def _jobs_value(text: str) -> int:
+    """``--jobs``: ``auto`` (the CPU count up to 4) or a whole number from 1 to 64."""
     import os
 
-    if args.jobs == "auto":
+    if text == "auto":
         return max(1, min(os.cpu_count() or 1, 4))
-    return _count(args.jobs, "--jobs", maximum=64)
+    return uint_arg(32, minimum=1, maximum=64)(text)
+
+
+def _jobs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=_jobs_value, default="auto",
+                   help="worker processes for large fleets (quote verification from 1 500 hosts, class pairs "
+                        "from 2 500): a number, or auto = the CPU count up to 4 (default)")
 
 
 def _evidence_argument(p: argparse.ArgumentParser) -> None:
@@ -153,24 +158,6 @@ def _policy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", type=Path, help="policy both sides run (default: config/policy.json)")
     p.add_argument("--issuer-chain", type=Path, help="v2: the policy's issuer chain")
     _anchor_options(p)
-
-
-def _count(text: str, what: str, *, minimum: int = 1, maximum: int = 1_000_000) -> int:
-    from migtd.inputs import parse_uint
-
-    value = parse_uint(text, 32)
-    if value is None or not minimum <= value <= maximum:
-        raise ConfigError(f"Invalid {what} value: {text}. Use a whole number from {minimum} to {maximum}")
-    return value
-
-
-def _seconds(text: str, what: str, *, maximum: float = 86400.0) -> float:
-    from migtd.inputs import parse_seconds
-
-    value = parse_seconds(text, maximum=maximum)
-    if value is None:
-        raise ConfigError(f"Invalid {what} value: {text}. Use a positive number of seconds up to {maximum:g}")
-    return value
 
 
 # --------------------------------------------------------------------------- inventory and collection
@@ -209,8 +196,8 @@ def collect(args: argparse.Namespace) -> int:
 
     from migtd.fleet.collect import CollectOptions, collect_fleet, parse_age
 
-    concurrency = _count(args.concurrency, "--concurrency", maximum=1024)
-    timeout = _seconds(args.timeout, "--timeout")
+    concurrency: int = args.concurrency
+    timeout: float = args.timeout
     stale = parse_age(args.refresh_stale)
     if shutil.which(args.ssh) is None:
         raise ConfigError(f"ssh client {args.ssh!r} not found (install openssh-client or pass --ssh)")
@@ -260,14 +247,6 @@ def _inputs(args: argparse.Namespace, *names: str) -> list[tuple[str, Any]]:
     return found
 
 
-def _open_outputs(outputs: list[tuple[str, Path | None]], inputs: list[tuple[str, Any]]) -> None:
-    from migtd.inputs import refuse_input_as_output
-
-    for what, path in outputs:
-        if path is not None:
-            refuse_input_as_output(path, inputs, what)
-
-
 def _progress(args: argparse.Namespace) -> Any:
     from migtd.fleet.progress import ProgressBar
 
@@ -294,8 +273,9 @@ def matrix(args: argparse.Namespace) -> int:
     anchors = _anchors(args) if source.version == 1 else None
     inputs = _inputs(args, "policy", "issuer_chain", "source_policy", "source_issuer_chain", "destination_policy",
                      "destination_issuer_chain", "root_ca", "collateral")
-    _open_outputs([("JSON output", args.json), ("CSV output", args.csv)], inputs)
-    jobs = _jobs(args)
+    # the exports checked before any work: never an input, never a folder, never both on one file
+    files = Files(inputs, [("JSON output", args.json), ("CSV output", args.csv)])
+    jobs: int = args.jobs
     _, total = fleet_files(args.evidence)
     bar = _progress(args)
     try:
@@ -303,16 +283,16 @@ def matrix(args: argparse.Namespace) -> int:
                          total_hosts=total, workers=jobs)
     finally:
         bar.close()
-    _write_exports(m, args, inputs)
+    _write_exports(m, args, files)
     print(matrix_text(m), end="")
     return 0
 
 
-def _write_exports(m: Any, args: argparse.Namespace, inputs: list[tuple[str, Any]]) -> None:
+def _write_exports(m: Any, args: argparse.Namespace, files: Files) -> None:
     import json
 
     from migtd.fleet.export import matrix_to_dict, write_matrix_csv
-    from migtd.inputs import open_output
+    from migtd.inputs import atomic_output
 
     if args.csv is not None:
         if args.rows == "hosts":  # refuse before the output is opened (and emptied)
@@ -321,13 +301,11 @@ def _write_exports(m: Any, args: argparse.Namespace, inputs: list[tuple[str, Any
             if m.total_pairs > MAX_HOST_ROWS:
                 raise ConfigError(f"{m.total_pairs} host pairs is more than --rows hosts writes ({MAX_HOST_ROWS}); "
                                   "use --rows classes (each row names its host count)")
-        with open_output(args.csv, "CSV output", inputs) as out:
+        with atomic_output(args.csv, "CSV output", files.inputs) as out:   # streamed: up to 2 000 000 rows
             rows = write_matrix_csv(m, out, args.rows)
         print(f"wrote {args.csv} ({rows} rows)", file=sys.stderr)
     if args.json is not None:
-        with open_output(args.json, "JSON output", inputs) as out:
-            json.dump(matrix_to_dict(m), out, indent=1)
-            out.write("\n")
+        files.write(args.json, (json.dumps(matrix_to_dict(m), indent=1) + "\n").encode(), "JSON output")
         print(f"wrote {args.json}", file=sys.stderr)
 
 
@@ -340,7 +318,6 @@ def diff(args: argparse.Namespace) -> int:
     from migtd.fleet.export import diff_markdown, diff_text, diff_to_dict
     from migtd.fleet.hosts import load_fleet
     from migtd.fleet.matrix import build_matrix
-    from migtd.inputs import open_output
 
     before = load_policy_spec(args.before, args.before_issuer_chain)
     after = load_policy_spec(args.after, args.after_issuer_chain)
@@ -350,8 +327,8 @@ def diff(args: argparse.Namespace) -> int:
     anchors = _anchors(args) if before.version == 1 else None
     inputs = _inputs(args, "before", "before_issuer_chain", "after", "after_issuer_chain", "root_ca", "collateral")
     markdown = None if args.markdown in (None, "-") else Path(args.markdown)
-    _open_outputs([("Markdown output", markdown), ("JSON output", args.json)], inputs)
-    jobs = _jobs(args)
+    files = Files(inputs, [("Markdown output", markdown), ("JSON output", args.json)])
+    jobs: int = args.jobs
     fleet = load_fleet(args.evidence, _warn)
     bar = _progress(args)
     try:
@@ -363,13 +340,10 @@ def diff(args: argparse.Namespace) -> int:
         bar.close()
     d = diff_matrices(m_before, m_after)
     if markdown is not None:
-        with open_output(markdown, "Markdown output", inputs) as out:
-            out.write(diff_markdown(d))
+        files.write(markdown, diff_markdown(d).encode(), "Markdown output")
         print(f"wrote {markdown}", file=sys.stderr)
     if args.json is not None:
-        with open_output(args.json, "JSON output", inputs) as out:
-            json.dump(diff_to_dict(d), out, indent=1)
-            out.write("\n")
+        files.write(args.json, (json.dumps(diff_to_dict(d), indent=1) + "\n").encode(), "JSON output")
         print(f"wrote {args.json}", file=sys.stderr)
     if args.markdown == "-":
         print(diff_markdown(d), end="")
@@ -383,9 +357,9 @@ def synth(args: argparse.Namespace) -> int:
     from migtd.fleet.hosts import EVIDENCE_SUFFIX
     from migtd.fleet.synthetic import SyntheticFleet, standard_profiles, write_fleet
 
-    count = _count(args.hosts, "--hosts", minimum=1, maximum=100_000)
-    profiles = _count(args.profiles, "--profiles", minimum=1, maximum=10_000)
-    seed = _count(args.seed, "--seed", minimum=0, maximum=2**32 - 1)
+    count: int = args.hosts
+    profiles: int = args.profiles
+    seed: int = args.seed
     out: Path = args.out_dir
     if out.exists() and (not out.is_dir() or any(out.glob(f"*{EVIDENCE_SUFFIX}"))):
         raise ConfigError(f"{out} already holds evidence (or is not a folder); choose an empty folder")

@@ -4,7 +4,9 @@ Each command group lives in a module named ``migtd/tool/<group>_cmd.py`` that
 exposes ``register(subparsers)``; the groups are discovered here so adding one
 touches no shared file. Handlers import their heavy dependencies lazily, and
 every :class:`~migtd.errors.MigtdError` becomes one line on stderr and the
-matching exit status.
+matching exit status. A usage error (unknown flag, bad integer) is one line
+too, with exit 1 (InvalidParameter) like every other bad input: argparse's
+own status 2 would read as MigrationResult Unsupported.
 """
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ import importlib
 import os
 import pkgutil
 import sys
+import typing
 
 import migtd
 import migtd.tool
 from migtd.completion import add_conventions
 from migtd.errors import MigtdError
+from migtd.result import MigrationResult
+
+
+class ToolParser(argparse.ArgumentParser):
+    """argparse with one-line usage errors and exit status 1; subparsers inherit the class."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(int(MigrationResult.InvalidParameter),
+                  f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``migtd-tool`` parser with every ``*_cmd`` group registered."""
-    parser = argparse.ArgumentParser(
+    parser = ToolParser(
         prog="migtd-tool",
         description="Inspect and verify TD quotes, check and sign migration policies, "
                     "and generate the mock PKI used by --attestation mock-report.",
@@ -40,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit status (a MigtdError's result, 1 for I/O errors)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error already printed: return its status
+        return stop.code if isinstance(stop.code, int) else int(stop.code is not None)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -61,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except (RecursionError, MemoryError) as exc:  # a bound missed somewhere: still one line, never a traceback
+        print(f"migtd-tool: error: input too large or too deeply nested ({type(exc).__name__})", file=sys.stderr)
+        return int(MigrationResult.InvalidParameter)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,18 @@ with this command.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from migtd.errors import ConfigError
-from migtd.tool.files import write_file
+from migtd.inputs import InputError
 
 SAMPLE_QUOTE = "sample_quote.bin"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``mock-pki``."""
     p = sub.add_parser("mock-pki", help="generate the mock PKI, collateral and QE keys for mock-report mode",
                        description=__doc__.split("\n\n")[1].replace("``", ""))
@@ -27,23 +30,43 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    """``mock-pki``: write a fresh mock PKI and a sample quote into ``--out``; print the paths."""
-    from migtd.mock.pki import MockPki
-    from migtd.mock.qe import MockQE
-    from migtd.mock.providers import MockQeProvider
+    """``mock-pki``: write a fresh mock PKI and a sample quote into ``--out``; print the paths.
+
+    The set is written into a temporary folder inside ``--out`` first and each
+    file then renamed into place, so an interrupted run never leaves a file
+    half-written, and a file of ``--out`` that is a link to another file is
+    replaced, never written through.
+    """
     from migtd.eventlog import build_event_log
+    from migtd.mock.pki import MockPki
+    from migtd.mock.providers import MockQeProvider
+    from migtd.mock.qe import MockQE
 
     out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is not a directory")
     if (out / "root_ca.der").exists() and not args.force:
         raise ConfigError(f"{out} already holds a mock PKI (use --force to replace it)")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is not a directory")
     pki = MockPki.generate()
-    written = pki.write(out)
     provider = MockQeProvider(MockQE.from_pki(pki))
     sample = provider.quote(provider.td_report(bytes(64), build_event_log([])))
-    write_file(out / SAMPLE_QUOTE, sample)
-    written.append(out / SAMPLE_QUOTE)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".mock-pki.", dir=out))
+    except OSError as exc:
+        raise InputError(f"cannot write into --out {out}: {exc.strerror or exc}") from None
+    try:
+        staged = pki.write(staging)
+        (staging / SAMPLE_QUOTE).write_bytes(sample)
+        staged.append(staging / SAMPLE_QUOTE)
+        written = []
+        for path in staged:
+            os.replace(path, out / path.name)
+            written.append(out / path.name)
+    except OSError as exc:
+        raise InputError(f"cannot write into --out {out}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     for path in written:
         print(path)
     return 0

@@ -9,6 +9,13 @@ a signed container (json-signer). ``generate`` writes a v1 policy pinning
 the values of a verified report; ``generate-v2`` a signed v2 policy and its
 issuer chain for the mock report, and ``generate-rotation`` two such
 policies whose chains differ the way a key rotation makes them differ.
+
+Exit statuses are the engine's for the same input (see :mod:`migtd.policy.errors`
+and docs/hardening.md): a signed policy that does not verify as *our own* policy
+is InvalidPolicyError (9) whatever the step, as at ``migtd`` start-up; a quote
+given as ``--local``/``--peer`` that does not verify is MutualAttestationError
+(7) with policy v1 and PolicyUnsatisfiedError (8, ``QuoteVerification``) with
+v2; an unreadable or malformed collateral or root CA file is a usage error (1).
 """
 
 from __future__ import annotations
@@ -19,10 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from migtd.errors import ConfigError
-from migtd.tool.files import read_file, write_file
+from migtd.inputs import uint_arg
+from migtd.tool.files import (
+    EVENT_LOG_LIMIT,
+    ISSUER_CHAIN_LIMIT,
+    PEM_LIMIT,
+    POLICY_LIMIT,
+    QUOTE_LIMIT,
+    REPORT_LIMIT,
+    ROOT_CA_LIMIT,
+    Files,
+    read_collateral,
+)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``policy`` and its actions to ``migtd-tool``."""
     p = sub.add_parser("policy", help="check, verify, sign or generate migration policies",
                        description=__doc__.split("\n\n")[1].replace("``", ""))
@@ -86,25 +104,64 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.set_defaults(func=generate_rotation)
 
 
-def _verified_reports(args: argparse.Namespace) -> tuple[bytes, bytes]:
-    """``--local`` and ``--peer`` as 822-byte verified reports; a quote is verified with --collateral/--root-ca."""
-    from migtd.policy.report import REPORT_SIZE
+def _anchors(files: Files, args: argparse.Namespace, verified: Any | None) -> tuple[bytes, Any]:
+    """Root CA (DER) and collateral to verify quote inputs with.
 
-    data = {who: read_file(path, f"{who} report") for who, path in (("local", args.local), ("peer", args.peer))}
+    ``--collateral``/``--root-ca`` when given; with policy v2 and neither,
+    the collaterals embedded in the local policy, which is what ``migtd``
+    verifies peer quotes against. A malformed file is a usage error (exit 1),
+    as ``quote verify`` and ``migtd`` (MIGTD_COLLATERAL_FILE) report it.
+    """
+    from migtd.attest.trust import der_certificate
+    from migtd.policy.errors import PolicyError
+    from migtd.result import MigrationResult
+
+    if args.collateral is None and args.root_ca is None and verified is not None:
+        try:
+            return verified.collaterals.root_ca_der(), verified.collaterals.collateral
+        except PolicyError as exc:  # our own policy's collaterals: a start-up failure (§1.3)
+            raise PolicyError(exc.kind, f"the policy's embedded collaterals: {exc.detail}",
+                              result=MigrationResult.InvalidPolicyError) from None
+    if args.collateral is None or args.root_ca is None:
+        raise ConfigError("to use a quote as --local or --peer, pass --collateral and --root-ca"
+                          + (" (or neither, to use the policy's embedded collaterals)" if verified is not None
+                             else ""))
+    _, collateral = read_collateral(files, args.collateral)
+    root = der_certificate(files.read(args.root_ca, "root CA", ROOT_CA_LIMIT), f"root CA {args.root_ca}")
+    return root, collateral
+
+
+def _verified_reports(files: Files, args: argparse.Namespace, verified: Any | None = None) -> tuple[bytes, bytes]:
+    """``--local`` and ``--peer`` as 822-byte verified reports; a quote is verified first.
+
+    ``verified`` is the local v2 policy (None for v1): it decides how a quote
+    that does not verify is reported, the way the engine reports it (v1: 7,
+    v2: PolicyError QuoteVerification, 8).
+    """
+    from migtd.attest.suppl import REPORT_SIZE
+
+    data = {who: files.read(path, f"{who} report", REPORT_LIMIT) for who, path in (("local", args.local),
+                                                                                     ("peer", args.peer))}
     quotes = [who for who in data if len(data[who]) != REPORT_SIZE]
     if not quotes:
         return data["local"], data["peer"]
-    if args.collateral is None or args.root_ca is None:
+    from migtd.attest.verify import QuoteVerificationError, verify_quote
+    from migtd.errors import MigtdError
+    from migtd.policy.errors import PolicyError, PolicyErrorKind
+    from migtd.result import MigrationResult
+
+    if args.collateral is None and args.root_ca is None and verified is None:
         who = quotes[0]
         raise ConfigError(f"{getattr(args, who)} is {len(data[who])} bytes, not an {REPORT_SIZE}-byte verified "
                           "report; to use a quote, pass --collateral and --root-ca")
-    from migtd.attest.collateral import load_collateral
-    from migtd.attest.verify import verify_quote
-
-    collateral = load_collateral(args.collateral)
-    root = read_file(args.root_ca, "root CA")       # DER or PEM: verify_quote reads both
+    root, collateral = _anchors(files, args, verified)
     for who in quotes:
-        data[who] = verify_quote(data[who], collateral, root).report
+        try:
+            data[who] = verify_quote(data[who], collateral, root).report
+        except QuoteVerificationError as exc:
+            if verified is not None:
+                raise PolicyError(PolicyErrorKind.QuoteVerification, f"{who} {exc.message}") from None
+            raise MigtdError(f"{who} {exc.message}", MigrationResult.MutualAttestationError) from None
     return data["local"], data["peer"]
 
 
@@ -138,11 +195,14 @@ def _print_decision(decision: Any, as_json: bool) -> None:
 
 
 def _is_v2(policy: bytes, args: argparse.Namespace) -> bool:
+    """A v2 policy: ``--issuer-chain`` given, or a signed container (v1 then reports what is wrong)."""
+    from migtd.policy import jsontext
+
     if args.issuer_chain is not None:
         return True
     try:
-        doc = json.loads(policy.decode("utf-8").strip("\0"))
-    except (UnicodeDecodeError, ValueError):
+        doc = jsontext.loads(policy.decode("utf-8").strip("\0"))
+    except ValueError:  # not UTF-8, not JSON, nested too deep: the v1 parser says so in one line
         return False
     return isinstance(doc, dict) and "policyData" in doc
 
@@ -151,14 +211,21 @@ def check(args: argparse.Namespace) -> int:
     """``policy check``: print the rule table; exit 0, or the decision's MigrationResult."""
     from migtd.policy import authenticate_v1, evaluate_v1
 
-    policy = read_file(args.policy, "policy")
-    local, peer = _verified_reports(args)
-    local_log = read_file(args.local_events, "local event log") if args.local_events else None
-    peer_log = read_file(args.peer_events, "peer event log") if args.peer_events else None
-    is_source = args.role == "source"
+    files = Files(inputs=[("policy", args.policy), ("issuer chain", args.issuer_chain), ("local report", args.local),
+                          ("peer report", args.peer), ("local event log", args.local_events),
+                          ("peer event log", args.peer_events), ("peer policy", args.peer_policy),
+                          ("peer issuer chain", args.peer_issuer_chain), ("collateral file", args.collateral),
+                          ("root CA", args.root_ca)])
+    policy = files.read(args.policy, "policy", POLICY_LIMIT)
     if _is_v2(policy, args):
-        decision = _check_v2(args, policy, local, peer, peer_log)
-    elif local_log is not None or peer_log is not None:
+        decision = _check_v2(files, args, policy)
+        _print_decision(decision, args.json)
+        return int(decision.result)
+    local, peer = _verified_reports(files, args)
+    local_log = files.read(args.local_events, "local event log", EVENT_LOG_LIMIT) if args.local_events else None
+    peer_log = files.read(args.peer_events, "peer event log", EVENT_LOG_LIMIT) if args.peer_events else None
+    is_source = args.role == "source"
+    if local_log is not None or peer_log is not None:
         if local_log is None or peer_log is None:
             raise ConfigError("pass both --local-events and --peer-events, or neither")
         decision = authenticate_v1(policy, is_source=is_source, local_report=local, local_event_log=local_log,
@@ -171,19 +238,34 @@ def check(args: argparse.Namespace) -> int:
     return int(decision.result)
 
 
-def _check_v2(args: argparse.Namespace, policy: bytes, local: bytes, peer: bytes, peer_log: bytes | None) -> Any:
+def _check_v2(files: Files, args: argparse.Namespace, policy: bytes) -> Any:
+    """The v2 flow for our role, over the same functions ``migtd``'s verifier runs.
+
+    Our own policy is verified first and, like at ``migtd`` start-up, any
+    failure is InvalidPolicyError (9); the peer's policy goes through the
+    flow, whose errors map as on the RA-TLS path (InvalidPolicy 9, others 8).
+    """
     from migtd.eventlog import v2_event_log
     from migtd.policy import PolicyDecision
     from migtd.policy.errors import PolicyError
-    from migtd.policy.v2 import authenticate_migration_dest, authenticate_migration_source, verify_signed_policy
+    from migtd.policy.v2 import authenticate_migration_dest, authenticate_migration_source
+    from migtd.policy.v2.verify import verify_own_policy
 
     if args.issuer_chain is None:
         raise ConfigError("a v2 policy needs --issuer-chain")
-    chain = read_file(args.issuer_chain, "issuer chain")
-    peer_policy = read_file(args.peer_policy, "peer policy") if args.peer_policy else policy
-    peer_chain = read_file(args.peer_issuer_chain, "peer issuer chain") if args.peer_issuer_chain else chain
+    chain = files.read(args.issuer_chain, "issuer chain", ISSUER_CHAIN_LIMIT)
+    peer_policy = files.read(args.peer_policy, "peer policy", POLICY_LIMIT) if args.peer_policy else policy
+    peer_chain = (files.read(args.peer_issuer_chain, "peer issuer chain", ISSUER_CHAIN_LIMIT)
+                  if args.peer_issuer_chain else chain)
+    peer_log = files.read(args.peer_events, "peer event log", EVENT_LOG_LIMIT) if args.peer_events else None
+    if args.local_events:
+        files.read(args.local_events, "local event log", EVENT_LOG_LIMIT)  # checked, as v1 does; v2 reads only the peer's
     try:
-        verified = verify_signed_policy(policy, chain)
+        verified = verify_own_policy(policy, chain)
+    except PolicyError as exc:
+        return PolicyDecision.failed(exc, version="2.0")
+    try:
+        local, peer = _verified_reports(files, args, verified)
     except PolicyError as exc:
         return PolicyDecision.failed(exc, version="2.0")
     notes = []
@@ -198,10 +280,16 @@ def _check_v2(args: argparse.Namespace, policy: bytes, local: bytes, peer: bytes
 
 
 def verify(args: argparse.Namespace) -> int:
-    """``policy verify``: verify a signed v2 policy and summarise it."""
-    from migtd.policy.v2 import verify_signed_policy
+    """``policy verify``: verify a signed v2 policy as ``migtd`` verifies its own at start-up.
 
-    v = verify_signed_policy(read_file(args.policy, "policy"), read_file(args.issuer_chain, "issuer chain"))
+    Any failure exits InvalidPolicyError (9), the status ``migtd
+    --policy-version 2`` exits with for the same policy and chain.
+    """
+    from migtd.policy.v2.verify import verify_own_policy
+
+    files = Files(inputs=[("policy", args.policy), ("issuer chain", args.issuer_chain)])
+    v = verify_own_policy(files.read(args.policy, "policy", POLICY_LIMIT),
+                          files.read(args.issuer_chain, "issuer chain", ISSUER_CHAIN_LIMIT))
     d = v.data
     print(f"verified: id {d.id}, version {d.version}, policySvn {d.policy_svn}, "
           f"{len(v.collaterals.platforms)} collateral platforms, "
@@ -217,12 +305,14 @@ def sign(args: argparse.Namespace) -> int:
 
     from migtd.policy.errors import PolicyError, PolicyErrorKind
     from migtd.policy.sign import load_private_key, sign_document
-    from migtd.policy.v2.chain import ChainError, load_chain, verify_chain_links, verify_chain_and_signature
+    from migtd.policy.v2.chain import ChainError, load_chain, verify_chain_and_signature, verify_chain_links
     from migtd.policy.v2.container import decode_signature, parse_container
 
-    data = read_file(args.input, "input")
-    key_pem = read_file(args.key, "key")
-    chain = read_file(args.chain, "chain")
+    files = Files(inputs=[("input", args.input), ("key", args.key), ("chain", args.chain)],
+                  outputs=[("output", args.output)])
+    data = files.read(args.input, "input", POLICY_LIMIT)
+    key_pem = files.read(args.key, "key", PEM_LIMIT)
+    chain = files.read(args.chain, "chain", PEM_LIMIT)
     try:
         certs = load_chain(chain)
         verify_chain_links(certs)
@@ -243,7 +333,7 @@ def sign(args: argparse.Namespace) -> int:
     except ChainError as exc:
         raise PolicyError(PolicyErrorKind.SignatureVerificationFailed, f"the signed output does not verify: {exc}"
                           ) from None
-    write_file(args.output, signed)
+    files.write(args.output, signed, "output")
     print(f"signed {args.input} -> {args.output} ({len(signed)} bytes)")
     return 0
 
@@ -252,12 +342,13 @@ def generate(args: argparse.Namespace) -> int:
     """``policy generate``: a v1 policy pinning a verified report (optionally into a template)."""
     from migtd.policy.generate import dump, policy_from_report, policy_from_template
 
-    rep = read_file(args.source, "report")
+    files = Files(inputs=[("report", args.source), ("template", args.template)], outputs=[("output", args.output)])
+    rep = files.read(args.source, "report", REPORT_LIMIT)
     if args.template is not None:
-        doc = policy_from_template(read_file(args.template, "template"), rep)
+        doc = policy_from_template(files.read(args.template, "template", POLICY_LIMIT), rep)
     else:
         doc = policy_from_report(rep)
-    write_file(args.output, dump(doc))
+    files.write(args.output, dump(doc), "output")
     print(f"wrote {args.output} (policy id {doc['id']})")
     return 0
 
@@ -268,22 +359,30 @@ def _facts_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--collateral", type=Path, help="collateral JSON to verify with and embed "
                                                    "(default: the mock PKI's)")
     p.add_argument("--root-ca", type=Path, help="root CA, DER or PEM (default: the mock root CA)")
-    p.add_argument("--policy-svn", type=int, default=1, help="policySvn (default 1)")
-    p.add_argument("--forward-min-isvsvn", type=int,
+    p.add_argument("--policy-svn", type=uint_arg(32), default=1, help="policySvn, a u32 (default 1)")
+    p.add_argument("--forward-min-isvsvn", type=uint_arg(16),
                    help="add a forwardPolicy requiring this peer engine SVN (for negative tests)")
 
 
-def _facts(args: argparse.Namespace) -> tuple[Any, bytes]:
+def _fact_inputs(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """Every file ``generate-v2``/``generate-rotation`` read (defaults included): none may be an output."""
+    from migtd import paths
+
+    inputs: list[tuple[str, Any]] = [("quote", args.quote), ("collateral", args.collateral or paths.mock_collateral()),
+                                     ("root CA", args.root_ca or paths.mock_root_ca())]
+    if not getattr(args, "new_chain", True):
+        inputs += [("mock policy signing key", paths.mock_dir() / "policy_signing_key.pem"),
+                   ("mock policy issuer chain", paths.mock_dir() / "policy_issuer_chain.pem")]
+    return inputs
+
+
+def _facts(files: Files, args: argparse.Namespace) -> tuple[Any, bytes]:
     from migtd import paths
     from migtd.policy.generate_v2 import mock_facts
 
-    if not 0 <= args.policy_svn < 1 << 32:
-        raise ConfigError(f"--policy-svn must be a u32, got {args.policy_svn}")
-    if args.forward_min_isvsvn is not None and not 0 <= args.forward_min_isvsvn < 1 << 16:
-        raise ConfigError(f"--forward-min-isvsvn must be a u16, got {args.forward_min_isvsvn}")
-    collateral = read_file(args.collateral or paths.mock_collateral(), "collateral")
-    root = read_file(args.root_ca or paths.mock_root_ca(), "root CA")   # DER or PEM: verify_quote reads both
-    quote = read_file(args.quote, "quote") if args.quote else None
+    collateral, _ = read_collateral(files, args.collateral or paths.mock_collateral(), "collateral")
+    root = files.read(args.root_ca or paths.mock_root_ca(), "root CA", ROOT_CA_LIMIT)  # DER or PEM
+    quote = files.read(args.quote, "quote", QUOTE_LIMIT) if args.quote else None
     return mock_facts(collateral, root, quote), collateral
 
 
@@ -292,21 +391,22 @@ def generate_v2(args: argparse.Namespace) -> int:
     from migtd import paths
     from migtd.policy.generate_v2 import IssuerCa, Signer, Signers, build_signed_policy, signer_fingerprint
 
-    facts, collateral = _facts(args)
+    if args.key_out is not None and not args.new_chain:
+        raise ConfigError("--key-out needs --new-chain (the mock signing key is already in config/mock)")
+    files = Files(inputs=_fact_inputs(args), outputs=[("--out", args.out), ("--chain-out", args.chain_out),
+                                                      ("--key-out", args.key_out)])
+    facts, collateral = _facts(files, args)
     if args.new_chain:
         signer = IssuerCa.generate().issue()
     else:
-        if args.key_out is not None:
-            raise ConfigError("--key-out needs --new-chain (the mock signing key is already in config/mock)")
         signer = Signer.load(paths.mock_dir() / "policy_signing_key.pem",
                              paths.mock_dir() / "policy_issuer_chain.pem")
     gen = build_signed_policy(facts, collateral, Signers.single(signer), policy_svn=args.policy_svn,
                               forward_min_isvsvn=args.forward_min_isvsvn)
-    write_file(args.out, gen.policy, parents=True)
-    write_file(args.chain_out, gen.chain, parents=True)
-    if args.key_out is not None:
-        write_file(args.key_out, signer.key_pem, parents=True)
-        args.key_out.chmod(0o600)
+    if args.key_out is not None:  # the key first: a chain on disk without its key is of no use
+        files.write(args.key_out, signer.key_pem, "--key-out", mode=0o600, parents=True)
+    files.write(args.chain_out, gen.chain, "--chain-out", parents=True)
+    files.write(args.out, gen.policy, "--out", parents=True)
     source = f"quote {args.quote}" if args.quote else "the mock QE report"
     print(f"wrote {args.out} ({len(gen.policy)} bytes, policySvn {gen.verified.policy_svn}, "
           f"{len(gen.verified.tcb_mapping.svn_mappings)} engine mapping(s), facts from {source})")
@@ -321,13 +421,16 @@ def generate_rotation(args: argparse.Namespace) -> int:
 
     if args.variant not in ROTATION_VARIANTS:
         raise ConfigError(f"unknown --variant {args.variant!r}; use one of {', '.join(ROTATION_VARIANTS)}")
-    facts, collateral = _facts(args)
+    names = [(f"policy_v2_signed_{n}.json", f"policy_issuer_chain_{n}.pem") for n in ("a", "b")]
+    files = Files(inputs=_fact_inputs(args),
+                  outputs=[(f"--out-dir file {f}", args.out_dir / f) for pair in names for f in pair])
+    facts, collateral = _facts(files, args)
     a, b = rotation_pair(args.variant)
-    for name, own, other in (("a", a, b), ("b", b, a)):
+    for (policy_name, chain_name), (name, own, other) in zip(names, (("a", a, b), ("b", b, a))):
         gen = build_signed_policy(facts, collateral, own, peer_chains=[other.policy.chain_pem],
                                   policy_svn=args.policy_svn, forward_min_isvsvn=args.forward_min_isvsvn)
-        write_file(args.out_dir / f"policy_v2_signed_{name}.json", gen.policy, parents=True)
-        write_file(args.out_dir / f"policy_issuer_chain_{name}.pem", gen.chain, parents=True)
+        files.write(args.out_dir / chain_name, gen.chain, "issuer chain", parents=True)
+        files.write(args.out_dir / policy_name, gen.policy, "policy", parents=True)
         print(f"{name}: policy signer {signer_fingerprint(own.policy.chain_pem)}, identity signer "
               f"{signer_fingerprint(own.identity.chain_pem)}, mapping signer "
               f"{signer_fingerprint(own.mapping.chain_pem)}")

@@ -5,7 +5,8 @@ QE report, QE auth data, PCK chain and its SGX extension). ``verify FILE
 --collateral F [--root-ca F]`` runs the same DCAP verification as ``migtd``
 (MigTD's midpoint time rule, or a strict check at ``--at``) against the given
 root CA, by default the shipped Intel SGX root CA, exits 0 when the quote
-verifies and 7 otherwise, naming the failing step.
+verifies and 7 otherwise, naming the failing step. An unreadable, malformed
+collateral or root CA file is a usage error (exit 1), as it is for ``migtd``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Any
 
 from migtd import paths
 from migtd.errors import ConfigError
-from migtd.tool.files import print_tree, read_file
+from migtd.tool.files import QUOTE_LIMIT, ROOT_CA_LIMIT, Files, print_tree, read_collateral
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``quote inspect`` and ``quote verify``."""
     p = sub.add_parser("quote", help="inspect or verify a TD quote",
                        description="Inspect or verify a TDX DCAP quote (v4 or v5).")
@@ -129,7 +130,8 @@ def describe_quote(data: bytes) -> dict[str, Any]:
 
 def inspect(args: argparse.Namespace) -> int:
     """``quote inspect``: print :func:`describe_quote` as a tree or as JSON."""
-    info = describe_quote(read_file(args.file, "quote"))
+    files = Files(inputs=[("quote", args.file)])
+    info = describe_quote(files.read(args.file, "quote", QUOTE_LIMIT))
     if args.json:
         json.dump(info, sys.stdout, indent=2)
         print()
@@ -150,17 +152,16 @@ def _parse_at(value: str | None) -> datetime | None:
 
 def verify(args: argparse.Namespace) -> int:
     """``quote verify``: 0 when the quote verifies, 7 (QuoteVerificationError) otherwise."""
-    from migtd.attest.collateral import load_collateral
+    from migtd.attest.trust import der_certificate
     from migtd.attest.verify import QuoteVerificationError, verify_quote
-    from migtd.errors import FormatError
 
     at = _parse_at(args.at)
-    quote = read_file(args.file, "quote")
-    root = read_file(args.root_ca or paths.intel_root_ca(), "root CA")
-    try:
-        collateral = load_collateral(args.collateral)
-    except FormatError as exc:  # a malformed input file is a usage error (exit 1), not a failed quote
-        raise ConfigError(f"collateral file {args.collateral}: {exc.message}") from None
+    root_path = args.root_ca or paths.intel_root_ca()
+    files = Files(inputs=[("quote", args.file), ("collateral file", args.collateral), ("root CA", root_path)])
+    quote = files.read(args.file, "quote", QUOTE_LIMIT)
+    # A root CA that is not a certificate is a configuration error in ``migtd`` (exit 1), not a failed quote.
+    root = der_certificate(files.read(root_path, "root CA", ROOT_CA_LIMIT), f"root CA {root_path}")
+    _, collateral = read_collateral(files, args.collateral)  # malformed: a usage error (1), not a failed quote
     try:
         v = verify_quote(quote, collateral, root, at=at)
     except QuoteVerificationError as exc:

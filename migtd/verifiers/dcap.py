@@ -52,11 +52,15 @@ def verify_local_policy(policy: bytes, issuer_chain: bytes) -> VerifiedPolicy:
 
     A policy that does not verify is InvalidPolicyError (9), before any
     networking; the migration and the rebinding verifier both start with this.
+    It is :func:`~migtd.policy.v2.verify_own_policy`, the check ``migtd-tool
+    policy verify``/``policy check`` make too, so the tool and the engine give
+    the same code for the same file (an embedded root CA that does not parse
+    included).
     """
-    from migtd.policy.v2 import verify_signed_policy
+    from migtd.policy.v2 import verify_own_policy
 
     try:
-        return verify_signed_policy(policy, issuer_chain)
+        return verify_own_policy(policy, issuer_chain)
     except PolicyError as exc:
         raise MigtdError(f"the local policy v2 does not verify: {exc.message} ({exc.kind.value})",
                          MigrationResult.InvalidPolicyError) from None

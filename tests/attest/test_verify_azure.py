@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from migtd.attest import verify as verify_mod
+from migtd.attest.collateral_cache import CollateralCache
 from migtd.attest.verify import QuoteVerificationError, verify_quote
 
 
@@ -111,14 +111,14 @@ def test_fmspc_missing_from_collateral(azure):
 
 def test_second_quote_reuses_verified_collateral(azure):
     """The collateral is checked once; later quotes hit the cache and are cheaper."""
-    verify_mod.clear_cache()
+    cache = CollateralCache()
     t0 = time.perf_counter()
-    verify_quote(azure.quote, azure.prod, azure.root_ca)
+    verify_quote(azure.quote, azure.prod, azure.root_ca, cache=cache)
     cold = time.perf_counter() - t0
-    assert len(verify_mod._CACHE) == 1
-    prepared = next(iter(verify_mod._CACHE.values()))
-    warm = min(_timed(lambda: verify_quote(azure.quote, azure.prod, azure.root_ca)) for _ in range(5))
-    assert next(iter(verify_mod._CACHE.values())) is prepared and len(verify_mod._CACHE) == 1
+    assert len(cache) == 1 and (azure.prod, azure.root_ca) in cache
+    verified = cache.verified(azure.prod, azure.root_ca)
+    warm = min(_timed(lambda: verify_quote(azure.quote, azure.prod, azure.root_ca, cache=cache)) for _ in range(5))
+    assert cache.verified(azure.prod, azure.root_ca) is verified and len(cache) == 1
     assert warm < cold
 
 

@@ -50,5 +50,5 @@ def test_errors_are_one_line_with_the_right_code(tmp_path: Path, swtpm: Any,
     assert main(["azure", "hcl", "--tcti", tcti]) == 4
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 5 and all(line.startswith("migtd-tool: error: ") for line in lines)
-    assert "length at offset 0" in lines[0] and "cannot read HCL report" in lines[2]
+    assert "length at offset 0" in lines[0] and "missing.bin does not exist" in lines[2]
     assert f"TCTI '{tcti}'" in lines[4]

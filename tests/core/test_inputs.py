@@ -9,8 +9,17 @@ import pytest
 
 from migtd.errors import ConfigError
 from migtd.inputs import (
-    MAX_JSON_DEPTH, InputError, check_json_depth, load_json, load_json_file, open_output, parse_seconds,
-    parse_uint, read_input, read_text_input, refuse_input_as_output,
+    MAX_JSON_DEPTH,
+    InputError,
+    check_json_depth,
+    load_json,
+    load_json_file,
+    open_output,
+    parse_seconds,
+    parse_uint,
+    read_input,
+    read_text_input,
+    refuse_input_as_output,
 )
 from migtd.result import MigrationResult
 
@@ -151,3 +160,142 @@ def test_open_output_fifo_without_reader_fails_fast(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="cannot open log file"):
         open_output(fifo, "log file")
+
+
+# ---------------------------------------------------------------- write_atomic, outputs, argparse types
+
+def test_write_atomic_refuses_an_input_and_leaves_it(tmp_path):
+    from migtd.inputs import write_atomic
+
+    src = tmp_path / "in.json"
+    src.write_text("keep")
+    link = tmp_path / "link.json"
+    link.symlink_to(src)
+    for target in (src, link):
+        with pytest.raises(InputError, match="refusing to overwrite an input"):
+            write_atomic(target, b"new", "output", [("input", src)])
+    assert src.read_text() == "keep"
+
+
+def test_write_atomic_never_writes_an_existing_inode(tmp_path):
+    from migtd.inputs import write_atomic
+
+    other = tmp_path / "other"
+    other.write_text("theirs")
+    out = tmp_path / "out"
+    os.link(other, out)
+    write_atomic(out, b"mine", "output")
+    assert other.read_text() == "theirs" and out.read_bytes() == b"mine"
+
+
+def test_write_atomic_failure_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    from migtd.inputs import write_atomic
+
+    out = tmp_path / "out.json"
+    out.write_text("old")
+
+    def broken_replace(a, b):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(InputError, match="No space left on device"):
+        write_atomic(out, b"new" * 1000, "output")
+    assert out.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_write_atomic_modes_symlinks_devices_and_folders(tmp_path):
+    from migtd.inputs import write_atomic
+
+    key = tmp_path / "key.pem"
+    write_atomic(key, b"secret", "key", mode=0o600)
+    assert key.stat().st_mode & 0o777 == 0o600
+    existing = tmp_path / "existing"
+    existing.write_text("x")
+    existing.chmod(0o640)
+    write_atomic(existing, b"y", "output")
+    assert existing.stat().st_mode & 0o777 == 0o640          # a replaced file keeps its mode
+    target = tmp_path / "target"
+    target.write_text("old")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    write_atomic(link, b"new", "output")
+    assert link.is_symlink() and target.read_text() == "new"
+    write_atomic("/dev/null", b"discarded", "output")        # a device is written in place, not renamed over
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+    with pytest.raises(InputError, match="directory"):
+        write_atomic(tmp_path, b"x", "output")
+    write_atomic(tmp_path / "a" / "b" / "c.txt", b"deep", "output", parents=True)
+    assert (tmp_path / "a" / "b" / "c.txt").read_bytes() == b"deep"
+
+
+def test_atomic_output_streams_into_a_rename_and_cleans_up_on_failure(tmp_path):
+    """The streamed form (a large CSV export): the old file stays until the block ends, and a
+    failure inside the block removes the temporary file and keeps the old one."""
+    from migtd.inputs import atomic_output
+
+    out = tmp_path / "rows.csv"
+    out.write_text("old\n")
+    source = tmp_path / "input.json"
+    source.write_text("{}")
+    with atomic_output(out, "CSV output", [("input", source)]) as fh:
+        fh.write("a,b\n")
+        assert out.read_text() == "old\n"          # nothing visible before the rename
+        fh.write("1,2\n")
+    assert out.read_text() == "a,b\n1,2\n"
+    with pytest.raises(RuntimeError, match="half-way"), atomic_output(out, "CSV output") as fh:
+        fh.write("partial")
+        raise RuntimeError("half-way")
+    assert out.read_text() == "a,b\n1,2\n" and sorted(p.name for p in tmp_path.iterdir()) == ["input.json",
+                                                                                              "rows.csv"]
+    with pytest.raises(InputError, match="refusing to overwrite an input"), \
+            atomic_output(source, "CSV output", [("input", source)]):
+        pytest.fail("the block must not run for an output that is an input")
+    assert source.read_text() == "{}"
+
+
+def test_refuse_duplicate_outputs(tmp_path):
+    from migtd.inputs import refuse_duplicate_outputs
+
+    (tmp_path / "sub").mkdir()
+    refuse_duplicate_outputs([("--out", tmp_path / "a"), ("--chain-out", tmp_path / "b"), ("--key-out", None)])
+    with pytest.raises(InputError, match="--chain-out .* is the same file as --out"):
+        refuse_duplicate_outputs([("--out", tmp_path / "a"), ("--chain-out", tmp_path / "sub" / ".." / "a")])
+    (tmp_path / "x").write_text("1")
+    os.link(tmp_path / "x", tmp_path / "y")
+    with pytest.raises(InputError):
+        refuse_duplicate_outputs([("one", tmp_path / "x"), ("two", tmp_path / "y")])
+
+
+@pytest.mark.parametrize("text", ["-1", "", "1_0", "١", "0x1", " 1", "9" * 10_000, "4294967296"])
+def test_uint_arg_refuses_in_one_argparse_line(text):
+    import argparse
+
+    from migtd.inputs import uint_arg
+
+    with pytest.raises(argparse.ArgumentTypeError) as exc:
+        uint_arg(32)(text)
+    assert "\n" not in str(exc.value) and len(str(exc.value)) < 120
+
+
+def test_seconds_arg():
+    import argparse
+
+    from migtd.inputs import seconds_arg
+
+    assert seconds_arg(60)("1.5") == 1.5
+    for bad in ("0", "61", "nan", "inf", "1e3", "１"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            seconds_arg(60)(bad)
+
+
+def test_uint_arg_range():
+    """``minimum``/``maximum`` narrow a flag (``fleet synth --hosts`` from 1); the message says the range."""
+    import argparse
+
+    from migtd.inputs import uint_arg
+
+    hosts = uint_arg(32, minimum=1, maximum=100_000)
+    assert hosts("1") == 1 and hosts("+100000") == 100_000
+    for bad in ("0", "100001", "4294967296", "-1", "x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="from 1 to 100000"):
+            hosts(bad)

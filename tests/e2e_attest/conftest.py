@@ -130,8 +130,8 @@ def build_v2_policy(*, svn: int = 1, policy: list[Any] | None = None, forward: l
     the project's generator (:mod:`migtd.policy.generate_v2`); the rules are
     :data:`V2_RULES` unless ``policy`` is given.
     """
+    from migtd.attest import suppl as rpt
     from migtd.policy import jsontext
-    from migtd.policy import report as rpt
     from migtd.policy.generate_v2 import (Signer, Signers, measurements_for, mock_facts, policy_data,
                                           servtd_collateral)
     from migtd.policy.sign import sign_document

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from migtd import paths
+from migtd.attest.suppl import field, with_field
 from migtd.eventlog import v1_event_log
 from migtd.policy import authenticate_v1, evaluate_v1, load_v1
-from migtd.policy.report import field, with_field
 from migtd.policy.v1_events import NamedEvent
 from migtd.result import MigrationResult
 

@@ -8,8 +8,8 @@ import json
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from migtd.attest import suppl as rpt
 from migtd.policy import PolicyError, evaluate_v1, load_v1
-from migtd.policy import report as rpt
 from migtd.policy.generate import dump, policy_from_report
 from migtd.policy.v1 import QE_FIELDS, TCB_INFO_FIELDS, TDINFO_FIELDS, TDX_MODULE_FIELDS, TD_ATTRIBUTES_MASK, XFAM_MASK
 from migtd.policy.v1_events import NamedEvent

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from migtd import paths
+from migtd.attest import suppl as rpt
 from migtd.eventlog import v1_event_log
-from migtd.policy import report as rpt
 from migtd.tool.main import main
 
 T = "src/policy/test"
@@ -61,7 +61,8 @@ def test_check_bad_inputs_are_one_line(pvec: Path, tmp_path: Path, capsys) -> No
     quote = paths.sample_quote()
     code, _, err = run(capsys, *check_args(pvec / T / "policy_001.json", quote, rep, "--collateral",
                                            paths.mock_collateral(), "--root-ca", bad_root))
-    assert code == 7 and "root_ca" in err and len(err.strip().splitlines()) == 1
+    # a root CA that is not a certificate is a configuration error, as in ``migtd`` (exit 1, not 7)
+    assert code == 1 and "not an X.509 certificate" in err and len(err.strip().splitlines()) == 1
 
 
 def test_check_quote_inputs_with_events(vectors: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -154,7 +155,8 @@ def test_sign_verify_and_check_v2(pvec: Path, tmp_path: Path, chain3, bundle, ca
     assert code == 1 and "not the key of the leaf" in err
     code, _, err = run(capsys, "verify", "--policy", tmp_path / "signed.json", "--issuer-chain",
                        pvec / "config/templates/policy_issuer_chain.pem")
-    assert code == 8 and "signature" in err
+    # our own policy failing to verify is InvalidPolicyError (9), as at ``migtd`` start-up
+    assert code == 9 and "signature" in err
 
 
 def chain_factory_key() -> tuple[bytes, bytes, list]:

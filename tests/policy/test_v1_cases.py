@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from migtd.attest.suppl import FIELDS
 from migtd.policy import evaluate_v1
-from migtd.policy.report import FIELDS
 from migtd.policy.v1_events import EVENTLOG_NAMES, NamedEvent
 from migtd.result import MigrationResult
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from migtd.attest.suppl import with_field
 from migtd.policy import PolicyError, evaluate_v1, load_v1
-from migtd.policy.report import with_field
 from migtd.policy.v1_events import NamedEvent
 
 T = "src/policy/test"

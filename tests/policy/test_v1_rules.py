@@ -211,7 +211,7 @@ def test_emit_decision_writes_rule_and_decision_events(pvec: Path, report_dat: b
 
     from migtd.events import EventLog
     policy = (pvec / "src/policy/test/policy_002.json").read_bytes()
-    from migtd.policy.report import with_field
+    from migtd.attest.suppl import with_field
     decision = evaluate_v1(policy, is_source=True, local_report=report_dat,
                            peer_report=with_field(report_dat, "RTMR1", b"\x01" * 48))
     out = io.StringIO()

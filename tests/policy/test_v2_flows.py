@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from migtd.attest import suppl as rpt
 from migtd.eventlog import v2_event_log
-from migtd.policy import report as rpt
 from migtd.policy.v2 import (
     authenticate_migration_dest,
     authenticate_migration_source,

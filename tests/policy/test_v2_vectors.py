@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from migtd.attest import suppl as rpt
 from migtd.policy import jsontext
-from migtd.policy import report as rpt
 from migtd.policy.errors import PolicyError
 from migtd.policy.v1_events import NamedEvent
 from migtd.policy.v2 import (

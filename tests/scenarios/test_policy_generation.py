@@ -107,9 +107,9 @@ def test_tool_writes_where_asked_and_verifies(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["generate-rotation", "--variant", "sideways", "--out-dir", "r"], "unknown --variant 'sideways'"),
-    (["generate-v2", "--out", "p", "--chain-out", "c", "--policy-svn", "-1"], "--policy-svn must be a u32"),
+    (["generate-v2", "--out", "p", "--chain-out", "c", "--policy-svn", "-1"], "argument --policy-svn: '-1' is not an unsigned 32-bit integer"),
     (["generate-v2", "--out", "p", "--chain-out", "c", "--key-out", "k"], "--key-out needs --new-chain"),
-    (["generate-v2", "--out", "p", "--chain-out", "c", "--quote", "missing.bin"], "cannot read quote"),
+    (["generate-v2", "--out", "p", "--chain-out", "c", "--quote", "missing.bin"], "quote missing.bin does not exist"),
     (["generate-v2", "--out", "p", "--chain-out", "c", "--quote", "q.bin"], "does not verify against the collateral"),
 ])
 def test_tool_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:

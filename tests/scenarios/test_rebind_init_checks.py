@@ -25,11 +25,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import eventlog, paths
+from migtd.attest import suppl as rpt
 from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
 from migtd.mock.providers import MOCK_MRSEAM, MOCK_TEE_TCB_SVN
 from migtd.policy import generate_v2 as g
 from migtd.policy import jsontext
-from migtd.policy import report as rpt
 from migtd.policy.errors import PolicyError
 from migtd.policy.sign import sign_document
 from migtd.policy.v2.flows import masked_tdinfo

@@ -3,7 +3,7 @@
 Entry points (all pure; PolicyError carries the upstream variant):
 
 * :func:`verify_signed_policy` — §3.5: signed file + issuer chain → :class:`VerifiedPolicy`
-  (raises PolicyError; start-up maps any failure to InvalidPolicyError).
+  (raises PolicyError); :func:`verify_own_policy` is the start-up form, any failure InvalidPolicyError (9).
 * :func:`parse_peer_data` / :func:`build_peer_data` — the pre-session "peer data" blob.
 * :func:`authenticate_migration_dest` — a source judging its destination.
 * :func:`authenticate_migration_source` — a destination judging its source.
@@ -45,7 +45,13 @@ from migtd.policy.v2.flows import (
     verify_peer_init_tdinfo_against_suppl_data,
 )
 from migtd.policy.v2.quote_fmspc import fmspc_from_quote
-from migtd.policy.v2.verify import ServtdCollateral, VerifiedPolicy, verify_servtd_collateral, verify_signed_policy
+from migtd.policy.v2.verify import (
+    ServtdCollateral,
+    VerifiedPolicy,
+    verify_own_policy,
+    verify_servtd_collateral,
+    verify_signed_policy,
+)
 
 __all__ = [
     "ChainError", "signer_key_hash", "validate_peer_chain", "verify_chain_and_signature",
@@ -53,6 +59,7 @@ __all__ = [
     "global_eval", "authenticate_migration_dest", "authenticate_migration_source", "authenticate_rebinding_new",
     "authenticate_rebinding_old", "build_peer_data", "PeerIdentity", "check_engine_not_older", "check_init_tdinfo", "check_policy_integrity",
     "check_policy_svn", "evaluation_info", "parse_peer_data", "relative_reference",
-    "verify_init_migtd_data_policy_binding", "verify_init_tdinfo", "verify_own_tdinfo", "verify_peer_init_tdinfo_against_owner",
-    "verify_peer_init_tdinfo_against_suppl_data", "fmspc_from_quote", "VerifiedPolicy", "verify_signed_policy", "ServtdCollateral", "verify_servtd_collateral",
+    "verify_init_migtd_data_policy_binding", "verify_init_tdinfo", "verify_own_tdinfo",
+    "verify_peer_init_tdinfo_against_owner", "verify_peer_init_tdinfo_against_suppl_data", "fmspc_from_quote",
+    "VerifiedPolicy", "verify_signed_policy", "verify_own_policy", "ServtdCollateral", "verify_servtd_collateral",
 ]

@@ -8,7 +8,6 @@ numbers of the PCK and root-CA CRLs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from migtd.attest.collateral import Collateral, PlatformCollateral
+from migtd.policy import jsontext
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v2.document import U16_MAX, array, member, obj, string, u_int
 
@@ -54,7 +54,7 @@ class Collaterals:
         """``tcbInfo.tcbEvaluationDataNumber`` of the FMSPC's TCB info."""
         entry = self.platform(fmspc)
         try:
-            number = json.loads(entry.tcb_info)["tcbInfo"]["tcbEvaluationDataNumber"]
+            number = jsontext.loads(entry.tcb_info)["tcbInfo"]["tcbEvaluationDataNumber"]
         except (ValueError, KeyError, TypeError):
             number = None
         if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 2**32:
@@ -91,6 +91,15 @@ def crl_number(pem: str, name: str) -> int:
     return number
 
 
+def _bounded(text: str, path: str) -> None:
+    """The TCB info and QE identity are JSON held in strings, parsed by the quote verifier later:
+    bound their depth now, so a deep one is this policy's InvalidPolicy, not a RecursionError per peer."""
+    try:
+        jsontext.check_depth(text)
+    except ValueError as exc:
+        raise PolicyError(K.InvalidPolicy, str(exc), path=path) from None
+
+
 def parse_collaterals(value: Any, path: str = "collaterals") -> Collaterals:
     """Parse ``collaterals`` (§3.4.1); a missing or mistyped member is InvalidPolicy naming its path."""
     o = obj(value, path, _REQUIRED)
@@ -100,6 +109,8 @@ def parse_collaterals(value: Any, path: str = "collaterals") -> Collaterals:
         po = obj(p, where, ("fmspc", "tcbInfoIssuerChain", "tcbInfo"))
         platforms.append(PlatformCollateral(*(member(po, where, k, string)
                                               for k in ("fmspc", "tcbInfoIssuerChain", "tcbInfo"))))
+        _bounded(platforms[-1].tcb_info, f"{where}.tcbInfo")
+    _bounded(member(o, path, "qeIdentity", string), f"{path}.qeIdentity")
     return Collaterals(Collateral(
         major_version=member(o, path, "majorVersion", u_int, U16_MAX),
         minor_version=member(o, path, "minorVersion", u_int, U16_MAX),

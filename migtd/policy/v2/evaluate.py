@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from migtd.inputs import parse_uint
 from migtd.policy.decision import RuleResult
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v2.document import Entry, GlobalPolicy, Prop, RefKind, ServtdPolicy
@@ -69,9 +70,10 @@ def _relative(prop: Prop, rel: object) -> object:
 
 
 def _u32(prop: Prop, text: str) -> int:
-    if not _U32.fullmatch(text) or int(text) > U32_MAX:
-        raise _ref_error(prop, f'range bound "{text}" is not a u32')
-    return int(text)
+    value = parse_uint(text, 32) if _U32.fullmatch(text) else None  # Rust's u32 from_str, any length
+    if value is None:
+        raise _ref_error(prop, f'range bound "{text[:24]}" is not a u32')
+    return value
 
 
 def eval_int(prop: Prop, value: int, rel: int | None) -> bool:

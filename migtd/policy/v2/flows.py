@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from migtd import eventlog
+from migtd.attest import suppl as rpt
 from migtd.attest.tdreport import TDINFO_SIZE, TDREPORT_SIZE, TdInfo, TeeTcbInfo
 from migtd.errors import FormatError
-from migtd.policy import report as rpt
 from migtd.policy.decision import PolicyDecision, RuleResult
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v1_events import EventParseError, NamedEvent, name_events
@@ -88,12 +88,12 @@ def evaluation_info(report: bytes, *, identity_of: VerifiedPolicy, collaterals: 
     fm = fmspc if fmspc is not None else rpt.field(report, "FMSPC")
     try:
         status = rpt.tcb_status(report)
-    except UnicodeDecodeError:
+    except FormatError:
         raise PolicyError(K.InvalidParameter, "TCB_STATUS of the verified report is not UTF-8") from None
     try:
         date = rpt.iso8601(rpt.tcb_date_seconds(report))
-    except ValueError as exc:
-        raise PolicyError(K.InvalidParameter, str(exc)) from None
+    except FormatError as exc:
+        raise PolicyError(K.InvalidParameter, exc.message) from None
     target = Measurements.from_bytes(*(rpt.field(report, n) for n in ("MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3")))
     return EvaluationInfo(
         tcb_date=date, tcb_status=status, fmspc=fm,

@@ -102,6 +102,32 @@ def _verify_signed_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPo
                           bytes(issuer_chain), servtd.identity_chain, servtd.mapping_chain)
 
 
+def verify_own_policy(policy_file: bytes, issuer_chain: bytes) -> VerifiedPolicy:
+    """:func:`verify_signed_policy` for a MigTD's *own* policy: every failure is InvalidPolicyError (9).
+
+    spec/policy.md §1.3: at start-up (``init_policy``) upstream panics with
+    InvalidPolicyError whatever went wrong, a bad signature included, while
+    the same PolicyError met on the RA-TLS path (a *peer's* policy) is
+    PolicyUnsatisfiedError (8) unless it is InvalidPolicy. ``migtd-tool policy
+    verify`` and ``policy check`` judge the operator's own policy with this, so
+    they exit with the code ``migtd`` exits with for the same file.
+    The error keeps its upstream ``kind``; only the result changes.
+
+    Start-up also installs the attestation root the policy embeds
+    (``collaterals.rootCa``), so a root that does not parse fails here too
+    rather than later as a peer's PolicyUnsatisfiedError.
+    """
+    from migtd.result import MigrationResult
+
+    try:
+        verified = verify_signed_policy(policy_file, issuer_chain)
+        verified.collaterals.root_ca_der()
+        return verified
+    except PolicyError as exc:
+        raise PolicyError(exc.kind, exc.detail, path=exc.path, payload=exc.payload,
+                          result=MigrationResult.InvalidPolicyError) from None
+
+
 @dataclass(frozen=True)
 class ServtdCollateral:
     """The verified MigTD identity and TCB mapping, with the chains that signed them."""
