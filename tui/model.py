@@ -51,8 +51,8 @@ def peer_of(role: str) -> str:
 #: Timeline steps in display order, with the event that completes each one.
 STEPS: tuple[tuple[str, str], ...] = (
     ("connected", "connected"),
+    ("quote", "quote_generated"),  # the certificate carries the quote: it is made before the handshake
     ("TLS", "tls_established"),
-    ("quote", "quote_generated"),
     ("peer attested", "peer_attested"),
     ("policy", "policy_decision"),
     ("MSK", "msk_exchanged"),

@@ -71,7 +71,7 @@ class RunHeader(Static):
 
 
 class Timeline(Static):
-    """connected → TLS → quote → peer attested → policy → MSK → done, with times (SPDM: its own
+    """connected → quote → TLS → peer attested → policy → MSK → done, with times (SPDM: its own
     steps, :data:`tui.model.SPDM_STEPS`).
 
     Row one names the steps, row two gives each one's elapsed time since the
