@@ -43,6 +43,7 @@ from tui import fleet, locations
 from tui.params import RunParams
 from tui.screens.prompt import PathPrompt
 from tui.widgets.fleet import (
+    LABEL_COLUMN,
     VERDICT_STYLE,
     CellDetail,
     FlipTable,
@@ -153,7 +154,7 @@ class FleetScreen(Screen[None]):
             yield ProgressBar(id="fleet-progress", show_eta=False)
         with Horizontal(id="fleet-body"):
             with ContentSwitcher(initial="fleet-grid", id="fleet-main"):
-                yield MatrixGrid(id="fleet-grid", cursor_type="cell", header_height=2)
+                yield MatrixGrid(id="fleet-grid", cursor_type="cell", header_height=2, fixed_columns=1)
                 with Vertical(id="fleet-diff"):
                     yield Static(id="diff-summary")
                     yield FlipTable(id="flip-table", cursor_type="row", zebra_stripes=True)
@@ -328,6 +329,8 @@ class FleetScreen(Screen[None]):
         try:
             row_key, column_key = grid.coordinate_to_cell_key(grid.cursor_coordinate)
         except Exception:  # noqa: BLE001 - an empty grid has no cell under the cursor
+            return None
+        if column_key.value == LABEL_COLUMN:
             return None
         return self.cells.get((int(str(row_key.value)), int(str(column_key.value))))
 

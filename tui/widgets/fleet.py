@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from migtd.fleet.diff import Flip, PolicyDiff
@@ -54,19 +55,43 @@ def class_summary(cls: HostClass) -> str:
     return f"{p.get('fmspc', '')} {p.get('tcb_status', '')} qe{p.get('qe_isvsvn', '')}"
 
 
+#: Column key of the source-class labels (the grid's first, fixed column).
+LABEL_COLUMN = "label"
+
+
 class MatrixGrid(DataTable[Text]):
     """Source class (row) × destination class (column): each cell's verdict glyph and host pairs.
 
     Row and column keys are the class indices, so a selected cell names its
     class pair. Cells the filters leave out (or that stand for no host pair)
     show a dim dot.
+
+    The source classes are named in a fixed first column rather than in
+    DataTable row labels: the label column's width is measured once, on the
+    table's first idle after the rows arrive, from a render cache that a repaint
+    in between can fill without the labels (Textual 8.2), which left the names
+    off the grid now and then on a busy machine. A fixed column is measured like
+    any cell and, made with ``fixed_columns=1``, stays in view when a wide
+    matrix scrolls sideways; the cursor never rests on it.
     """
+
+    def move_to(self, source: int, destination: int) -> None:
+        """Put the cursor on the cell of class ``source`` → class ``destination`` (class indices)."""
+        self.move_cursor(row=self.get_row_index(str(source)), column=self.get_column_index(str(destination)))
+
+    def validate_cursor_coordinate(self, value: Coordinate) -> Coordinate:
+        """Keep the cursor off the label column: it stands for no class pair."""
+        value = super().validate_cursor_coordinate(value)
+        if value.column == 0 and len(self.columns) > 1:
+            return Coordinate(value.row, 1)
+        return value
 
     def show(self, matrix: Matrix, cells: Iterable[Cell], rows: Sequence[int], columns: Sequence[int]) -> None:
         """Draw ``cells`` (a filtered view) on the grid of classes ``rows`` × ``columns``."""
         shown = {(c.source.index, c.destination.index): c for c in cells}
         keep = self.cursor_coordinate
         self.clear(columns=True)
+        self.add_column(Text(""), key=LABEL_COLUMN)
         for j in columns:
             cls = matrix.classes[j]
             self.add_column(Text(f"{cls.id}\n×{len(cls.hosts)}", justify="right"), key=str(j))
@@ -74,7 +99,7 @@ class MatrixGrid(DataTable[Text]):
             cls = matrix.classes[i]
             label = Text(f"{cls.id} ×{len(cls.hosts):<4} ", style="bold")
             label.append(class_summary(cls), style="" if cls.attested else VERDICT_STYLE[Verdict.NOT_ATTESTED][1])
-            row: list[Text] = []
+            row: list[Text] = [label]
             for j in columns:
                 cell = shown.get((i, j))
                 if cell is None:
@@ -82,9 +107,9 @@ class MatrixGrid(DataTable[Text]):
                     continue
                 glyph, style, _ = VERDICT_STYLE[cell.outcome.verdict]
                 row.append(Text(f"{glyph} {cell.host_pairs}", style=style, justify="right"))
-            self.add_row(*row, key=str(i), label=label)
+            self.add_row(*row, key=str(i))
         if rows and columns:
-            self.cursor_coordinate = keep if keep.row < len(rows) and keep.column < len(columns) \
+            self.cursor_coordinate = keep if keep.row < len(rows) and keep.column <= len(columns) \
                 else self.cursor_coordinate
 
 
