@@ -30,8 +30,15 @@ from typing import TYPE_CHECKING
 from migtd.emu.quote_retry import FailureInjector, quote_with_retry
 from migtd.emu.requests import HOST_REPORT_DATA, MigrationInfo, Operation, Request, RequestError, parse_request
 from migtd.emu.tdcs import (
-    MAX_EXPORT_VERSION, MAX_IMPORT_VERSION, MIG_DEC_KEY, MIG_ENC_KEY, MIG_VERSION,
-    MIN_EXPORT_VERSION, MIN_IMPORT_VERSION, SERVTD_ATTR, FieldStore,
+    MAX_EXPORT_VERSION,
+    MAX_IMPORT_VERSION,
+    MIG_DEC_KEY,
+    MIG_ENC_KEY,
+    MIG_VERSION,
+    MIN_EXPORT_VERSION,
+    MIN_IMPORT_VERSION,
+    SERVTD_ATTR,
+    FieldStore,
 )
 from migtd.emu.vmm import EmulatedVmm, enable_log_area
 from migtd.errors import MigtdError, NetworkError, SecureSessionError
@@ -62,7 +69,7 @@ class SessionConfig:
     Request id, UUID and binding handle come with each VMM request, not from here.
     """
 
-    __slots__ = ("is_source", "event_log", "policy_version", "policy", "issuer_chain", "key_exchange", "init_check")
+    __slots__ = ("event_log", "init_check", "is_source", "issuer_chain", "key_exchange", "policy", "policy_version")
 
     def __init__(self, *, is_source: bool, event_log: bytes, policy_version: int = 1, policy: bytes = b"",
                  issuer_chain: bytes = b"", key_exchange: str = "ratls",

@@ -22,8 +22,8 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from textual import on
 from textual.app import App, SystemCommand

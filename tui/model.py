@@ -27,13 +27,32 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from migtd.events import (BARE_LOG, Configured, Connected, EventDecodeError, Exited, Listening, Log, MskExchanged,
-                          PeerAttested, PolicyDecided, PolicyRuleChecked, QuoteGenerated, SpdmFailed, SpdmFinished,
-                          SpdmKeyExchanged, SpdmNegotiated, SpdmSessionEnded, TlsEstablished, decode_line)
+from migtd.events import (
+    BARE_LOG,
+    Configured,
+    Connected,
+    EventDecodeError,
+    Exited,
+    Listening,
+    Log,
+    MskExchanged,
+    PeerAttested,
+    PolicyDecided,
+    PolicyRuleChecked,
+    QuoteGenerated,
+    SpdmFailed,
+    SpdmFinished,
+    SpdmKeyExchanged,
+    SpdmNegotiated,
+    SpdmSessionEnded,
+    TlsEstablished,
+    decode_line,
+)
 from migtd.policy.decision import RuleResult
 from migtd.result import MigrationResult
 

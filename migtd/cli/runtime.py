@@ -152,7 +152,7 @@ def run_logged(opts: Options, env: Mapping[str, str], log: EventLog) -> tuple[in
 class Plan:
     """A checked configuration turned into the objects a run needs, ready to touch the network."""
 
-    __slots__ = ("config", "log", "session", "store", "provider", "verifier", "injector")
+    __slots__ = ("config", "injector", "log", "provider", "session", "store", "verifier")
 
     def __init__(self, config: RunConfig, log: EventLog, session: SessionConfig, store: FieldStore,
                  provider: QuoteProvider, verifier: PeerVerifier, injector: FailureInjector) -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from migtd.errors import FormatError, SecureSessionError
 from migtd import der
+from migtd.errors import FormatError, SecureSessionError
 from migtd.result import MigrationResult
 
 if TYPE_CHECKING:  # keep `import migtd.ratls.certificate` free of cryptography

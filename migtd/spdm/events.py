@@ -11,11 +11,11 @@ is the MigrationResult to report and ``reason`` one line for the operator.
 from __future__ import annotations
 
 import enum
-from migtd.spdm._record import record
 from typing import ClassVar, Union
 
 from migtd.errors import MigtdError
 from migtd.result import MigrationResult
+from migtd.spdm._record import record
 from migtd.spdm.hooks import MigrationInfo
 
 

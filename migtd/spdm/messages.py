@@ -9,9 +9,9 @@ DSP0274 1.2; layouts are in spec/spdm.md §3.
 
 from __future__ import annotations
 
-from migtd.spdm._record import record
 from typing import ClassVar, Union
 
+from migtd.spdm._record import record
 from migtd.spdm.constants import (
     BASE_ASYM_ECDSA_P384,
     BASE_HASH_SHA384,

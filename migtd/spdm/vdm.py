@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import enum
 import struct
-from migtd.spdm._record import record
 from typing import Any, ClassVar, Union
 
 from migtd.spdm import messages as m
 from migtd.spdm._reader import Reader
+from migtd.spdm._record import record
 from migtd.spdm.codec import encode
 from migtd.spdm.errors import DecodeError
 

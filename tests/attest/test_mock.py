@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import modes, paths
 from migtd.attest.collateral import load_collateral
-from migtd.mock.qe import MockQE
-from migtd.mock.providers import MOCK_MRTD, MockQeProvider, QuoteFileProvider
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport
 from migtd.attest.verify import QuoteVerificationError, verify_quote
 from migtd.errors import AttestationError, ConfigError
 from migtd.eventlog import build_event_log, parse_event_log, replay_rtmrs, v1_event_log
+from migtd.mock.providers import MOCK_MRTD, MockQeProvider, QuoteFileProvider
+from migtd.mock.qe import MockQE
 from migtd.result import MigrationResult
 
 

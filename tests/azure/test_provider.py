@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from migtd import paths
-from migtd import modes
+from migtd import modes, paths
 from migtd.attest.collateral import load_collateral
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport

@@ -12,8 +12,20 @@ from pathlib import Path
 import pytest
 
 from migtd import events
-from migtd.events import (EVENTS, Event, EventDecodeError, EventLog, EventSchemaError, Exited, Log, PeerAttested,
-                          PolicyDecided, TlsEstablished, decode_line, schema_of)
+from migtd.events import (
+    EVENTS,
+    Event,
+    EventDecodeError,
+    EventLog,
+    EventSchemaError,
+    Exited,
+    Log,
+    PeerAttested,
+    PolicyDecided,
+    TlsEstablished,
+    decode_line,
+    schema_of,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
@@ -60,7 +72,7 @@ def test_docs_and_classes_agree_event_by_event_and_field_by_field() -> None:
 
 def test_envelope_table_matches_the_codec() -> None:
     table = DOC.read_text(encoding="utf-8").split("## One schema")[0]
-    keys = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    keys = re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE)
     assert tuple(keys) == events.ENVELOPE
     line = events.encode_record(TlsEstablished(version="TLSv1.3", cipher="X"), msg="m", level="info",
                                 role="source", request_id=7, ts=1.25)

@@ -15,6 +15,7 @@ from cryptography import x509
 
 from migtd.attest import suppl as rpt
 from migtd.eventlog import v2_event_log
+from migtd.policy.errors import PolicyError
 from migtd.policy.v2 import (
     authenticate_migration_dest,
     authenticate_migration_source,
@@ -25,7 +26,6 @@ from migtd.policy.v2 import (
     parse_peer_data,
     verify_signed_policy,
 )
-from migtd.policy.errors import PolicyError
 from migtd.result import MigrationResult
 
 RULES = [

@@ -73,7 +73,7 @@ def test_skip_ra_ladder_bytes_transcript_and_signatures() -> None:
     exchanged = [e for e in run.req_events if isinstance(e, ev.MigrationInfoExchanged)][0]
     assert req_info.key.hex() not in repr(exchanged)
     # skip-RA: 822 zero bytes of quote each way, nothing verified (the null attestation saw both)
-    assert isinstance(req.failure, type(None)) and len(plain[10]) == 879 + 822
+    assert req.failure is None and len(plain[10]) == 879 + 822
 
 
 def test_quote_attestation_chunked_both_ways_with_transcript_binding() -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 from rich.segment import Segment
 from rich.style import Style

@@ -9,8 +9,8 @@ the JSON path.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from migtd.policy import jsontext
