@@ -155,9 +155,9 @@ def rows(runs: int) -> list[tuple[str, tuple[float, float, float], bool]]:
 def table(results: list[tuple[str, tuple[float, float, float], bool]], runs: int) -> str:
     load = os.getloadavg()[0]
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
-    lines = [f"Measured {when} UTC, {os.cpu_count()} cores shared, Python {platform.python_version()}, "
-             f"load avg {load:.1f}; median of {runs} runs after 20 warm-up calls (full v2 row: "
-             f"{max(100, runs // 10)} runs).", "",
+    lines = [(f"Measured {when} UTC, {os.cpu_count()} cores shared, Python {platform.python_version()}, "
+              f"load avg {load:.1f}; median of {runs} runs after 20 warm-up calls (full v2 row: "
+              f"{max(100, runs // 10)} runs)."), "",
              "| measurement | median | min | max | target ≤ 1 ms |", "| --- | ---: | ---: | ---: | --- |"]
     for name, (med, lo, hi), targeted in results:
         verdict = ("met" if med <= 1.0 else "MISSED") if targeted else "n/a (per-peer signature checks)"

@@ -190,7 +190,7 @@ class Migration:
         report_data = HOST_REPORT_DATA if req.operation == Operation.GetTDReport else req.report_data
         try:
             report = self.provider.td_report(report_data, self.event_log)
-        except Exception as exc:  # a failed report never ends the loop (§2.4)
+        except Exception as exc:  # noqa: BLE001 - a failed report never ends the loop (§2.4)
             self.log.error(f"TD report generation failed: {_describe(exc)}")
             failed = (MigrationResult.TdxModuleError if req.operation == Operation.GetTDReport
                       else MigrationResult.InvalidParameter)
@@ -212,7 +212,7 @@ class Migration:
             self.failure = exc.message
             self.log.error(f"{exc.message}")
             self.log.error(f"{name} returned error code {int(result)}")
-        except Exception as exc:  # a bug must still end in a code, not a traceback
+        except Exception as exc:  # noqa: BLE001 - a bug must still end in a code, not a traceback
             result = MigrationResult.SecureSessionError
             self.failure = f"unexpected failure: {_describe(exc)}"
             self.log.error(f"unexpected failure in {name}: {_describe(exc)}")
@@ -437,7 +437,7 @@ class Migration:
             return self.provider.td_report(report_data, event_log)
         except MigtdError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - providers are plug-ins; whatever they raise is code 4
             raise MigtdError(f"TD report generation failed: {_describe(exc)}",
                              MigrationResult.TdxModuleError) from None
 

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from migtd.events import (
     BARE_LOG,
@@ -122,7 +122,7 @@ SSH_FAILURE = 255
 COMMAND_NOT_FOUND = 127
 
 
-class LogLine(tuple):  # type: ignore[type-arg]
+class LogLine(tuple):
     """One line of a side's log pane: elapsed seconds, level, event name, text.
 
     A tuple underneath: one is made per line of a flood, and a tuple is the
@@ -131,7 +131,7 @@ class LogLine(tuple):  # type: ignore[type-arg]
 
     __slots__ = ()
 
-    def __new__(cls, elapsed: float | None, level: str, event: str, text: str) -> LogLine:
+    def __new__(cls, elapsed: float | None, level: str, event: str, text: str) -> Self:
         return tuple.__new__(cls, (elapsed, level, event, text))
 
     if TYPE_CHECKING:

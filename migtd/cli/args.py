@@ -333,7 +333,7 @@ def say(*lines: str) -> None:
         try:
             sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives until exit
         except OSError:
-            sys.stdout = None  # type: ignore[assignment]
+            sys.stdout = None
 
 
 def print_exit(exc: CliExit) -> None:

@@ -141,7 +141,7 @@ def run_logged(opts: Options, env: Mapping[str, str], log: EventLog) -> tuple[in
     except Stop as stop:
         log.warn(f"Received {stop.args[0]}; stopping")
         return int(MigrationResult.NetworkError), f"terminated by {stop.args[0]}"
-    except Exception as exc:  # last line of defence: one line, never a traceback
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, never a traceback
         log.error(f"Internal error: {type(exc).__name__}: {exc}")
         return int(MigrationResult.InitializationError), f"internal error: {type(exc).__name__}"
     finally:

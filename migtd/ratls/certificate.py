@@ -122,7 +122,8 @@ def _sign(private_key: EllipticCurvePrivateKey, extensions: Sequence[tuple[str, 
     from cryptography.hazmat.primitives.asymmetric import ec
 
     if not isinstance(private_key.curve, ec.SECP384R1):
-        raise ValueError("MigTD certificates use a P-384 key")
+        # a wrong curve is a wrong value of the right type; the session maps ValueError to its error
+        raise ValueError("MigTD certificates use a P-384 key")  # noqa: TRY004 - see above
     tbs = tbs_with_extensions(public_point(private_key), extensions)
     return assemble(tbs, private_key.sign(tbs, ec.ECDSA(hashes.SHA384())))
 

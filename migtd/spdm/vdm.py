@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from migtd.spdm import messages as m
 from migtd.spdm._reader import Reader
@@ -197,9 +197,9 @@ class RebindInfoResponse:
     layout: ClassVar[tuple[Element, ...]] = ()
 
 
-VdmBody = Union[PubKeyRequest, PubKeyResponse, MigrationAttestRequest, MigrationAttestResponse,
-                RebindAttestRequest, RebindAttestResponse, MigrationInfoRequest, MigrationInfoResponse,
-                RebindInfoRequest, RebindInfoResponse]
+VdmBody = (PubKeyRequest | PubKeyResponse | MigrationAttestRequest | MigrationAttestResponse
+           | RebindAttestRequest | RebindAttestResponse | MigrationInfoRequest | MigrationInfoResponse
+           | RebindInfoRequest | RebindInfoResponse)
 
 REQUEST_OPS = frozenset({Op.ExchangePubKeyReq, Op.ExchangeMigrationAttestInfoReq, Op.ExchangeMigrationInfoReq,
                          Op.ExchangeRebindAttestInfoReq, Op.ExchangeRebindInfoReq})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -42,7 +43,7 @@ def test_committed_pki_shape():
     assert root.not_valid_after_utc.year >= 2049 and root.not_valid_before_utc.year == 2024
     chain = x509.load_pem_x509_certificates((d / "policy_issuer_chain.pem").read_bytes())
     assert len(chain) == 3
-    for cert, issuer in zip(chain, chain[1:]):
+    for cert, issuer in itertools.pairwise(chain):
         cert.verify_directly_issued_by(issuer)
         assert cert.signature_hash_algorithm.name == "sha384"
     for issuer in chain[1:]:

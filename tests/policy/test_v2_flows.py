@@ -143,8 +143,8 @@ def test_bad_peer_inputs_never_raise(make_side) -> None:  # type: ignore[no-unty
     for kw, kind in (({"peer_policy": b"{"}, "InvalidPolicy"), ({"peer_event_log": b"x"}, "InvalidEventLog"),
                      ({"peer_chain": b"junk"}, "SignatureVerificationFailed"),
                      ({"peer_report": b"\0" * 100}, "InvalidParameter")):
-        args = dict(local_report=a.report, peer_report=a.report, peer_event_log=a.log, peer_policy=a.policy,
-                    peer_chain=a.chain, tolerate_rtmr_mismatch=True)
+        args = {"local_report": a.report, "peer_report": a.report, "peer_event_log": a.log, "peer_policy": a.policy,
+                "peer_chain": a.chain, "tolerate_rtmr_mismatch": True}
         args.update(kw)
         assert authenticate_migration_dest(a.verified, **args).kind == kind
 
