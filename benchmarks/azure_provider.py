@@ -36,13 +36,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from migtd.mock.qe import MockQE  # noqa: E402
-from migtd.mock.providers import MockQeProvider  # noqa: E402
-from migtd.emu import hcl  # noqa: E402
-from migtd.emu.azure import AzureQuoteProvider  # noqa: E402
-from migtd.emu.imds import b64url_decode, b64url_encode  # noqa: E402
-from migtd.eventlog import build_event_log  # noqa: E402
-from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm  # noqa: E402
+from migtd.emu import hcl
+from migtd.emu.azure import AzureQuoteProvider
+from migtd.emu.imds import b64url_decode, b64url_encode
+from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm
+from migtd.eventlog import build_event_log
+from migtd.mock.providers import MockQeProvider
+from migtd.mock.qe import MockQE
 
 
 def _ports() -> int:
@@ -79,7 +79,7 @@ def _start_swtpm(state: str) -> tuple[subprocess.Popen[bytes], int]:
 
 def _imds(quote: Callable[[bytes], bytes]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             report = b64url_decode(json.loads(body)["report"])
             payload = json.dumps({"quote": b64url_encode(quote(report))}).encode()

@@ -85,7 +85,7 @@ class PipeReader(asyncio.StreamReader):
 
     @property
     def buffered(self) -> int:
-        return len(self._buffer)  # noqa: SLF001 - benchmark only
+        return len(self._buffer)
 
 
 class MemoryLauncher(Launcher):

@@ -162,8 +162,8 @@ def versus_spdm(cmd: list[str], env: dict[str, str], rounds: int, attestation: s
     load_before = os.getloadavg()[0]
     try:
         for _ in range(3):  # warm the page cache and the bytecode; not counted
-            for name in envs:
-                migration(cmd, envs[name])
+            for each in envs.values():
+                migration(cmd, each)
         for i in range(rounds):
             order = ("ratls", "spdm") if i % 2 == 0 else ("spdm", "ratls")
             this = {name: migration(cmd, envs[name]) for name in order}

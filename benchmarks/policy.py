@@ -41,17 +41,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VECTORS = ROOT / "tests" / "vectors"
 
-from migtd import paths  # noqa: E402
-from migtd.attest.collateral import load_collateral  # noqa: E402
-from migtd.mock.providers import MockQeProvider  # noqa: E402
-from migtd.attest.verify import verify_quote  # noqa: E402
-from migtd.eventlog import v1_event_log, v2_event_log  # noqa: E402
-from migtd.policy import authenticate_v1, evaluate_v1  # noqa: E402
-from migtd.policy.v1 import _parse_cached  # noqa: E402
-from migtd.policy.generate_v2 import GeneratedPolicy, Signer, Signers, build_signed_policy, mock_facts  # noqa: E402
-from migtd.policy.v1_events import name_events  # noqa: E402
-from migtd.eventlog import parse_event_log  # noqa: E402
-from migtd.policy.v2 import (  # noqa: E402
+from migtd import paths
+from migtd.attest.collateral import load_collateral
+from migtd.attest.verify import verify_quote
+from migtd.eventlog import (
+    parse_event_log,
+    v1_event_log,
+    v2_event_log,
+)
+from migtd.mock.providers import MockQeProvider
+from migtd.policy import authenticate_v1, evaluate_v1
+from migtd.policy.generate_v2 import GeneratedPolicy, Signer, Signers, build_signed_policy, mock_facts
+from migtd.policy.v1 import _parse_cached
+from migtd.policy.v1_events import name_events
+from migtd.policy.v2 import (
     authenticate_migration_dest,
     evaluate_block,
     evaluation_info,
@@ -151,10 +154,10 @@ def rows(runs: int) -> list[tuple[str, tuple[float, float, float], bool]]:
 
 def table(results: list[tuple[str, tuple[float, float, float], bool]], runs: int) -> str:
     load = os.getloadavg()[0]
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    lines = [f"Measured {when} UTC, {os.cpu_count()} cores shared, Python {platform.python_version()}, "
-             f"load avg {load:.1f}; median of {runs} runs after 20 warm-up calls (full v2 row: "
-             f"{max(100, runs // 10)} runs).", "",
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    lines = [(f"Measured {when} UTC, {os.cpu_count()} cores shared, Python {platform.python_version()}, "
+              f"load avg {load:.1f}; median of {runs} runs after 20 warm-up calls (full v2 row: "
+              f"{max(100, runs // 10)} runs)."), "",
              "| measurement | median | min | max | target ≤ 1 ms |", "| --- | ---: | ---: | ---: | --- |"]
     for name, (med, lo, hi), targeted in results:
         verdict = ("met" if med <= 1.0 else "MISSED") if targeted else "n/a (per-peer signature checks)"

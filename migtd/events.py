@@ -29,12 +29,40 @@ import os
 import sys
 import time
 
-from migtd._events import (BARE_LOG, ENVELOPE, EVENTS, LEVELS, Configured, Connected, Event,
-                           EventDecodeError, EventSchemaError, Exited, Listening, Log, MskExchanged,
-                           PeerAttested, PolicyDecided, PolicyRuleChecked, QuoteGenerated, Record, RequestTaken,
-                           SpdmEvidenceExchanged, SpdmFailed, SpdmFinished, SpdmKeyExchanged, SpdmNegotiated,
-                           SpdmSessionEnded, Started, StatusReported, TlsEstablished, decode_object, encode_record,
-                           event_from_fields, schema_of)
+from migtd._events import (
+    BARE_LOG,
+    ENVELOPE,
+    EVENTS,
+    LEVELS,
+    Configured,
+    Connected,
+    Event,
+    EventDecodeError,
+    EventSchemaError,
+    Exited,
+    Listening,
+    Log,
+    MskExchanged,
+    PeerAttested,
+    PolicyDecided,
+    PolicyRuleChecked,
+    QuoteGenerated,
+    Record,
+    RequestTaken,
+    SpdmEvidenceExchanged,
+    SpdmFailed,
+    SpdmFinished,
+    SpdmKeyExchanged,
+    SpdmNegotiated,
+    SpdmSessionEnded,
+    Started,
+    StatusReported,
+    TlsEstablished,
+    decode_object,
+    encode_record,
+    event_from_fields,
+    schema_of,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -376,7 +376,7 @@ def parse_uint(text: str, bits: int, radix: int = 10) -> int | None:
     is judged before any conversion). Unicode digits, signs, spaces and
     underscores are refused.
     """
-    body = text[1:] if text.startswith("+") else text
+    body = text.removeprefix("+")
     if not body:
         return None
     if radix == 10:

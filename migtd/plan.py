@@ -85,11 +85,37 @@ class RunRequest:
     (``MIGTD_INIT_MIGTD_DATA_FILE``).
     """
 
-    __slots__ = ("roles", "attestation", "mock_quote_file", "policy_version", "operation", "request_id",
-                 "dest_ip", "dest_port", "policy_file", "src_policy_file", "dst_policy_file",
-                 "issuer_chain_file", "src_issuer_chain_file", "dst_issuer_chain_file", "root_ca_file",
-                 "collateral_file", "collateral_source", "timeout", "log_level", "log_format", "log_files", "outputs", "quote_failures",
-                 "hosts", "generate_into", "front", "key_exchange", "quote_request", "init_migtd_data")
+    __slots__ = (
+        "attestation",
+        "collateral_file",
+        "collateral_source",
+        "dest_ip",
+        "dest_port",
+        "dst_issuer_chain_file",
+        "dst_policy_file",
+        "front",
+        "generate_into",
+        "hosts",
+        "init_migtd_data",
+        "issuer_chain_file",
+        "key_exchange",
+        "log_files",
+        "log_format",
+        "log_level",
+        "mock_quote_file",
+        "operation",
+        "outputs",
+        "policy_file",
+        "policy_version",
+        "quote_failures",
+        "quote_request",
+        "request_id",
+        "roles",
+        "root_ca_file",
+        "src_issuer_chain_file",
+        "src_policy_file",
+        "timeout",
+    )
 
     def __init__(self, *, roles: Sequence[str] = ("source",), attestation: str = modes.DEFAULT,
                  mock_quote_file: str | None = None, policy_version: int = 1, operation: str = "migration",

@@ -30,8 +30,15 @@ from typing import TYPE_CHECKING
 from migtd.emu.quote_retry import FailureInjector, quote_with_retry
 from migtd.emu.requests import HOST_REPORT_DATA, MigrationInfo, Operation, Request, RequestError, parse_request
 from migtd.emu.tdcs import (
-    MAX_EXPORT_VERSION, MAX_IMPORT_VERSION, MIG_DEC_KEY, MIG_ENC_KEY, MIG_VERSION,
-    MIN_EXPORT_VERSION, MIN_IMPORT_VERSION, SERVTD_ATTR, FieldStore,
+    MAX_EXPORT_VERSION,
+    MAX_IMPORT_VERSION,
+    MIG_DEC_KEY,
+    MIG_ENC_KEY,
+    MIG_VERSION,
+    MIN_EXPORT_VERSION,
+    MIN_IMPORT_VERSION,
+    SERVTD_ATTR,
+    FieldStore,
 )
 from migtd.emu.vmm import EmulatedVmm, enable_log_area
 from migtd.errors import MigtdError, NetworkError, SecureSessionError
@@ -62,7 +69,7 @@ class SessionConfig:
     Request id, UUID and binding handle come with each VMM request, not from here.
     """
 
-    __slots__ = ("is_source", "event_log", "policy_version", "policy", "issuer_chain", "key_exchange", "init_check")
+    __slots__ = ("event_log", "init_check", "is_source", "issuer_chain", "key_exchange", "policy", "policy_version")
 
     def __init__(self, *, is_source: bool, event_log: bytes, policy_version: int = 1, policy: bytes = b"",
                  issuer_chain: bytes = b"", key_exchange: str = "ratls",
@@ -183,7 +190,7 @@ class Migration:
         report_data = HOST_REPORT_DATA if req.operation == Operation.GetTDReport else req.report_data
         try:
             report = self.provider.td_report(report_data, self.event_log)
-        except Exception as exc:  # a failed report never ends the loop (§2.4)
+        except Exception as exc:  # noqa: BLE001 - a failed report never ends the loop (§2.4)
             self.log.error(f"TD report generation failed: {_describe(exc)}")
             failed = (MigrationResult.TdxModuleError if req.operation == Operation.GetTDReport
                       else MigrationResult.InvalidParameter)
@@ -205,7 +212,7 @@ class Migration:
             self.failure = exc.message
             self.log.error(f"{exc.message}")
             self.log.error(f"{name} returned error code {int(result)}")
-        except Exception as exc:  # a bug must still end in a code, not a traceback
+        except Exception as exc:  # noqa: BLE001 - a bug must still end in a code, not a traceback
             result = MigrationResult.SecureSessionError
             self.failure = f"unexpected failure: {_describe(exc)}"
             self.log.error(f"unexpected failure in {name}: {_describe(exc)}")
@@ -430,7 +437,7 @@ class Migration:
             return self.provider.td_report(report_data, event_log)
         except MigtdError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - providers are plug-ins; whatever they raise is code 4
             raise MigtdError(f"TD report generation failed: {_describe(exc)}",
                              MigrationResult.TdxModuleError) from None
 

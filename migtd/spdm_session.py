@@ -185,7 +185,7 @@ class MigtdHooks:
             return self.provider.td_report(report_data, self.event_log)
         except MigtdError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - providers are plug-ins; whatever they raise is code 4
             raise MigtdError(f"TD report generation failed: {type(exc).__name__}: {exc}",
                              MigrationResult.TdxModuleError) from None
 

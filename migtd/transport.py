@@ -65,7 +65,7 @@ class Deadline:
     is left, so a peer sending one byte per second cannot extend the phase.
     """
 
-    __slots__ = ("phase", "seconds", "at", "received")
+    __slots__ = ("at", "phase", "received", "seconds")
 
     def __init__(self, phase: str, seconds: float) -> None:
         self.phase = phase

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.spdm.fuzz_targets import SEEDS, TARGETS, run  # noqa: E402
+from tests.spdm.fuzz_targets import SEEDS, TARGETS, run
 
 INTERESTING_16 = (0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0xFFF, 0x1000, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF)
 INTERESTING_32 = (0, 1, 0xFC0, 0xFC4, 0x1000, 0x10000, 0x10001, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
@@ -71,7 +71,7 @@ def campaign(name: str, count: int, seed: int) -> tuple[int, int, float]:
         data = mutate(rng, seeds)
         try:
             accepted += run(name, data)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any exception escaping a decoder is a finding
             print(f"FINDING in {name} at input {i}: {data.hex()}", file=sys.stderr)
             traceback.print_exc()
             raise SystemExit(1) from None

@@ -22,12 +22,13 @@ import argparse
 import gc
 import sys
 import time
-from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePath
+from typing import ClassVar
 
 from textual import on
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker
 
@@ -51,10 +52,10 @@ from tui.settings import MAX_KEEP_DAYS, MAX_KEEP_RUNS, load_settings
 class ConsoleApp(App[int]):
     """The operator console. Returns 0 when the last run succeeded, else 1."""
 
-    CSS_PATH = [Path(__file__).with_name("console.tcss"),  # absolute: subclasses live elsewhere
-                Path(__file__).with_name("fleet.tcss")]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [Path(__file__).with_name("console.tcss"),  # absolute: subclasses
+                                                Path(__file__).with_name("fleet.tcss")]    # live elsewhere
     TITLE = "migtd-console"
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("F", "fleet", "Fleet", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit"), Binding("F", "fleet", "Fleet", show=False)]
 
     def __init__(self, params: RunParams, *, replay: RunRecord | None = None,
                  history: HistoryStore | None = None, autostart: bool = True,

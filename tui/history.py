@@ -74,7 +74,7 @@ class RunInfo:
         return data
 
     @classmethod
-    def from_json(cls, run_id: str, data: Any) -> "RunInfo":
+    def from_json(cls, run_id: str, data: Any) -> RunInfo:
         """Decode a summary; :class:`RecordError` if any field has the wrong type."""
         if type(data) is not dict:
             raise RecordError("the summary is not a JSON object")

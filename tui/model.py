@@ -27,13 +27,32 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Self
 
-from migtd.events import (BARE_LOG, Configured, Connected, EventDecodeError, Exited, Listening, Log, MskExchanged,
-                          PeerAttested, PolicyDecided, PolicyRuleChecked, QuoteGenerated, SpdmFailed, SpdmFinished,
-                          SpdmKeyExchanged, SpdmNegotiated, SpdmSessionEnded, TlsEstablished, decode_line)
+from migtd.events import (
+    BARE_LOG,
+    Configured,
+    Connected,
+    EventDecodeError,
+    Exited,
+    Listening,
+    Log,
+    MskExchanged,
+    PeerAttested,
+    PolicyDecided,
+    PolicyRuleChecked,
+    QuoteGenerated,
+    SpdmFailed,
+    SpdmFinished,
+    SpdmKeyExchanged,
+    SpdmNegotiated,
+    SpdmSessionEnded,
+    TlsEstablished,
+    decode_line,
+)
 from migtd.policy.decision import RuleResult
 from migtd.result import MigrationResult
 
@@ -103,7 +122,7 @@ SSH_FAILURE = 255
 COMMAND_NOT_FOUND = 127
 
 
-class LogLine(tuple):  # type: ignore[type-arg]
+class LogLine(tuple):
     """One line of a side's log pane: elapsed seconds, level, event name, text.
 
     A tuple underneath: one is made per line of a flood, and a tuple is the
@@ -112,7 +131,7 @@ class LogLine(tuple):  # type: ignore[type-arg]
 
     __slots__ = ()
 
-    def __new__(cls, elapsed: float | None, level: str, event: str, text: str) -> LogLine:
+    def __new__(cls, elapsed: float | None, level: str, event: str, text: str) -> Self:
         return tuple.__new__(cls, (elapsed, level, event, text))
 
     if TYPE_CHECKING:

@@ -71,7 +71,7 @@ class RunParams:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunParams":
+    def from_dict(cls, data: dict[str, Any]) -> RunParams:
         """Parameters from :meth:`to_dict`'s form; unknown keys (an older record) are ignored."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)

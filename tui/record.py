@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeGuard
+from typing import Any, TypeGuard
 
 from migtd.inputs import InputError, load_json, read_input
 from tui.model import HISTORY_EVENTS, HISTORY_TAIL, LOG_CAPACITY, MAX_LINE, ROLES, RunModel
@@ -198,7 +199,7 @@ class RunRecord:
 
     @classmethod
     def from_model(cls, run_id: str, started_at: float, model: RunModel,
-                   exits: dict[str, dict[str, Any]]) -> "RunRecord":
+                   exits: dict[str, dict[str, Any]]) -> RunRecord:
         """The record of a finished run: each side's kept lines, problems and launch error."""
         rec = cls(run_id, started_at, dict(model.params))
         for role in model.active_roles:
@@ -239,7 +240,7 @@ class RunRecord:
                 "problems": self.problems}
 
     @classmethod
-    def from_json(cls, data: Any, path: Path | None = None) -> "RunRecord":
+    def from_json(cls, data: Any, path: Path | None = None) -> RunRecord:
         """Decode :meth:`to_json`'s form; :class:`RecordError` (one line) if it does not fit."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise RecordError("not a migtd-console run record")
@@ -259,7 +260,7 @@ class RunRecord:
             raise RecordError(f"malformed migtd-console run record: {exc}") from None
 
     @classmethod
-    def read(cls, path: Path) -> "RunRecord":
+    def read(cls, path: Path) -> RunRecord:
         """Read and decode the run file ``path``; :class:`RecordError` (one line) for any problem."""
         try:
             data = load_json(read_input(path, "saved run", limit=RECORD_LIMIT), f"saved run {path}")

@@ -22,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.message import Message
 
 from migtd.plan import PlanError
-from tui.launchers import LaunchError, Launcher, make_launcher
+from tui.launchers import Launcher, LaunchError, make_launcher
 from tui.model import RunModel
 from tui.params import RunParams
 
@@ -115,7 +116,7 @@ class RunController:
         limit = self.params.longest_run() + self.params.listen_timeout + WATCHDOG_MARGIN
         try:
             code = await asyncio.wait_for(launcher.wait(), limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.model.problem(role, f"no exit after {limit:g} s; stopping the process")
             self._moved()
             await launcher.stop()
@@ -131,7 +132,7 @@ class RunController:
         dest = self.model.sides["destination"]
         try:
             await asyncio.wait_for(self._destination_moved.wait(), self.params.listen_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.model.problem("destination",
                                f"did not report listening within {self.params.listen_timeout:g} s")
             self._moved()

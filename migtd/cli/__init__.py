@@ -42,4 +42,4 @@ def entry() -> None:
     os._exit(code)
 
 
-__all__ = ["main", "entry"]
+__all__ = ["entry", "main"]

@@ -137,9 +137,22 @@ class CliExit(Exception):
 class Options:
     """The command line after scanning; the MigTD-Py options stay None until merged with the environment."""
 
-    __slots__ = ("request_id", "is_source", "operation", "uuid", "binding", "dest_ip", "dest_port",
-                 "attestation", "policy_version", "log_format", "timeout", "key_exchange", "quote_request",
-                 "init_migtd_data")
+    __slots__ = (
+        "attestation",
+        "binding",
+        "dest_ip",
+        "dest_port",
+        "init_migtd_data",
+        "is_source",
+        "key_exchange",
+        "log_format",
+        "operation",
+        "policy_version",
+        "quote_request",
+        "request_id",
+        "timeout",
+        "uuid",
+    )
 
     def __init__(self) -> None:
         self.request_id = 1
@@ -320,7 +333,7 @@ def say(*lines: str) -> None:
         try:
             sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives until exit
         except OSError:
-            sys.stdout = None  # type: ignore[assignment]
+            sys.stdout = None
 
 
 def print_exit(exc: CliExit) -> None:

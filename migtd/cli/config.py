@@ -96,7 +96,7 @@ def input_paths(opts: Options, env: Mapping[str, str]) -> list[tuple[str, str | 
 class LoadedFiles:
     """The configuration files' bytes, read once at start-up (root CA for v1, issuer chain for v2)."""
 
-    __slots__ = ("policy_path", "policy", "root_ca", "issuer_chain")
+    __slots__ = ("issuer_chain", "policy", "policy_path", "root_ca")
 
     def __init__(self, policy_path: str, policy: bytes, root_ca: bytes = b"", issuer_chain: bytes = b"") -> None:
         self.policy_path = policy_path
@@ -204,7 +204,7 @@ def check_trust_inputs(opts: Options, mode: modes.Mode, env: Mapping[str, str]) 
 class Emulation:
     """What the emulated TDX module and VMM are told by the environment (MIGTD_EMU_*, MIGTD_QUOTE_FAILURES)."""
 
-    __slots__ = ("msk", "version_range", "quote_failures")
+    __slots__ = ("msk", "quote_failures", "version_range")
 
     def __init__(self, msk: bytes, version_range: tuple[int, int], quote_failures: int) -> None:
         self.msk = msk
@@ -223,7 +223,7 @@ def emulation_from_env(env: Mapping[str, str]) -> Emulation:
 class RunConfig:
     """Everything checked before the network: options, mode, files, emulation settings, environment."""
 
-    __slots__ = ("opts", "mode", "files", "emulation", "env", "init_migtd_data")
+    __slots__ = ("emulation", "env", "files", "init_migtd_data", "mode", "opts")
 
     def __init__(self, opts: Options, mode: modes.Mode, files: LoadedFiles, emulation: Emulation,
                  env: Mapping[str, str], init_migtd_data: bytes | None = None) -> None:

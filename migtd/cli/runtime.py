@@ -141,7 +141,7 @@ def run_logged(opts: Options, env: Mapping[str, str], log: EventLog) -> tuple[in
     except Stop as stop:
         log.warn(f"Received {stop.args[0]}; stopping")
         return int(MigrationResult.NetworkError), f"terminated by {stop.args[0]}"
-    except Exception as exc:  # last line of defence: one line, never a traceback
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, never a traceback
         log.error(f"Internal error: {type(exc).__name__}: {exc}")
         return int(MigrationResult.InitializationError), f"internal error: {type(exc).__name__}"
     finally:
@@ -152,7 +152,7 @@ def run_logged(opts: Options, env: Mapping[str, str], log: EventLog) -> tuple[in
 class Plan:
     """A checked configuration turned into the objects a run needs, ready to touch the network."""
 
-    __slots__ = ("config", "log", "session", "store", "provider", "verifier", "injector")
+    __slots__ = ("config", "injector", "log", "provider", "session", "store", "verifier")
 
     def __init__(self, config: RunConfig, log: EventLog, session: SessionConfig, store: FieldStore,
                  provider: QuoteProvider, verifier: PeerVerifier, injector: FailureInjector) -> None:

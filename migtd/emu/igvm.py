@@ -90,7 +90,7 @@ class IgvmQuoteProvider:
                 return None
             try:
                 return self.vmm_quote(td_report)
-            except Exception as exc:  # any back-end failure is a busy answer, as the emulator gives
+            except Exception as exc:  # noqa: BLE001 - any back-end failure is a busy answer, as the emulator gives
                 if log is not None:
                     why = exc.message if isinstance(exc, MigtdError) else f"{type(exc).__name__}: {exc}"
                     log.warn(f"Emulated GetQuote failed: {why}")

@@ -80,7 +80,7 @@ def quote_with_retry(provider: QuoteProvider, td_report: bytes, log: EventLog,
                 if not quote:
                     raise AttestationError("the provider returned an empty quote")
                 return quote
-            except Exception as exc:  # any provider failure is retried, as upstream does
+            except Exception as exc:  # noqa: BLE001 - any provider failure is retried, as upstream does
                 last = exc.message if isinstance(exc, MigtdError) else f"{type(exc).__name__}: {exc}"
                 log.warn(f"Quote generation failed (attempt {attempt} of {RETRIES + 1}): {last}")
         if attempt <= RETRIES:

@@ -15,7 +15,7 @@ import enum
 import struct
 from typing import NamedTuple
 
-from migtd.emu.ghci import GhciBuffer, VMM_SUCCESS, decode_buffer, encode_buffer, wait_for_request_status
+from migtd.emu.ghci import VMM_SUCCESS, GhciBuffer, decode_buffer, encode_buffer, wait_for_request_status
 from migtd.errors import MigtdError
 from migtd.result import MigrationResult
 

@@ -121,7 +121,7 @@ class Vtpm:
         started = time.monotonic()
         try:
             ctx = self.tss.ESAPI(self.tcti)
-        except Exception as exc:  # TSS2_Exception, or RuntimeError from a bad TCTI library
+        except Exception as exc:  # noqa: BLE001 - TSS2_Exception, or RuntimeError from a bad TCTI library
             raise VtpmError(f"cannot open the TPM through TCTI '{self.tcti}': {exc}") from None
         self.log_step("open", started)
         try:

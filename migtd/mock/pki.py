@@ -70,7 +70,7 @@ def _key(curve: ec.EllipticCurve) -> ec.EllipticCurvePrivateKey:
 def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None,
           issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool, path_len: int | None = None,
           extra: list[x509.ExtensionType] | None = None,
-          hash_alg: hashes.HashAlgorithm | None = None) -> x509.Certificate:
+          hash_alg: hashes.SHA256 | hashes.SHA384 | None = None) -> x509.Certificate:
     name = _name(subject)
     builder = (x509.CertificateBuilder()
                .subject_name(name)
@@ -110,7 +110,8 @@ def pem(*certs: x509.Certificate) -> str:
 def pcs_body(key: ec.EllipticCurvePrivateKey, name: str, inner: dict[str, Any]) -> str:
     """A PCS-style body ``{"<name>":{...},"signature":"<hex>"}`` signed over the inner text."""
     text = json.dumps(inner, separators=(",", ":"))
-    return '{"%s":%s,"signature":"%s"}' % (name, text, raw_signature(key, text.encode()).hex())
+    signature = raw_signature(key, text.encode()).hex()
+    return f'{{"{name}":{text},"signature":"{signature}"}}'
 
 
 def _comps(svns: tuple[int, ...] | list[int]) -> list[dict[str, int]]:

@@ -27,7 +27,6 @@ hash and the policy SVN as a VMM provisions them (:mod:`migtd.emu.init_data`).
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from migtd.errors import AttestationError, ConfigError, FormatError

@@ -66,5 +66,17 @@ def spelled_out() -> str:
     return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-__all__ = ["MODES", "DEFAULT", "QUOTE_REQUESTS", "Mode", "Setup", "TrustInput", "resolve_trust", "names", "by_name", "by_key",
-           "resolve", "spelled_out"]
+__all__ = [
+    "DEFAULT",
+    "MODES",
+    "QUOTE_REQUESTS",
+    "Mode",
+    "Setup",
+    "TrustInput",
+    "by_key",
+    "by_name",
+    "names",
+    "resolve",
+    "resolve_trust",
+    "spelled_out",
+]

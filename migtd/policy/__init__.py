@@ -9,5 +9,13 @@ from migtd.policy.decision import PolicyDecision, RuleResult, emit_decision
 from migtd.policy.errors import PolicyError, PolicyErrorKind
 from migtd.policy.v1 import authenticate_v1, evaluate_v1, load_v1
 
-__all__ = ["PolicyDecision", "RuleResult", "PolicyError", "PolicyErrorKind", "emit_decision",
-           "evaluate_v1", "authenticate_v1", "load_v1"]
+__all__ = [
+    "PolicyDecision",
+    "PolicyError",
+    "PolicyErrorKind",
+    "RuleResult",
+    "authenticate_v1",
+    "emit_decision",
+    "evaluate_v1",
+    "load_v1",
+]

@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 from migtd.policy.errors import PolicyError
 from migtd.result import MigrationResult
 
-
 #: The fields of a ``policy_rule`` event, in the order they are written.
 EVENT_FIELDS = ("section", "field", "operation", "reference", "local", "actual", "ok", "reason")
 
@@ -71,7 +70,7 @@ class PolicyDecision:
     class: the flows prepend rules and notes they checked before evaluating.
     """
 
-    __slots__ = ("ok", "rules", "error", "notes", "policy_version")
+    __slots__ = ("error", "notes", "ok", "policy_version", "rules")
 
     def __init__(self, ok: bool, rules: list[RuleResult] | None = None, error: PolicyError | None = None,
                  notes: list[str] | None = None, policy_version: str = "") -> None:

@@ -194,10 +194,10 @@ def mock_facts(collateral_json: bytes, root_ca_der: bytes, quote_file: bytes | N
                mock_dir: Path | None = None) -> TdFacts:
     """Quote the mock TD (or take ``quote_file``) and verify it against the collateral."""
     from migtd.attest.collateral import Collateral
-    from migtd.mock.providers import MockQeProvider
     from migtd.attest.quote import td_report_from_quote
     from migtd.attest.verify import verify_quote
     from migtd.errors import MigtdError
+    from migtd.mock.providers import MockQeProvider
 
     try:
         collateral = Collateral.from_json(collateral_json)

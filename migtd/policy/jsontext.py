@@ -19,12 +19,17 @@ from __future__ import annotations
 import json
 import json.decoder
 import json.scanner
+from collections.abc import Callable
 from typing import Any
 
 from migtd.inputs import MAX_JSON_DEPTH, InputError, check_json_depth
 
+#: json's string scanner (the C one when built, as json.decoder chooses): public in json.decoder at
+#: runtime, but typeshed does not declare it there, hence the one ignore.
+_scanstring: Callable[..., tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
-class JsonObject(dict):  # type: ignore[type-arg]
+
+class JsonObject(dict):
     """A JSON object that remembers which keys appeared more than once."""
 
     duplicates: frozenset[str] = frozenset()
@@ -52,7 +57,7 @@ def _no_constant(name: str) -> Any:
 
 
 def _marking_string(s: str, end: int, strict: bool = True) -> tuple[str, int]:
-    value, new_end = json.decoder.scanstring(s, end, strict)
+    value, new_end = _scanstring(s, end, strict)
     if "\\" in s[end:new_end]:
         return EscapedStr(value), new_end
     return value, new_end
@@ -129,7 +134,7 @@ def top_level_spans(text: str) -> dict[str, tuple[int, int]]:
         while True:
             if pos >= len(text) or text[pos] != '"':
                 raise ValueError(f"expected a member name at character {pos}")
-            key, pos = json.decoder.scanstring(text, pos + 1)
+            key, pos = _scanstring(text, pos + 1)
             pos = _skip_ws(text, pos)
             if pos >= len(text) or text[pos] != ":":
                 raise ValueError(f"expected ':' at character {pos}")

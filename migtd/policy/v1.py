@@ -309,4 +309,4 @@ def authenticate_v1(policy: bytes, *, is_source: bool, local_report: bytes, loca
     return decision
 
 
-__all__ = ["evaluate_v1", "authenticate_v1", "load_v1", "masked_field", "TD_ATTRIBUTES_MASK", "XFAM_MASK", "RefKind"]
+__all__ = ["TD_ATTRIBUTES_MASK", "XFAM_MASK", "RefKind", "authenticate_v1", "evaluate_v1", "load_v1", "masked_field"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from migtd.inputs import parse_uint
 from migtd.policy import jsontext
@@ -165,9 +165,9 @@ def _obj(value: Any, path: str, what: str) -> jsontext.JsonObject:
 
 def _struct(value: Any, path: str, what: str, fields: tuple[str, ...]) -> jsontext.JsonObject:
     obj = _obj(value, path, what)
-    dups = getattr(obj, "duplicates", frozenset()) & set(fields)
+    dups: frozenset[str] = getattr(obj, "duplicates", frozenset()) & set(fields)
     if dups:
-        raise _Invalid(path, f'duplicate key "{sorted(dups)[0]}"')
+        raise _Invalid(path, f'duplicate key "{min(dups)}"')
     return obj
 
 
@@ -248,10 +248,11 @@ _SHAPES = (("fmspc", _platform), ("QE", _qe), ("TDXModule", _tdx_module), ("MigT
 def _block(value: Any, path: str) -> Block:
     if not isinstance(value, dict):
         raise _invalid(path, f"a policy block must be an object, not {_type_name(value)}")
+    block = cast("jsontext.JsonObject", value)  # jsontext decodes every object as a JsonObject
     first: _Invalid | None = None
     for key, parse in _SHAPES:
         try:
-            return parse(value, path)
+            return parse(block, path)
         except _Invalid as exc:
             if first is None and (key in value or (key == "fmspc" and "Platform" in value)):
                 first = exc

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-
 from migtd.eventlog import (
     EV_EFI_PLATFORM_FIRMWARE_BLOB2,
     EV_EVENT_TAG,

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from migtd.errors import FormatError, SecureSessionError
 from migtd import der
+from migtd.errors import FormatError, SecureSessionError
 from migtd.result import MigrationResult
 
 if TYPE_CHECKING:  # keep `import migtd.ratls.certificate` free of cryptography
@@ -122,7 +122,8 @@ def _sign(private_key: EllipticCurvePrivateKey, extensions: Sequence[tuple[str, 
     from cryptography.hazmat.primitives.asymmetric import ec
 
     if not isinstance(private_key.curve, ec.SECP384R1):
-        raise ValueError("MigTD certificates use a P-384 key")
+        # a wrong curve is a wrong value of the right type; the session maps ValueError to its error
+        raise ValueError("MigTD certificates use a P-384 key")  # noqa: TRY004 - see above
     tbs = tbs_with_extensions(public_point(private_key), extensions)
     return assemble(tbs, private_key.sign(tbs, ec.ECDSA(hashes.SHA384())))
 

@@ -255,7 +255,7 @@ def _dec_version(r: Reader) -> m.Version:
     return m.Version(tuple(entries))
 
 
-def _dec_caps(r: Reader, cls: type[m.GetCapabilities] | type[m.Capabilities]) -> m.GetCapabilities | m.Capabilities:
+def _dec_caps(r: Reader, cls: type[m.GetCapabilities | m.Capabilities]) -> m.GetCapabilities | m.Capabilities:
     _params_zero(r)
     r.zero(1, "Reserved")
     ct = r.u8("CTExponent")
@@ -321,7 +321,7 @@ def _dec_algorithms(r: Reader) -> m.Algorithms:
     return m.Algorithms(ms, other, mh, asym, hsh, _dec_alg_structs(r, count))
 
 
-def _dec_vdm(r: Reader, cls: type[m.VendorDefinedRequest] | type[m.VendorDefinedResponse]
+def _dec_vdm(r: Reader, cls: type[m.VendorDefinedRequest | m.VendorDefinedResponse]
              ) -> m.VendorDefinedRequest | m.VendorDefinedResponse:
     _params_zero(r)
     sid = r.u16("StandardID")
@@ -394,7 +394,7 @@ def _dec_end_session_ack(r: Reader) -> m.EndSessionAck:
     return m.EndSessionAck()
 
 
-def _dec_chunk(r: Reader, cls: type[m.ChunkSend] | type[m.ChunkResponse]) -> m.ChunkSend | m.ChunkResponse:
+def _dec_chunk(r: Reader, cls: type[m.ChunkSend | m.ChunkResponse]) -> m.ChunkSend | m.ChunkResponse:
     at = r.pos
     attrs = r.u8("Param1")
     if attrs & ~LAST_CHUNK:

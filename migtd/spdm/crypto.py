@@ -89,7 +89,9 @@ def load_peer_spki(spki: bytes) -> ec.EllipticCurvePublicKey:
         key = serialization.load_der_public_key(spki)
     except (ValueError, TypeError) as exc:
         raise DecodeError("SubjectPublicKeyInfo", "key", 0, f"not a public key: {exc}") from None
-    except Exception as exc:  # cryptography raises UnsupportedAlgorithm for unknown key types
+    # cryptography raises UnsupportedAlgorithm for unknown key types; whatever else a hostile key
+    # provokes must still end in a DecodeError, never a traceback
+    except Exception as exc:  # noqa: BLE001 - see above
         raise DecodeError("SubjectPublicKeyInfo", "key", 0, f"unsupported key: {type(exc).__name__}") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != _CURVE.name:
         raise DecodeError("SubjectPublicKeyInfo", "algorithm", 0, "not an ECDSA P-384 key")

@@ -11,11 +11,11 @@ is the MigrationResult to report and ``reason`` one line for the operator.
 from __future__ import annotations
 
 import enum
-from migtd.spdm._record import record
-from typing import ClassVar, Union
+from typing import ClassVar
 
 from migtd.errors import MigtdError
 from migtd.result import MigrationResult
+from migtd.spdm._record import record
 from migtd.spdm.hooks import MigrationInfo
 
 
@@ -110,5 +110,5 @@ class Failed:
     error: MigtdError
 
 
-Event = Union[Negotiated, PublicKeysExchanged, KeyExchanged, EvidenceExchanged, HandshakeFinished,
-              MigrationInfoExchanged, RebindTokenExchanged, SessionEnded, Failed]
+Event = (Negotiated | PublicKeysExchanged | KeyExchanged | EvidenceExchanged | HandshakeFinished
+         | MigrationInfoExchanged | RebindTokenExchanged | SessionEnded | Failed)

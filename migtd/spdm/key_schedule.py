@@ -14,8 +14,8 @@ No object here prints its secrets: ``repr`` shows sizes only.
 from __future__ import annotations
 
 import struct
-from migtd.spdm._record import record
 
+from migtd.spdm._record import record
 from migtd.spdm.constants import AEAD_IV_SIZE, AEAD_KEY_SIZE, HASH_SIZE
 from migtd.spdm.crypto import hkdf_expand, hkdf_extract, hmac_sha384
 

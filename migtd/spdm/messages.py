@@ -9,9 +9,9 @@ DSP0274 1.2; layouts are in spec/spdm.md §3.
 
 from __future__ import annotations
 
-from migtd.spdm._record import record
-from typing import ClassVar, Union
+from typing import ClassVar
 
+from migtd.spdm._record import record
 from migtd.spdm.constants import (
     BASE_ASYM_ECDSA_P384,
     BASE_HASH_SHA384,
@@ -210,8 +210,8 @@ class ErrorResponse:
     code: ClassVar[Code] = Code.ERROR
 
 
-Request = Union[GetVersion, GetCapabilities, NegotiateAlgorithms, VendorDefinedRequest, KeyExchange,
-                Finish, EndSession, ChunkSend, ChunkGet]
-Response = Union[Version, Capabilities, Algorithms, VendorDefinedResponse, KeyExchangeRsp, FinishRsp,
-                 EndSessionAck, ChunkSendAck, ChunkResponse, ErrorResponse]
-Message = Union[Request, Response]
+Request = (GetVersion | GetCapabilities | NegotiateAlgorithms | VendorDefinedRequest | KeyExchange
+           | Finish | EndSession | ChunkSend | ChunkGet)
+Response = (Version | Capabilities | Algorithms | VendorDefinedResponse | KeyExchangeRsp | FinishRsp
+            | EndSessionAck | ChunkSendAck | ChunkResponse | ErrorResponse)
+Message = Request | Response

@@ -14,9 +14,9 @@ SMDataID 0 = VersionSelection (version u16), 1 = SupportedVersionList
 from __future__ import annotations
 
 import struct
-from migtd.spdm._record import record
 
 from migtd.spdm._reader import Reader
+from migtd.spdm._record import record
 from migtd.spdm.constants import SECURED_MESSAGE_VERSION_12
 from migtd.spdm.errors import DecodeError
 

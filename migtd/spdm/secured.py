@@ -45,7 +45,7 @@ def nonce(iv: bytes, sequence: int) -> bytes:
 class RecordSealer:
     """Encrypts the messages of one direction."""
 
-    __slots__ = ("session_id", "_keys", "sequence")
+    __slots__ = ("_keys", "sequence", "session_id")
 
     def __init__(self, session_id: int, keys: DirectionKeys, first_sequence: int = 0) -> None:
         self.session_id = session_id
@@ -76,7 +76,7 @@ class RecordOpener:
     refuses more than its 4032-byte DataTransferSize).
     """
 
-    __slots__ = ("session_id", "_keys", "sequence", "max_message")
+    __slots__ = ("_keys", "max_message", "sequence", "session_id")
 
     def __init__(self, session_id: int, keys: DirectionKeys, first_sequence: int = 0,
                  max_message: int = DATA_TRANSFER_SIZE) -> None:

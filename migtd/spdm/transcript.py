@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from migtd.spdm._record import record
 
+from migtd.spdm._record import record
 from migtd.spdm.constants import REPORT_DATA_PREFIX_REQUESTER, REPORT_DATA_PREFIX_RESPONDER
 from migtd.spdm.crypto import sha384
 

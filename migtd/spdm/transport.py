@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import enum
 import struct
-from migtd.spdm._record import record
 
+from migtd.spdm._record import record
 from migtd.spdm.constants import MAX_TRANSPORT_BODY
 from migtd.spdm.errors import DecodeError, LimitError
 

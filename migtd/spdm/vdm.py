@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import enum
 import struct
-from migtd.spdm._record import record
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from migtd.spdm import messages as m
 from migtd.spdm._reader import Reader
+from migtd.spdm._record import record
 from migtd.spdm.codec import encode
 from migtd.spdm.errors import DecodeError
 
@@ -197,9 +197,9 @@ class RebindInfoResponse:
     layout: ClassVar[tuple[Element, ...]] = ()
 
 
-VdmBody = Union[PubKeyRequest, PubKeyResponse, MigrationAttestRequest, MigrationAttestResponse,
-                RebindAttestRequest, RebindAttestResponse, MigrationInfoRequest, MigrationInfoResponse,
-                RebindInfoRequest, RebindInfoResponse]
+VdmBody = (PubKeyRequest | PubKeyResponse | MigrationAttestRequest | MigrationAttestResponse
+           | RebindAttestRequest | RebindAttestResponse | MigrationInfoRequest | MigrationInfoResponse
+           | RebindInfoRequest | RebindInfoResponse)
 
 REQUEST_OPS = frozenset({Op.ExchangePubKeyReq, Op.ExchangeMigrationAttestInfoReq, Op.ExchangeMigrationInfoReq,
                          Op.ExchangeRebindAttestInfoReq, Op.ExchangeRebindInfoReq})

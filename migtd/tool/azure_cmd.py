@@ -101,9 +101,9 @@ def inspect_hcl(args: argparse.Namespace) -> int:
 
 def mock_hcl(args: argparse.Namespace) -> int:
     """``azure mock-hcl``: an HCL report around the mock-qe TD report (empty event log)."""
-    from migtd.mock.providers import MockQeProvider
     from migtd.emu.hcl import build_hcl_report, runtime_claims
     from migtd.eventlog import build_event_log
+    from migtd.mock.providers import MockQeProvider
 
     try:
         user_data = bytes.fromhex(args.user_data)

@@ -9,10 +9,10 @@ import pytest
 
 from migtd import paths
 from migtd.attest.collateral import Collateral, load_collateral
-from migtd.mock.pki import MockPki
-from migtd.mock.qe import MockQE
-from migtd.mock.providers import MockQeProvider
 from migtd.eventlog import build_event_log, tagged_event
+from migtd.mock.pki import MockPki
+from migtd.mock.providers import MockQeProvider
+from migtd.mock.qe import MockQE
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from migtd.attest.binding import check_key_binding, report_data_for_key
 from migtd import modes
+from migtd.attest.binding import check_key_binding, report_data_for_key
 from migtd.attest.verify import verify_quote
 from migtd.errors import SecureSessionError
 from migtd.eventlog import parse_event_log, replay_rtmrs, v1_event_log

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -11,13 +12,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import modes, paths
 from migtd.attest.collateral import load_collateral
-from migtd.mock.qe import MockQE
-from migtd.mock.providers import MOCK_MRTD, MockQeProvider, QuoteFileProvider
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport
 from migtd.attest.verify import QuoteVerificationError, verify_quote
 from migtd.errors import AttestationError, ConfigError
 from migtd.eventlog import build_event_log, parse_event_log, replay_rtmrs, v1_event_log
+from migtd.mock.providers import MOCK_MRTD, MockQeProvider, QuoteFileProvider
+from migtd.mock.qe import MockQE
 from migtd.result import MigrationResult
 
 
@@ -42,7 +43,7 @@ def test_committed_pki_shape():
     assert root.not_valid_after_utc.year >= 2049 and root.not_valid_before_utc.year == 2024
     chain = x509.load_pem_x509_certificates((d / "policy_issuer_chain.pem").read_bytes())
     assert len(chain) == 3
-    for cert, issuer in zip(chain, chain[1:]):
+    for cert, issuer in itertools.pairwise(chain):
         cert.verify_directly_issued_by(issuer)
         assert cert.signature_hash_algorithm.name == "sha384"
     for issuer in chain[1:]:

@@ -13,11 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd.attest.collateral import PlatformCollateral
-from migtd.mock.pki import MockPki, pcs_body, qe_identity_document, tcb_info_document
-from migtd.mock.qe import MockQE
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdInfo, TdReport, TeeTcbInfo
 from migtd.attest.verify import QuoteVerificationError, verify_quote
+from migtd.mock.pki import MockPki, pcs_body, qe_identity_document, tcb_info_document
+from migtd.mock.qe import MockQE
 
 # Offsets in a v4 quote with 32 bytes of QE auth data (both the Azure and mock quotes).
 SIG_DATA = 636

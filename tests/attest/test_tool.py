@@ -100,12 +100,14 @@ def test_verify_missing_files_exit_1(azure, tmp_path, capsys):
 def test_mock_pki_command_end_to_end(tmp_path):
     """The installed entry point generates a PKI whose sample quote verifies."""
     out = tmp_path / "pki"
-    run = subprocess.run([_tool(), "mock-pki", "--out", str(out)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run([_tool(), "mock-pki", "--out", str(out)], check=False, capture_output=True, text=True,
+                         timeout=60)
     assert run.returncode == 0, run.stderr
     for name in ("root_ca.der", "collateral.json", "pck_chain.pem", "pck_key.pem", "attestation_key.pem",
                  "policy_issuer_chain.pem", "policy_signing_key.pem", "sample_quote.bin"):
         assert (out / name).is_file(), name
-    again = subprocess.run([_tool(), "mock-pki", "--out", str(out)], capture_output=True, text=True, timeout=60)
+    again = subprocess.run([_tool(), "mock-pki", "--out", str(out)], check=False, capture_output=True, text=True,
+                           timeout=60)
     assert again.returncode == 1 and "--force" in again.stderr
     assert main(["quote", "verify", str(out / "sample_quote.bin"), "--collateral", str(out / "collateral.json"),
                  "--root-ca", str(out / "root_ca.der")]) == 0

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from migtd.mock.providers import MockQeProvider
 from migtd.emu import hcl
 from migtd.emu.imds import b64url_encode
 from migtd.emu.vtpm import HCL_REPORT_INDEX, Vtpm
 from migtd.eventlog import build_event_log
+from migtd.mock.providers import MockQeProvider
 
 SWTPM_START_TIMEOUT = 10.0
 
@@ -200,7 +200,7 @@ class FakeImds:
 
 def _handler(state: FakeImds) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             request = ImdsRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
@@ -214,7 +214,7 @@ def _handler(state: FakeImds) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     return Handler

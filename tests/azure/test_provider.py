@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from migtd import paths
-from migtd import modes
+from migtd import modes, paths
 from migtd.attest.collateral import load_collateral
 from migtd.attest.quote import parse_quote
 from migtd.attest.tdreport import TdReport
@@ -108,7 +107,7 @@ def _migtd_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _run_migtd(env: dict[str, str], port: int) -> tuple[int, list[dict[str, Any]], str]:
     proc = subprocess.run([sys.executable, "-m", "migtd", "-m", "dst", "-t", str(port)], env=env,
-                          capture_output=True, text=True, timeout=60)
+                          check=False, capture_output=True, text=True, timeout=60)
     events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     return proc.returncode, events, proc.stdout + proc.stderr
 
@@ -127,7 +126,7 @@ def test_migtd_without_tpm2_pytss_exits_1_with_the_install_hint(tmp_path: Path, 
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('No module named tpm2_pytss (simulated)')\n")
     env = _migtd_env(tmp_path, PYTHONPATH=str(blocker.parent))
-    code, events, text = _run_migtd(env, port)
+    code, _, text = _run_migtd(env, port)
     assert code == MigrationResult.InvalidParameter, text
     assert "pip install 'migtd-py[azure]'" in text and "--mock-report" in text
     assert "Traceback" not in text
@@ -135,6 +134,6 @@ def test_migtd_without_tpm2_pytss_exits_1_with_the_install_hint(tmp_path: Path, 
 
 def test_migtd_with_a_bad_imds_url_exits_1(tmp_path: Path, port: int, provisioned_swtpm: Any) -> None:
     env = _migtd_env(tmp_path, TSS2_TCTI=provisioned_swtpm.tcti, MIGTD_IMDS_URL="file:///etc/passwd")
-    code, events, text = _run_migtd(env, port)
+    code, _, text = _run_migtd(env, port)
     assert code == MigrationResult.InvalidParameter, text
     assert "Invalid MIGTD_IMDS_URL value: file:///etc/passwd" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -191,9 +192,9 @@ async def test_rerun_while_running_stops_the_old_processes(fake_migtd: str, stor
 
 def test_entry_point_help_and_bad_flag() -> None:
     exe = Path(sys.executable).with_name("migtd-console")
-    ok = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    ok = subprocess.run([str(exe), "--help"], check=False, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "--both" in ok.stdout and "--replay" in ok.stdout
-    bad = subprocess.run([str(exe), "--dest-port", "seventy"], capture_output=True, text=True,
+    bad = subprocess.run([str(exe), "--dest-port", "seventy"], check=False, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "--dest-port" in bad.stderr and "Traceback" not in bad.stderr
@@ -245,7 +246,7 @@ async def test_leaving_the_app_any_way_ends_the_processes(fake_migtd: str, store
             except ProcessLookupError:
                 break
             assert time.monotonic() < deadline, f"pid {proc.pid} outlived the app"
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
 
 
 def test_main_exits_1_when_the_app_crashes(xdg, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -86,8 +86,8 @@ async def test_ssh_remote_migtd_missing(sshd: Sshd, store: HistoryStore) -> None
 async def test_ssh_auth_refused(sshd: Sshd, store: HistoryStore, tmp_path: Path) -> None:
     """A key the server does not know: BatchMode makes it fail at once, not prompt."""
     other = tmp_path / "other_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True,
-                   stdout=subprocess.DEVNULL, timeout=30)
+    await asyncio.to_thread(subprocess.run, ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
+                            check=True, stdout=subprocess.DEVNULL, timeout=30)
     alt = tmp_path / "ssh_config"
     alt.write_text(sshd.ssh_config.read_text().replace(str(sshd.root / "user_key"), str(other)))
     params = RunParams(roles=["destination"], attestation="skip-ra", dest_port=free_port(),
@@ -160,7 +160,7 @@ async def test_ssh_stop_interrupts_the_remote_migtd(sshd: Sshd, store: HistorySt
             break
         except OSError:
             assert time.monotonic() < deadline, "remote migtd still holds its port"
-            time.sleep(0.1)
+            await asyncio.sleep(0.1)
 
 
 async def test_ssh_stop_falls_back_to_hangup(sshd: Sshd) -> None:
@@ -215,8 +215,8 @@ async def test_live_policy_v2_rejection_shows_the_failing_rule(store: HistorySto
     tool = str(Path(sys.executable).with_name("migtd-tool"))
     for args in (["--out", "strict.json", "--chain-out", "chain.pem", "--forward-min-isvsvn", "2"],
                  ["--out", "plain.json", "--chain-out", "chain.pem"]):
-        done = subprocess.run([tool, "policy", "generate-v2", *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+        done = await asyncio.to_thread(subprocess.run, [tool, "policy", "generate-v2", *args], cwd=tmp_path,
+                                       check=False, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
     params = RunParams(roles=["destination", "source"], attestation="mock-report",
                        migtd=migtd_bin(), dest_port=free_port(), timeout=10, policy_version=2,

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from migtd.events import MskExchanged, PeerAttested, PolicyDecided
-from tui.model import (HISTORY_EVENTS, HISTORY_TAIL, MAX_LINE, RunModel, SideState, attestation_verdict,
-                       policy_verdict)
+from tui.model import HISTORY_EVENTS, HISTORY_TAIL, MAX_LINE, RunModel, SideState, attestation_verdict, policy_verdict
 from tui.record import RunRecord
 
 from .conftest import recorded_run, stream

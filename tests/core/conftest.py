@@ -57,7 +57,7 @@ def plain_identity():
     def make(eku=(CLIENT_AUTH, SERVER_AUTH)):
         key = ec.generate_private_key(ec.SECP384R1())
         name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "not-migtd")])
-        t = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+        t = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
         b = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
              .serial_number(2).not_valid_before(t).not_valid_after(t + datetime.timedelta(days=9)))
         if eku is not None:

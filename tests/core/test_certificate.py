@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import der, eventlog
 from migtd.attest.tdreport import TdReport
+from migtd.errors import FormatError, SecureSessionError
 from migtd.mock.providers import SKIP_RA_QUOTE_SIZE, SkipRaProvider
 from migtd.mock.report import mock_td_report
-from migtd.errors import FormatError, SecureSessionError
 from migtd.ratls import certificate as c
 from migtd.result import MigrationResult
 
@@ -127,7 +127,7 @@ def test_parses_a_canonical_certificate_from_python_cryptography(key) -> None:
     import datetime
 
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "peer")])
-    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
     built = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
              .serial_number(7).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
              .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)

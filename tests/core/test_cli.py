@@ -198,7 +198,7 @@ def test_policy_v2_needs_issuer_chain_not_root_ca(capsys, files) -> None:
 def test_file_rules(capsys, files, tmp_path, var, content, problem) -> None:
     bad = tmp_path / "bad.bin"
     bad.write_bytes(content)
-    code, out, err = run(capsys, [], dict(files, **{var: str(bad)}))
+    code, _, err = run(capsys, [], dict(files, **{var: str(bad)}))
     assert code == 1 and problem in err and "Failed to initialize file-based emulation" in err
 
 
@@ -282,7 +282,7 @@ def test_log_file_write_failure_keeps_the_run_and_its_exit_code(capsys, files) -
 def test_entry_points_exit_status(cmd: list[str]) -> None:
     if cmd == ["migtd"]:
         cmd = [str(Path(sys.executable).with_name("migtd"))]
-    done = subprocess.run(cmd + ["-m", "bogus"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(cmd + ["-m", "bogus"], check=False, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1 and done.stdout.startswith("Invalid role value: bogus")
     assert done.stderr == ""
 
@@ -290,11 +290,11 @@ def test_entry_points_exit_status(cmd: list[str]) -> None:
 def test_closed_stdout_and_stderr_never_give_a_traceback(files, tmp_path) -> None:
     """`migtd -h >&-` and `migtd 2>&-` (console launchers may close pipes early)."""
     shell = subprocess.run(["sh", "-c", '"$0" -m migtd -h >&- 2>"$1"; echo $?', sys.executable,
-                            str(tmp_path / "err.txt")], capture_output=True, text=True, timeout=30)
+                            str(tmp_path / "err.txt")], check=False, capture_output=True, text=True, timeout=30)
     assert shell.stdout.strip() == "0" and (tmp_path / "err.txt").read_text() == ""
     log = tmp_path / "tee.log"
     env = dict(os.environ, **files, MIGTD_LOG_FILE=str(log))
     shell = subprocess.run(["sh", "-c", '"$0" -m migtd -m dst -t 0 --timeout 0.3 2>&-; echo $?', sys.executable],
-                           capture_output=True, text=True, timeout=30, env=env)
+                           check=False, capture_output=True, text=True, timeout=30, env=env)
     assert shell.stdout.strip() == "5"
     assert "no source connected" in log.read_text().splitlines()[-1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import struct
 import time
+from pathlib import Path
 
 import pytest
 
@@ -170,8 +171,8 @@ def test_policy_v2_pre_session_bytes_match_the_transcript(procs, v2_env, listene
     src = procs.start(["-m", "src", "-t", str(port), "--timeout", "3"], v2_env)
     conn, _ = server.accept()
     peer = fake_peer(conn)
-    policy = open(v2_env["MIGTD_POLICY_FILE"], "rb").read()
-    chain = open(v2_env["MIGTD_POLICY_ISSUER_CHAIN_FILE"], "rb").read()
+    policy = Path(v2_env["MIGTD_POLICY_FILE"]).read_bytes()
+    chain = Path(v2_env["MIGTD_POLICY_ISSUER_CHAIN_FILE"]).read_bytes()
     blob = struct.pack("<I", len(policy)) + policy + struct.pack("<I", len(chain)) + chain
     assert [peer.recv_frame(), peer.recv_frame()] == [bytes.fromhex("FF00000008000000"),
                                                       bytes.fromhex("4D47544400010001")]

@@ -98,7 +98,7 @@ def test_log_file_naming_a_default_input_of_the_mode_is_refused(procs, env, tmp_
 def test_a_log_file_that_is_no_input_is_written(capsys, env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "run.log"
     log.write_text("old content\n")
-    code, _, events = run(capsys, [], dict(env, MIGTD_LOG_FILE=str(log)))
+    code, _, _ = run(capsys, [], dict(env, MIGTD_LOG_FILE=str(log)))
     assert code == 5  # nobody connected within 0.3 s
     lines = log.read_text().splitlines()
     assert "old content" not in lines and json.loads(lines[-1])["event"] == "exit"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import re
@@ -12,8 +13,20 @@ from pathlib import Path
 import pytest
 
 from migtd import events
-from migtd.events import (EVENTS, Event, EventDecodeError, EventLog, EventSchemaError, Exited, Log, PeerAttested,
-                          PolicyDecided, TlsEstablished, decode_line, schema_of)
+from migtd.events import (
+    EVENTS,
+    Event,
+    EventDecodeError,
+    EventLog,
+    EventSchemaError,
+    Exited,
+    Log,
+    PeerAttested,
+    PolicyDecided,
+    TlsEstablished,
+    decode_line,
+    schema_of,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
@@ -43,7 +56,7 @@ def documented() -> dict[str, tuple[str, dict[str, tuple[str, bool]]]]:
 def declared() -> dict[str, tuple[str, dict[str, tuple[str, bool]]]]:
     out = {}
     for name, cls in EVENTS.items():
-        annotations = cls.__dict__["__annotations__"]
+        annotations = inspect.get_annotations(cls)
         fields = {field: (DOC_TYPES[str(annotations[field]).removesuffix(" | None")], required)
                   for field, _, required in schema_of(cls)}
         out[name] = (cls.__name__, fields)
@@ -60,7 +73,7 @@ def test_docs_and_classes_agree_event_by_event_and_field_by_field() -> None:
 
 def test_envelope_table_matches_the_codec() -> None:
     table = DOC.read_text(encoding="utf-8").split("## One schema")[0]
-    keys = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    keys = re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE)
     assert tuple(keys) == events.ENVELOPE
     line = events.encode_record(TlsEstablished(version="TLSv1.3", cipher="X"), msg="m", level="info",
                                 role="source", request_id=7, ts=1.25)
@@ -150,16 +163,16 @@ def test_emit_event_writes_the_typed_record_and_text_mode_the_upstream_line() ->
 
 
 @pytest.mark.parametrize("line, reason", [
-    ('{"ts":1,"level":"info","role":"s","request_id":1,"event":"exit","msg":"m","code":"five","result":"X",'
-     '"reason":""}', "exit: field 'code' must be an integer, not a string"),
+    (('{"ts":1,"level":"info","role":"s","request_id":1,"event":"exit","msg":"m","code":"five","result":"X",'
+      '"reason":""}'), "exit: field 'code' must be an integer, not a string"),
     ('{"ts":1,"level":"info","role":"s","request_id":1,"event":"exit","msg":"m","result":"X","reason":""}',
      "exit: field 'code' is missing"),
     ('{"ts":"soon","level":"info","role":"s","request_id":1,"event":"log","msg":"m"}', "'ts' must be a finite"),
     ('{"ts":NaN,"level":"info","role":"s","request_id":1,"event":"log","msg":"m"}', "'ts' must be a finite"),
     ('{"ts":1,"level":"LOUD","role":"s","request_id":1,"event":"log","msg":"m"}', "'level' must be one of"),
-    ('{"ts":1,"level":"info","role":"s","request_id":1,"event":"peer_attested","msg":"m","verified":true,'
-     '"tcb_status":"","advisories":{"a":1},"fmspc":"","mrtd":"","rtmrs":[],"tee_tcb_svn":"","quote_bytes":1,'
-     '"bypassed":[]}', "field 'advisories' must be a list of strings, not an object"),
+    (('{"ts":1,"level":"info","role":"s","request_id":1,"event":"peer_attested","msg":"m","verified":true,'
+      '"tcb_status":"","advisories":{"a":1},"fmspc":"","mrtd":"","rtmrs":[],"tee_tcb_svn":"","quote_bytes":1,'
+      '"bypassed":[]}'), "field 'advisories' must be a list of strings, not an object"),
     ('{"ts":1,"level":"info","role":"s","request_id":1,"event":["x"],"msg":"m"}', "'event' must be a string"),
 ])
 def test_decoder_refuses_records_that_do_not_fit(line: str, reason: str) -> None:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from migtd import eventlog
 from migtd.emu.requests import RequestError, migration_queue, parse_request
 from migtd.errors import MigtdError
-from migtd.ratls import certificate as c
 from migtd.protocol.msk import ExchangeInformation
+from migtd.ratls import certificate as c
 from migtd.ratls.evidence import evidence_from_certificate
 from migtd.verdict import SessionFacts
 from migtd.verifiers.skip_ra import SkipRaVerifier

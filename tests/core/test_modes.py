@@ -122,8 +122,8 @@ def test_every_front_end_offers_every_mode_by_its_registry_name() -> None:
     from tui.params import build_parser
 
     console_help = build_parser().format_help()
-    script_help = subprocess.run(["bash", str(ROOT / "migtdemu.sh"), "--help"], capture_output=True, text=True,
-                                 timeout=30).stdout
+    script_help = subprocess.run(["bash", str(ROOT / "migtdemu.sh"), "--help"], check=True, capture_output=True,
+                                 text=True, timeout=30).stdout
     for mode in modes.MODES:
         if mode.key == mode.name:
             assert mode.name in USAGE

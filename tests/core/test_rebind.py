@@ -19,21 +19,20 @@ import hashlib
 import io
 import threading
 
-from migtd import eventlog
+from migtd import eventlog, modes
 from migtd.emu import rebind
 from migtd.emu.requests import rebinding_queue
 from migtd.emu.tdcs import SERVTD_ATTR, FieldStore
 from migtd.emu.vmm import EmulatedVmm
 from migtd.events import EventLog
-from migtd.ratls import certificate as c
-from migtd import modes
 from migtd.mock.providers import SkipRaProvider
+from migtd.ratls import certificate as c
 from migtd.ratls.evidence import evidence_from_certificate
-from migtd.verdict import SessionFacts
-from migtd.verifiers.skip_ra import SkipRaRebindVerifier
 from migtd.result import MigrationResult
 from migtd.session import Migration, SessionConfig
 from migtd.transport import connect
+from migtd.verdict import SessionFacts
+from migtd.verifiers.skip_ra import SkipRaRebindVerifier
 
 UUID = (1, 2, 3, 4)
 BH = 0x1234

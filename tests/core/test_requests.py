@@ -15,7 +15,13 @@ import pytest
 
 from migtd.emu import ghci
 from migtd.emu.requests import (
-    MigrationInfo, Operation, Request, RequestError, migration_queue, parse_request, rebinding_queue,
+    MigrationInfo,
+    Operation,
+    Request,
+    RequestError,
+    migration_queue,
+    parse_request,
+    rebinding_queue,
 )
 from migtd.emu.vmm import EmulatedVmm, enable_log_area, log_area_response
 from migtd.errors import MigtdError

@@ -15,10 +15,10 @@ from migtd import modes
 from migtd.emu.quote_retry import FailureInjector, backoff_delays, quote_with_retry
 from migtd.errors import AttestationError, ConfigError, SecureSessionError
 from migtd.events import EventLog
-from migtd.ratls import certificate as c
-from migtd.ratls.tls import TlsEngine
 from migtd.mock.providers import SkipRaProvider
+from migtd.ratls import certificate as c
 from migtd.ratls.evidence import evidence_from_certificate
+from migtd.ratls.tls import TlsEngine
 from migtd.verdict import SessionFacts, Verdict
 from migtd.verifiers.skip_ra import SkipRaVerifier
 

@@ -132,8 +132,7 @@ def build_v2_policy(*, svn: int = 1, policy: list[Any] | None = None, forward: l
     """
     from migtd.attest import suppl as rpt
     from migtd.policy import jsontext
-    from migtd.policy.generate_v2 import (Signer, Signers, measurements_for, mock_facts, policy_data,
-                                          servtd_collateral)
+    from migtd.policy.generate_v2 import Signer, Signers, measurements_for, mock_facts, policy_data, servtd_collateral
     from migtd.policy.sign import sign_document
 
     mock = paths.mock_dir()

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
+from migtd.errors import ConfigError
 from migtd.fleet.collect import CollectOptions, collect_fleet, parse_age
 from migtd.fleet.evidence import load_evidence
 from migtd.fleet.hosts import load_fleet
 from migtd.fleet.inventory import load_inventory
 from migtd.fleet.state import STATE_FILE, FleetState
-from migtd.errors import ConfigError
 from migtd.tool.main import main
 
 TOOL = str(Path(sys.executable).parent / "migtd-tool")

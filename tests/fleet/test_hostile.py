@@ -126,9 +126,10 @@ def test_matrix_survives_damaged_files_and_names_them(synthetic_fleet: Synthetic
 INVENTORIES: dict[str, tuple[str | bytes, str]] = {
     "deep.json": ("{\"a\": " * 200 + "1" + "}" * 200, "nested deeper than 128"),
     "deep.yml": ("a: " + "[" * 20000 + "]" * 20000 + "\n", "YAML nested too deeply"),
-    "bomb.yml": ("all:\n  vars:\n    a: &a [x, x, x, x, x, x, x, x, x, x]\n    b: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
-                 "    c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n    d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
-                 "    e: [*d, *d, *d, *d, *d, *d, *d, *d]\n  hosts:\n    h1:\n  children:\n    x: *a\n",
+    "bomb.yml": (("all:\n  vars:\n    a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                  "    b: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+                  "    c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n    d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+                  "    e: [*d, *d, *d, *d, *d, *d, *d, *d]\n  hosts:\n    h1:\n  children:\n    x: *a\n"),
                  "group 'x' is not a mapping"),
     "types.yml": ("hosts: 5\n", "group 'hosts' is not a mapping"),
     "list_hosts.yml": ("all:\n  hosts: [a, b]\n", "hosts is not a mapping of host names"),

@@ -13,7 +13,6 @@ class collapsing is checked against evaluating every host pair on its own.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

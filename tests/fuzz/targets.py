@@ -206,8 +206,8 @@ def seeds() -> dict[str, list[bytes]]:
     from migtd.emu.imds import b64url_encode
     from migtd.emu.requests import migration_queue, rebinding_queue
     from migtd.policy.v2 import build_peer_data
-    from migtd.ratls.certificate import build_certificate, build_rebind_certificate
     from migtd.protocol.msk import ExchangeInformation
+    from migtd.ratls.certificate import build_certificate, build_rebind_certificate
 
     v1 = paths.default_policy().read_bytes()
     root = paths.mock_root_ca().read_bytes()

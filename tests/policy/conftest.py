@@ -45,7 +45,7 @@ def make_chain(depth: int = 3, *, intermediate_ca: bool = True, leaf_cn: str = "
     Returns (leaf private key PKCS#8 PEM, chain PEM leaf-first, certificates).
     Passing ``root_key``/``root_cert`` builds another leaf under the same root.
     """
-    now = _dt.datetime(2025, 1, 1, tzinfo=_dt.timezone.utc)
+    now = _dt.datetime(2025, 1, 1, tzinfo=_dt.UTC)
 
     def cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey,
              ca: bool | None) -> x509.Certificate:

@@ -78,8 +78,8 @@ def test_b_direction_rules(az_report: bytes) -> None:
 def test_a_mock_pki_quotes() -> None:
     """Two mock-QE quotes (different REPORTDATA) verified against config/mock, then the policy."""
     from migtd.attest.collateral import load_collateral
-    from migtd.mock.providers import MockQeProvider
     from migtd.attest.verify import verify_quote
+    from migtd.mock.providers import MockQeProvider
 
     root = paths.mock_root_ca().read_bytes()
     log = v1_event_log(POLICY, root)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from migtd.attest import suppl as rpt
 from migtd.policy import PolicyError, evaluate_v1, load_v1
 from migtd.policy.generate import dump, policy_from_report
-from migtd.policy.v1 import QE_FIELDS, TCB_INFO_FIELDS, TDINFO_FIELDS, TDX_MODULE_FIELDS, TD_ATTRIBUTES_MASK, XFAM_MASK
+from migtd.policy.v1 import QE_FIELDS, TCB_INFO_FIELDS, TD_ATTRIBUTES_MASK, TDINFO_FIELDS, TDX_MODULE_FIELDS, XFAM_MASK
 from migtd.policy.v1_events import NamedEvent
 from migtd.policy.v2 import EvaluationInfo, evaluate_block, verify_signed_policy
 from migtd.policy.v2.document import parse_entries

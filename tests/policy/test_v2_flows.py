@@ -15,6 +15,7 @@ from cryptography import x509
 
 from migtd.attest import suppl as rpt
 from migtd.eventlog import v2_event_log
+from migtd.policy.errors import PolicyError
 from migtd.policy.v2 import (
     authenticate_migration_dest,
     authenticate_migration_source,
@@ -25,7 +26,6 @@ from migtd.policy.v2 import (
     parse_peer_data,
     verify_signed_policy,
 )
-from migtd.policy.errors import PolicyError
 from migtd.result import MigrationResult
 
 RULES = [
@@ -143,8 +143,8 @@ def test_bad_peer_inputs_never_raise(make_side) -> None:  # type: ignore[no-unty
     for kw, kind in (({"peer_policy": b"{"}, "InvalidPolicy"), ({"peer_event_log": b"x"}, "InvalidEventLog"),
                      ({"peer_chain": b"junk"}, "SignatureVerificationFailed"),
                      ({"peer_report": b"\0" * 100}, "InvalidParameter")):
-        args = dict(local_report=a.report, peer_report=a.report, peer_event_log=a.log, peer_policy=a.policy,
-                    peer_chain=a.chain, tolerate_rtmr_mismatch=True)
+        args = {"local_report": a.report, "peer_report": a.report, "peer_event_log": a.log, "peer_policy": a.policy,
+                "peer_chain": a.chain, "tolerate_rtmr_mismatch": True}
         args.update(kw)
         assert authenticate_migration_dest(a.verified, **args).kind == kind
 

@@ -256,8 +256,8 @@ def test_v2_47_e_str() -> None:
 
 # --------------------------------------------------------------------------- §3.8 blocks (V2-40 … V2-56)
 
-GLOBAL_OK = dict(tcb_date="2025-09-01T00:00:00Z", tcb_status="UpToDate", tcb_evaluation_number=15,
-                 fmspc=bytes.fromhex("10C06F000000"))
+GLOBAL_OK = {"tcb_date": "2025-09-01T00:00:00Z", "tcb_status": "UpToDate", "tcb_evaluation_number": 15,
+             "fmspc": bytes.fromhex("10C06F000000")}
 
 
 @pytest.mark.parametrize("case,changes,expected", [
@@ -291,8 +291,8 @@ def test_v2_49_54_mandatory_deny(case: str, value: EvaluationInfo, skip_global: 
     assert kind_of(evaluate_block, None, value, EvaluationInfo(), skip_global) == expected
 
 
-AZURE_VALUE = dict(tcb_date="2024-01-01T00:00:00Z", tcb_status="UpToDate", fmspc=bytes.fromhex("90C06F000000"),
-                   migtd_tcb_date="2026-05-01T00:00:00Z", migtd_tcb_status="UpToDate", migtd_isvsvn=1)
+AZURE_VALUE = {"tcb_date": "2024-01-01T00:00:00Z", "tcb_status": "UpToDate", "fmspc": bytes.fromhex("90C06F000000"),
+               "migtd_tcb_date": "2026-05-01T00:00:00Z", "migtd_tcb_status": "UpToDate", "migtd_isvsvn": 1}
 
 
 @pytest.mark.parametrize("changes,skip_global,expected", [

@@ -18,10 +18,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd import eventlog, paths
-from migtd.mock.providers import MockQeProvider
 from migtd.emu import rebind
 from migtd.emu.tdcs import FieldStore
 from migtd.errors import MigtdError, SecureSessionError
+from migtd.mock.providers import MockQeProvider
 from migtd.policy import generate_v2 as g
 from migtd.policy.errors import PolicyError
 from migtd.ratls.certificate import build_rebind_certificate, parse_certificate, public_point

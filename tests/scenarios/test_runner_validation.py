@@ -19,7 +19,7 @@ SCRIPT = ROOT / "migtdemu.sh"
 
 def run(args: list[str], cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "MIGTD_COLLATERAL_FILE"}
-    return subprocess.run(["bash", str(SCRIPT), *args], cwd=cwd, capture_output=True,
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=cwd, check=False, capture_output=True,
                           text=True, timeout=timeout, env=env)
 
 

@@ -39,8 +39,8 @@ RFC4231 = [
     (bytes([0xAA] * 131), b"Test Using Larger Than Block-Size Key - Hash Key First",
      "4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c60c2ef6ab4030fe8296248df163f44952"),
     (bytes([0xAA] * 131),
-     b"This is a test using a larger than block-size key and a larger than block-size data. "
-     b"The key needs to be hashed before being used by the HMAC algorithm.",
+     (b"This is a test using a larger than block-size key and a larger than block-size data. "
+      b"The key needs to be hashed before being used by the HMAC algorithm."),
      "6617178e941f020d351e2f254e8fd32c602420feb0b8fb9adccebb82461e99c5a678cc31e799176d3860e6110c46523e"),
 ]
 

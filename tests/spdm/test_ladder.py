@@ -70,10 +70,10 @@ def test_skip_ra_ladder_bytes_transcript_and_signatures() -> None:
     assert req_info.peer.key == rsp_info.key and rsp_info.peer.key == req_info.key
     assert (rsp_info.peer.min_version, rsp_info.peer.max_version) == (0, 3)
     assert (req_info.peer.min_version, req_info.peer.max_version) == (1, 2)
-    exchanged = [e for e in run.req_events if isinstance(e, ev.MigrationInfoExchanged)][0]
+    exchanged = next(e for e in run.req_events if isinstance(e, ev.MigrationInfoExchanged))
     assert req_info.key.hex() not in repr(exchanged)
     # skip-RA: 822 zero bytes of quote each way, nothing verified (the null attestation saw both)
-    assert isinstance(req.failure, type(None)) and len(plain[10]) == 879 + 822
+    assert req.failure is None and len(plain[10]) == 879 + 822
 
 
 def test_quote_attestation_chunked_both_ways_with_transcript_binding() -> None:
@@ -88,9 +88,9 @@ def test_quote_attestation_chunked_both_ways_with_transcript_binding() -> None:
     assert codes.count(Code.CHUNK_SEND) == 2 and codes.count(Code.CHUNK_SEND_ACK) == 1
     assert codes.count(Code.CHUNK_GET) == 2 and codes.count(Code.CHUNK_RESPONSE) == 2
     assert codes.count(Code.ERROR) == 1                               # the bare LargeResponse
-    got = [e for e in run.req_events if isinstance(e, ev.EvidenceExchanged)][0]
+    got = next(e for e in run.req_events if isinstance(e, ev.EvidenceExchanged))
     assert got == ev.EvidenceExchanged(879 + 5006 + 177, 83 + 5006 + 177, 2, 2)
-    got = [e for e in run.rsp_events if isinstance(e, ev.EvidenceExchanged)][0]
+    got = next(e for e in run.rsp_events if isinstance(e, ev.EvidenceExchanged))
     assert got == ev.EvidenceExchanged(83 + 5006 + 177, 879 + 5006 + 177, 2, 2)
     # REPORTDATA = H("MigTDReq"/"MigTDRsp" ‖ TH1) ‖ 0^16, checked by each verifier and here again
     (seen_by_rsp,), (seen_by_req,) = rsp_att.seen, req_att.seen

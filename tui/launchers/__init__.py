@@ -6,7 +6,7 @@ so the run controller and the screens never know where a process runs.
 
 from __future__ import annotations
 
-from tui.launchers.base import LaunchError, Launcher, LinesSink
+from tui.launchers.base import Launcher, LaunchError, LinesSink
 from tui.launchers.local import LocalLauncher
 from tui.launchers.ssh import SshLauncher, ssh_argv
 from tui.params import RunParams

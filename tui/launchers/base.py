@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 #: Receives the output lines of one read (stdout or stderr, without line endings):
 #: one call per chunk, so a flood costs one model update per chunk, not per line.
@@ -109,7 +109,7 @@ class Launcher:
         self._signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), STOP_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._signal(signal.SIGKILL)
             await proc.wait()
 

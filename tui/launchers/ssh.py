@@ -66,6 +66,6 @@ class SshLauncher(Launcher):
             try:
                 await asyncio.wait_for(proc.wait(), INTERRUPT_GRACE)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         await super().stop()

@@ -10,9 +10,10 @@ with the reason; it can be deleted like any other.
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -46,7 +47,7 @@ class HistoryScreen(Screen[None]):
             self.run_id = run_id
             self.fmt = fmt
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open (replay)", priority=True),
         Binding("d", "delete", "Delete"),
         Binding("j", "export('json')", "Export JSON"),

@@ -6,9 +6,11 @@ It dismisses with the values typed (a tuple, one per field) on Enter, or
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
@@ -17,7 +19,7 @@ from textual.widgets import Input, Label
 class PathPrompt(ModalScreen[tuple[str, ...] | None]):
     """``fields`` are ``(label, initial value)``; the first must not be empty."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, fields: list[tuple[str, str]]) -> None:
         super().__init__()

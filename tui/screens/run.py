@@ -12,9 +12,11 @@ sets.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -29,7 +31,7 @@ from tui.widgets.panes import AttestationPane, PolicyPane, ResultBar, RunHeader,
 class RunScreen(Screen[None]):
     """Header, per-side timeline/attestation/policy/log, result bar."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "app.rerun", "Re-run"),
         Binding("x", "app.stop", "Stop"),
         Binding("s", "app.save_report", "Save report"),

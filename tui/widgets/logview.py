@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -220,5 +220,6 @@ class _Lines(Sequence[LogLine]):
     def __len__(self) -> int:
         return len(self._pairs)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def,override]
+    # ints only (Sequence also takes a slice): the deque underneath cannot slice, and the renderer never asks
+    def __getitem__(self, index: int) -> LogLine:  # type: ignore[override]
         return self._pairs[index][1]

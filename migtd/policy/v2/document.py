@@ -9,8 +9,8 @@ the JSON path.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from migtd.policy import jsontext
@@ -68,9 +68,9 @@ def obj(value: Any, path: str, required: tuple[str, ...] = ()) -> dict[str, Any]
     """An object with its required members and no duplicated member names."""
     if not isinstance(value, dict):
         raise _bad(path, "must be an object")
-    dups = getattr(value, "duplicates", frozenset())
+    dups: frozenset[str] = getattr(value, "duplicates", frozenset())
     if dups:
-        raise _bad(path, f'duplicate member "{sorted(dups)[0]}"')
+        raise _bad(path, f'duplicate member "{min(dups)}"')
     for key in required:
         if key not in value:
             raise _bad(path, f'missing "{key}"')

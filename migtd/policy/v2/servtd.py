@@ -129,11 +129,13 @@ def parse_td_identity(value: Any, path: str = "tdIdentity") -> TdIdentity:
             tcb = obj(lo["tcb"], f"{w}.tcb", ("isvsvn",))
             levels.append(TcbLevel(member(tcb, f"{w}.tcb", "isvsvn", u_int, U16_MAX),
                                    member(lo, w, "tcbDate", string), member(lo, w, "tcbStatus", string)))
-        return TdIdentity(
-            *_header(o, path), member(o, path, "tcbEvaluationNumber", u_int),
-            *(member(o, path, k, string) for k in ("xfam", "attributes", "mrConfigId", "mrOwner",
-                                                   "mrOwnerConfig", "mrsigner")),
-            member(o, path, "isvProdId", u_int, U16_MAX), tuple(levels))
+        header = _header(o, path)  # then the members in field order: the first bad one is the one named
+        evaluation_number = member(o, path, "tcbEvaluationNumber", u_int)
+        xfam, attributes, mr_config_id, mr_owner, mr_owner_config, mrsigner = (
+            member(o, path, k, string) for k in ("xfam", "attributes", "mrConfigId", "mrOwner",
+                                                 "mrOwnerConfig", "mrsigner"))
+        return TdIdentity(*header, evaluation_number, xfam, attributes, mr_config_id, mr_owner, mr_owner_config,
+                          mrsigner, member(o, path, "isvProdId", u_int, U16_MAX), tuple(levels))
     return _inner(K.InvalidServtdIdentity, parse)
 
 
@@ -148,8 +150,8 @@ def parse_tcb_mapping(value: Any, path: str = "tdTcbMapping") -> TdTcbMapping:
             mw = f"{w}.tdMeasurements"
             tm = obj(mo["tdMeasurements"], mw, ("mrtd", "rtmr0", "rtmr1"))
             opt = {k: (member(tm, mw, k, string) if tm.get(k) is not None else None) for k in ("rtmr2", "rtmr3")}
-            meas = Measurements(*(member(tm, mw, k, string) for k in ("mrtd", "rtmr0", "rtmr1")),
-                                opt["rtmr2"], opt["rtmr3"])
+            mrtd, rtmr0, rtmr1 = (member(tm, mw, k, string) for k in ("mrtd", "rtmr0", "rtmr1"))
+            meas = Measurements(mrtd, rtmr0, rtmr1, opt["rtmr2"], opt["rtmr3"])
             maps.append(SvnMapping(meas, member(mo, w, "isvsvn", u_int, U16_MAX)))
         return TdTcbMapping(
             *_header(o, path), member(o, path, "mrSigner", string),
