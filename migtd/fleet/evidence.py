@@ -168,7 +168,7 @@ class Evidence:
             attestation=f.string("attestation", limit=64), quote_source=f.string("quote_source", limit=64),
             report_data=report_data, quote=f.blob("quote", MAX_QUOTE), event_log=f.blob("event_log", MAX_EVENT_LOG),
             policy_version=policy_version, policy=f.digest("policy"),
-            root_ca=f.digest("root_ca", optional=True), issuer_chain=f.digest("issuer_chain", optional=True),
+            root_ca=f.optional_digest("root_ca"), issuer_chain=f.optional_digest("issuer_chain"),
         )
 
     @property
@@ -246,10 +246,14 @@ class _Fields:
             raise EvidenceError(f"{self.what}: {self.prefix}{key} does not match its sha256 (damaged or edited)")
         return data
 
-    def digest(self, key: str, *, optional: bool = False) -> FileDigest | None:
+    def digest(self, key: str) -> FileDigest:
+        return self._digest(self._get(key), key)
+
+    def optional_digest(self, key: str) -> FileDigest | None:
         value = self._get(key)
-        if value is None and optional:
-            return None
+        return None if value is None else self._digest(value, key)
+
+    def _digest(self, value: Any, key: str) -> FileDigest:
         f = _Fields(value, self.what, f"{self.prefix}{key}.")
         sha = f.hex("sha384", limit=96)
         if len(sha) != 48:

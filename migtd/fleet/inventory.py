@@ -239,7 +239,7 @@ def expand_pattern(pattern: str, source: str = "inventory") -> list[str]:
     if not 1 <= count <= MAX_RANGE:
         raise InventoryError(f"{source}: host range {m.group(0)[:40]!r} expands to {count} hosts "
                              f"(1 to {MAX_RANGE} allowed)")
-    values = [chr(i) if width < 0 else str(i).zfill(width) for i in range(lo, hi + 1, step)]
+    values = [chr(i) if width < 0 else str(i).zfill(width) for i in range(lo, hi + 1, step or 1)]  # count >= 1 says step is set
     out: list[str] = []
     for v in values:
         out.extend(expand_pattern(head + v + tail, source))
@@ -346,9 +346,10 @@ def _plain(items: Any, source: str) -> Inventory:
         if isinstance(item, str):
             name, variables, groups = item, {}, []
         elif isinstance(item, dict):
-            name = item.get("name")
-            if not isinstance(name, str):
+            given = item.get("name")
+            if not isinstance(given, str):
                 raise InventoryError(f"inventory {source}: {where} has no name (a string)")
+            name = given
             raw_vars = item.get("vars") or {}
             if not isinstance(raw_vars, dict):
                 raise InventoryError(f"inventory {source}: {where}.vars is not a mapping")

@@ -361,7 +361,7 @@ class Matrix:
     classes: list[HostClass]
     hosts: list[HostRow]
     outcomes: list[PairOutcome]
-    cells_index: array  # type: ignore[type-arg]  # row-major P×P indices into ``outcomes``
+    cells_index: array  # row-major P×P indices into ``outcomes``
     evaluator: Evaluator = field(repr=False)
     states: list[_ClassState] = field(repr=False)
     verified_quotes: int = 0
