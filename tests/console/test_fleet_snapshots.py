@@ -17,7 +17,7 @@ from tui import fleet
 from tui.app import ConsoleApp
 from tui.history import HistoryStore
 from tui.params import RunParams
-from tui.screens.fleet import FleetScreen
+from tui.screens.fleet import FleetScreen, PairScreen
 
 from .conftest import until
 from .fleet_fixture import write_fleet
@@ -43,12 +43,29 @@ async def _loaded(pilot: Any) -> None:
     await pilot.pause(0.2)
 
 
+async def _on_base_to_ood(pilot: Any) -> None:
+    """Move the cursor four cells right and wait until the screen has taken it (base → ood), not a fixed pause.
+
+    On a loaded CI machine the key presses and the CellHighlighted message that
+    redraws the side pane may land after a short pause, so the snapshot waits for
+    the selected cell itself.
+    """
+    screen = pilot.app.screen
+    await pilot.press("right", "right", "right", "right")
+
+    def settled() -> bool:
+        cell = screen.selected()
+        return cell is not None and cell.source_hosts[:1] == ("base1",) and cell.destination_hosts[:1] == ("ood1",)
+
+    await until(pilot, settled, 30)
+    await pilot.pause(0.2)
+
+
 def test_fleet_screen(snap_compare, files: dict[str, Path], store: HistoryStore) -> None:  # type: ignore[no-untyped-def]
     """The grid with counts and the grouping line; the cursor on base → ood (refused by the source)."""
     async def run_before(pilot: Any) -> None:
         await _loaded(pilot)
-        await pilot.press("right", "right", "right", "right")
-        await pilot.pause(0.1)
+        await _on_base_to_ood(pilot)
 
     assert snap_compare(app_for(files, store), run_before=run_before, terminal_size=SIZE)
 
@@ -68,7 +85,9 @@ def test_fleet_pair(snap_compare, files: dict[str, Path], store: HistoryStore) -
     """A cell opened: both sides' rule tables, failures first."""
     async def run_before(pilot: Any) -> None:
         await _loaded(pilot)
-        await pilot.press("right", "right", "right", "right", "enter")
+        await _on_base_to_ood(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, PairScreen), 30)
         await pilot.pause(0.3)
 
     assert snap_compare(app_for(files, store), run_before=run_before, terminal_size=SIZE)
