@@ -10,6 +10,7 @@ the run ends, and on a second ``g`` refresh only the hosts that failed.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,14 +37,24 @@ TOOL = str(Path(sys.executable).with_name("migtd-tool"))
 CLOSED_PORT = 1
 
 
-def add_host(sshd: Sshd, alias: str, *, port: int | None = None) -> None:
-    """Another ``Host`` entry reaching the sshd (or ``port`` on loopback)."""
+def add_host(sshd: Sshd, alias: str, *, port: int | None = None, key: Path | None = None) -> None:
+    """Another ``Host`` entry reaching the sshd (or ``port`` on loopback; with ``key`` instead of the known one)."""
     text = sshd.ssh_config.read_text()
     first = text.split("\n\n")[0] if "\n\n" in text else text
     entry = first.replace(f"Host {sshd.host}", f"Host {alias}", 1)
     if port is not None:
         entry = entry.replace(f"Port {sshd.port}", f"Port {port}", 1)
+    if key is not None:
+        entry = entry.replace(f"IdentityFile {sshd.root / 'user_key'}", f"IdentityFile {key}", 1)
     sshd.ssh_config.write_text(text.rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n")
+
+
+def stranger_key(folder: Path) -> Path:
+    """A key the sshd does not know (an auth-refused host)."""
+    path = folder / "stranger_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True,
+                   stdout=subprocess.DEVNULL, timeout=30)
+    return path
 
 
 def remove_host(sshd: Sshd, alias: str) -> None:
@@ -90,7 +101,8 @@ async def test_collect_key_names_every_host_state_and_reloads_the_matrix(
     for alias in ("good1", "good2", "notool"):
         add_host(sshd, alias)
     add_host(sshd, "down", port=free_port())
-    inventory = write_inventory(tmp_path / "hosts.ini")
+    add_host(sshd, "stranger", key=stranger_key(tmp_path))
+    inventory = write_inventory(tmp_path / "hosts.ini", "stranger")
     folder = tmp_path / "fleet"
     app = collect_app(sshd, store, inventory, folder)
     async with app.run_test(size=SIZE) as pilot:
@@ -100,25 +112,26 @@ async def test_collect_key_names_every_host_state_and_reloads_the_matrix(
         screen = await collect(pilot, app)
         table = screen.query_one(CollectTable)
         assert table.states() == {"good1": "collected", "good2": "collected", "notool": "migtd-tool missing",
-                                  "down": "unreachable"}
+                                  "down": "unreachable", "stranger": "auth refused"}
         errors = {str(k.value): table.get_cell(k, "error").plain for k in table.rows}
         assert errors["good1"] == errors["good2"] == ""
         assert "/nonexistent/bin/migtd-tool not found on the host" in errors["notool"]
         assert "Connection refused" in errors["down"]
-        assert "4 hosts: 2 collected, 0 fresh (skipped), 2 failed" in screen.status
-        assert plain(screen.query_one("#collect-count", Static)).strip() == "4/4 collected or failed"
+        assert "Permission denied" in errors["stranger"]
+        assert "5 hosts: 2 collected, 0 fresh (skipped), 3 failed" in screen.status
+        assert plain(screen.query_one("#collect-count", Static)).strip() == "5/5 collected or failed"
         assert screen.query_one(ProgressBar).percentage == 1.0
         # the collector wrote the evidence and the state file; the matrix behind was reloaded from them
         assert (folder / "good1.evidence.json").is_file() and (folder / "good2.evidence.json").is_file()
         state = FleetState.load(folder / STATE_FILE)
         assert {n: h.error_kind for n, h in state.hosts.items()} == {
-            "good1": "", "good2": "", "notool": "tool_missing", "down": "unreachable"}
+            "good1": "", "good2": "", "notool": "tool_missing", "down": "unreachable", "stranger": "auth_refused"}
         fs = fleet_screen(app)
         assert fs.loaded is not None
         m = fs.loaded.matrix
-        assert sorted(h.name for h in m.hosts) == ["down", "good1", "good2", "notool"]
-        assert {h.name for h in m.hosts if h.problem_kind} == {"down", "notool"}
-        assert "4 hosts in" in fs.status
+        assert sorted(h.name for h in m.hosts) == ["down", "good1", "good2", "notool", "stranger"]
+        assert {h.name for h in m.hosts if h.problem_kind} == {"down", "notool", "stranger"}
+        assert "5 hosts in" in fs.status
         # escape goes back to the reloaded matrix
         await pilot.press("escape")
         assert app.screen is fs
@@ -130,10 +143,10 @@ async def test_collect_key_names_every_host_state_and_reloads_the_matrix(
         screen = await collect(pilot, app)
         assert screen.query_one(CollectTable).states() == {
             "good1": "fresh (skipped)", "good2": "fresh (skipped)", "notool": "migtd-tool missing",
-            "down": "collected"}
-        assert "4 hosts: 1 collected, 2 fresh (skipped), 1 failed" in screen.status
+            "down": "collected", "stranger": "auth refused"}
+        assert "5 hosts: 1 collected, 2 fresh (skipped), 2 failed" in screen.status
         assert plain(screen.query_one("#collect-count", Static)).strip() == \
-            "2/2 collected or failed · 2 fresh (skipped)"
+            "3/3 collected or failed · 2 fresh (skipped)"
         assert mtimes == {h: (folder / f"{h}.evidence.json").stat().st_mtime_ns for h in ("good1", "good2")}
         assert (folder / "down.evidence.json").is_file()
         await until(pilot, lambda: fs.loaded is not None and fs.loaded.matrix.host("down").problem_kind == "", 60)
@@ -142,20 +155,22 @@ async def test_collect_key_names_every_host_state_and_reloads_the_matrix(
         await pilot.press("escape")
         screen = await collect(pilot, app, "G")
         assert screen.query_one(CollectTable).states() == {
-            "good1": "collected", "good2": "collected", "notool": "migtd-tool missing", "down": "collected"}
+            "good1": "collected", "good2": "collected", "notool": "migtd-tool missing", "down": "collected",
+            "stranger": "auth refused"}
 
 
 async def test_escape_cancels_a_running_collection(sshd: Sshd, store: HistoryStore, tmp_path: Path) -> None:
     """A host whose tool hangs is stopped by escape: its ssh is killed, the row says cancelled, nothing waits."""
     hang = tmp_path / "hanging-tool"
-    hang.write_text("#!/bin/sh\nsleep 300\n")
+    # it never answers; a write every half second ends it (SIGPIPE) once its ssh session is gone
+    hang.write_text("#!/bin/sh\ni=0\nwhile [ $i -lt 80 ]; do sleep 0.5; printf . >&2; i=$((i+1)); done\n")
     hang.chmod(0o755)
     for alias in ("good1", "slow"):
         add_host(sshd, alias)
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(f"good1 migtd_tool={TOOL} migtd_attestation=mock-report\nslow migtd_tool={hang}\n")
     folder = tmp_path / "fleet"
-    app = collect_app(sshd, store, inventory, folder, timeout=250.0)
+    app = collect_app(sshd, store, inventory, folder, timeout=35.0)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.status != "loading…", 60)
         await pilot.press("g")
@@ -176,6 +191,18 @@ async def test_escape_cancels_a_running_collection(sshd: Sshd, store: HistorySto
         assert app.screen is screen  # a finished run stays on screen until escape
         await pilot.press("escape")
         assert isinstance(app.screen, FleetScreen)
+        # g again: only "slow" is due; q while it runs ends the app without waiting for the host
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, CollectScreen) and app.screen.plan is not None, 60)
+        again = app.screen
+        assert isinstance(again, CollectScreen) and again.running
+        assert again.query_one(CollectTable).states() == {"good1": "fresh (skipped)", "slow": "pending"}
+        await pilot.press("F")  # the Fleet screen is under this one: F does not push it again
+        assert app.screen is again and again.running
+        t0 = time.monotonic()
+        await pilot.press("q")
+    assert time.monotonic() - t0 < 15
+    assert again.collection.cancelled
 
 
 async def test_collection_problems_are_one_line(store: HistoryStore, tmp_path: Path) -> None:

@@ -86,6 +86,7 @@ class CollectScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Cancel / back"),
+        Binding("F", "fleet", "Fleet", show=False),  # the app's F would push the Fleet screen a second time
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -218,6 +219,12 @@ class CollectScreen(Screen[None]):
         if self.running:
             self.collection.cancel()
             self._status("cancelling: stopping the ssh processes…")
+            return
+        self.dismiss(None)
+
+    def action_fleet(self) -> None:
+        if self.running:
+            self.notify("a collection is running: escape cancels it", severity="warning")
             return
         self.dismiss(None)
 

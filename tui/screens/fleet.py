@@ -589,6 +589,7 @@ class PairScreen(Screen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "launch", "Launch this pair over SSH"),
         Binding("escape", "back", "Back"),
+        Binding("F", "back", "Fleet", show=False),  # the app's F would push the Fleet screen a second time
         Binding("q", "app.quit", "Quit"),
     ]
 
