@@ -33,9 +33,10 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from migtd.completion import add_conventions
-from migtd.inputs import InputError, parse_uint
+from migtd.errors import ConfigError
+from migtd.inputs import InputError, parse_uint, seconds_arg, uint_arg
 from tui import locations
-from tui.fleet import FleetRequest, request_for
+from tui.fleet import CollectSettings, FleetRequest, request_for
 from tui.history import HistoryStore, Retention, new_run_id
 from tui.launchers import make_launcher
 from tui.model import LOG_CAPACITY, RunModel
@@ -308,7 +309,32 @@ def build_console_parser() -> argparse.ArgumentParser:
                        help="the hosts' inventory: their groups (filters) and where to reach them (launch)")
     fleet.add_argument("--compare-policy", metavar="F", help="the policy the 'what changes' mode (w) compares with")
     fleet.add_argument("--compare-issuer-chain", metavar="F", help="its issuer chain (policy v2)")
+    collect = parser.add_argument_group(
+        "fleet collection", "the Fleet screen's g key collects the --inventory hosts' evidence into the first --fleet "
+                            "folder over SSH (--ssh-config, --ssh-option apply), as 'migtd-tool fleet collect' "
+                            "does: only hosts that failed or whose evidence is stale; G re-collects every host")
+    collect.add_argument("--collect-concurrency", metavar="N", type=uint_arg(32, minimum=1, maximum=1024),
+                         default=CollectSettings.concurrency, help="hosts collected at once (default %(default)s)")
+    collect.add_argument("--collect-timeout", metavar="SECONDS", type=seconds_arg(),
+                         default=CollectSettings.timeout,
+                         help="seconds per host, connection included (default %(default)g)")
+    collect.add_argument("--collect-stale", metavar="AGE", type=_age_flag, default=CollectSettings.stale_after,
+                         help="re-collect evidence older than AGE (s, m, h, d suffixes; default 24h)")
+    collect.add_argument("--collect-remote-tool", metavar="PATH", default=CollectSettings.remote_tool,
+                         help="migtd-tool on the hosts (default: from the remote PATH; the inventory "
+                              "variable migtd_tool overrides it per host)")
     return parser
+
+
+def _age_flag(text: str) -> float:
+    """An argparse type: ``90``, ``30m``, ``24h``, ``7d`` (:func:`migtd.fleet.collect.parse_age`)."""
+    from migtd.fleet.collect import parse_age
+
+    try:
+        return parse_age(text)
+    except ConfigError:
+        shown = text if len(text) <= 24 else text[:21] + "..."
+        raise argparse.ArgumentTypeError(f"{shown!r} is not an age like 90, 30m, 24h or 7d") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,12 +365,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"migtd-console: {exc}", file=sys.stderr)
             return 1
     fleet = None
+    collect = CollectSettings(ns.collect_concurrency, ns.collect_timeout, ns.collect_stale, ns.collect_remote_tool)
     if ns.fleet:
         fleet = request_for(params, tuple(ns.fleet), inventory=ns.inventory, diff_policy=ns.compare_policy,
-                            diff_issuer_chain=ns.compare_issuer_chain)
+                            diff_issuer_chain=ns.compare_issuer_chain, collect=collect)
     elif ns.inventory or ns.compare_policy:
         fleet = request_for(params, (), inventory=ns.inventory, diff_policy=ns.compare_policy,
-                            diff_issuer_chain=ns.compare_issuer_chain)
+                            diff_issuer_chain=ns.compare_issuer_chain, collect=collect)
     app = ConsoleApp(params, replay=replay, history=store, log_capacity=settings.log_capacity,
                      notice="; ".join(notes), fleet=fleet, autostart=not ns.fleet)
     app.run()

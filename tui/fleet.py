@@ -15,6 +15,12 @@ console compute the same matrix from the same inputs:
 * an inventory (optional): the hosts' groups for the filters when the
   evidence has none, and where to reach each host for a launch.
 
+Collecting (the screen's ``g`` key) reuses ``migtd-tool fleet collect``'s
+collector: :func:`plan_collection` reads the inventory and names the hosts
+that are due (no evidence, failed, or stale), and :class:`Collection` runs
+:func:`migtd.fleet.collect.collect_hosts` in the worker thread, cancellable
+from the screen, into the first evidence folder.
+
 A pair is launched as a real migration over SSH (:func:`launch_params`):
 the run planner (:mod:`migtd.plan`) checks it and makes each side's command
 line, exactly as for ``migtd-console --src-host … --dst-host …``.
@@ -22,10 +28,12 @@ line, exactly as for ``migtd-console --src-host … --dst-host …``.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -35,10 +43,11 @@ from typing import TYPE_CHECKING, Any
 from migtd.errors import ConfigError
 
 if TYPE_CHECKING:
+    from migtd.fleet.collect import CollectOptions, CollectProgress, CollectSummary, HostOutcome
     from migtd.fleet.config_files import PolicySpec
     from migtd.fleet.diff import PolicyDiff
     from migtd.fleet.hosts import FleetHost
-    from migtd.fleet.inventory import Host
+    from migtd.fleet.inventory import Host, Inventory
     from migtd.fleet.matrix import Matrix
     from migtd.fleet.profile import Anchors
     from tui.params import RunParams
@@ -52,12 +61,23 @@ SSH_G_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
+class CollectSettings:
+    """How the Fleet screen collects (``migtd-console --collect-*``; the defaults are ``fleet collect``'s)."""
+
+    concurrency: int = 16
+    timeout: float = 120.0
+    stale_after: float = 86400.0
+    remote_tool: str = "migtd-tool"
+
+
+@dataclass(frozen=True)
 class FleetRequest:
     """What the Fleet screen loads: evidence, the policy in force, anchors, an inventory.
 
     Per-side policies override ``policy``; one issuer chain serves both
     sides (policy v2). ``diff_policy`` is the policy the "what changes" mode
-    compares with. ``workers`` is :func:`build_matrix`'s process count.
+    compares with. ``workers`` is :func:`build_matrix`'s process count;
+    ``collect`` is how the screen's ``g`` key collects (:class:`CollectSettings`).
     """
 
     evidence: tuple[str, ...]
@@ -71,6 +91,7 @@ class FleetRequest:
     diff_policy: str | None = None
     diff_issuer_chain: str | None = None
     workers: int = 1
+    collect: CollectSettings = field(default_factory=CollectSettings)
 
     def policy_path(self, role: str) -> str:
         """The policy file ``role`` runs (default: the project's ``config/policy.json``)."""
@@ -394,7 +415,7 @@ def export(kind: str, path: str | Path, matrix: Matrix | None, diff: PolicyDiff 
 
 def request_for(params: RunParams, evidence: tuple[str, ...] = (), *, inventory: str | None = None,
                 diff_policy: str | None = None, diff_issuer_chain: str | None = None,
-                workers: int | None = None) -> FleetRequest:
+                workers: int | None = None, collect: CollectSettings | None = None) -> FleetRequest:
     """The fleet request of the console's flags: the run's policies and trust files are the fleet's."""
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, 4))  # as migtd-tool fleet matrix --jobs auto
@@ -402,4 +423,129 @@ def request_for(params: RunParams, evidence: tuple[str, ...] = (), *, inventory:
                         src_policy=params.src_policy_file, dst_policy=params.dst_policy_file,
                         issuer_chain=params.policy_issuer_chain_file, root_ca=params.root_ca_file,
                         collateral=params.collateral_file, inventory=inventory, diff_policy=diff_policy,
-                        diff_issuer_chain=diff_issuer_chain, workers=workers)
+                        diff_issuer_chain=diff_issuer_chain, workers=workers,
+                        collect=collect or CollectSettings())
+
+
+# --------------------------------------------------------------------------- collecting (the g key)
+
+#: What the collection table calls each outcome: the collector's status, or its error kind when it failed.
+STATE_WORDS = {"collected": "collected", "fresh": "fresh (skipped)", "unreachable": "unreachable",
+               "auth_refused": "auth refused", "tool_missing": "migtd-tool missing",
+               "collection_failed": "collection failed", "timeout": "timed out", "ssh_error": "ssh error"}
+
+
+def state_word(outcome: HostOutcome) -> str:
+    """``collected``, ``fresh (skipped)``, ``unreachable``, ``auth refused``, ``migtd-tool missing``, …"""
+    key = outcome.kind if outcome.status == "failed" else outcome.status
+    return STATE_WORDS.get(key, key or outcome.status)
+
+
+def collect_folder(request: FleetRequest) -> Path:
+    """Where ``g`` collects: the first evidence entry, which must be a folder (created when missing)."""
+    if not request.evidence:
+        raise ConfigError("no evidence folder to collect into: give --fleet DIR (or press g and name one)")
+    path = Path(request.evidence[0]).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path} is an evidence file: collection writes into a folder (--fleet DIR)")
+    return path
+
+
+@dataclass(frozen=True)
+class CollectPlan:
+    """A collection ready to run: the inventory's hosts, the collector's options, and which hosts are due."""
+
+    inventory: Inventory
+    options: CollectOptions
+    due: tuple[str, ...]
+
+    @property
+    def fresh(self) -> tuple[str, ...]:
+        """Hosts whose evidence is fresh: the collector keeps them (``refresh_all`` makes none fresh)."""
+        due = set(self.due)
+        return tuple(h.name for h in self.inventory.hosts if h.name not in due)
+
+
+def plan_collection(request: FleetRequest, base: RunParams, *, refresh_all: bool = False) -> CollectPlan:
+    """Read the inventory, check ssh and its configuration, and name the due hosts (the collector's rule).
+
+    The ssh configuration and options are the console's (``--ssh-config``,
+    ``--ssh-option``), as for a launch over SSH; concurrency, deadline and
+    staleness are :class:`CollectSettings`. Any problem is a one-line
+    :class:`MigtdError`.
+    """
+    import shutil
+
+    from migtd.fleet.collect import CollectOptions, due
+    from migtd.fleet.evidence import now_utc
+    from migtd.fleet.inventory import load_inventory
+    from migtd.fleet.state import STATE_FILE, FleetState
+    from migtd.inputs import read_input
+
+    if not request.inventory:
+        raise ConfigError("no inventory to collect from: start with --inventory FILE (or press g and name one)")
+    out_dir = collect_folder(request)
+    if shutil.which("ssh") is None:
+        raise ConfigError("ssh client 'ssh' not found (install openssh-client)")
+    if base.ssh_config:
+        read_input(base.ssh_config, "ssh config file", allow_empty=True)  # regular and readable, before any host
+    inventory = load_inventory(request.inventory)
+    s = request.collect
+    options = CollectOptions(out_dir=out_dir, concurrency=s.concurrency, timeout=s.timeout,
+                             stale_after=s.stale_after, refresh_all=refresh_all, ssh_config=base.ssh_config,
+                             ssh_options=list(base.ssh_options), remote_tool=s.remote_tool,
+                             inventory_label=str(request.inventory))
+    state_path = out_dir / STATE_FILE
+    state = FleetState.load(state_path) if state_path.exists() else FleetState()
+    now = now_utc()
+    todo = tuple(h.name for h in inventory.hosts if due(state.hosts.get(h.name), out_dir, now, options))
+    return CollectPlan(inventory, options, todo)
+
+
+class Collection:
+    """A cancellable run of the collector (:func:`migtd.fleet.collect.collect_hosts`) in the calling thread.
+
+    The screen's worker thread calls :meth:`run`, which blocks in an event
+    loop of its own; :meth:`cancel` may be called from any thread, before or
+    during the run (escape on the screen): the collector's task is cancelled,
+    every ssh still running is killed, and the state file keeps what was
+    collected so far.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[CollectSummary] | None = None
+        self._cancelled = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def run(self, plan: CollectPlan, report: Callable[[CollectProgress], None] | None = None
+            ) -> CollectSummary | None:
+        """Collect every due host of ``plan`` (``report`` after each); None when cancelled."""
+        from migtd.fleet.collect import collect_hosts
+
+        loop = asyncio.new_event_loop()
+        try:
+            with self._lock:
+                if self._cancelled:
+                    return None
+                task = loop.create_task(collect_hosts(plan.inventory, plan.options, report=report))
+                self._loop, self._task = loop, task
+            try:
+                return loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                return None
+        finally:
+            with self._lock:
+                self._loop = self._task = None
+            loop.close()
+
+    def cancel(self) -> None:
+        """Stop the run (thread-safe; harmless before it starts or after it ends)."""
+        with self._lock:
+            self._cancelled = True
+            if self._loop is not None and self._task is not None:
+                self._loop.call_soon_threadsafe(self._task.cancel)

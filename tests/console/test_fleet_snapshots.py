@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.coordinate import Coordinate
 
 from migtd.fleet.synthetic import SyntheticFleet
 from tui import fleet
@@ -18,8 +19,9 @@ from tui.app import ConsoleApp
 from tui.history import HistoryStore
 from tui.params import RunParams
 from tui.screens.fleet import FleetScreen, PairScreen
+from tui.widgets.fleet import CellDetail, MatrixGrid
 
-from .conftest import until
+from .conftest import plain, until
 from .fleet_fixture import write_fleet
 
 SIZE = (160, 48)
@@ -51,11 +53,18 @@ async def _on_base_to_ood(pilot: Any) -> None:
     the selected cell itself.
     """
     screen = pilot.app.screen
+    grid = screen.query_one(MatrixGrid)
+    # the keys must reach the grid: wait for the focus the loaded screen gives it (column 0 holds the labels)
+    await until(pilot, lambda: grid.has_focus and grid.cursor_coordinate == Coordinate(0, 1), 30)
     await pilot.press("right", "right", "right", "right")
 
     def settled() -> bool:
         cell = screen.selected()
-        return cell is not None and cell.source_hosts[:1] == ("base1",) and cell.destination_hosts[:1] == ("ood1",)
+        if cell is None or cell.source_hosts[:1] != ("base1",) or cell.destination_hosts[:1] != ("ood1",):
+            return False
+        # and the side pane shows that cell (it follows the grid through a CellHighlighted message)
+        return grid.cursor_coordinate == Coordinate(0, 5) and \
+            plain(screen.query_one(CellDetail)).startswith(f"{cell.source.id} → {cell.destination.id}  ·")
 
     await until(pilot, settled, 30)
     await pilot.pause(0.2)

@@ -16,6 +16,11 @@ launches that pair as a real migration over SSH: the screen posts
 starts the run and shows it in the Run screen. ``w`` is the "what changes"
 mode (the flips between the policy in force and another), ``j`` / ``c`` /
 ``m`` export the matrix (JSON, CSV) and the comparison (Markdown).
+
+``g`` collects the inventory's evidence into the fleet's folder over SSH
+(:class:`~tui.screens.collect.CollectScreen`: only hosts that failed or whose
+evidence is stale, as ``migtd-tool fleet collect`` does; ``G`` re-collects
+every host) and reloads the matrix when the run ends.
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -41,6 +46,7 @@ from migtd.fleet.matrix import VERDICTS, Cell, Matrix, PairExplanation, Verdict
 from migtd.fleet.progress import STAGE_NAMES
 from tui import fleet, locations
 from tui.params import RunParams
+from tui.screens.collect import CollectScreen
 from tui.screens.prompt import PathPrompt
 from tui.widgets.fleet import (
     LABEL_COLUMN,
@@ -115,7 +121,7 @@ class FleetScreen(Screen[None]):
             self.params = params
             self.pair = pair
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "launch", "Launch pair"),
         Binding("w", "what_changes", "What changes"),
         Binding("p", "compare_with", "Compare with…"),
@@ -125,6 +131,8 @@ class FleetScreen(Screen[None]):
         Binding("m", "export('md')", "Diff MD"),
         Binding("o", "open", "Open"),
         Binding("r", "reload", "Reload"),
+        Binding("g", "collect", "Collect"),
+        Binding("G", "collect(True)", "Collect all", show=False),
         Binding("escape", "back", "Run screen"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -173,7 +181,8 @@ class FleetScreen(Screen[None]):
         if self.request.evidence:
             self.start_load(self.request)
         else:
-            self._header("no fleet loaded: press o to open a folder written by migtd-tool fleet collect")
+            self._header("no fleet loaded: press o to open a folder written by migtd-tool fleet collect, "
+                         "or g to collect one from an inventory over SSH")
 
     def _header(self, status: str) -> None:
         self.status = status
@@ -265,7 +274,7 @@ class FleetScreen(Screen[None]):
         self.query_one(ContentSwitcher).current = "fleet-grid"
         self.query_one(VerdictCounts).update("")
         self.query_one(CellDetail).update("")
-        self._header(message.line)
+        self._header(message.line + (" · g collects the inventory's evidence" if self.request.inventory else ""))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
@@ -424,6 +433,33 @@ class FleetScreen(Screen[None]):
             return
         self.post_message(self.LaunchPair(params, f"{source} → {destination}"))
 
+    def action_collect(self, refresh_all: bool = False) -> None:
+        """Collect the inventory's hosts into the first evidence folder (asking for what is missing)."""
+        request = self.request
+        folder = request.evidence[0] if request.evidence else ""
+        if request.inventory and folder:
+            self._push_collect(request, refresh_all)
+            return
+
+        def chosen(values: tuple[str, ...] | None) -> None:
+            if values and values[1]:
+                self._push_collect(replace(self.request, inventory=values[0],
+                                           evidence=(values[1], *self.request.evidence[1:])), refresh_all)
+            elif values:
+                self.notify("collect into: give a folder", severity="warning")
+
+        self.app.push_screen(PathPrompt("Collect evidence over SSH", [
+            ("inventory (host list or Ansible inventory)", request.inventory or ""),
+            ("into folder (created if missing; fleet-state.json and <host>.evidence.json)", folder)]), chosen)
+
+    def _push_collect(self, request: fleet.FleetRequest, refresh_all: bool) -> None:
+        self.request = request
+        self.app.push_screen(CollectScreen(request, self.base, refresh_all=refresh_all, done=self._collected))
+
+    def _collected(self, _summary: object) -> None:
+        """A collection ended (or was cancelled): the matrix of what the folder now holds."""
+        self.start_load(self.request)
+
     def action_what_changes(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         if switcher.current == "fleet-diff":
@@ -553,9 +589,10 @@ class PairScreen(Screen[str | None]):
     from the evidence. Dismisses with ``"launch"`` when ``l`` is pressed.
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "launch", "Launch this pair over SSH"),
         Binding("escape", "back", "Back"),
+        Binding("F", "back", "Fleet", show=False),  # the app's F would push the Fleet screen a second time
         Binding("q", "app.quit", "Quit"),
     ]
 
