@@ -128,8 +128,8 @@ class CollectSummary:
     def text(self) -> str:
         """The summary ``fleet collect`` prints: counts, then one line per failed host."""
         n = {s: sum(1 for o in self.outcomes if o.status == s) for s in ("collected", "fresh", "failed")}
-        lines = [f"{len(self.outcomes)} hosts: {n['collected']} collected, {n['fresh']} fresh (kept), "
-                 f"{n['failed']} failed ({self.elapsed:.1f} s)"]
+        lines = [(f"{len(self.outcomes)} hosts: {n['collected']} collected, {n['fresh']} fresh (kept), "
+                  f"{n['failed']} failed ({self.elapsed:.1f} s)")]
         if self.extra_hosts:
             lines.append(f"{self.extra_hosts} host(s) of the state file are not in this inventory (kept)")
         if self.failed:
