@@ -233,8 +233,9 @@ if [[ -n "$mock_quote_file" && "$mock_quote_file" != /* ]]; then
 fi
 
 available_cpus=$(nproc)
-[[ "$num_cpus" =~ ^[0-9]+$ ]] || die "--num-cpus must be a positive integer, got: $num_cpus"
 cpus_given="$num_cpus"
+(( ${#cpus_given} <= 24 )) || cpus_given="${cpus_given:0:21}..."  # shown cut: one short line
+[[ "$num_cpus" =~ ^[0-9]+$ ]] || die "--num-cpus must be a positive integer, got: $cpus_given"
 num_cpus="${num_cpus#"${num_cpus%%[!0]*}"}"  # leading zeros would make bash read octal
 [[ -n "$num_cpus" ]] || die "--num-cpus must be at least 1, got: $cpus_given"
 # compare as text first: thousands of digits would overflow bash arithmetic

@@ -412,8 +412,8 @@ def request_from_args(ns: argparse.Namespace) -> RunRequest:
     for value, what, text in ((request_id, "request ID", ns.request_id), (port, "destination port", ns.dest_port),
                               (failures, "quote failure count", ns.quote_failures),
                               (timeout, "timeout", ns.timeout)):
-        if value is None:
-            raise PlanError(f"Invalid {what}: {text}")
+        if value is None:  # a value of thousands of characters is shown cut, as uint_arg shows it
+            raise PlanError(f"Invalid {what}: {text if len(text) <= 24 else text[:21] + '...'}")
     log_files = dict(_pair(item, "--log-file") for item in ns.log_file)
     if not set(log_files) <= set(ROLES):
         raise PlanError(f"--log-file takes ROLE=PATH with ROLE source or destination, got: {', '.join(log_files)}")
