@@ -19,7 +19,8 @@ handshake, attestation or key exchange — SecureSessionError (6), even for an
 SPDM destination that already stored the MSK and only waits for END_SESSION.
 It must say so in its ``exit`` event, with no traceback, and end well before
 its ``--timeout`` (it sees the connection close; it must not wait out the
-phase).
+phase). Both sides run with upstream's all-zero MSK at the trace level, and
+no survivor's log may hold the key.
 """
 
 from __future__ import annotations
@@ -136,18 +137,21 @@ def calibrate(procs, env, extra) -> dict[str, Layout]:  # type: ignore[no-untype
 @pytest.mark.parametrize("key_exchange", ["ratls", "spdm"])
 def test_peer_killed_at_seeded_points(procs, skip_ra_v2_env, key_exchange: str) -> None:  # type: ignore[no-untyped-def]
     extra = ["--key-exchange", "spdm"] if key_exchange == "spdm" else []
-    layouts = calibrate(procs, skip_ra_v2_env, extra)
+    # upstream's all-zero MSK and every log level: no failure path may print the key (64 hex zeros)
+    env = dict(skip_ra_v2_env, MIGTD_EMU_MSK="zero", RUST_LOG="trace")
+    layouts = calibrate(procs, env, extra)
     points = cut_points(layouts, SEED)
     assert len(points) == 20 and {p[0] for p in points} == set(DIRECTIONS)
     for direction, segment, k in points:
         where = f"{key_exchange}: {direction} cut after {k} bytes ({segment})"
-        s, d, relay, ended = run_through_relay(procs, skip_ra_v2_env, extra, cut=(direction, k))
+        s, d, relay, ended = run_through_relay(procs, env, extra, cut=(direction, k))
         victim, survivor = (s, d) if direction == "s2d" else (d, s)
         assert victim.code == -signal.SIGKILL, where
         assert relay.cut_at is not None and len(relay.streams[direction]) == k, where
         code = expected_code(layouts[direction], k)
         assert survivor.code == code, f"{where}: exit {survivor.code}, expected {code}\n{survivor.stderr}"
         assert "Traceback" not in survivor.stderr, where
+        assert "0" * 64 not in survivor.stderr, f"{where}: the key reached the log"
         assert all(line.startswith("{") for line in survivor.stderr.splitlines()), survivor.stderr
         exits = [e for e in survivor.events if e["event"] == "exit"]
         assert len(exits) == 1 and exits[0]["code"] == code and exits[0]["reason"], (where, exits)
