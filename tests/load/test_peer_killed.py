@@ -146,7 +146,10 @@ def test_peer_killed_at_seeded_points(procs, skip_ra_v2_env, key_exchange: str) 
         where = f"{key_exchange}: {direction} cut after {k} bytes ({segment})"
         s, d, relay, ended = run_through_relay(procs, env, extra, cut=(direction, k))
         victim, survivor = (s, d) if direction == "s2d" else (d, s)
-        assert victim.code == -signal.SIGKILL, where
+        # A cut in the last bytes a side sends can find it already done with its own side (its
+        # exit is racing the kill): then it exited 0; the survivor still never got those bytes.
+        assert victim.code == -signal.SIGKILL or (victim.code == 0 and k >= layouts[direction].last_frame_start), \
+            (where, victim.code)
         assert relay.cut_at is not None and len(relay.streams[direction]) == k, where
         code = expected_code(layouts[direction], k)
         assert survivor.code == code, f"{where}: exit {survivor.code}, expected {code}\n{survivor.stderr}"
