@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from pathlib import Path
 
 from tui.app import ConsoleApp
 from tui.history import HistoryStore
@@ -65,7 +66,7 @@ class DroppingRelay:
             await self.server.wait_closed()
 
 
-async def test_ssh_connection_dropped_mid_run(sshd: Sshd, store: HistoryStore, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_ssh_connection_dropped_mid_run(sshd: Sshd, store: HistoryStore, tmp_path: Path) -> None:
     relay = DroppingRelay(sshd.port)
     await relay.start()
     config = tmp_path / "ssh_config"
@@ -95,7 +96,7 @@ async def test_ssh_connection_dropped_mid_run(sshd: Sshd, store: HistoryStore, t
             await pilot.press("h")
             await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen", timeout=10)
             await pilot.press("escape")
-            await until(pilot, lambda: app.screen.query(ResultBar), timeout=10)
+            await until(pilot, lambda: bool(app.screen.query(ResultBar)), timeout=10)
         assert [r.ok for r in store.list()] == [False]
         # The remote migtd was hung up with its session: its port is free again.
         deadline = time.monotonic() + 15

@@ -91,15 +91,15 @@ class Relay:
         try:
             while open_reads:
                 for key, _ in sel.select(timeout=60):
-                    sock = key.fileobj
-                    assert isinstance(sock, socket.socket)
-                    other, direction = peers[sock]
+                    ready = key.fileobj
+                    assert isinstance(ready, socket.socket)
+                    other, direction = peers[ready]
                     try:
-                        chunk = sock.recv(65536)
+                        chunk = ready.recv(65536)
                     except OSError:
                         chunk = b""
                     if not chunk:  # one side finished: pass the end on, keep the other way open
-                        sel.unregister(sock)
+                        sel.unregister(ready)
                         open_reads -= 1
                         try:
                             other.shutdown(socket.SHUT_WR)

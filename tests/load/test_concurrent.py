@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import socket
 
+from .conftest import Procs
+
 PAIRS = 20
 MOCK_REPORT_PAIRS = 3
 TIMEOUT = "60"
 
 
-def test_twenty_concurrent_pairs(procs, skip_ra_env, mock_report_env) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_concurrent_pairs(procs: Procs, skip_ra_env: dict[str, str], mock_report_env: dict[str, str]) -> None:
     # Hold every port until all are chosen, so no two pairs get the same one.
     holders = [socket.socket() for _ in range(PAIRS)]
-    for s in holders:
-        s.bind(("127.0.0.1", 0))
-    ports = [str(s.getsockname()[1]) for s in holders]
-    for s in holders:
-        s.close()
+    for holder in holders:
+        holder.bind(("127.0.0.1", 0))
+    ports = [str(holder.getsockname()[1]) for holder in holders]
+    for holder in holders:
+        holder.close()
     envs = [mock_report_env if i < MOCK_REPORT_PAIRS else skip_ra_env for i in range(PAIRS)]
     started = []
     for i, (port, env) in enumerate(zip(ports, envs)):

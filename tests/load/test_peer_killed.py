@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from .conftest import Finished, Procs
 from .relay import DIRECTIONS, Relay, frames, is_tls_record
 
 #: Phase deadline of both sides; the survivor must end long before it.
@@ -102,7 +103,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_through_relay(procs, env, extra, cut=None):  # type: ignore[no-untyped-def]
+def run_through_relay(procs: Procs, env: dict[str, str], extra: list[str], cut: tuple[str, int] | None = None
+                      ) -> tuple[Finished, Finished, Relay, float]:
     """Destination, relay, source; returns (source, destination, relay) once all have ended."""
     port = free_port()
     args = ["--timeout", str(TIMEOUT), *extra]
@@ -127,7 +129,7 @@ def run_through_relay(procs, env, extra, cut=None):  # type: ignore[no-untyped-d
     return s, d, relay, ended
 
 
-def calibrate(procs, env, extra) -> dict[str, Layout]:  # type: ignore[no-untyped-def]
+def calibrate(procs: Procs, env: dict[str, str], extra: list[str]) -> dict[str, Layout]:
     s, d, relay, _ = run_through_relay(procs, env, extra)
     assert (s.code, d.code) == (0, 0), s.stderr + d.stderr
     key_exchange = "spdm" if "spdm" in extra else "ratls"
@@ -135,7 +137,7 @@ def calibrate(procs, env, extra) -> dict[str, Layout]:  # type: ignore[no-untype
 
 
 @pytest.mark.parametrize("key_exchange", ["ratls", "spdm"])
-def test_peer_killed_at_seeded_points(procs, skip_ra_v2_env, key_exchange: str) -> None:  # type: ignore[no-untyped-def]
+def test_peer_killed_at_seeded_points(procs: Procs, skip_ra_v2_env: dict[str, str], key_exchange: str) -> None:
     extra = ["--key-exchange", "spdm"] if key_exchange == "spdm" else []
     # upstream's all-zero MSK and every log level: no failure path may print the key (64 hex zeros)
     env = dict(skip_ra_v2_env, MIGTD_EMU_MSK="zero", RUST_LOG="trace")

@@ -34,6 +34,8 @@ from migtd.cli.args import parse_args
 from migtd.cli.config import merge_env
 from migtd.events import EventLog
 
+from .conftest import Procs
+
 #: Measured runs, after :data:`WARM_UP` runs that fill caches and import lazily loaded modules.
 RUNS = 200
 WARM_UP = 20
@@ -145,7 +147,7 @@ def test_the_measures_catch_a_leak(skip_ra_env: dict[str, str], tmp_path: Path,
             close(item)
 
 
-def test_sequential_processes_leave_no_descriptors(procs, skip_ra_env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_sequential_processes_leave_no_descriptors(procs: Procs, skip_ra_env: dict[str, str]) -> None:
     """Real migtd pairs one after another: each reaped with its pipes closed, nothing left open here."""
     def pair() -> None:
         port = str(free_port())
