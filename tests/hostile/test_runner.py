@@ -122,3 +122,18 @@ def test_hostile_planner_number(flag: str, words: str, value: str) -> None:
     assert "Traceback" not in outcome.stderr and outcome.stdout == ""
     lines = outcome.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {words}: ") and len(lines[0]) < 300, lines
+
+
+@pytest.mark.parametrize("depth,code,words", [
+    (200, 9, "InvalidPolicyError): policy: invalid JSON: JSON nested deeper than 128 levels"),
+    (100_000, 6, "SecureSessionError): TLS handshake failed: excessive message size")])
+def test_a_deeply_nested_policy_v1_in_a_real_run(depth: int, code: int, words: str, tmp_path: Path) -> None:
+    """mock-report puts the policy v1 in each certificate's event log: nested 200 levels it reaches the
+    peer's judgement (9, the kind-8 verdict); 200 KB long it makes the handshake message too large (6)."""
+    policy = tmp_path / "nested.json"
+    policy.write_text("[" * depth + "]" * depth)
+    outcome = RUNNER.run([str(tmp_path / "run"), "--both", "--no-sudo", "-p", PORT, "--mock-report",
+                          "--policy-file", str(policy)], {})
+    assert outcome.code == code, (outcome.stderr[-600:], outcome.stdout[-300:])
+    assert_one_line(outcome, RUNNER)
+    assert words in RUNNER.error_lines(outcome)[0] and RUNNER.did_work(outcome)
