@@ -233,8 +233,9 @@ if [[ -n "$mock_quote_file" && "$mock_quote_file" != /* ]]; then
 fi
 
 available_cpus=$(nproc)
-[[ "$num_cpus" =~ ^[0-9]+$ ]] || die "--num-cpus must be a positive integer, got: $num_cpus"
 cpus_given="$num_cpus"
+(( ${#cpus_given} <= 24 )) || cpus_given="${cpus_given:0:21}..."  # shown cut: one short line
+[[ "$num_cpus" =~ ^[0-9]+$ ]] || die "--num-cpus must be a positive integer, got: $cpus_given"
 num_cpus="${num_cpus#"${num_cpus%%[!0]*}"}"  # leading zeros would make bash read octal
 [[ -n "$num_cpus" ]] || die "--num-cpus must be at least 1, got: $cpus_given"
 # compare as text first: thousands of digits would overflow bash arithmetic
@@ -431,11 +432,40 @@ if [[ "$run_both" == true ]]; then
     }
     trap cleanup EXIT INT TERM
 
+    # migtd binds its port before its slower set-up (the peer's policy v2 verification, the mode's
+    # trust files) and says "TCP server started successfully" once ready; a destination that then
+    # refuses its set-up would leave the source retrying a dead port until its --timeout. So wait for
+    # the port and, at a level that logs it, for that line (up to 5 s more for a RUST_LOG we cannot read).
+    case "$rust_log" in
+        error|warn|warning|off) ready_line=false ;;
+        *) ready_line=true ;;
+    esac
+    dest_ready() {
+        port_listening || return 1
+        [[ "$ready_line" == true ]] || return 0
+        grep -aq "TCP server started successfully on" "$dest_out" && return 0
+        if [[ -z "${listen_seen:-}" ]]; then listen_seen=$SECONDS; fi
+        (( SECONDS - listen_seen >= 5 ))
+    }
     info "Waiting for ${dest_ip}:${dest_port} to listen (timeout 20s)..."
     deadline=$((SECONDS + 20))
-    until port_listening; do
-        if ! kill -0 "$dest_pid" 2>/dev/null || (( SECONDS >= deadline )); then
-            printf '%sDestination did not start listening on %s:%s.%s\n' "$RED" "$dest_ip" "$dest_port" "$NC" >&2
+    until dest_ready; do
+        if ! kill -0 "$dest_pid" 2>/dev/null; then
+            # It refused its configuration (or crashed): say why in one line, end with its own code.
+            wait "$dest_pid"
+            dst_rc=$?
+            trap - EXIT INT TERM
+            note "Last 50 lines of ${dest_out}:"
+            tail -n 50 "$dest_out" || true
+            why="$(grep -a -o 'MigTD exiting with .*' "$dest_out" | tail -n 1 | cut -c 1-500)"
+            [[ -n "$why" ]] || why="$(grep -a -m 1 . "$dest_out" | cut -c 1-500)"
+            printf '%sError: the destination exited with code %s before listening on %s:%s: %s%s\n' \
+                "$RED" "$dst_rc" "$dest_ip" "$dest_port" "${why:-no output}" "$NC" >&2
+            exit "$(( dst_rc == 0 ? 1 : dst_rc ))"
+        fi
+        if (( SECONDS >= deadline )); then
+            printf '%sError: the destination did not start listening on %s:%s within 20 s.%s\n' \
+                "$RED" "$dest_ip" "$dest_port" "$NC" >&2
             note "Last 50 lines of ${dest_out}:"
             tail -n 50 "$dest_out" || true
             exit 1

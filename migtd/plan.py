@@ -198,9 +198,37 @@ def _mode(req: RunRequest) -> modes.Mode:
     return mode.variant({"MOCK_QUOTE_FILE": req.mock_quote_file} if req.mock_quote_file else {})
 
 
+def _limit(label: str) -> int:
+    """The size limit ``migtd`` applies to the input ``label`` names ("Source Policy", "Root CA", …)."""
+    from migtd.attest.trust import COLLATERAL_MAX
+    from migtd.cli.config import ISSUER_CHAIN_MAX, MOCK_QUOTE_MAX, POLICY_MAX, ROOT_CA_MAX
+    from migtd.emu.init_data import INIT_MIGTD_DATA_SIZE
+    from migtd.inputs import DEFAULT_LIMIT
+
+    for kind, limit in (("Policy Issuer Chain", ISSUER_CHAIN_MAX), ("Policy", POLICY_MAX), ("Root CA", ROOT_CA_MAX),
+                        ("Mock Quote", MOCK_QUOTE_MAX), ("Init MigTD data", INIT_MIGTD_DATA_SIZE),
+                        ("Collateral", COLLATERAL_MAX)):
+        if label.endswith(kind):
+            return limit
+    return DEFAULT_LIMIT
+
+
 def _exists(path: str, label: str) -> None:
-    if not os.path.isfile(path):
+    """``path`` is a usable input: upstream's line when it is missing, else :func:`read_input`'s judgement.
+
+    A FIFO, a device or a folder is named as such (not "not found"), and an
+    empty file or one above the limit ``migtd`` applies is refused here, so
+    the runner never starts a side that would refuse it at once. The file is
+    opened without blocking and read up to its limit, as ``migtd`` reads it.
+    """
+    from migtd.inputs import InputError, read_input
+
+    if not os.path.exists(path):
         raise PlanError(f"{label} file not found: {path}", "Please ensure the file exists or specify a different path.")
+    try:
+        read_input(path, f"{label} file", limit=_limit(label))
+    except InputError as exc:
+        raise PlanError(exc.message) from None
 
 
 def _seconds(value: float) -> str:
@@ -410,8 +438,8 @@ def request_from_args(ns: argparse.Namespace) -> RunRequest:
     for value, what, text in ((request_id, "request ID", ns.request_id), (port, "destination port", ns.dest_port),
                               (failures, "quote failure count", ns.quote_failures),
                               (timeout, "timeout", ns.timeout)):
-        if value is None:
-            raise PlanError(f"Invalid {what}: {text}")
+        if value is None:  # a value of thousands of characters is shown cut, as uint_arg shows it
+            raise PlanError(f"Invalid {what}: {text if len(text) <= 24 else text[:21] + '...'}")
     log_files = dict(_pair(item, "--log-file") for item in ns.log_file)
     if not set(log_files) <= set(ROLES):
         raise PlanError(f"--log-file takes ROLE=PATH with ROLE source or destination, got: {', '.join(log_files)}")

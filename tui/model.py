@@ -385,7 +385,15 @@ class SideState:
         self.changes += 1
         if self.result is not None:
             return
-        if transport == "ssh" and code == SSH_FAILURE:
+        if transport == "ssh" and code == SSH_FAILURE and self.t0 is not None:
+            # The remote migtd had been writing records, so ssh did connect: the connection (or the
+            # remote process) went away mid-run and the side's own exit record never arrived.
+            detail = self.last_raw or "no output"
+            self.result = SideResult(code, "SSHError",
+                                     "the SSH connection was lost mid-run (or the remote migtd was killed); "
+                                     "its own result never arrived.", detail, "launcher")
+            self._log(LogLine(None, "error", "console", f"SSH connection lost mid-run: {detail}"))
+        elif transport == "ssh" and code == SSH_FAILURE:
             detail = self.last_raw or "no output"
             self.result = SideResult(code, "SSHError",
                                      "ssh could not connect or authenticate, or the remote process was killed.",

@@ -10,9 +10,11 @@ each argument.
 The entry points are ``migtd-tool`` (every command), ``migtd`` (the files its
 environment names: ``MIGTD_POLICY_FILE``, ``MIGTD_ROOT_CA_FILE``,
 ``MIGTD_POLICY_ISSUER_CHAIN_FILE``, ``MIGTD_COLLATERAL_FILE``,
-``MOCK_QUOTE_FILE``, and ``MIGTD_LOG_FILE`` as its output) and
-``migtd-console --replay`` (a saved run record). Adding another (``./migtdemu.sh``)
-is adding rows: an :class:`EntryPoint` (in process or as a subprocess) and
+``MOCK_QUOTE_FILE``, and ``MIGTD_LOG_FILE`` as its output),
+``migtd-console --replay`` (a saved run record) and ``./migtdemu.sh --both``
+(its file options and ``MIGTD_COLLATERAL_FILE``; its log files, whose names
+are fixed, and its numbers are in ``test_runner.py``). Adding another is
+adding rows: an :class:`EntryPoint` (in process or as a subprocess) and
 one :class:`Command` per way of calling it, whose ``argv``/``env`` name files
 by ``{placeholder}`` (``migtd``'s ``MIGTD_POLICY_FILE`` is
 ``env={"MIGTD_POLICY_FILE": "{policy}"}``). A placeholder that is a key of
@@ -148,6 +150,46 @@ def as_subprocess(command: Sequence[str], *, timeout: float = 60.0
     return run
 
 
+def runner_error_lines(outcome: Outcome) -> list[str]:
+    """What ``./migtdemu.sh`` says about a failure: its own ``Error:`` lines (not the hints after them),
+    the reason of a ``migtd`` it ran in the foreground that failed, and any traceback."""
+    lines = []
+    for line in outcome.stderr.splitlines():
+        if line.startswith("Error:") or "Traceback" in line:
+            lines.append(line)
+        elif "MigTD exiting with " in line and "MigTD exiting with 0 " not in line:
+            lines.append(line[line.index("MigTD exiting with "):])
+    return list(dict.fromkeys(lines))
+
+
+def runner_migrated(outcome: Outcome) -> bool:
+    """``./migtdemu.sh`` got past its checks: its destination listened and it started the source."""
+    return "is now listening" in outcome.stdout
+
+
+#: The runner script of the checkout.
+RUNNER = Path(__file__).resolve().parents[2] / "migtdemu.sh"
+#: In a runner row's argv, a fresh loopback port for that run (``--both`` binds it).
+PORT = "@PORT@"
+
+
+def _run_runner(argv: Sequence[str], env: Mapping[str, str]) -> Outcome:
+    """``bash migtdemu.sh ARGV[1:]`` run from the folder ``ARGV[0]`` (where it writes its log files), as a
+    user runs it: the operator's environment without MigTD variables, plus ``env``; a hang fails the test."""
+    import socket
+
+    folder, *args = argv
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MIGTD_", "MOCK_QUOTE", "RUST_LOG", "TSS2_"))}
+    proc = subprocess.run(["bash", str(RUNNER), *(port if a == PORT else a for a in args)], cwd=folder,
+                          capture_output=True, text=True, timeout=120, env={**clean, **env},
+                          stdin=subprocess.DEVNULL, check=False)
+    return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
 def _tool_main(argv: list[str]) -> int:
     from migtd.tool.main import main
 
@@ -165,6 +207,10 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
     "migtd": EntryPoint("migtd", as_subprocess([str(_BIN / "migtd")]), "", migtd_error_lines, migtd_configured,
                         {"missing": ("file not found", "does not exist")}),
     "migtd-console": EntryPoint("migtd-console", as_subprocess([str(_BIN / "migtd-console")]), "migtd-console"),
+    # the runner: its refusals are "Error: …" (upstream's wording, "… file not found: …" for a missing
+    # file), and a run that went ahead ends with the reason its failing migtd gave
+    "migtdemu.sh": EntryPoint("migtdemu.sh", _run_runner, "", runner_error_lines, runner_migrated,
+                              {"missing": ("file not found",)}),
 }
 
 
@@ -361,6 +407,33 @@ COMMANDS += [
             env={"XDG_STATE_HOME": "{scratch}/state", "XDG_CONFIG_HOME": "{scratch}/config",
                  "XDG_DATA_HOME": "{scratch}/data", "TEXTUAL_DRIVER": "textual.drivers.headless_driver:HeadlessDriver",
                  "TEXTUAL_PRESS": "q"}),
+]
+
+
+# ``./migtdemu.sh --both`` (a whole migration on a fresh port, from the test's folder): the planner
+# refuses every hostile file before anything starts, with migtd's own limits (exit 1), except where
+# only migtd can judge the content: a nested collateral or mock quote (migtd refuses it at start-up;
+# the runner reports the destination's reason and code), a nested own policy v2 (9, the same way),
+# and a nested policy v1, which is valid to the planner and to migtd's start-up but, 200 KB long,
+# travels in each side's certificate (its event log) and makes the TLS handshake message too large
+# (6, "excessive message size"; rustls's limit for one handshake message is 64 KiB as well).
+SECURE_SESSION = 6
+_R = "migtdemu.sh"
+_BOTH = ("{scratch}", "--both", "--no-sudo", "-p", PORT)
+_COLLATERAL = {"MIGTD_COLLATERAL_FILE": "{collateral}"}
+
+COMMANDS += [
+    Command(_R, "migtdemu.sh --mock-report", (*_BOTH, "--mock-report", "--policy-file", "{policy}",
+                                              "--root-ca-file", "{root_ca}"),
+            {"policy": FileInput("policy_v1", SECURE_SESSION), "root_ca": FileInput("root_ca", USAGE),
+             "collateral": FileInput("collateral", USAGE)}, env=_COLLATERAL),
+    Command(_R, "migtdemu.sh --mock-quote-file", (*_BOTH, "--mock-quote-file", "{quote}",
+                                                  "--root-ca-file", str(paths.mock_root_ca())),
+            {"quote": FileInput("quote", USAGE)}, env={"MIGTD_COLLATERAL_FILE": str(paths.mock_collateral())}),
+    Command(_R, "migtdemu.sh --policy-v2 --mock-report",
+            (*_BOTH, "--policy-v2", "--mock-report", "--policy-file", "{policy}",
+             "--policy-issuer-chain-file", "{chain}"),
+            {"policy": FileInput("policy_v2", INVALID_POLICY), "chain": FileInput("chain_v2", USAGE)}),
 ]
 
 
