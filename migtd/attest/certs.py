@@ -52,6 +52,13 @@ _VERIFY_ERRORS = (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm)
 
 _SEQ, _OID, _BOOL, _OCTETS, _INT, _EXT_TAG, _VERSION_TAG = 0x30, 0x06, 0x01, 0x04, 0x02, 0xA3, 0xA0
 
+#: SubjectPublicKeyInfo of a P-256 key up to its point: SEQUENCE { SEQUENCE { id-ecPublicKey,
+#: prime256v1 }, BIT STRING (66 bytes: no unused bits, then 0x04 — uncompressed — and X‖Y) }.
+_P256_SPKI_HEAD = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004")
+_P256_POINT_AT = len(_P256_SPKI_HEAD) - 1     # the point starts at its 0x04
+_P256_SPKI_SIZE = _P256_POINT_AT + 65
+_SECP256R1 = ec.SECP256R1()
+
 #: The ECDSA signature algorithms and the ECDSA parameters to verify each with (built once).
 _S_OID = SignatureAlgorithmOID
 _ECDSA_BY_OID = {
@@ -106,7 +113,8 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
 class Cert:
     """A certificate with its DER and the spans DCAP verification reads (located on first use)."""
 
-    __slots__ = ("_cn", "_extensions", "_issuer_name", "_key", "_spki", "_subject_name", "_tbs", "der", "x509")
+    __slots__ = ("_cn", "_extensions", "_issuer_name", "_key", "_self_issued", "_spki", "_subject_name", "_tbs",
+                 "der", "x509")
 
     def __init__(self, der: bytes, cert: x509.Certificate) -> None:
         self.der = der
@@ -114,23 +122,35 @@ class Cert:
         self._tbs: bytes | None = None
         self._key: ec.EllipticCurvePublicKey | None = None
         self._cn: str | None = None
+        self._self_issued: bool | None = None
 
     def _locate(self) -> None:
+        """Find the signed part and the fields DCAP reads, walking the TBSCertificate once.
+
+        Only the TBSCertificate's first element (the signed part) is read from the
+        outer SEQUENCE: ``cryptography`` has parsed the whole certificate already.
+        """
         der = self.der
         _, outer_s, outer_e = _tlv(der, 0, len(der))
-        _, tbs_start, tbs_vs, tbs_ve = _children(der, outer_s, outer_e)[0]
-        fields = _children(der, tbs_vs, tbs_ve)
-        if fields and fields[0][0] == _VERSION_TAG:
-            fields = fields[1:]
-        # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, [1], [2], [3]
-        if len(fields) < 6:
+        _, tbs_vs, tbs_ve = _tlv(der, outer_s, outer_e)
+        # [0] version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, [1], [2], [3]
+        spans = []
+        extensions = None
+        off = tbs_vs
+        while off < tbs_ve:
+            tag, vs, ve = _tlv(der, off, tbs_ve)
+            if tag == _EXT_TAG and extensions is None and len(spans) >= 6:
+                extensions = (vs, ve)
+            if tag != _VERSION_TAG or spans:
+                spans.append((off, ve))
+            off = ve
+        if len(spans) < 6:
             raise FormatError(_S, "TBSCertificate", tbs_vs, "too few fields")
-        self._issuer_name = der[fields[2][1]:fields[2][3]]
-        self._subject_name = der[fields[4][1]:fields[4][3]]
-        self._spki = der[fields[5][1]:fields[5][3]]
-        ext = [f for f in fields[6:] if f[0] == _EXT_TAG]
-        self._extensions = (ext[0][2], ext[0][3]) if ext else None
-        self._tbs = der[tbs_start:tbs_ve]
+        self._issuer_name = der[spans[2][0]:spans[2][1]]
+        self._subject_name = der[spans[4][0]:spans[4][1]]
+        self._spki = der[spans[5][0]:spans[5][1]]
+        self._extensions = extensions
+        self._tbs = der[outer_s:tbs_ve]
 
     @property
     def tbs(self) -> bytes:
@@ -174,10 +194,21 @@ class Cert:
 
     @property
     def key(self) -> ec.EllipticCurvePublicKey | None:
-        """The EC public key (decoded once), or ``None`` when the key is not an EC key."""
+        """The EC public key (decoded once), or ``None`` when the key is not an EC key.
+
+        A P-256 key in its usual encoding (named curve, uncompressed point) is
+        built from the point, which is cheaper than ``public_key()``'s generic
+        SubjectPublicKeyInfo decoding and accepts and rejects the same points
+        (both check the point is on the curve); any other key is left to
+        ``public_key()``.
+        """
         if self._key is None:
+            spki = self.spki
             try:
-                key = self.x509.public_key()
+                if len(spki) == _P256_SPKI_SIZE and spki.startswith(_P256_SPKI_HEAD):
+                    key = ec.EllipticCurvePublicKey.from_encoded_point(_SECP256R1, spki[_P256_POINT_AT:])
+                else:
+                    key = self.x509.public_key()
             except (ValueError, UnsupportedAlgorithm):
                 return None
             if not isinstance(key, ec.EllipticCurvePublicKey):
@@ -435,8 +466,16 @@ def self_issued(cert: Cert) -> bool:
 
     Shortcut for the usual certificate, issued by another: when both names
     start with single-valued RDNs up to their first CN and those CNs differ
-    (in text or position), the names differ under any comparison.
+    (in text or position), the names differ under any comparison. Decided
+    once per certificate (the root is asked about in every chain).
     """
+    found = cert._self_issued
+    if found is None:
+        found = cert._self_issued = _self_issued(cert)
+    return found
+
+
+def _self_issued(cert: Cert) -> bool:
     if cert.issuer_name == cert.subject_name:
         return True
     a = _first_cn_at(cert.issuer_name, single_valued=True)
@@ -499,8 +538,8 @@ class Crl:
     def __init__(self, crl: x509.CertificateRevocationList, der: bytes) -> None:
         self.x509 = crl
         _, outer_s, outer_e = _tlv(der, 0, len(der))
-        _, tbs_start, _, tbs_end = _children(der, outer_s, outer_e)[0]
-        self.tbs = der[tbs_start:tbs_end]
+        _, _, tbs_end = _tlv(der, outer_s, outer_e)   # cryptography parsed the rest
+        self.tbs = der[outer_s:tbs_end]
         self._number: int | None | bool = False   # False: not decoded yet
 
     @property
