@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
@@ -134,7 +135,7 @@ class Cert:
         _, outer_s, outer_e = _tlv(der, 0, len(der))
         _, tbs_vs, tbs_ve = _tlv(der, outer_s, outer_e)
         # [0] version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, [1], [2], [3]
-        spans = []
+        spans: list[tuple[int, int]] = []
         extensions = None
         off = tbs_vs
         while off < tbs_ve:
@@ -204,6 +205,7 @@ class Cert:
         """
         if self._key is None:
             spki = self.spki
+            key: PublicKeyTypes
             try:
                 if len(spki) == _P256_SPKI_SIZE and spki.startswith(_P256_SPKI_HEAD):
                     key = ec.EllipticCurvePublicKey.from_encoded_point(_SECP256R1, spki[_P256_POINT_AT:])
