@@ -28,6 +28,13 @@ MigTD. ``at=`` switches to a strict check at that instant instead (what
 Caching: ``cache=`` is the :class:`CollateralCache` to use (the process-wide
 :data:`DEFAULT_CACHE` unless given); ``cache=None`` verifies everything from
 scratch and keeps nothing.
+
+Speed of a fresh verification (``cache=None`` or collateral not cached yet):
+the nine ECDSA checks are run together after an optimistic pass that takes
+each to hold, and that pass's result is kept only when all of them do hold;
+otherwise the quote is verified again with every check in its place, so the
+outcome, including which step fails, is always the in-place one
+(:func:`_verify_fresh`).
 """
 
 from __future__ import annotations
