@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.utils import Buffer
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from migtd.attest.errors import QuoteVerificationError
@@ -72,7 +73,6 @@ _SEQ, _OID, _BOOL, _OCTETS, _INT, _EXT_TAG, _VERSION_TAG = 0x30, 0x06, 0x01, 0x0
 _P256_SPKI_HEAD = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004")
 _P256_POINT_AT = len(_P256_SPKI_HEAD) - 1     # the point starts at its 0x04
 _P256_SPKI_SIZE = _P256_POINT_AT + 65
-_SECP256R1 = ec.SECP256R1()
 
 #: The ECDSA signature algorithms and the ECDSA parameters to verify each with (built once).
 _S_OID = SignatureAlgorithmOID
@@ -89,8 +89,82 @@ _ECDSA_BY_OID = {
 
 #: (key, signature, signed bytes, algorithm) of an ECDSA check.
 Check = tuple[ec.EllipticCurvePublicKey | None, bytes, bytes, ec.ECDSA]
-#: The checks recorded by the innermost :func:`deferred_signatures` of this thread or task.
-_PENDING: ContextVar[list[Check] | None] = ContextVar("migtd_attest_pending_signatures", default=None)
+_SECP256R1 = ec.SECP256R1()
+
+
+class Deferred:
+    """What an optimistic pass took to hold: its ECDSA checks, and the P-256 points it took
+    for valid keys (:func:`p256_key`)."""
+
+    __slots__ = ("checks", "keys")
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+        self.keys: list[_PointKey] = []
+
+
+#: What the innermost :func:`deferred_signatures` of this thread or task recorded.
+_PENDING: ContextVar[Deferred | None] = ContextVar("migtd_attest_pending_signatures", default=None)
+
+
+class _PointKey(ec.EllipticCurvePublicKey):
+    """A P-256 public key known by its uncompressed point, decoded on first use.
+
+    Made only inside :func:`deferred_signatures`, where the point is taken to
+    be a valid key; :func:`signatures_hold` decodes it (``from_encoded_point``
+    refuses a point off the curve) before any check runs. Once decoded it
+    stands for that key in every respect.
+    """
+
+    def __init__(self, point: bytes) -> None:
+        self._point = point
+        self._key: ec.EllipticCurvePublicKey | None = None
+
+    def decoded(self) -> ec.EllipticCurvePublicKey:
+        if self._key is None:
+            self._key = ec.EllipticCurvePublicKey.from_encoded_point(_SECP256R1, self._point)
+        return self._key
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return _SECP256R1
+
+    @property
+    def key_size(self) -> int:
+        return 256
+
+    def public_numbers(self) -> ec.EllipticCurvePublicNumbers:
+        return self.decoded().public_numbers()
+
+    def public_bytes(self, encoding: Encoding, format: PublicFormat) -> bytes:
+        return self.decoded().public_bytes(encoding, format)
+
+    def verify(self, signature: Buffer, data: Buffer, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> None:
+        self.decoded().verify(signature, data, signature_algorithm)
+
+    def __eq__(self, other: object) -> bool:
+        return self.decoded() == (other.decoded() if isinstance(other, _PointKey) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.decoded())
+
+    def __copy__(self) -> _PointKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _PointKey:
+        return self
+
+
+def p256_key(point: bytes) -> ec.EllipticCurvePublicKey:
+    """The P-256 key of an uncompressed point (``0x04‖X‖Y``); ``ValueError`` when it is not one.
+    Inside :func:`deferred_signatures` the point is taken for a valid key, decoded and
+    confirmed by :func:`signatures_hold`."""
+    pending = _PENDING.get()
+    if pending is None:
+        return ec.EllipticCurvePublicKey.from_encoded_point(_SECP256R1, point)
+    key = _PointKey(point)
+    pending.keys.append(key)
+    return key
 
 
 def ecdsa_verify(key: ec.EllipticCurvePublicKey | None, signature: bytes, data: bytes,
@@ -101,13 +175,13 @@ def ecdsa_verify(key: ec.EllipticCurvePublicKey | None, signature: bytes, data: 
     if pending is None:
         key.verify(signature, data, algorithm)  # type: ignore[union-attr]  # None: AttributeError, a failure
     else:
-        pending.append((key, signature, data, algorithm))
+        pending.checks.append((key, signature, data, algorithm))
 
 
 @contextmanager
-def deferred_signatures() -> Iterator[list[Check]]:
-    """Record the ECDSA checks made inside the block (see the module docstring)."""
-    pending: list[Check] = []
+def deferred_signatures() -> Iterator[Deferred]:
+    """Record the ECDSA checks (and P-256 keys) made inside the block (see the module docstring)."""
+    pending = Deferred()
     token = _PENDING.set(pending)
     try:
         yield pending
@@ -115,10 +189,12 @@ def deferred_signatures() -> Iterator[list[Check]]:
         _PENDING.reset(token)
 
 
-def signatures_hold(checks: list[Check]) -> bool:
-    """Whether every recorded check holds, run one after the other."""
+def signatures_hold(pending: Deferred) -> bool:
+    """Whether every key taken for valid is one and every recorded check holds, run one after the other."""
     try:
-        for key, signature, data, algorithm in checks:
+        for point_key in pending.keys:
+            point_key.decoded()
+        for key, signature, data, algorithm in pending.checks:
             key.verify(signature, data, algorithm)  # type: ignore[union-attr]
     except (AttributeError, *_VERIFY_ERRORS):
         return False
@@ -262,7 +338,7 @@ class Cert:
             key: PublicKeyTypes
             try:
                 if len(spki) == _P256_SPKI_SIZE and spki.startswith(_P256_SPKI_HEAD):
-                    key = ec.EllipticCurvePublicKey.from_encoded_point(_SECP256R1, spki[_P256_POINT_AT:])
+                    key = p256_key(spki[_P256_POINT_AT:])
                 else:
                     key = self.x509.public_key()
             except (ValueError, UnsupportedAlgorithm):

@@ -56,6 +56,7 @@ from migtd.attest.certs import (
     deferred_signatures,
     ecdsa_verify,
     load_pem_chain,
+    p256_key,
     pck_chain_roles,
     signatures_hold,
 )
@@ -98,7 +99,6 @@ __all__ = [
 ]
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-_SECP256R1 = ec.SECP256R1()
 _VERIFY_ERRORS = (InvalidSignature, ValueError, TypeError, AttributeError, UnsupportedAlgorithm)
 _SGX_OID = encode_oid_body(SGX_EXTENSION_OID)
 
@@ -308,7 +308,7 @@ def _verify_with(q: Quote, size: int, vc: VerifiedCollateral, at: datetime | Non
 
     # 12. quote signature by the attestation key
     try:
-        att_key = ec.EllipticCurvePublicKey.from_encoded_point(_SECP256R1, b"\x04" + q.attestation_key)
+        att_key = p256_key(b"\x04" + q.attestation_key)
         ecdsa_verify(att_key, raw_signature_der(q.signature), q.signed_region, _ECDSA_SHA256)
     except _VERIFY_ERRORS:
         raise QuoteVerificationError("quote_signature", "quote is not signed by its attestation key") from None

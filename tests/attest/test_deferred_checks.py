@@ -10,15 +10,17 @@ collateral cache ends up as it did before.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from migtd.attest import verify as verify_mod
-from migtd.attest.certs import deferred_signatures, ecdsa_verify, signatures_hold
+from migtd.attest.certs import Deferred, deferred_signatures, ecdsa_verify, p256_key, signatures_hold
 from migtd.attest.collateral_cache import CollateralCache
 from migtd.attest.verify import QuoteVerificationError, verify_quote
 
@@ -40,9 +42,9 @@ def recorded(monkeypatch):
     counts: list[int] = []
     real = verify_mod.signatures_hold
 
-    def spy(checks):
-        counts.append(len(checks))
-        return real(checks)
+    def spy(pending):
+        counts.append(len(pending.checks))
+        return real(pending)
     monkeypatch.setattr(verify_mod, "signatures_hold", spy)
     return counts
 
@@ -108,12 +110,57 @@ def test_deferred_block_records_instead_of_raising():
     key = ec.generate_private_key(ec.SECP256R1())
     algorithm = ec.ECDSA(hashes.SHA256())
     good = key.sign(b"signed", algorithm)
-    with deferred_signatures() as checks:
+    with deferred_signatures() as pending:
         ecdsa_verify(key.public_key(), good, b"signed", algorithm)
         ecdsa_verify(key.public_key(), good, b"not what was signed", algorithm)   # recorded, no raise
         ecdsa_verify(None, good, b"signed", algorithm)
-    assert len(checks) == 3
-    assert signatures_hold(checks[:1]) and not signatures_hold(checks[:2]) and not signatures_hold(checks[2:])
+    assert len(pending.checks) == 3 and pending.keys == []
+
+    def holds(checks) -> bool:
+        part = Deferred()
+        part.checks = checks
+        return signatures_hold(part)
+    assert holds(pending.checks[:1]) and not holds(pending.checks[:2]) and not holds(pending.checks[2:])
     ecdsa_verify(key.public_key(), good, b"signed", algorithm)   # outside the block: checked at once
     with pytest.raises(InvalidSignature):
         ecdsa_verify(key.public_key(), good, b"not what was signed", algorithm)
+
+
+def test_deferred_keys_are_confirmed():
+    key = ec.generate_private_key(ec.SECP256R1())
+    algorithm = ec.ECDSA(hashes.SHA256())
+    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    off_curve = point[:-1] + bytes([point[-1] ^ 1])
+    with pytest.raises(ValueError):
+        p256_key(off_curve)                           # outside a block: refused at once
+    with deferred_signatures() as pending:
+        taken = p256_key(off_curve)                   # inside: taken for a key, to be confirmed
+        good = p256_key(point)
+        ecdsa_verify(good, key.sign(b"signed", algorithm), b"signed", algorithm)
+    assert isinstance(taken, ec.EllipticCurvePublicKey) and len(pending.keys) == 2
+    assert not signatures_hold(pending)              # the off-curve point fails the confirmation
+    pending.keys.remove(taken)
+    assert signatures_hold(pending)
+    assert good == key.public_key() and good.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint) == point
+
+
+def test_off_curve_pck_key_is_decided_in_place(azure, in_place):
+    # A PCK certificate whose key is not on the curve: its SubjectPublicKeyInfo is the usual one, so
+    # the optimistic pass takes the point for a key; the confirmation refuses it, and the answer is
+    # the in-place one.
+    from migtd.attest.certs import _P256_SPKI_HEAD
+    from migtd.attest.quote import parse_quote
+    chain = parse_quote(azure.quote).cert_data.pck_chain
+    first = chain.split(b"-----END CERTIFICATE-----")[0].split(b"-----BEGIN CERTIFICATE-----")[1]
+    der = base64.b64decode(first)
+    at = der.index(_P256_SPKI_HEAD) + len(_P256_SPKI_HEAD)
+    bad_der = der[:at + 40] + bytes([der[at + 40] ^ 1]) + der[at + 41:]
+    text = base64.b64encode(bad_der)
+    quote = azure.quote.replace(first, b"\n" + b"\n".join(text[i:i + 64] for i in range(0, len(text), 64)) + b"\n")
+    assert len(quote) == len(azure.quote) and quote != azure.quote
+    with pytest.raises(QuoteVerificationError) as fresh:
+        verify_quote(quote, azure.prod, azure.root_ca, cache=None)
+    in_place()
+    with pytest.raises(QuoteVerificationError) as placed:
+        verify_quote(quote, azure.prod, azure.root_ca, cache=None)
+    assert (fresh.value.step, str(fresh.value)) == (placed.value.step, str(placed.value))
