@@ -29,10 +29,10 @@ is exactly what ``load_pem_x509_certificates`` accepts and rejects.
 Every ECDSA check of the verifier goes through :func:`ecdsa_verify`. Inside
 :func:`deferred_signatures` it only records the check and lets the caller go
 on as if it held; :func:`signatures_hold` then runs the recorded checks back
-to back. OpenSSL's P-256 verification reads a large precomputed table, which
-the Python work between two checks pushes out of the CPU caches: nine checks
-in a row cost markedly less than nine checks spread over a verification (see
-benchmarks/RESULTS.md). The verifier uses this only for an optimistic pass
+to back. Nine checks in a row cost less than nine checks spread over a
+verification (benchmarks/RESULTS.md) — most likely because OpenSSL's P-256
+code works from a large precomputed table that the Python work between two
+checks pushes out of the CPU caches. The verifier uses this only for an optimistic pass
 whose result it keeps when every recorded check holds — then each check
 returned what it would have returned at its place — and otherwise decides
 again with every check in place (:mod:`migtd.attest.verify`).
