@@ -23,7 +23,11 @@ always follows another:
   nothing cached: trust anchor, both CRLs and their signatures, the signing
   chains, TCB info and QE identity (signatures and parsing), PCK chain, SGX
   extension, QE report, quote signature, TCB matching, the 822-byte report.
-  This is the like-for-like row, and the headline.
+  This is the like-for-like row, and the headline. Nothing survives a call:
+  no module of ``migtd.attest`` keeps parsed certificates, CRLs or keys at
+  process level, and ``cache=None`` makes a new :class:`VerifiedCollateral`
+  every time (its first, optimistic pass runs the nine ECDSA checks together
+  at the end; see ``migtd.attest.verify._verify_fresh``).
 * ``warm``: the same call with a :class:`CollateralCache` that has seen this
   collateral and this platform's PCK chain: per quote it parses the quote,
   checks the QE report signature, the QE report data, the QE identity, the

@@ -13,7 +13,7 @@ from migtd.errors import FormatError
 class Reader:
     """Sequential reader; ``offset`` is absolute within the original buffer."""
 
-    __slots__ = ("data", "offset", "structure", "end")
+    __slots__ = ("data", "end", "offset", "structure")
 
     def __init__(self, data: bytes, structure: str, offset: int = 0, end: int | None = None) -> None:
         self.data = data

@@ -40,6 +40,7 @@ from migtd.attest.certs import (
     Cert,
     Crl,
     check_issued_by,
+    ecdsa_verify,
     load_anchor,
     load_crl,
     load_pem_chain,
@@ -150,7 +151,7 @@ class VerifiedCollateral:
         except FormatError as exc:
             raise QuoteVerificationError(step, exc.message) from None
         try:
-            signer.key.verify(raw_signature_der(signed.signature), signed.text, _ECDSA_SHA256)  # type: ignore[union-attr]
+            ecdsa_verify(signer.key, raw_signature_der(signed.signature), signed.text, _ECDSA_SHA256)
         except (InvalidSignature, ValueError, TypeError, AttributeError, UnsupportedAlgorithm):
             raise QuoteVerificationError(f"{step}_signature", f"{what} signature does not verify") from None
         try:
@@ -265,6 +266,16 @@ class CollateralCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return verified
+
+    def put(self, collateral: Collateral, root_ca: bytes, verified: VerifiedCollateral) -> None:
+        """Keep collateral the caller verified itself (:func:`migtd.attest.verify.verify_quote`'s
+        first pass), as :meth:`verified` would have kept it."""
+        key = (collateral.digest, hashlib.sha256(root_ca).digest())
+        with self._lock:
+            self._entries[key] = verified
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
 
     def clear(self) -> None:
         """Forget everything (the next quote verifies its collateral from scratch)."""

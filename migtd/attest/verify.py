@@ -28,6 +28,13 @@ MigTD. ``at=`` switches to a strict check at that instant instead (what
 Caching: ``cache=`` is the :class:`CollateralCache` to use (the process-wide
 :data:`DEFAULT_CACHE` unless given); ``cache=None`` verifies everything from
 scratch and keeps nothing.
+
+Speed of a fresh verification (``cache=None`` or collateral not cached yet):
+the nine ECDSA checks are run together after an optimistic pass that takes
+each to hold, and that pass's result is kept only when all of them do hold;
+otherwise the quote is verified again with every check in its place, so the
+outcome, including which step fails, is always the in-place one
+(:func:`_verify_fresh`).
 """
 
 from __future__ import annotations
@@ -42,7 +49,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from migtd.attest import tcb as tcbmod
-from migtd.attest.certs import NAME_ERRORS, Crl, check_issued_by, load_pem_chain, pck_chain_roles
+from migtd.attest.certs import (
+    NAME_ERRORS,
+    Crl,
+    check_issued_by,
+    deferred_signatures,
+    ecdsa_verify,
+    load_pem_chain,
+    p256_key,
+    pck_chain_roles,
+    signatures_hold,
+)
 from migtd.attest.collateral import Collateral
 from migtd.attest.collateral_cache import (
     DEFAULT_CACHE,
@@ -82,7 +99,6 @@ __all__ = [
 ]
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-_SECP256R1 = ec.SECP256R1()
 _VERIFY_ERRORS = (InvalidSignature, ValueError, TypeError, AttributeError, UnsupportedAlgorithm)
 _SGX_OID = encode_oid_body(SGX_EXTENSION_OID)
 
@@ -209,7 +225,42 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *, at
     if h.qe_vendor_id != INTEL_QE_VENDOR_ID:
         raise QuoteVerificationError("header", "QE vendor id is not Intel's")
 
+    if cache is None or (collateral, root_ca_der) not in cache:
+        # Nothing verified to start from: one optimistic pass with the signature checks
+        # run together at its end, kept only when all of them hold.
+        done = _verify_fresh(q, len(quote), collateral, root_ca_der, at)
+        if done is not None:
+            if cache is not None:
+                cache.put(collateral, root_ca_der, done[1])
+            return done[0]
     vc = cache.verified(collateral, root_ca_der) if cache is not None else verify_collateral(collateral, root_ca_der)
+    return _verify_with(q, len(quote), vc, at)
+
+
+def _verify_fresh(q: Quote, size: int, collateral: Collateral, root_ca_der: bytes,
+                  at: datetime | None) -> tuple[VerifiedQuote, VerifiedCollateral] | None:
+    """The whole verification from scratch with every ECDSA check deferred to its end.
+
+    While the checks are deferred each is taken to hold, so when all of them
+    do hold, every step saw what it would have seen with the check in place and
+    the result is the one the in-place verification gives. Anything else — a
+    check that fails, or any error on the way, which a failed check might have
+    preempted — returns ``None``, and the caller decides again with every check
+    in place. Only speed differs: OpenSSL's checks run faster back to back
+    (:mod:`migtd.attest.certs`). The :class:`VerifiedCollateral` built here is
+    new and seen by nobody else until the caller keeps it.
+    """
+    with deferred_signatures() as checks:
+        try:
+            vc = verify_collateral(collateral, root_ca_der)
+            result = _verify_with(q, size, vc, at)
+        except Exception:  # noqa: BLE001 -- decided again, checks in place, by the caller
+            return None
+    return (result, vc) if signatures_hold(checks) else None
+
+
+def _verify_with(q: Quote, size: int, vc: VerifiedCollateral, at: datetime | None) -> VerifiedQuote:
+    """Steps 3–16 for a parsed quote whose header was checked, against verified collateral."""
     qe_id = vc.qe_identity
     assert qe_id is not None
 
@@ -232,8 +283,7 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *, at
 
     # 9. QE report signature by the PCK leaf
     try:
-        plat.leaf.key.verify(raw_signature_der(cd.qe_report_signature), cd.qe_report_raw,  # type: ignore[union-attr]
-                             _ECDSA_SHA256)
+        ecdsa_verify(plat.leaf.key, raw_signature_der(cd.qe_report_signature), cd.qe_report_raw, _ECDSA_SHA256)
     except _VERIFY_ERRORS:
         raise QuoteVerificationError("qe_report_signature", "QE report is not signed by the PCK key") from None
 
@@ -258,8 +308,8 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *, at
 
     # 12. quote signature by the attestation key
     try:
-        att_key = ec.EllipticCurvePublicKey.from_encoded_point(_SECP256R1, b"\x04" + q.attestation_key)
-        att_key.verify(raw_signature_der(q.signature), q.signed_region, _ECDSA_SHA256)
+        att_key = p256_key(b"\x04" + q.attestation_key)
+        ecdsa_verify(att_key, raw_signature_der(q.signature), q.signed_region, _ECDSA_SHA256)
     except _VERIFY_ERRORS:
         raise QuoteVerificationError("quote_signature", "quote is not signed by its attestation key") from None
 
@@ -285,7 +335,7 @@ def verify_quote(quote: bytes, collateral: Collateral, root_ca_der: bytes, *, at
     return VerifiedQuote(
         report=report, tcb_status=match.status, advisories=list(match.advisories), fmspc=pck.fmspc,
         mrtd=body.mrtd, rtmrs=list(body.rtmrs), tee_tcb_svn=svn, report_data=body.report_data, quote=q,
-        quote_bytes=len(quote), qe_tcb_status=qe_level.status, platform_tcb_date=level.tcb_date,
+        quote_bytes=size, qe_tcb_status=qe_level.status, platform_tcb_date=level.tcb_date,
         qe_tcb_date=qe_level.tcb_date, tcb_date=tcb_date, module_svn=match.module_svn,
         tcb_evaluation_data_number=info.evaluation_data_number,
         verification_time=now, time_rule=rule, collateral_expired=expired, pck=pck, crls=(vc.root_crl, vc.pck_crl),
