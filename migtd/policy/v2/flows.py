@@ -12,6 +12,7 @@ raises for anything the peer sent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Callable
@@ -118,7 +119,7 @@ def check_policy_integrity(peer_events: dict[str, NamedEvent], peer_policy_file:
     event = peer_events.get("MigTdPolicy")
     if event is None:
         raise PolicyError(K.PolicyHashMismatch, "the peer's event log has no policy event")
-    if event.digest != hashlib.sha384(peer_policy_file).digest():
+    if event.digest != _sha384(bytes(peer_policy_file)):
         raise PolicyError(K.PolicyHashMismatch, "the peer's policy is not the one its event log measured")
 
 
@@ -147,7 +148,7 @@ def authenticate_remote_common(local: VerifiedPolicy, *, peer_report: bytes, pee
                                ) -> AuthenticatedPeer:
     """§3.9.2 step 2–3 for a peer whose quote already verified; raises PolicyError."""
     notes: list[str] = []
-    parse_container(peer_policy, "policyData", path="peer policy")
+    _check_peer_container(bytes(peer_policy))
     try:
         ccel = eventlog.parse_event_log(peer_event_log)
         replayed = eventlog.replay_rtmrs(ccel)
@@ -172,9 +173,26 @@ def authenticate_remote_common(local: VerifiedPolicy, *, peer_report: bytes, pee
                                 exc.detail, "integrity"))
         raise
     rules.append(RuleResult("integrity", "MigTdPolicy", "equal", "SHA-384(peer policy)",
-                            "", hashlib.sha384(peer_policy).hexdigest().upper(), True, "", "integrity"))
+                            "", _sha384(bytes(peer_policy)).hex().upper(), True, "", "integrity"))
     info = evaluation_info(peer_report, identity_of=peer, collaterals=local.collaterals, fmspc=peer_fmspc)
     return AuthenticatedPeer(peer, info, tuple(notes))
+
+
+@functools.lru_cache(maxsize=32)
+def _sha384(data: bytes) -> bytes:
+    """SHA-384 of a peer's policy file, cached by content (the same peer policy is hashed for every peer)."""
+    return hashlib.sha384(data).digest()
+
+
+@functools.lru_cache(maxsize=32)
+def _check_peer_container(peer_policy: bytes) -> None:
+    """The peer policy is a signed container (InvalidPolicy naming "peer policy" otherwise).
+
+    Only the verdict matters here, and it is a pure function of the bytes: a
+    fleet matrix judges the same peer policy for every class pair, so a
+    success is cached by content (a failure raises again each time).
+    """
+    parse_container(peer_policy, "policyData", path="peer policy")
 
 
 def relative_reference(local: VerifiedPolicy, local_report: bytes) -> EvaluationInfo:
