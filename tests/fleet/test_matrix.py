@@ -335,8 +335,10 @@ def _clear_v2_caches() -> None:
     from migtd.policy.v2 import chain, collaterals, flows, verify
 
     for cached in (verify._verify_signed_policy, chain._validate_peer_chain, flows._check_peer_container,
-                   flows._sha384, collaterals._tcb_evaluation_number, config_files._verified_v2):
+                   flows._sha384, flows._replayed_log, collaterals._tcb_evaluation_number,
+                   config_files._verified_v2):
         cached.cache_clear()
+    flows._INFO_MEMO.clear()
 
 
 def _plain_side(spec: PolicySpec, peer_spec: PolicySpec, me: FleetHost, peer: FleetHost, is_source: bool) -> Any:
