@@ -327,3 +327,73 @@ def test_worker_processes_give_the_same_matrix(v1: Any, monkeypatch: pytest.Monk
     n = len(m.classes)
     assert all(p.outcome(i, j) == m.outcome(i, j) for i in range(n) for j in range(n))
     assert p.explain("base-1", "qe2-1").outcome == m.pair("base-1", "qe2-1")
+
+
+def _clear_v2_caches() -> None:
+    """Forget every content cache the v2 engine and the fleet keep, so the next judgement starts cold."""
+    from migtd.fleet import config_files
+    from migtd.policy.v2 import chain, collaterals, flows, verify
+
+    for cached in (verify._verify_signed_policy, chain._validate_peer_chain, flows._check_peer_container,
+                   flows._sha384, flows._replayed_log, collaterals._tcb_evaluation_number,
+                   config_files._verified_v2):
+        cached.cache_clear()
+    flows._INFO_MEMO.clear()
+
+
+def _plain_side(spec: PolicySpec, peer_spec: PolicySpec, me: FleetHost, peer: FleetHost, is_source: bool) -> Any:
+    """One side's decision about one host pair, straight from the engine with nothing cached.
+
+    Returns None when a quote does not verify under the side's anchors (the matrix says not_attested).
+    """
+    from migtd.fleet.profile import LOG_FOLLOWING_SOURCES, attest, project
+    from migtd.policy.v2 import authenticate_migration_dest, authenticate_migration_source, verify_own_policy
+
+    _clear_v2_caches()
+    local = verify_own_policy(spec.policy, spec.issuer_chain)
+    anchors = Anchors(local.collaterals.root_ca_der(), local.collaterals.collateral)
+    assert me.evidence is not None and peer.evidence is not None
+    mine, theirs = attest(me.evidence.quote, anchors), attest(peer.evidence.quote, anchors)
+    if not (mine.ok and theirs.ok):
+        return None
+    mine_p, theirs_p = project(me.evidence, mine, spec), project(peer.evidence, theirs, peer_spec)
+    flow = authenticate_migration_dest if is_source else authenticate_migration_source
+    return flow(local, local_report=mine_p.report, peer_report=theirs_p.report, peer_event_log=theirs_p.event_log,
+                peer_policy=peer_spec.policy, peer_chain=peer_spec.issuer_chain,
+                tolerate_rtmr_mismatch=me.evidence.quote_source not in LOG_FOLLOWING_SOURCES)
+
+
+@pytest.mark.parametrize("src_name, dst_name", [("p1", "p1"), ("p2", "p1"), ("p1", "foreign")])
+def test_v2_matrix_equals_plain_per_pair_evaluation(v2: Any, src_name: str, dst_name: str) -> None:
+    """The class matrix (content caches warm, one evaluation per class pair) decides every host pair
+    exactly as the engine does when each pair is judged on its own with every cache cleared."""
+    hosts, specs = v2
+    src, dst = specs[src_name], specs[dst_name]
+    m = build_matrix(hosts, src, dst)
+    picked = [h for h in hosts if h.evidence is not None and (h.name.endswith("-1") or h.name == "base-2")]
+    seen = set()
+    for a in picked:
+        for b in picked:
+            if a is b:
+                continue
+            s, d = _plain_side(src, dst, a, b, True), _plain_side(dst, src, b, a, False)
+            o = m.pair(a.name, b.name)
+            if s is None or d is None:
+                assert o.verdict is Verdict.NOT_ATTESTED, (a.name, b.name, o)
+                continue
+            want = Verdict.REFUSED_BY_SOURCE if not s.ok else \
+                Verdict.REFUSED_BY_DESTINATION if not d.ok else Verdict.ALLOWED
+            assert o.verdict is want, (a.name, b.name, o)
+            for side, plain in ((o.source, s), (o.destination, d)):
+                assert (side.ok, side.kind, side.result, side.failed_rules) == \
+                    (plain.ok, plain.kind, int(plain.result), tuple(plain.failed_rules())), (a.name, b.name)
+                assert side.reason == (plain.error.message if plain.error else "")
+            ex = m.explain(a.name, b.name)
+            for full, plain in ((ex.source_decision, s), (ex.destination_decision, d)):
+                assert full is not None
+                assert (full.ok, full.rules, full.notes, full.kind) == (plain.ok, plain.rules, plain.notes, plain.kind)
+            seen.add(want)
+    # the comparison covered refusals as well as allowed pairs
+    assert Verdict.REFUSED_BY_SOURCE in seen
+    if (src_name, dst_name) == ("p1", "p1"):
+        assert {Verdict.ALLOWED, Verdict.REFUSED_BY_DESTINATION} <= seen

@@ -8,6 +8,7 @@ numbers of the PCK and root-CA CRLs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,10 @@ class Collaterals:
 
     ``collateral`` is exactly what quote verification is given (§3.4.1: the
     collateral set is handed to the quote verifier as is); the methods here are
-    the policy engine's own reads of it, with policy error kinds.
+    the policy engine's own reads of it, with policy error kinds. The reads
+    are pure functions of the (immutable) documents and a peer is judged with
+    them once per migration — a fleet matrix once per class pair — so each
+    successful read is cached (a failure is not, and raises again).
     """
 
     collateral: Collateral
@@ -53,20 +57,14 @@ class Collaterals:
     def tcb_evaluation_number(self, fmspc: bytes) -> int:
         """``tcbInfo.tcbEvaluationDataNumber`` of the FMSPC's TCB info."""
         entry = self.platform(fmspc)
-        try:
-            number = jsontext.loads(entry.tcb_info)["tcbInfo"]["tcbEvaluationDataNumber"]
-        except (ValueError, KeyError, TypeError):
-            number = None
-        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 2**32:
-            raise PolicyError(K.InvalidCollateral, f"TCB info of {entry.fmspc} has no tcbEvaluationDataNumber")
-        return number
+        return _tcb_evaluation_number(entry.tcb_info, entry.fmspc)
 
-    @property
+    @functools.cached_property
     def pck_crl_num(self) -> int:
         """CRL Number of ``pckCrl``."""
         return crl_number(self.collateral.pck_crl, "pckCrl")
 
-    @property
+    @functools.cached_property
     def root_ca_crl_num(self) -> int:
         """CRL Number of ``rootCaCrl``."""
         return crl_number(self.collateral.root_ca_crl, "rootCaCrl")
@@ -77,6 +75,18 @@ class Collaterals:
             return x509.load_pem_x509_certificate(self.collateral.root_ca.encode()).public_bytes(Encoding.DER)
         except ValueError as exc:
             raise PolicyError(K.InvalidCollateral, f"rootCa: {exc}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _tcb_evaluation_number(tcb_info: str, fmspc: str) -> int:
+    """``tcbEvaluationDataNumber`` of one TCB info text (cached by content: a JSON parse per read otherwise)."""
+    try:
+        number = jsontext.loads(tcb_info)["tcbInfo"]["tcbEvaluationDataNumber"]
+    except (ValueError, KeyError, TypeError):
+        number = None
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 2**32:
+        raise PolicyError(K.InvalidCollateral, f"TCB info of {fmspc} has no tcbEvaluationDataNumber")
+    return number
 
 
 def crl_number(pem: str, name: str) -> int:

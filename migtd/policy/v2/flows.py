@@ -12,6 +12,7 @@ raises for anything the peer sent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Callable
@@ -73,6 +74,12 @@ def _svn_facts(peer_policy: VerifiedPolicy, target: Measurements) -> dict[str, o
     return facts
 
 
+#: evaluation_info results: (report, fmspc, id(identity_of), id(collaterals)) -> (identity_of, collaterals, info).
+#: The entry holds the two objects, so while it exists no other object can take their ids.
+_INFO_MEMO: dict[tuple[bytes, bytes | None, int, int], tuple[VerifiedPolicy, Collaterals, EvaluationInfo]] = {}
+_INFO_MEMO_MAX = 4096
+
+
 def evaluation_info(report: bytes, *, identity_of: VerifiedPolicy, collaterals: Collaterals,
                     fmspc: bytes | None = None) -> EvaluationInfo:
     """``setup_evaluation_data`` (§3.6) from a verified report.
@@ -81,8 +88,26 @@ def evaluation_info(report: bytes, *, identity_of: VerifiedPolicy, collaterals: 
     the MigTD engine (the peer's own for a peer, ours for ourselves);
     ``collaterals`` are always the *evaluating* MigTD's. ``fmspc`` defaults
     to the report's FMSPC field (the same value the PCK certificate holds).
+
+    The facts are a pure function of the report bytes and the two (frozen)
+    documents, and a fleet matrix asks for the same ones for every class
+    pair, so a result is remembered per report and per document *object*
+    (a failure is not remembered: it raises again).
     """
     report = bytes(report)
+    key = (report, None if fmspc is None else bytes(fmspc), id(identity_of), id(collaterals))
+    hit = _INFO_MEMO.get(key)
+    if hit is not None and hit[0] is identity_of and hit[1] is collaterals:
+        return hit[2]
+    info = _evaluation_info(report, identity_of, collaterals, fmspc)
+    if len(_INFO_MEMO) >= _INFO_MEMO_MAX:
+        _INFO_MEMO.clear()
+    _INFO_MEMO[key] = (identity_of, collaterals, info)
+    return info
+
+
+def _evaluation_info(report: bytes, identity_of: VerifiedPolicy, collaterals: Collaterals,
+                     fmspc: bytes | None) -> EvaluationInfo:
     if len(report) < rpt.REPORT_SIZE or len(report) % 2:
         raise PolicyError(K.InvalidParameter, f"verified report has {len(report)} bytes, need {rpt.REPORT_SIZE}")
     fm = fmspc if fmspc is not None else rpt.field(report, "FMSPC")
@@ -118,7 +143,7 @@ def check_policy_integrity(peer_events: dict[str, NamedEvent], peer_policy_file:
     event = peer_events.get("MigTdPolicy")
     if event is None:
         raise PolicyError(K.PolicyHashMismatch, "the peer's event log has no policy event")
-    if event.digest != hashlib.sha384(peer_policy_file).digest():
+    if event.digest != _sha384(bytes(peer_policy_file)):
         raise PolicyError(K.PolicyHashMismatch, "the peer's policy is not the one its event log measured")
 
 
@@ -147,12 +172,12 @@ def authenticate_remote_common(local: VerifiedPolicy, *, peer_report: bytes, pee
                                ) -> AuthenticatedPeer:
     """§3.9.2 step 2–3 for a peer whose quote already verified; raises PolicyError."""
     notes: list[str] = []
-    parse_container(peer_policy, "policyData", path="peer policy")
+    _check_peer_container(bytes(peer_policy))
     try:
-        ccel = eventlog.parse_event_log(peer_event_log)
-        replayed = eventlog.replay_rtmrs(ccel)
+        parsed, replayed_t = _replayed_log(bytes(peer_event_log))
     except FormatError as exc:
         raise PolicyError(K.InvalidEventLog, f"peer event log: {exc.message}") from None
+    ccel, replayed = list(parsed), list(replayed_t)
     if len(peer_report) >= rpt.REPORT_SIZE and replayed != rpt.rtmrs(peer_report):
         if not tolerate_rtmr_mismatch:
             raise PolicyError(K.InvalidEventLog, "the peer's event log does not replay to its RTMRs")
@@ -172,9 +197,33 @@ def authenticate_remote_common(local: VerifiedPolicy, *, peer_report: bytes, pee
                                 exc.detail, "integrity"))
         raise
     rules.append(RuleResult("integrity", "MigTdPolicy", "equal", "SHA-384(peer policy)",
-                            "", hashlib.sha384(peer_policy).hexdigest().upper(), True, "", "integrity"))
+                            "", _sha384(bytes(peer_policy)).hex().upper(), True, "", "integrity"))
     info = evaluation_info(peer_report, identity_of=peer, collaterals=local.collaterals, fmspc=peer_fmspc)
     return AuthenticatedPeer(peer, info, tuple(notes))
+
+
+@functools.lru_cache(maxsize=1024)
+def _replayed_log(log: bytes) -> tuple[tuple[eventlog.CcEvent, ...], tuple[bytes, ...]]:
+    """A peer event log's events and the RTMRs they replay to, cached by content (FormatError is not cached)."""
+    events = eventlog.parse_event_log(log)
+    return tuple(events), tuple(eventlog.replay_rtmrs(events))
+
+
+@functools.lru_cache(maxsize=32)
+def _sha384(data: bytes) -> bytes:
+    """SHA-384 of a peer's policy file, cached by content (the same peer policy is hashed for every peer)."""
+    return hashlib.sha384(data).digest()
+
+
+@functools.lru_cache(maxsize=32)
+def _check_peer_container(peer_policy: bytes) -> None:
+    """The peer policy is a signed container (InvalidPolicy naming "peer policy" otherwise).
+
+    Only the verdict matters here, and it is a pure function of the bytes: a
+    fleet matrix judges the same peer policy for every class pair, so a
+    success is cached by content (a failure raises again each time).
+    """
+    parse_container(peer_policy, "policyData", path="peer policy")
 
 
 def relative_reference(local: VerifiedPolicy, local_report: bytes) -> EvaluationInfo:
