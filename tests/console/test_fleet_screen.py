@@ -462,9 +462,13 @@ async def test_a_large_fleet_loads_in_a_worker_with_progress(store: HistoryStore
                 progress.append(bars.first().progress)
 
         app.set_interval(0.02, tick)
+        started = time.monotonic()
         screen = await loaded(pilot, app)
+        took = time.monotonic() - started
         assert "400 hosts in 12 profile classes" in header(screen)
     assert len(gaps) > 10 and max(progress) > 0
     # the worker thread shares the GIL but never holds the event loop: measured max ~50 ms on an idle
-    # 2-core machine; the bound leaves room for a loaded one
-    assert max(gaps) < 1.0, sorted(gaps)[-5:]
+    # 2-core machine. A load run on the loop itself would show one gap as long as the whole load; a busy
+    # machine can deschedule the process for a while, so the bound grows with the load's own time
+    # (half of it) but never below 1 s
+    assert max(gaps) < max(1.0, took / 2), (took, sorted(gaps)[-5:])
