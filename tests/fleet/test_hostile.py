@@ -161,8 +161,8 @@ def test_each_hostile_inventory_is_one_line(tmp_path: Path, capsys: pytest.Captu
         assert main(["fleet", "hosts", "-i", str(path), "--inventory-reader", "builtin"]) == 1, name
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], (name, err)
-        # a guard against hangs and blow-ups, not a speed figure: deep.yml takes ~3 s alone (PyYAML walks
-        # the nesting before our depth check refuses it) and 5.8 s was seen at load 8
+        # a guard against hangs and blow-ups, not a speed figure: deep.yml takes ~3 s alone (PyYAML recurses
+        # into the nesting until the recursion limit stops it) and 5.8 s was seen at load 8
         assert time.monotonic() - t0 < 20, name
     fifo = tmp_path / "inv.fifo"
     os.mkfifo(fifo)
