@@ -20,12 +20,15 @@ SPDM destination that already stored the MSK and only waits for END_SESSION.
 It must say so in its ``exit`` event, with no traceback, and end well before
 its ``--timeout`` (it sees the connection close; it must not wait out the
 phase). Both sides run with upstream's all-zero MSK at the trace level, and
-no survivor's log may hold the key.
+no survivor's log may hold the key. A third run does the same with full
+attestation (mock-report, policy v1: no pre-session exchange, so every cut is
+in the TLS handshake, with its quotes, DCAP and policy, or in the key exchange).
 """
 
 from __future__ import annotations
 
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -67,8 +70,7 @@ def layout(stream: bytes, key_exchange: str) -> Layout:
     fs = frames(stream)
     # The pre-session exchange ends with START_SESSION: an 8-byte header of type 2 and no payload.
     starts = [end for _, end, p in fs if len(p) == 8 and p[:1] == b"\x02" and p[4:] == bytes(4)]
-    assert starts, "no START_SESSION in the stream"
-    pre_end = starts[0]
+    pre_end = starts[0] if starts else 0  # policy v1 has no pre-session exchange
     after = [(start, p) for start, _, p in fs if start >= pre_end]
     if key_exchange == "spdm":
         assert all(p[:4] == b"SPDM" for _, p in after)
@@ -81,13 +83,17 @@ def layout(stream: bytes, key_exchange: str) -> Layout:
     return Layout(pre_end, ke_start, fs[-1][0], len(stream))
 
 
-def cut_points(layouts: dict[str, Layout], seed: int) -> list[tuple[str, str, int]]:
+def cut_points(layouts: dict[str, Layout], seed: int, per_segment: dict[str, int] | None = None
+               ) -> list[tuple[str, str, int]]:
     """(direction, segment, k): seeded offsets, a fixed number in each segment of each direction."""
     rng = random.Random(seed)
     points = []
     for direction in DIRECTIONS:
         for segment, (lo, hi) in layouts[direction].segments().items():
-            picks = sorted(rng.sample(range(lo, hi), PER_SEGMENT[segment]))
+            n = (per_segment or PER_SEGMENT).get(segment, 0)
+            if not n:
+                continue
+            picks = sorted(rng.sample(range(lo, hi), n))
             points += [(direction, segment, k) for k in picks]
     return points
 
@@ -164,4 +170,33 @@ def test_peer_killed_at_seeded_points(procs: Procs, skip_ra_v2_env: dict[str, st
         # logged the key exchange, and still fails (spdm.md §6.4: "waits for END_SESSION → 6").
         late = key_exchange == "spdm" and direction == "s2d" and k >= layouts[direction].last_frame_start
         assert ("msk_exchanged" in survivor.names()) is late, where
+        assert ended - relay.cut_at < PROMPT, f"{where}: the survivor took {ended - relay.cut_at:.1f} s"
+
+
+#: Policy v1 has no pre-session exchange: the 10 points of each direction fall in the TLS handshake (with
+#: both quotes, their DCAP verification and the policy) and in the key exchange.
+PER_SEGMENT_V1 = {"session set-up": 6, "key exchange": 4}
+ZERO_KEY = re.compile(r"(?<![0-9A-Fa-f])0{64}(?![0-9A-Fa-f])")
+
+
+def test_peer_killed_during_a_mock_report_migration(procs: Procs, mock_report_env: dict[str, str]) -> None:
+    """The same cuts with full attestation (mock QE quotes, DCAP, policy v1): always 6, at once, no key in the log."""
+    env = dict(mock_report_env, MIGTD_EMU_MSK="zero", RUST_LOG="trace")
+    layouts = calibrate(procs, env, [])
+    assert all(lay.pre_session_end == 0 for lay in layouts.values())
+    points = cut_points(layouts, SEED, PER_SEGMENT_V1)
+    assert len(points) == 20
+    for direction, segment, k in points:
+        where = f"mock-report: {direction} cut after {k} bytes ({segment})"
+        s, d, relay, ended = run_through_relay(procs, env, [], cut=(direction, k))
+        victim, survivor = (s, d) if direction == "s2d" else (d, s)
+        assert victim.code == -signal.SIGKILL or (victim.code == 0 and k >= layouts[direction].last_frame_start), \
+            (where, victim.code)
+        assert survivor.code == 6, f"{where}: exit {survivor.code}, expected 6\n{survivor.stderr}"
+        assert "Traceback" not in survivor.stderr, where
+        # the all-zero MSK as hex: exactly 64 zeros (the reports' zero RTMRs are 96-digit runs)
+        assert not ZERO_KEY.search(survivor.stderr), f"{where}: the key reached the log"
+        exits = [e for e in survivor.events if e["event"] == "exit"]
+        assert len(exits) == 1 and exits[0]["code"] == 6 and exits[0]["reason"], (where, exits)
+        assert "msk_exchanged" not in survivor.names(), where
         assert ended - relay.cut_at < PROMPT, f"{where}: the survivor took {ended - relay.cut_at:.1f} s"
