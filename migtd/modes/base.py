@@ -6,6 +6,7 @@ The registry itself (which modes exist, how names resolve) is
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -67,7 +68,7 @@ class Setup(NamedTuple):
 QUOTE_REQUESTS = ("direct", "igvm")
 
 
-class Mode:
+class Mode(ABC):
     """One attestation mode (subclassed once per module of this package).
 
     ``name`` is the ``--attestation`` value (``aliases`` are accepted too);
@@ -140,13 +141,13 @@ class Mode:
         paths = resolve_trust(self.trust_inputs(policy_version), env)
         return load_anchors(paths["MIGTD_ROOT_CA_FILE"], paths.get("MIGTD_COLLATERAL_FILE"), env)
 
+    @abstractmethod
     def provider(self, setup: Setup) -> QuoteProvider:
         """The quote provider of this mode."""
-        raise NotImplementedError
 
+    @abstractmethod
     def verifier(self, setup: Setup) -> PeerVerifier:
         """The peer verifier for ``setup.operation``; ConfigError when the mode does not support it."""
-        raise NotImplementedError
 
     def igvm_input_files(self, env: Mapping[str, str]) -> list[tuple[str, Path]]:
         """Files the emulated VMM reads to answer an IGVM GetQuote that :meth:`input_files` does not list."""

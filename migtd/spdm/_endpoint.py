@@ -12,23 +12,42 @@ bytes never raise out of ``receive_data``: they end the session with a
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from migtd.errors import MigtdError
 from migtd.result import MigrationResult
 from migtd.spdm import events as ev
-from migtd.spdm.constants import MAX_TRANSPORT_BODY
+from migtd.spdm.constants import DATA_TRANSFER_SIZE, MAX_SPDM_MSG_SIZE, MAX_TRANSPORT_BODY
 from migtd.spdm.errors import LocalProtocolError, SpdmError
-from migtd.spdm.hooks import Mode, Role
+from migtd.spdm.hooks import Attester, MigrationInfoExchange, Mode, PeerVerifier, RebindExchange, Role
 from migtd.spdm.secured import RecordOpener, RecordSealer
 from migtd.spdm.transcript import Transcript
 from migtd.spdm.transport import Record, RecordReader, RecordType, encode_record
 
 
-class Endpoint:
-    """Base of :class:`~migtd.spdm.requester.Requester` and :class:`~migtd.spdm.responder.Responder`."""
+class Endpoint(ABC):
+    """Base of :class:`~migtd.spdm.requester.Requester` and :class:`~migtd.spdm.responder.Responder`.
+
+    Both take the same options; each side adds the state of its own ladder in
+    :meth:`_init_ladder`.
+    """
 
     role: Role
 
-    def __init__(self, mode: Mode) -> None:
+    def __init__(self, *, attester: Attester, verifier: PeerVerifier,
+                 migration: MigrationInfoExchange | None = None, rebind: RebindExchange | None = None,
+                 mode: Mode = Mode.MIGRATION, data_transfer_size: int = DATA_TRANSFER_SIZE,
+                 max_message_size: int = MAX_SPDM_MSG_SIZE) -> None:
+        if mode is Mode.MIGRATION and migration is None:
+            raise LocalProtocolError("migration mode needs a MigrationInfoExchange")
+        if mode is Mode.REBIND and rebind is None:
+            raise LocalProtocolError("rebind mode needs a RebindExchange")
+        self._attester = attester
+        self._verifier = verifier
+        self._migration = migration
+        self._rebind = rebind
+        self.local_dts = data_transfer_size
+        self.local_max = max_message_size
         self.mode = mode
         self.phase = ev.Phase.NEGOTIATION
         self.transcript = Transcript()
@@ -42,6 +61,7 @@ class Endpoint:
         self._failure: ev.Failed | None = None
         self._sealer: RecordSealer | None = None
         self._opener: RecordOpener | None = None
+        self._init_ladder()
 
     # --- driver API ----------------------------------------------------------------
 
@@ -99,8 +119,13 @@ class Endpoint:
 
     # --- for subclasses -------------------------------------------------------------
 
+    @abstractmethod
+    def _init_ladder(self) -> None:
+        """Set up this side's own ladder state (called at the end of ``__init__``)."""
+
+    @abstractmethod
     def _on_record(self, record: Record) -> None:
-        raise NotImplementedError
+        """Take one transport record from the peer."""
 
     def _on_error(self, exc: MigtdError) -> None:
         self._fail(exc)

@@ -37,11 +37,9 @@ from migtd.spdm import messages as m
 from migtd.spdm._endpoint import Endpoint
 from migtd.spdm.chunking import LargeRequestSender, LargeResponseReceiver, needs_chunking
 from migtd.spdm.constants import (
-    DATA_TRANSFER_SIZE,
     FINISH_CONTEXT,
     HALF_SESSION_ID,
     KEY_EXCHANGE_RSP_CONTEXT,
-    MAX_SPDM_MSG_SIZE,
     MIGTD_CAPABILITIES,
     MUT_AUTH_REQUESTED,
     RANDOM_SIZE,
@@ -64,14 +62,10 @@ from migtd.spdm.errors import (
     SpdmError,
 )
 from migtd.spdm.hooks import (
-    Attester,
     LocalEvidence,
     MigrationInfo,
-    MigrationInfoExchange,
     Mode,
     PeerEvidence,
-    PeerVerifier,
-    RebindExchange,
     Role,
 )
 from migtd.spdm.key_schedule import HandshakeKeys, KeySchedule
@@ -107,21 +101,7 @@ class Requester(Endpoint):
 
     role = Role.REQUESTER
 
-    def __init__(self, *, attester: Attester, verifier: PeerVerifier,
-                 migration: MigrationInfoExchange | None = None, rebind: RebindExchange | None = None,
-                 mode: Mode = Mode.MIGRATION, data_transfer_size: int = DATA_TRANSFER_SIZE,
-                 max_message_size: int = MAX_SPDM_MSG_SIZE) -> None:
-        super().__init__(mode)
-        if mode is Mode.MIGRATION and migration is None:
-            raise LocalProtocolError("migration mode needs a MigrationInfoExchange")
-        if mode is Mode.REBIND and rebind is None:
-            raise LocalProtocolError("rebind mode needs a RebindExchange")
-        self._attester = attester
-        self._verifier = verifier
-        self._migration = migration
-        self._rebind = rebind
-        self.local_dts = data_transfer_size
-        self.local_max = max_message_size
+    def _init_ladder(self) -> None:
         self._wait = _Wait.NOT_STARTED
         self._peer_caps: m.Capabilities | None = None
         self._sent: bytes = b""                      # the request the current response answers

@@ -39,11 +39,9 @@ from migtd.spdm.constants import (
     CHUNK_RESPONSE_HEADER,
     CHUNK_RESPONSE_HEADER_FIRST,
     CHUNK_SEND_ACK_HEADER,
-    DATA_TRANSFER_SIZE,
     FINISH_CONTEXT,
     HALF_SESSION_ID,
     KEY_EXCHANGE_RSP_CONTEXT,
-    MAX_SPDM_MSG_SIZE,
     MIGTD_CAPABILITIES,
     MUT_AUTH_REQUESTED,
     RANDOM_SIZE,
@@ -60,7 +58,6 @@ from migtd.spdm.constants import (
 from migtd.spdm.errors import (
     AuthenticationError,
     DecodeError,
-    LocalProtocolError,
     NegotiationError,
     ProtocolError,
     SecuredRecordError,
@@ -69,13 +66,9 @@ from migtd.spdm.errors import (
     VersionError,
 )
 from migtd.spdm.hooks import (
-    Attester,
     MigrationInfo,
-    MigrationInfoExchange,
     Mode,
     PeerEvidence,
-    PeerVerifier,
-    RebindExchange,
     Role,
 )
 from migtd.spdm.key_schedule import HandshakeKeys, KeySchedule
@@ -114,24 +107,10 @@ class Responder(Endpoint):
 
     role = Role.RESPONDER
 
-    def __init__(self, *, attester: Attester, verifier: PeerVerifier,
-                 migration: MigrationInfoExchange | None = None, rebind: RebindExchange | None = None,
-                 mode: Mode = Mode.MIGRATION, data_transfer_size: int = DATA_TRANSFER_SIZE,
-                 max_message_size: int = MAX_SPDM_MSG_SIZE) -> None:
-        super().__init__(mode)
-        if mode is Mode.MIGRATION and migration is None:
-            raise LocalProtocolError("migration mode needs a MigrationInfoExchange")
-        if mode is Mode.REBIND and rebind is None:
-            raise LocalProtocolError("rebind mode needs a RebindExchange")
-        self._attester = attester
-        self._verifier = verifier
-        self._migration = migration
-        self._rebind = rebind
-        self.local_dts = data_transfer_size
-        self.local_max = max_message_size
+    def _init_ladder(self) -> None:
         self._state = _State.AWAIT_VERSION
         self._peer_caps: m.GetCapabilities | None = None
-        self._chunks_in = LargeRequestReceiver(data_transfer_size, max_message_size)
+        self._chunks_in = LargeRequestReceiver(self.local_dts, self.local_max)
         self._large_out: LargeResponseSender | None = None
         self._rsp_handle = 0
         self._chunks_received = 0
