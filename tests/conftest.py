@@ -64,6 +64,49 @@ def port() -> int:
     return free_port()
 
 
+@pytest.fixture
+def connect_to() -> Iterator[Any]:
+    """Connect to a ``migtd`` destination, retrying until it listens (15 s); closed at the end."""
+    import time
+
+    opened: list[socket.socket] = []
+
+    def _connect(port: int, timeout: float = 15) -> socket.socket:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=2)
+                opened.append(s)
+                return s
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    yield _connect
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Any]:
+    """A listening loopback socket standing in for a destination (accept waits 20 s); closed at the end."""
+    socks: list[socket.socket] = []
+
+    def _listen() -> tuple[socket.socket, int]:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        s.settimeout(20)
+        socks.append(s)
+        return s, s.getsockname()[1]
+
+    yield _listen
+    for s in socks:
+        s.close()
+
+
 class Processes:
     """Child processes a test started; whatever still runs when the test ends is killed."""
 

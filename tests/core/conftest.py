@@ -12,7 +12,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,44 +176,3 @@ class FakePeer:
 @pytest.fixture
 def fake_peer() -> Iterator[type[FakePeer]]:
     yield FakePeer
-
-
-@pytest.fixture
-def connect_to():
-    """Connect to a migtd destination, retrying until it listens."""
-    opened: list[socket.socket] = []
-
-    def _connect(port: int, timeout: float = 10) -> socket.socket:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                s = socket.create_connection(("127.0.0.1", port), timeout=2)
-                opened.append(s)
-                return s
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    yield _connect
-    for s in opened:
-        s.close()
-
-
-@pytest.fixture
-def listener():
-    """A listening socket standing in for a destination; closed at the end."""
-    socks: list[socket.socket] = []
-
-    def _listen() -> tuple[socket.socket, int]:
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", 0))
-        s.listen(1)
-        s.settimeout(15)
-        socks.append(s)
-        return s, s.getsockname()[1]
-
-    yield _listen
-    for s in socks:
-        s.close()
