@@ -1,6 +1,6 @@
 """Fleet collection over SSH: 50 inventory entries against a real local sshd, concurrency 16.
 
-One OpenSSH server on a free loopback port (the fleet tests' ``start_sshd``),
+One OpenSSH server on a free loopback port (``start_sshd`` of tests/sshd.py),
 an ``ssh_config`` with 50 ``Host`` entries: 46 reach it and run the real
 ``migtd-tool evidence collect --attestation mock-report`` remotely; 2 point at
 a closed port (unreachable), 1 offers a key the server refuses (auth refused),
@@ -18,7 +18,6 @@ Usage: ``.venv/bin/python benchmarks/fleet_collect.py [--rounds 5] [--reference-
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -36,12 +35,12 @@ FAILING = {"down1": "unreachable", "down2": "unreachable", "stranger": "auth_ref
 
 
 def _fixtures():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("fleet_test_fixtures", ROOT / "tests" / "fleet" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The tests' sshd helpers (tests/sshd.py), importable once the project root is on the path."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import tests.sshd
+
+    return tests.sshd
 
 
 def collect_once(sshd, inventory: Path, out: Path, concurrency: int) -> float:  # type: ignore[no-untyped-def]

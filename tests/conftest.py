@@ -8,9 +8,14 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.loopback import free_port
+
+if TYPE_CHECKING:
+    from tests.sshd import SshdServer
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The test data that are facts (real quote, collaterals, upstream policies), each
@@ -51,11 +56,6 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     _fail_skip_under_ci(outcome.get_result())  # type: ignore[attr-defined]
 
 
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -140,3 +140,22 @@ def processes() -> Iterator[Processes]:
 # Each area keeps its tests (and any conftest.py of its own) in tests/<area>/.
 # Modules are imported with --import-mode=importlib, so file names only need
 # to be unique within their folder.
+
+
+@pytest.fixture
+def sshd_fleet(tmp_path: Path) -> Iterator[SshdServer]:
+    """A real ``sshd -D`` with generated host and user keys on a free loopback port (tests/sshd.py)."""
+    from tests.sshd import SshdUnavailable, start_sshd, stop_sshd
+
+    try:
+        server, proc = start_sshd(tmp_path / "sshd")
+    except SshdUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (required when CI is set)")
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        stop_sshd(proc)

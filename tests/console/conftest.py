@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +13,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
+from tests.sshd import SshdServer
 from tui.history import HistoryStore, Retention
 from tui.record import RunRecord
 
@@ -69,11 +66,6 @@ async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 40.0) -> 
         await pilot.pause(0.05)
 
 
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -101,94 +93,12 @@ def fake_migtd(tmp_path: Path) -> str:
     return str(script)
 
 
-class Sshd:
-    """A running OpenSSH server on loopback and an ssh_config that reaches it."""
-
-    def __init__(self, root: Path, port: int, ssh_config: Path, host: str) -> None:
-        self.root = root
-        self.port = port
-        self.ssh_config = ssh_config
-        self.host = host
-
-
-def _keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True,
-                   stdout=subprocess.DEVNULL, timeout=30)
+#: The real sshd of tests/sshd.py, with one ``Host`` entry (``host``) that reaches it.
+Sshd = SshdServer
 
 
 @pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[Sshd]:
-    """A real ``sshd -D`` with generated host and user keys on a free loopback port."""
-    binary = Path("/usr/sbin/sshd")
-    if not binary.exists() or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        if os.environ.get("CI"):
-            pytest.fail("openssh-server/openssh-client missing (required when CI is set)")
-        pytest.skip("openssh-server or openssh-client not installed")
-    privsep = Path("/run/sshd")  # compiled-in privilege-separation directory
-    if not privsep.is_dir():
-        try:
-            privsep.mkdir(mode=0o755, parents=True)
-        except OSError as exc:
-            if os.environ.get("CI"):
-                pytest.fail(f"cannot create sshd's {privsep}: {exc} (required when CI is set)")
-            pytest.skip(f"cannot create {privsep}: {exc}")
-    root = tmp_path / "sshd"
-    root.mkdir()
-    _keygen(root / "host_key")
-    _keygen(root / "user_key")
-    (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
-    port = free_port()
-    config = root / "sshd_config"
-    config.write_text("\n".join([
-        "ListenAddress 127.0.0.1",
-        f"HostKey {root / 'host_key'}",
-        f"PidFile {root / 'sshd.pid'}",
-        f"AuthorizedKeysFile {root / 'authorized_keys'}",
-        "StrictModes no",
-        "PermitRootLogin yes",
-        "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "UsePAM no",
-        "PrintMotd no",
-        "PrintLastLog no",
-        "",
-    ]))
-    user = os.environ.get("USER") or "root"
-    ssh_config = root / "ssh_config"
-    ssh_config.write_text("\n".join([
-        "Host migtd-test",
-        "  HostName 127.0.0.1",
-        f"  Port {port}",
-        f"  User {user}",
-        f"  IdentityFile {root / 'user_key'}",
-        "  IdentitiesOnly yes",
-        f"  UserKnownHostsFile {root / 'known_hosts'}",
-        "  StrictHostKeyChecking no",
-        "  LogLevel ERROR",
-        "",
-    ]))
-    log = open(root / "sshd.log", "wb")  # noqa: SIM115 - closed below, after sshd
-    proc = subprocess.Popen([str(binary), "-D", "-e", "-f", str(config), "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"sshd exited: {(root / 'sshd.log').read_text()[-500:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("sshd did not listen within 10 s")
-                time.sleep(0.05)
-        yield Sshd(root, port, ssh_config, "migtd-test")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+def sshd(sshd_fleet: SshdServer) -> SshdServer:
+    """A real ``sshd -D`` on a free loopback port and an ssh_config whose ``migtd-test`` reaches it."""
+    sshd_fleet.add("migtd-test")
+    return sshd_fleet

@@ -10,7 +10,6 @@ the run ends, and on a second ``g`` refresh only the hosts that failed.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from textual.widgets import ProgressBar, Static
 
 from migtd.errors import MigtdError
 from migtd.fleet.state import STATE_FILE, FleetState
+from tests.loopback import free_port
 from tui import fleet
 from tui.app import ConsoleApp, build_console_parser
 from tui.history import HistoryStore
@@ -29,37 +29,12 @@ from tui.screens.collect import CollectScreen, age_text
 from tui.screens.fleet import FleetScreen
 from tui.widgets.collect import CollectTable
 
-from .conftest import Sshd, free_port, plain, until
+from .conftest import Sshd, plain, until
 
 SIZE = (160, 40)
 TOOL = str(Path(sys.executable).with_name("migtd-tool"))
 #: A loopback port nothing listens on (tcpmux): its refusal reads the same on every machine.
 CLOSED_PORT = 1
-
-
-def add_host(sshd: Sshd, alias: str, *, port: int | None = None, key: Path | None = None) -> None:
-    """Another ``Host`` entry reaching the sshd (or ``port`` on loopback; with ``key`` instead of the known one)."""
-    text = sshd.ssh_config.read_text()
-    first = text.split("\n\n")[0] if "\n\n" in text else text
-    entry = first.replace(f"Host {sshd.host}", f"Host {alias}", 1)
-    if port is not None:
-        entry = entry.replace(f"Port {sshd.port}", f"Port {port}", 1)
-    if key is not None:
-        entry = entry.replace(f"IdentityFile {sshd.root / 'user_key'}", f"IdentityFile {key}", 1)
-    sshd.ssh_config.write_text(text.rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n")
-
-
-def stranger_key(folder: Path) -> Path:
-    """A key the sshd does not know (an auth-refused host)."""
-    path = folder / "stranger_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True,
-                   stdout=subprocess.DEVNULL, timeout=30)
-    return path
-
-
-def remove_host(sshd: Sshd, alias: str) -> None:
-    blocks = sshd.ssh_config.read_text().split("\n\n")
-    sshd.ssh_config.write_text("\n\n".join(b for b in blocks if not b.startswith(f"Host {alias}\n")))
 
 
 def write_inventory(path: Path, extra: str = "") -> Path:
@@ -99,9 +74,9 @@ async def collect(pilot: Any, app: ConsoleApp, key: str = "g", timeout: float = 
 async def test_collect_key_names_every_host_state_and_reloads_the_matrix(
         sshd: Sshd, store: HistoryStore, tmp_path: Path) -> None:
     for alias in ("good1", "good2", "notool"):
-        add_host(sshd, alias)
-    add_host(sshd, "down", port=free_port())
-    add_host(sshd, "stranger", key=stranger_key(tmp_path))
+        sshd.add(alias)
+    sshd.add("down", port=free_port())
+    sshd.add("stranger", key=sshd.stranger_key)
     inventory = write_inventory(tmp_path / "hosts.ini", "stranger")
     folder = tmp_path / "fleet"
     app = collect_app(sshd, store, inventory, folder)
@@ -138,8 +113,8 @@ async def test_collect_key_names_every_host_state_and_reloads_the_matrix(
 
         # "down" comes up; g again refreshes only the failed hosts (good1, good2 are kept untouched)
         mtimes = {h: (folder / f"{h}.evidence.json").stat().st_mtime_ns for h in ("good1", "good2")}
-        remove_host(sshd, "down")
-        add_host(sshd, "down")
+        sshd.remove("down")
+        sshd.add("down")
         screen = await collect(pilot, app)
         assert screen.query_one(CollectTable).states() == {
             "good1": "fresh (skipped)", "good2": "fresh (skipped)", "notool": "migtd-tool missing",
@@ -166,7 +141,7 @@ async def test_escape_cancels_a_running_collection(sshd: Sshd, store: HistorySto
     hang.write_text("#!/bin/sh\ni=0\nwhile [ $i -lt 80 ]; do sleep 0.5; printf . >&2; i=$((i+1)); done\n")
     hang.chmod(0o755)
     for alias in ("good1", "slow"):
-        add_host(sshd, alias)
+        sshd.add(alias)
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(f"good1 migtd_tool={TOOL} migtd_attestation=mock-report\nslow migtd_tool={hang}\n")
     folder = tmp_path / "fleet"
@@ -271,8 +246,8 @@ def test_console_collect_flags() -> None:
 def test_snapshot_collection_table(snap_compare: Any, sshd: Sshd, store: HistoryStore, tmp_path: Path) -> None:
     """The table after a run: every state and its one-line error; nothing on it depends on time or the machine."""
     for alias in ("good1", "good2", "notool", "nopolicy"):
-        add_host(sshd, alias)
-    add_host(sshd, "down", port=CLOSED_PORT)
+        sshd.add(alias)
+    sshd.add("down", port=CLOSED_PORT)
     inventory = write_inventory(tmp_path / "hosts.ini", "nopolicy migtd_policy=/nonexistent/policy.json")
     app = collect_app(sshd, store, inventory, tmp_path / "fleet")
 

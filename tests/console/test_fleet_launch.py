@@ -18,6 +18,7 @@ import pytest
 
 from migtd import paths
 from migtd.fleet.synthetic import SyntheticFleet
+from tests.loopback import free_port
 from tui import fleet
 from tui.app import ConsoleApp
 from tui.history import HistoryStore
@@ -27,7 +28,7 @@ from tui.screens.fleet import FleetScreen, fleet_pair
 from tui.screens.run import RunScreen
 from tui.widgets.panes import RunHeader
 
-from .conftest import Sshd, free_port, plain, until
+from .conftest import Sshd, plain, until
 from .fleet_fixture import write_fleet
 
 SIZE = (160, 48)
@@ -40,18 +41,10 @@ def migtd_bin() -> str:
     return str(path)
 
 
-def add_alias(sshd: Sshd, alias: str) -> None:
-    """Another ``Host`` entry reaching the same sshd (as an inventory's host names would)."""
-    block = sshd.ssh_config.read_text()
-    first = block.split("\n\n")[0] if "\n\n" in block else block
-    entry = first.replace(f"Host {sshd.host}", f"Host {alias}", 1)
-    sshd.ssh_config.write_text(block.rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n")
-
-
 async def test_launch_key_runs_the_planned_pair_over_ssh(sshd: Sshd, store: HistoryStore, tmp_path: Path) -> None:
     files = write_fleet(tmp_path, SyntheticFleet.create())
     for alias in ("fleet-src", "fleet-dst"):
-        add_alias(sshd, alias)
+        sshd.add(alias)
     inventory = tmp_path / "hosts.yaml"
     inventory.write_text("hosts:\n  - {name: base1, address: fleet-src, groups: [eastus]}\n"
                          "  - {name: base2, address: fleet-dst, groups: [westus]}\n")

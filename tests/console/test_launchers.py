@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 from migtd import paths
+from tests.loopback import free_port
 from tui.launchers import LaunchError, LocalLauncher, SshLauncher, make_launcher, ssh_argv
 from tui.launchers.base import pump
 from tui.model import RunModel
 from tui.params import RunParams, build_parser, params_from_args
 from tui.runner import RunController
-
-from .conftest import free_port
 
 
 def parse(*args: str) -> RunParams:

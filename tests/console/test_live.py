@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.loopback import free_port
 from tui.app import ConsoleApp
 from tui.history import HistoryStore
 from tui.launchers import SshLauncher
 from tui.params import RunParams
 from tui.widgets.panes import ResultBar, RunHeader
 
-from .conftest import Sshd, free_port, plain, until
+from .conftest import Sshd, plain, until
 
 SIZE = (160, 48)
 

@@ -15,6 +15,7 @@ import socket
 import time
 from pathlib import Path
 
+from tests.loopback import free_port
 from tui.app import ConsoleApp
 from tui.history import HistoryStore
 from tui.model import RunModel
@@ -22,7 +23,7 @@ from tui.params import RunParams
 from tui.record import RunRecord
 from tui.widgets.panes import ResultBar
 
-from .conftest import Sshd, free_port, plain, stream, until
+from .conftest import Sshd, plain, stream, until
 from .test_live import SIZE, migtd_bin
 
 

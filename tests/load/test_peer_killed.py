@@ -30,13 +30,14 @@ from __future__ import annotations
 import random
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 
 import pytest
+
+from tests.loopback import free_port
 
 from .conftest import Finished, Procs
 from .relay import DIRECTIONS, Relay, frames, is_tls_record
@@ -103,10 +104,6 @@ def expected_code(lay: Layout, k: int) -> int:
     return 5 if k < lay.pre_session_end else 6
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_through_relay(procs: Procs, env: dict[str, str], extra: list[str], cut: tuple[str, int] | None = None

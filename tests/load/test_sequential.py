@@ -25,7 +25,6 @@ import gc
 import io
 import json
 import os
-import socket
 import threading
 import tracemalloc
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from migtd.cli import runtime
 from migtd.cli.args import parse_args
 from migtd.cli.config import merge_env
 from migtd.events import EventLog
+from tests.loopback import free_port
 
 from .conftest import Procs
 
@@ -57,10 +57,6 @@ OBJECTS_PER_RUN = 5
 TIMEOUT = "15"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def open_fds() -> int:
