@@ -13,7 +13,8 @@ Nothing here touches files, the environment or the network.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import migtd
 from migtd import modes
@@ -227,23 +228,9 @@ def parse_args(argv: Sequence[str]) -> Options:
                 raise CliExit(1, f"Invalid destination port value: {argv[i + 1]}", usage=True)
             opts.dest_port = value
             i += 2
-        elif arg == "--attestation" and has_value:
-            opts.attestation = attestation_value(argv[i + 1], "attestation mode")
-            i += 2
-        elif arg == "--policy-version" and has_value:
-            opts.policy_version = policy_version_value(argv[i + 1], "policy version")
-            i += 2
-        elif arg == "--log-format" and has_value:
-            opts.log_format = log_format_value(argv[i + 1], "log format")
-            i += 2
-        elif arg == "--timeout" and has_value:
-            opts.timeout = timeout_value(argv[i + 1], "timeout")
-            i += 2
-        elif arg == "--key-exchange" and has_value:
-            opts.key_exchange = key_exchange_value(argv[i + 1], "key exchange")
-            i += 2
-        elif arg == "--quote-request" and has_value:
-            opts.quote_request = quote_request_value(argv[i + 1], "quote request")
+        elif arg in _EXTENSION_BY_FLAG and has_value:
+            ext = _EXTENSION_BY_FLAG[arg]
+            setattr(opts, ext.attr, ext.parse(argv[i + 1], ext.what))
             i += 2
         elif arg == "--init-migtd-data" and has_value:
             opts.init_migtd_data = argv[i + 1]
@@ -313,6 +300,29 @@ def timeout_value(text: str, what: str) -> float:
     if value is None:
         raise CliExit(1, f"Invalid {what}: {text}. Use a number of seconds between 0 and 86400", usage=True)
     return value
+
+
+class Extension(NamedTuple):
+    """One of MigTD-Py's own options: its flag, its :class:`Options` field, its environment twin, its
+    parser and how a message names the flag's value (the twin's message names the variable)."""
+
+    flag: str
+    attr: str
+    env: str
+    parse: Callable[[str, str], Any]
+    what: str
+
+
+#: MigTD-Py's own options, each with an environment twin (upstream has neither).
+EXTENSIONS = (
+    Extension("--attestation", "attestation", "MIGTD_ATTESTATION", attestation_value, "attestation mode"),
+    Extension("--policy-version", "policy_version", "MIGTD_POLICY_VERSION", policy_version_value, "policy version"),
+    Extension("--log-format", "log_format", "MIGTD_LOG_FORMAT", log_format_value, "log format"),
+    Extension("--timeout", "timeout", "MIGTD_TIMEOUT", timeout_value, "timeout"),
+    Extension("--key-exchange", "key_exchange", "MIGTD_KEY_EXCHANGE", key_exchange_value, "key exchange"),
+    Extension("--quote-request", "quote_request", "MIGTD_QUOTE_REQUEST", quote_request_value, "quote request"),
+)
+_EXTENSION_BY_FLAG = {ext.flag: ext for ext in EXTENSIONS}
 
 
 def say(*lines: str) -> None:

@@ -24,17 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from migtd import modes, paths
-from migtd.cli.args import (
-    DEFAULT_TIMEOUT,
-    CliExit,
-    Options,
-    attestation_value,
-    key_exchange_value,
-    log_format_value,
-    policy_version_value,
-    quote_request_value,
-    timeout_value,
-)
+from migtd.cli.args import DEFAULT_TIMEOUT, EXTENSIONS, CliExit, Options
 from migtd.errors import ConfigError
 from migtd.inputs import read_input
 
@@ -48,13 +38,9 @@ ISSUER_CHAIN_MAX = 8192
 #: A TD quote is about 5 KB; upstream has no limit of its own.
 MOCK_QUOTE_MAX = 1024 * 1024
 
-#: (option, environment twin, parser, default) of each MigTD-Py option.
-TWINS = (("attestation", "MIGTD_ATTESTATION", attestation_value, modes.DEFAULT),
-         ("policy_version", "MIGTD_POLICY_VERSION", policy_version_value, 1),
-         ("log_format", "MIGTD_LOG_FORMAT", log_format_value, "text"),
-         ("timeout", "MIGTD_TIMEOUT", timeout_value, DEFAULT_TIMEOUT),
-         ("key_exchange", "MIGTD_KEY_EXCHANGE", key_exchange_value, "ratls"),
-         ("quote_request", "MIGTD_QUOTE_REQUEST", quote_request_value, "direct"))
+#: The default of each MigTD-Py option (:data:`~migtd.cli.args.EXTENSIONS`) when neither it nor its twin is set.
+DEFAULTS = {"attestation": modes.DEFAULT, "policy_version": 1, "log_format": "text", "timeout": DEFAULT_TIMEOUT,
+            "key_exchange": "ratls", "quote_request": "direct"}
 
 #: Environment variables naming the run's own files, with how messages name them.
 FILE_VARS = (("MIGTD_POLICY_FILE", "policy file"), ("MIGTD_ROOT_CA_FILE", "root CA file"),
@@ -66,9 +52,10 @@ def merge_env(opts: Options, env: Mapping[str, str]) -> Options:
     """Fill the MigTD-Py options left unset from their environment twins, then defaults."""
     from migtd.emu import init_data
 
-    for attr, var, parse, default in TWINS:
-        if getattr(opts, attr) is None:
-            setattr(opts, attr, parse(env[var], f"{var} value") if env.get(var) else default)
+    for ext in EXTENSIONS:
+        if getattr(opts, ext.attr) is None:
+            value = env.get(ext.env)
+            setattr(opts, ext.attr, ext.parse(value, f"{ext.env} value") if value else DEFAULTS[ext.attr])
     if opts.init_migtd_data is None:
         opts.init_migtd_data = env.get(init_data.ENV_VAR) or None
     return opts
