@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.loopback import free_port
-
 if TYPE_CHECKING:
     from tests.sshd import SshdServer
 
@@ -61,6 +59,8 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 @pytest.fixture
 def port() -> int:
     """A free loopback port for this test."""
+    from tests.loopback import free_port  # here: tests/packaging copies this file alone into a scratch tree
+
     return free_port()
 
 
