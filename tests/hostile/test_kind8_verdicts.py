@@ -170,7 +170,7 @@ def test_own_v2_policy_same_code_from_tool_and_engine(case: str, policy: str, ch
 @pytest.mark.timeout(120)
 def test_the_issue_example_real_processes(mock_v2: dict[str, Path], tmp_path: Path) -> None:
     """``migtd-tool policy verify`` of a tampered v2 policy and ``migtd`` with it: both exit 9."""
-    from tests.conftest import free_port
+    from tests.loopback import free_port
 
     bindir = Path(sys.executable).parent
     for name in ("sig_flipped", "svn_tampered", "unsigned", "nested"):
@@ -289,7 +289,7 @@ def test_v2_peer_policy_same_code_from_tool_and_engine(peer: str, expected: int,
 def test_files_too_large_for_migtd_are_too_large_for_the_tool(mock_v2: dict[str, Path], tmp_path: Path) -> None:
     """A policy, issuer chain or root CA just past ``migtd``'s limit: exit 1 from both programs."""
     from migtd.tool.files import ISSUER_CHAIN_LIMIT, POLICY_LIMIT, ROOT_CA_LIMIT
-    from tests.conftest import free_port
+    from tests.loopback import free_port
 
     big_policy, big_chain, big_root = tmp_path / "policy.json", tmp_path / "chain.pem", tmp_path / "root.der"
     big_policy.write_bytes(mock_v2["good"].read_bytes().ljust(POLICY_LIMIT + 1, b" "))
